@@ -1,0 +1,103 @@
+/*
+ * cm_err.h — the one error table of Tessera.
+ *
+ * Every function that can fail returns 0 or a negative CM_E_* code and, when given a cm_err,
+ * fills it with the code and a message with context. Errors that reach MySQL clients carry a
+ * MySQL error number and SQLSTATE from the same table (0 / "HY000" where no specific one exists,
+ * which the SQL layer reports as ER_UNKNOWN_ERROR 1105). Codes are stable: they travel on the wire
+ * between processes, so an entry is never renumbered, only appended.
+ */
+#ifndef CM_ERR_H
+#define CM_ERR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* X(name, code, mysql_errno, sqlstate, message) */
+#define CM_ERROR_TABLE(X)                                                                          \
+    X(OK, 0, 0, "00000", "ok")                                                                     \
+    /* generic */                                                                                  \
+    X(NOMEM, -1, 1037, "HY001", "out of memory")                                                   \
+    X(INVALID, -2, 1105, "HY000", "invalid argument")                                              \
+    X(CORRUPT, -3, 1105, "HY000", "corrupt or truncated input")                                    \
+    X(IO, -4, 1105, "HY000", "I/O error")                                                          \
+    X(TIMEOUT, -5, 1105, "HY000", "deadline exceeded")                                             \
+    X(UNAVAILABLE, -6, 1105, "HY000", "peer unavailable")                                          \
+    X(NOT_FOUND, -7, 1105, "HY000", "not found")                                                   \
+    X(EXISTS, -8, 1105, "HY000", "already exists")                                                 \
+    X(CONFIG, -9, 1105, "HY000", "bad configuration")                                              \
+    X(TOO_LARGE, -10, 1153, "08S01", "message larger than the allowed maximum")                    \
+    X(CLOSED, -11, 1105, "HY000", "closed")                                                        \
+    X(INTERNAL, -12, 1105, "HY000", "internal error")                                              \
+    X(UNSUPPORTED, -13, 1235, "42000", "not supported")                                            \
+    X(BUSY, -14, 1105, "HY000", "busy")                                                            \
+    X(CANCELLED, -15, 1317, "70100", "query execution was interrupted")                            \
+    /* RPC */                                                                                      \
+    X(RPC_BAD_FRAME, -30, 1105, "HY000", "malformed RPC frame")                                    \
+    X(RPC_NO_METHOD, -31, 1105, "HY000", "unknown RPC method")                                     \
+    X(RPC_BAD_MESSAGE, -32, 1105, "HY000", "RPC message does not decode")                          \
+    /* region errors (KV layer) */                                                                 \
+    X(NOT_LEADER, -50, 9005, "HY000", "region is not led by this store")                           \
+    X(EPOCH_NOT_MATCH, -51, 9005, "HY000", "region epoch does not match")                          \
+    X(REGION_NOT_FOUND, -52, 9005, "HY000", "region not found")                                    \
+    X(KEY_NOT_IN_REGION, -53, 9005, "HY000", "key not in region")                                  \
+    X(SERVER_IS_BUSY, -54, 9003, "HY000", "KV server is busy")                                     \
+    X(STALE_EPOCH, -55, 9005, "HY000", "stale region report")                                      \
+    /* transactions */                                                                             \
+    X(KEY_IS_LOCKED, -70, 1205, "HY000", "key is locked by another transaction")                   \
+    X(WRITE_CONFLICT, -71, 9007, "HY000", "write conflict")                                        \
+    X(TXN_ROLLED_BACK, -72, 1105, "HY000", "transaction was rolled back")                          \
+    X(TXN_LOCK_NOT_FOUND, -73, 1105, "HY000", "transaction lock not found")                        \
+    X(TXN_UNDETERMINED, -74, 8110, "HY000", "commit outcome undetermined")                         \
+    X(DEADLOCK, -75, 1213, "40001",                                                                \
+      "Deadlock found when trying to get lock; try restarting transaction")                        \
+    /* MySQL-facing */                                                                             \
+    X(ACCESS_DENIED, -100, 1045, "28000", "Access denied")                                         \
+    X(PARSE, -101, 1064, "42000", "You have an error in your SQL syntax")                          \
+    X(UNKNOWN_COM, -102, 1047, "08S01", "Unknown command")                                         \
+    X(DUP_ENTRY, -103, 1062, "23000", "Duplicate entry")                                           \
+    X(NO_SUCH_TABLE, -104, 1146, "42S02", "Table doesn't exist")                                   \
+    X(BAD_DB, -105, 1049, "42000", "Unknown database")                                             \
+    X(NO_DB, -106, 1046, "3D000", "No database selected")                                          \
+    X(TOO_MANY_CONN, -107, 1040, "08004", "Too many connections")                                  \
+    X(NET_PACKET_TOO_LARGE, -108, 1153, "08S01", "Got a packet bigger than 'max_allowed_packet'")  \
+    X(UNKNOWN_SYSVAR, -109, 1193, "HY000", "Unknown system variable")                              \
+    X(SECURE_TRANSPORT, -110, 3159, "HY000",                                                       \
+      "Connections using insecure transport are prohibited while --require_secure_transport=ON.")  \
+    X(OUT_OF_RANGE, -111, 1264, "22003", "Out of range value")                                     \
+    X(DATA_TOO_LONG, -112, 1406, "22001", "Data too long")                                         \
+    X(SCHEMA_CHANGED, -113, 8028, "HY000", "Information schema is changed")                        \
+    X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")
+
+enum {
+#define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),
+    CM_ERROR_TABLE(CM_ERR_ENUM_)
+#undef CM_ERR_ENUM_
+};
+#define CM_OK 0
+
+/* Longest message kept with an error; longer ones are cut (why: fits in one MySQL error packet
+ * with room to spare and is plenty for context). */
+#define CM_ERR_MSG_MAX 512
+
+typedef struct cm_err {
+    int code;                 /* 0 or a CM_E_* code */
+    char msg[CM_ERR_MSG_MAX]; /* NUL-terminated, with context */
+} cm_err;
+
+/* Sets *err (when err is not NULL) to code and a printf-formatted message; returns code so
+ * callers can write `return cm_err_set(err, CM_E_CORRUPT, "…")`. */
+int cm_err_set(cm_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cm_err_vset(cm_err *err, int code, const char *fmt, va_list ap);
+/* Clears *err to CM_OK with an empty message. */
+void cm_err_clear(cm_err *err);
+
+/* Table look-ups; unknown codes answer as CM_E_INTERNAL's row. Returned strings are static. */
+const char *cm_err_name(int code);
+const char *cm_err_message(int code);
+int cm_err_mysql_errno(int code);
+const char *cm_err_sqlstate(int code);
+/* Whether code is in the table. */
+int cm_err_known(int code);
+
+#endif
