@@ -22,8 +22,8 @@ typedef struct sql_pkt {
     sql_io *io; /* borrowed; replaced by the TLS transport after an upgrade */
     cm_buf in;  /* buffered input; bytes [in_pos, in.len) are not consumed yet */
     size_t in_pos;
-    cm_buf out;  /* pending output (whole packets) */
-    uint8_t seq; /* next sequence id to read or write */
+    cm_buf out;          /* pending output (whole packets) */
+    uint8_t seq;         /* next sequence id to read or write */
     int read_timeout_ms; /* net_read_timeout: for every byte after a packet's first */
     uint64_t bytes_in;
     uint64_t bytes_out;

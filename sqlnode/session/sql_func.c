@@ -93,8 +93,7 @@ static int fsp_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int *fs
     if (argc > 0) {
         int64_t f = sqlite3_value_int64(argv[0]);
         if (f < 0 || f > 6) {
-            fn_error(ctx, CM_E_WRONG_ARGUMENTS,
-                     "Too-big precision specified. Maximum is 6.");
+            fn_error(ctx, CM_E_WRONG_ARGUMENTS, "Too-big precision specified. Maximum is 6.");
             return -1;
         }
         *fsp = (int)f;
@@ -508,8 +507,7 @@ static void result_buf(sqlite3_context *ctx, cm_buf *b, int blob)
     } else if (blob) {
         sqlite3_result_blob(ctx, b->ptr ? (const void *)b->ptr : "", (int)b->len, SQLITE_TRANSIENT);
     } else {
-        sqlite3_result_text(ctx, b->ptr ? (const char *)b->ptr : "", (int)b->len,
-                            SQLITE_TRANSIENT);
+        sqlite3_result_text(ctx, b->ptr ? (const char *)b->ptr : "", (int)b->len, SQLITE_TRANSIENT);
     }
     cm_buf_fini(b);
 }

@@ -45,8 +45,8 @@ static int push(sql_tokens *t, sql_token tk)
 
 static int is_ident_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '$' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || c >= 0x80;
 }
 
 static int is_digit(unsigned char c)
@@ -243,7 +243,7 @@ static int lex_one(lexer *lx, sql_token *out)
         if ((rc = skip_quoted(lx, '\'', bs)) != 0) {
             return rc;
         }
-        uint8_t type = (c == 'n' || c == 'N') ? SQL_TK_STRING
+        uint8_t type = (c == 'n' || c == 'N')   ? SQL_TK_STRING
                        : (c == 'x' || c == 'X') ? SQL_TK_HEX
                                                 : SQL_TK_BIT;
         *out = make(type, s, lx->pos - s);

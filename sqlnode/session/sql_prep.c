@@ -27,6 +27,12 @@ const sql_column *sql_prep_columns(const sql_prep *p)
     return p->cols;
 }
 
+const char *sql_prep_text(const sql_prep *p, size_t *len)
+{
+    *len = p->len;
+    return p->sql;
+}
+
 void sql_sess_prep_free(sql_sess *s, sql_prep *p)
 {
     for (sql_prep **pp = &s->preps; *pp != NULL; pp = &(*pp)->next) {
@@ -138,11 +144,11 @@ int sql_sess_prepare(sql_sess *s, const char *sql, size_t len, sql_prep **out, c
     }
     int64_t max = sql_sysvars_get_int(s->env->globals, SQL_SV_MAX_PREPARED_STMT_COUNT);
     if (count >= SQL_PREPARED_PER_SESSION_MAX || (int64_t)count >= max) {
-        return cm_err_set(err, CM_E_MAX_PREPARED,
-                          "Can't create more than max_prepared_stmt_count statements (current "
-                          "value: %lld)",
-                          (long long)(max < SQL_PREPARED_PER_SESSION_MAX ? max
-                                                                         : SQL_PREPARED_PER_SESSION_MAX));
+        return cm_err_set(
+            err, CM_E_MAX_PREPARED,
+            "Can't create more than max_prepared_stmt_count statements (current "
+            "value: %lld)",
+            (long long)(max < SQL_PREPARED_PER_SESSION_MAX ? max : SQL_PREPARED_PER_SESSION_MAX));
     }
     sql_diag_clear(s);
     s->toks.n = 0;
@@ -336,8 +342,8 @@ int sql_sess_execute(sql_sess *s, sql_prep *p, const sql_value *params, uint32_t
 {
     s->questions++;
     if (nparams != p->nparams) {
-        int rc = cm_err_set(err, CM_E_WRONG_ARGUMENTS,
-                            "Incorrect arguments to mysqld_stmt_execute");
+        int rc =
+            cm_err_set(err, CM_E_WRONG_ARGUMENTS, "Incorrect arguments to mysqld_stmt_execute");
         sql_sess_note_error(s, err);
         return rc;
     }

@@ -189,8 +189,7 @@ int sql_sess_scratch(sql_sess *s, uint32_t n, cm_err *err)
     return 0;
 }
 
-int sql_sess_sysvar_resolve(void *user, const char *name, size_t n, int scope, int *id,
-                            cm_err *err)
+int sql_sess_sysvar_resolve(void *user, const char *name, size_t n, int scope, int *id, cm_err *err)
 {
     (void)user;
     int v = sql_sysvar_find(name, n);
@@ -229,8 +228,8 @@ static int authorizer(void *user, int action, const char *a, const char *b, cons
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
     case SQLITE_FUNCTION:
-        if (b != NULL && (strcasecmp(b, "load_extension") == 0 ||
-                          strcasecmp(b, "fts3_tokenizer") == 0)) {
+        if (b != NULL &&
+            (strcasecmp(b, "load_extension") == 0 || strcasecmp(b, "fts3_tokenizer") == 0)) {
             return SQLITE_DENY;
         }
         return SQLITE_OK;
@@ -282,8 +281,7 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
         sqlite3_limit(s->db, SQLITE_LIMIT_EXPR_DEPTH, SQL_TR_DEPTH_MAX + 50);
         sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, 65535);
         sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, 0);
-        if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) !=
-                SQLITE_OK ||
+        if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) != SQLITE_OK ||
             sql_func_register(s) != 0) {
             rc = cm_err_set(err, CM_E_INTERNAL, "cannot set up the session's SQLite connection");
         }
@@ -544,8 +542,8 @@ static int table_error(sql_sess *s, const char *src, const sql_token *t, uint32_
     return rc;
 }
 
-static int run_query(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
-                     const char *key, size_t keylen, sql_sink *sink, int more, cm_err *err)
+static int run_query(sql_sess *s, const char *src, const sql_token *t, uint32_t n, const char *key,
+                     size_t keylen, sql_sink *sink, int more, cm_err *err)
 {
     int rc = 0;
     if (s->cache.cap == 0) { /* cache disabled: prepare, run, finalize */
@@ -709,8 +707,8 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
         if (sql_tok_is(src, &t[0], "LOAD") || sql_tok_is(src, &t[0], "CALL") ||
             sql_tok_is(src, &t[0], "HANDLER")) {
             return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support '%.*s'",
-                              (int)t[0].len, src + t[0].off);
+                              "This version of Tessera doesn't yet support '%.*s'", (int)t[0].len,
+                              src + t[0].off);
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_DESCRIBE:

@@ -79,6 +79,8 @@ const sql_column *sql_prep_columns(const sql_prep *p);
 int sql_sess_execute(sql_sess *s, sql_prep *p, const sql_value *params, uint32_t nparams,
                      sql_sink *sink, cm_err *err);
 void sql_sess_prep_free(sql_sess *s, sql_prep *p);
+/* The statement's text (borrowed; NUL-terminated). */
+const char *sql_prep_text(const sql_prep *p, size_t *len);
 
 /* COM_INIT_DB / USE. */
 int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err);

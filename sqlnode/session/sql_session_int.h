@@ -53,7 +53,7 @@ typedef struct sql_cached {
     sqlite3_stmt *stmt;
     sql_tr_item *items; /* owned */
     uint32_t nitems;
-    int in_use; /* running now: not evicted */
+    int in_use;                     /* running now: not evicted */
     struct sql_cached *prev, *next; /* LRU list, most recent first */
     struct sql_cached *hnext;       /* hash chain */
 } sql_cached;
@@ -101,9 +101,9 @@ struct sql_sess {
     uint64_t last_insert_id;
     int64_t row_count;
     uint64_t found_rows;
-    int64_t stmt_start_us; /* NOW() of the running statement */
-    int tz_system;         /* time_zone = SYSTEM */
-    int64_t tz_offset_s;   /* otherwise UTC + this */
+    int64_t stmt_start_us;  /* NOW() of the running statement */
+    int tz_system;          /* time_zone = SYSTEM */
+    int64_t tz_offset_s;    /* otherwise UTC + this */
     double timestamp_fixed; /* SET timestamp: seconds, 0 = the clock */
 
     sql_diag *diag;
@@ -122,10 +122,10 @@ struct sql_sess {
     cm_err fn_err;       /* an error one of our SQL functions raised (code 0: none) */
     int in_init_connect;
 
-    sql_tokens toks;   /* scratch: the current query's tokens */
-    sql_tr_out tr;     /* scratch: translation */
-    sql_value *vals;   /* scratch: one row */
-    sql_column *cols;  /* scratch: one result's columns */
+    sql_tokens toks;  /* scratch: the current query's tokens */
+    sql_tr_out tr;    /* scratch: translation */
+    sql_value *vals;  /* scratch: one row */
+    sql_column *cols; /* scratch: one result's columns */
     uint32_t cap_vals;
     cm_buf scratch;
     uint64_t questions;

@@ -249,8 +249,8 @@ static int convert(sql_sess *s, const sql_sysvar_def *d, const sql_value *v, sql
             out->i = x;
             return 0;
         }
-        return cm_err_set(err, CM_E_WRONG_TYPE_FOR_VAR,
-                          "Incorrect argument type to variable '%s'", d->name);
+        return cm_err_set(err, CM_E_WRONG_TYPE_FOR_VAR, "Incorrect argument type to variable '%s'",
+                          d->name);
     case SQL_SV_DOUBLE:
         if (v->type == SQL_V_INT || v->type == SQL_V_DOUBLE) {
             out->d = v->type == SQL_V_INT ? (double)v->i : v->d;
@@ -261,8 +261,8 @@ static int convert(sql_sess *s, const sql_sysvar_def *d, const sql_value *v, sql
             }
             return 0;
         }
-        return cm_err_set(err, CM_E_WRONG_TYPE_FOR_VAR,
-                          "Incorrect argument type to variable '%s'", d->name);
+        return cm_err_set(err, CM_E_WRONG_TYPE_FOR_VAR, "Incorrect argument type to variable '%s'",
+                          d->name);
     case SQL_SV_ENUM:
         if (v->type == SQL_V_INT) {
             char buf[32];
@@ -674,10 +674,9 @@ static int set_names(sql_sess *s, const char *src, const sql_token *t, uint32_t 
     } else if (coll.len > 0) {
         const sql_collation *cc = sql_collation_by_name((const char *)coll.ptr, coll.len);
         if (cc == NULL || strcmp(cc->charset, c->charset) != 0) {
-            rc = cm_err_set(err, CM_E_UNKNOWN_COLLATION,
-                            "COLLATION '%.*s' is not valid for CHARACTER SET '%s'",
-                            (int)(coll.len > 64 ? 64 : coll.len), (const char *)coll.ptr,
-                            c->charset);
+            rc = cm_err_set(
+                err, CM_E_UNKNOWN_COLLATION, "COLLATION '%.*s' is not valid for CHARACTER SET '%s'",
+                (int)(coll.len > 64 ? 64 : coll.len), (const char *)coll.ptr, c->charset);
         } else {
             c = cc;
         }
@@ -769,8 +768,9 @@ static int set_one(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
         *global = 0;
         i++;
     } else if (i < n && sql_tok_is(src, &t[i], "PERSIST_ONLY")) {
-        return cm_err_set(err, CM_E_UNSUPPORTED, "This version of Tessera doesn't yet support "
-                                                 "'SET PERSIST_ONLY'");
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support "
+                          "'SET PERSIST_ONLY'");
     }
     if (i >= n) {
         return syntax_near(src, t, n, i, err);

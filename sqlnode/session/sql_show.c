@@ -173,7 +173,8 @@ static int syntax_at(const char *src, const sql_token *t, uint32_t n, uint32_t i
     return cm_err_set(err, CM_E_PARSE,
                       "You have an error in your SQL syntax; check the manual that corresponds to "
                       "your MySQL server version for the right syntax to use near '%.*s' at line 1",
-                      i < n ? (int)(t[i].len > 60 ? 60 : t[i].len) : 0, i < n ? src + t[i].off : "");
+                      i < n ? (int)(t[i].len > 60 ? 60 : t[i].len) : 0,
+                      i < n ? src + t[i].off : "");
 }
 
 static void cell_value(const rows *r, const cell *c, sql_value *v)
@@ -286,9 +287,8 @@ static int send_rows(sql_sess *s, rows *r, const sql_column *cols, const char *s
     rc = sink->columns(sink, cols, (int)r->ncols);
     for (uint32_t i = 0; rc == 0 && i < nrows; i++) {
         const cell *row = &r->cells[i * r->ncols];
-        if (have_like &&
-            !like_match(pat.ptr ? (const char *)pat.ptr : "", pat.len,
-                        (const char *)r->text.ptr + row[0].off, row[0].len)) {
+        if (have_like && !like_match(pat.ptr ? (const char *)pat.ptr : "", pat.len,
+                                     (const char *)r->text.ptr + row[0].off, row[0].len)) {
             continue;
         }
         for (uint32_t c = 0; c < r->ncols; c++) {
@@ -388,8 +388,17 @@ static void charset_rows(rows *r)
     }
 }
 
-enum { SHOW_NONE, SHOW_VARS, SHOW_STATUS, SHOW_WARNINGS, SHOW_ERRORS, SHOW_COUNT, SHOW_PROCLIST,
-       SHOW_COLLATION, SHOW_CHARSET };
+enum {
+    SHOW_NONE,
+    SHOW_VARS,
+    SHOW_STATUS,
+    SHOW_WARNINGS,
+    SHOW_ERRORS,
+    SHOW_COUNT,
+    SHOW_PROCLIST,
+    SHOW_COLLATION,
+    SHOW_CHARSET
+};
 
 /* Recognizes the SHOW form; *f is the index after its name (where LIKE/WHERE/LIMIT starts). */
 static int show_kind(const char *src, const sql_token *t, uint32_t n, int *global, int *full,
@@ -446,7 +455,7 @@ static int show_kind(const char *src, const sql_token *t, uint32_t n, int *globa
 }
 
 static uint32_t columns_of(sql_sess *s, int kind, const char *src, const sql_token *t, uint32_t f,
-                          sql_column *c, uint32_t cap)
+                           sql_column *c, uint32_t cap)
 {
     if (cap < 8) {
         return 0;
@@ -534,8 +543,8 @@ static int parse_limit(const char *src, const sql_token *t, uint32_t n, uint32_t
 static int show_unsupported(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
                             cm_err *err)
 {
-    static const char *const table_forms[] = {"COLUMNS", "FIELDS", "INDEX", "INDEXES", "KEYS",
-                                              NULL};
+    static const char *const table_forms[] = {"COLUMNS", "FIELDS", "INDEX",
+                                              "INDEXES", "KEYS",   NULL};
     uint32_t i = 1;
     if (i < n && sql_tok_is(src, &t[i], "FULL")) {
         i++;
@@ -566,10 +575,11 @@ static int show_unsupported(sql_sess *s, const char *src, const sql_token *t, ui
         return rc;
     }
     size_t len = t[n - 1].off + t[n - 1].len - t[0].off;
-    return cm_err_set(err, CM_E_UNSUPPORTED,
-                      "This version of Tessera doesn't yet support '%.*s' (the catalog arrives with "
-                      "the SQL layer)",
-                      (int)(len > 60 ? 60 : len), src + t[0].off);
+    return cm_err_set(
+        err, CM_E_UNSUPPORTED,
+        "This version of Tessera doesn't yet support '%.*s' (the catalog arrives with "
+        "the SQL layer)",
+        (int)(len > 60 ? 60 : len), src + t[0].off);
 }
 
 int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
@@ -608,9 +618,8 @@ int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
             rc = syntax_at(src, t, n, f, err);
             break;
         }
-        add_int(&r, sql_tok_is(src, &t[f - 1], "WARNINGS") ? (int64_t)s->nwarn_total +
-                                                                  s->nerr_total
-                                                            : (int64_t)s->nerr_total);
+        add_int(&r, sql_tok_is(src, &t[f - 1], "WARNINGS") ? (int64_t)s->nwarn_total + s->nerr_total
+                                                           : (int64_t)s->nerr_total);
         break;
     case SHOW_COLLATION:
         collation_rows(&r);

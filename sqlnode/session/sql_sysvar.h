@@ -62,15 +62,14 @@ typedef enum sql_sv_type {
     X(EXPLICIT_DEFAULTS_FOR_TIMESTAMP, "explicit_defaults_for_timestamp", BOOL, SQL_SV_BOTH, "ON", \
       0, 1, 0)                                                                                     \
     X(FOREIGN_KEY_CHECKS, "foreign_key_checks", BOOL, SQL_SV_BOTH, "ON", 0, 1, 0)                  \
-    X(GROUP_CONCAT_MAX_LEN, "group_concat_max_len", INT, SQL_SV_BOTH, "1024", 4,                   \
-      4294967295LL, 0)                                                                             \
+    X(GROUP_CONCAT_MAX_LEN, "group_concat_max_len", INT, SQL_SV_BOTH, "1024", 4, 4294967295LL, 0)  \
     X(HAVE_OPENSSL, "have_openssl", STR, SQL_SV_GLOBAL | SQL_SV_RO, "DISABLED", 0, 0, 0)           \
     X(HAVE_SSL, "have_ssl", STR, SQL_SV_GLOBAL | SQL_SV_RO, "DISABLED", 0, 0, 0)                   \
     X(HOSTNAME, "hostname", STR, SQL_SV_GLOBAL | SQL_SV_RO, "localhost", 0, 0, 0)                  \
     X(IDENTITY, "identity", INT, SQL_SV_SESSION | SQL_SV_COMPUTED, "0", 0, INT64_MAX, 0)           \
     X(INIT_CONNECT, "init_connect", STR, SQL_SV_GLOBAL, "", 0, 0, 0)                               \
-    X(INNODB_LOCK_WAIT_TIMEOUT, "innodb_lock_wait_timeout", INT, SQL_SV_BOTH, "50", 1,             \
-      1073741824, 0)                                                                               \
+    X(INNODB_LOCK_WAIT_TIMEOUT, "innodb_lock_wait_timeout", INT, SQL_SV_BOTH, "50", 1, 1073741824, \
+      0)                                                                                           \
     X(INTERACTIVE_TIMEOUT, "interactive_timeout", INT, SQL_SV_BOTH, "28800", 1, 31536000, 0)       \
     X(LAST_INSERT_ID, "last_insert_id", INT, SQL_SV_SESSION | SQL_SV_COMPUTED, "0", 0, INT64_MAX,  \
       0)                                                                                           \
@@ -85,8 +84,8 @@ typedef enum sql_sv_type {
     X(MAX_ERROR_COUNT, "max_error_count", INT, SQL_SV_BOTH, "64", 0, 64, 0)                        \
     X(MAX_EXECUTION_TIME, "max_execution_time", INT, SQL_SV_BOTH, "0", 0, 4294967295LL, 0)         \
     X(MAX_JOIN_SIZE, "max_join_size", UINT, SQL_SV_BOTH, "18446744073709551615", 0, 0, 0)          \
-    X(MAX_PREPARED_STMT_COUNT, "max_prepared_stmt_count", INT, SQL_SV_GLOBAL, "16382", 0,          \
-      4194304, 0)                                                                                  \
+    X(MAX_PREPARED_STMT_COUNT, "max_prepared_stmt_count", INT, SQL_SV_GLOBAL, "16382", 0, 4194304, \
+      0)                                                                                           \
     X(MAX_USER_CONNECTIONS, "max_user_connections", INT, SQL_SV_BOTH, "0", 0, 4294967295LL, 0)     \
     X(NET_BUFFER_LENGTH, "net_buffer_length", INT, SQL_SV_BOTH, "16384", 1024, 1048576, 0)         \
     X(NET_READ_TIMEOUT, "net_read_timeout", INT, SQL_SV_BOTH, "30", 1, 31536000, 0)                \
@@ -101,6 +100,15 @@ typedef enum sql_sv_type {
     X(READ_ONLY, "read_only", BOOL, SQL_SV_GLOBAL, "OFF", 0, 1, 0)                                 \
     X(REQUIRE_SECURE_TRANSPORT, "require_secure_transport", BOOL, SQL_SV_GLOBAL, "OFF", 0, 1, 0)   \
     X(SERVER_ID, "server_id", INT, SQL_SV_GLOBAL, "1", 0, 4294967295LL, 0)                         \
+    X(SESSION_TRACK_GTIDS, "session_track_gtids", ENUM, SQL_SV_BOTH, "OFF", 0, 0,                  \
+      "OFF|OWN_GTID|ALL_GTIDS")                                                                    \
+    X(SESSION_TRACK_SCHEMA, "session_track_schema", BOOL, SQL_SV_BOTH, "ON", 0, 1, 0)              \
+    X(SESSION_TRACK_STATE_CHANGE, "session_track_state_change", BOOL, SQL_SV_BOTH, "OFF", 0, 1, 0) \
+    X(SESSION_TRACK_SYSTEM_VARIABLES, "session_track_system_variables", STR, SQL_SV_BOTH,          \
+      "time_zone,autocommit,character_set_client,character_set_results,character_set_connection",  \
+      0, 0, 0)                                                                                     \
+    X(SESSION_TRACK_TRANSACTION_INFO, "session_track_transaction_info", ENUM, SQL_SV_BOTH, "OFF",  \
+      0, 0, "OFF|STATE|CHARACTERISTICS")                                                           \
     X(SQL_AUTO_IS_NULL, "sql_auto_is_null", BOOL, SQL_SV_BOTH, "OFF", 0, 1, 0)                     \
     X(SQL_BIG_SELECTS, "sql_big_selects", BOOL, SQL_SV_BOTH, "ON", 0, 1, 0)                        \
     X(SQL_MODE, "sql_mode", SET, SQL_SV_BOTH,                                                      \

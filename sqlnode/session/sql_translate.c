@@ -23,15 +23,15 @@ static int is_kw(const char *src, const sql_token *t, const char *const *list)
 
 sql_kind sql_classify(const char *src, const sql_token *t, uint32_t n)
 {
-    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD",
-                                      "CALL",   "HANDLER", NULL};
+    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE",  "REPLACE",
+                                      "LOAD",   "CALL",   "HANDLER", NULL};
     static const char *const unsupported[] = {
-        "CREATE", "DROP",     "ALTER",   "TRUNCATE", "RENAME",  "GRANT",    "REVOKE",
-        "FLUSH",  "ANALYZE",  "OPTIMIZE", "REPAIR",  "CHECK",   "CHECKSUM", "LOCK",
-        "UNLOCK", "PREPARE",  "EXECUTE", "DEALLOCATE", "INSTALL", "UNINSTALL", "RESET",
-        "PURGE",  "CHANGE",   "ADMIN",   "IMPORT",   "XA",      "HELP",     "BINLOG",
-        "CACHE",  "SHUTDOWN", "RESTART", "CLONE",    "SAVEPOINT", "RELEASE", "SIGNAL",
-        "RESIGNAL", "GET",    "TABLE",   NULL};
+        "CREATE",   "DROP",     "ALTER",    "TRUNCATE",   "RENAME",    "GRANT",     "REVOKE",
+        "FLUSH",    "ANALYZE",  "OPTIMIZE", "REPAIR",     "CHECK",     "CHECKSUM",  "LOCK",
+        "UNLOCK",   "PREPARE",  "EXECUTE",  "DEALLOCATE", "INSTALL",   "UNINSTALL", "RESET",
+        "PURGE",    "CHANGE",   "ADMIN",    "IMPORT",     "XA",        "HELP",      "BINLOG",
+        "CACHE",    "SHUTDOWN", "RESTART",  "CLONE",      "SAVEPOINT", "RELEASE",   "SIGNAL",
+        "RESIGNAL", "GET",      "TABLE",    NULL};
     if (n == 0) {
         return SQL_KIND_EMPTY;
     }
@@ -91,9 +91,9 @@ sql_kind sql_classify(const char *src, const sql_token *t, uint32_t n)
 
 const char *sql_kind_name(sql_kind k)
 {
-    static const char *const names[] = {"empty",  "query",  "do",       "set",      "show",
-                                        "use",    "begin",  "commit",   "rollback", "kill",
-                                        "dml",    "describe", "unsupported", "unknown"};
+    static const char *const names[] = {"empty", "query",    "do",          "set",      "show",
+                                        "use",   "begin",    "commit",      "rollback", "kill",
+                                        "dml",   "describe", "unsupported", "unknown"};
     return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
 }
 
@@ -317,14 +317,14 @@ static int emit_cast_type(tr *x, uint32_t b, uint32_t e)
     static const struct {
         const char *my;
         const char *lite;
-    } map[] = {{"SIGNED", "INTEGER"},   {"UNSIGNED", "INTEGER"}, {"INT", "INTEGER"},
-               {"INTEGER", "INTEGER"},  {"BIGINT", "INTEGER"},   {"CHAR", "TEXT"},
-               {"NCHAR", "TEXT"},       {"VARCHAR", "TEXT"},     {"CHARACTER", "TEXT"},
-               {"TEXT", "TEXT"},        {"BINARY", "BLOB"},      {"VARBINARY", "BLOB"},
-               {"BLOB", "BLOB"},        {"DECIMAL", "NUMERIC"},  {"NUMERIC", "NUMERIC"},
-               {"DEC", "NUMERIC"},      {"DOUBLE", "REAL"},      {"FLOAT", "REAL"},
-               {"REAL", "REAL"},        {"DATE", "TEXT"},        {"DATETIME", "TEXT"},
-               {"TIME", "TEXT"},        {"YEAR", "INTEGER"},     {"JSON", "TEXT"}};
+    } map[] = {{"SIGNED", "INTEGER"},  {"UNSIGNED", "INTEGER"}, {"INT", "INTEGER"},
+               {"INTEGER", "INTEGER"}, {"BIGINT", "INTEGER"},   {"CHAR", "TEXT"},
+               {"NCHAR", "TEXT"},      {"VARCHAR", "TEXT"},     {"CHARACTER", "TEXT"},
+               {"TEXT", "TEXT"},       {"BINARY", "BLOB"},      {"VARBINARY", "BLOB"},
+               {"BLOB", "BLOB"},       {"DECIMAL", "NUMERIC"},  {"NUMERIC", "NUMERIC"},
+               {"DEC", "NUMERIC"},     {"DOUBLE", "REAL"},      {"FLOAT", "REAL"},
+               {"REAL", "REAL"},       {"DATE", "TEXT"},        {"DATETIME", "TEXT"},
+               {"TIME", "TEXT"},       {"YEAR", "INTEGER"},     {"JSON", "TEXT"}};
     if (b >= e) {
         return syntax(x, b);
     }
@@ -399,16 +399,16 @@ static int emit_convert(tr *x, uint32_t *pi, uint32_t e)
 }
 
 static const char *const operator_words[] = {
-    "AND",     "OR",     "NOT",    "XOR",   "IS",   "IN",   "LIKE",   "REGEXP", "RLIKE",
-    "BETWEEN", "CASE",   "WHEN",   "THEN",  "ELSE", "AS",   "DIV",    "MOD",    "BINARY",
-    "COLLATE", "INTERVAL", "DISTINCT", "SELECT", "ESCAPE", "ALL", "ANY", "SOME", NULL};
+    "AND",     "OR",       "NOT",      "XOR",    "IS",     "IN",  "LIKE", "REGEXP", "RLIKE",
+    "BETWEEN", "CASE",     "WHEN",     "THEN",   "ELSE",   "AS",  "DIV",  "MOD",    "BINARY",
+    "COLLATE", "INTERVAL", "DISTINCT", "SELECT", "ESCAPE", "ALL", "ANY",  "SOME",   NULL};
 static const char *const reserved_alias[] = {
-    "AND",  "OR",     "NOT",   "XOR",    "IS",      "NULL",  "TRUE",   "FALSE", "UNKNOWN",
-    "IN",   "LIKE",   "REGEXP", "RLIKE", "BETWEEN", "CASE",  "WHEN",   "THEN",  "ELSE",
-    "END",  "AS",     "DIV",   "MOD",    "BINARY",  "COLLATE", "INTERVAL", "DISTINCT",
-    "FROM", "WHERE",  "GROUP", "HAVING", "ORDER",   "LIMIT", "INTO",   "FOR",   "UNION",
-    "SELECT", "EXISTS", "ESCAPE", "ALL", "ANY",     "SOME",  "ON",     "USING", "JOIN",
-    "WINDOW", "OVER", "DESC",  "ASC",    "LOCK",    NULL};
+    "AND",    "OR",     "NOT",    "XOR",   "IS",      "NULL",    "TRUE",     "FALSE",    "UNKNOWN",
+    "IN",     "LIKE",   "REGEXP", "RLIKE", "BETWEEN", "CASE",    "WHEN",     "THEN",     "ELSE",
+    "END",    "AS",     "DIV",    "MOD",   "BINARY",  "COLLATE", "INTERVAL", "DISTINCT", "FROM",
+    "WHERE",  "GROUP",  "HAVING", "ORDER", "LIMIT",   "INTO",    "FOR",      "UNION",    "SELECT",
+    "EXISTS", "ESCAPE", "ALL",    "ANY",   "SOME",    "ON",      "USING",    "JOIN",     "WINDOW",
+    "OVER",   "DESC",   "ASC",    "LOCK",  NULL};
 
 /* Whether token i can end an operand (so that a following word is an alias). */
 static int ends_operand(tr *x, uint32_t i)
@@ -533,8 +533,8 @@ static sql_tr_item item_info(tr *x, uint32_t b, uint32_t e, int sysvar_id)
             return it;
         }
     }
-    if (t->type == SQL_TK_IDENT && (n == 1 || (n >= 3 && t[1].type == SQL_TK_LPAREN &&
-                                               match_paren(x, b + 1) == e - 1))) {
+    if (t->type == SQL_TK_IDENT &&
+        (n == 1 || (n >= 3 && t[1].type == SQL_TK_LPAREN && match_paren(x, b + 1) == e - 1))) {
         for (size_t k = 0; k < sizeof(func_types) / sizeof(func_types[0]); k++) {
             if (sql_tok_is(x->src, t, func_types[k].name)) {
                 if (n == 1 && !func_types[k].strong) {
@@ -557,8 +557,7 @@ static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
     }
     sql_tr_out *o = x->out;
     if (o->nitems >= SQL_TR_ITEMS_MAX) {
-        return cm_err_set(x->err, CM_E_UNSUPPORTED, "more than %d select items",
-                          SQL_TR_ITEMS_MAX);
+        return cm_err_set(x->err, CM_E_UNSUPPORTED, "more than %d select items", SQL_TR_ITEMS_MAX);
     }
     if (o->nitems == o->cap_items) {
         uint32_t cap = o->cap_items ? o->cap_items * 2 : 16;
@@ -603,13 +602,14 @@ static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
     return emit_qident(x, x->src + start, n);
 }
 
-static const char *const list_end[] = {"FROM",  "WHERE",     "GROUP",  "HAVING", "ORDER",
-                                       "LIMIT", "INTO",      "FOR",    "UNION",  "EXCEPT",
+static const char *const list_end[] = {"FROM",      "WHERE",  "GROUP", "HAVING", "ORDER",
+                                       "LIMIT",     "INTO",   "FOR",   "UNION",  "EXCEPT",
                                        "INTERSECT", "WINDOW", "LOCK",  NULL};
 static const char *const select_modifiers_dropped[] = {
-    "HIGH_PRIORITY", "STRAIGHT_JOIN", "SQL_SMALL_RESULT", "SQL_BIG_RESULT",
-    "SQL_BUFFER_RESULT", "SQL_NO_CACHE", "SQL_CACHE", "SQL_CALC_FOUND_ROWS", NULL};
-static const char *const charsets[] = {"_UTF8MB4", "_UTF8", "_UTF8MB3", "_LATIN1",
+    "HIGH_PRIORITY",  "STRAIGHT_JOIN",       "SQL_SMALL_RESULT",
+    "SQL_BIG_RESULT", "SQL_BUFFER_RESULT",   "SQL_NO_CACHE",
+    "SQL_CACHE",      "SQL_CALC_FOUND_ROWS", NULL};
+static const char *const charsets[] = {"_UTF8MB4", "_UTF8",  "_UTF8MB3", "_LATIN1",
                                        "_BINARY",  "_ASCII", NULL};
 
 /* One bare word at index *pi. */
@@ -635,14 +635,15 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
                                       : kw(x, i, "POSITION") ? SPECIAL_POSITION
                                                              : SPECIAL_SUBSTRING;
             }
-            return emit(x, kw(x, i, "CAST") ? "CAST" : kw(x, i, "POSITION") ? "locate" : "substring");
+            return emit(x, kw(x, i, "CAST")       ? "CAST"
+                           : kw(x, i, "POSITION") ? "locate"
+                                                  : "substring");
         }
         if (kw(x, i, "CONVERT")) {
             *pi = i;
             return emit_convert(x, pi, e);
         }
-        if (kw(x, i, "CURRENT_TIMESTAMP") || kw(x, i, "LOCALTIME") ||
-            kw(x, i, "LOCALTIMESTAMP")) {
+        if (kw(x, i, "CURRENT_TIMESTAMP") || kw(x, i, "LOCALTIME") || kw(x, i, "LOCALTIMESTAMP")) {
             return emit(x, "now");
         }
         if (kw(x, i, "CURRENT_DATE")) {
@@ -657,8 +658,7 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         return emit_n(x, w, t->len);
     }
     if (!qualified) {
-        if (kw(x, i, "CURRENT_TIMESTAMP") || kw(x, i, "LOCALTIME") ||
-            kw(x, i, "LOCALTIMESTAMP")) {
+        if (kw(x, i, "CURRENT_TIMESTAMP") || kw(x, i, "LOCALTIME") || kw(x, i, "LOCALTIMESTAMP")) {
             return emit(x, "now()");
         }
         if (kw(x, i, "CURRENT_DATE")) {
@@ -713,8 +713,7 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         if (kw(x, i, "INTO")) {
             return unsupported(x, i, "SELECT … INTO");
         }
-        if (x->depth == 0 && kw(x, i, "FOR") &&
-            (kw(x, i + 1, "UPDATE") || kw(x, i + 1, "SHARE"))) {
+        if (x->depth == 0 && kw(x, i, "FOR") && (kw(x, i + 1, "UPDATE") || kw(x, i + 1, "SHARE"))) {
             *pi = e; /* locking reads: no table to lock yet */
             return 0;
         }
@@ -831,8 +830,8 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
             int id = -1;
             rc = sql_tok_name(x->src, t, &name);
             if (rc == 0) {
-                rc = x->ctx->sysvar(x->ctx->user, name.ptr ? (const char *)name.ptr : "",
-                                    name.len, scope, &id, x->err);
+                rc = x->ctx->sysvar(x->ctx->user, name.ptr ? (const char *)name.ptr : "", name.len,
+                                    scope, &id, x->err);
             }
             cm_buf_fini(&name);
             if (rc == 0) {
@@ -871,8 +870,8 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
             }
             x->depth++;
             if (!(i > b && x->t[i - 1].type == SQL_TK_IDENT &&
-                  (kw(x, i - 1, "CAST") || kw(x, i - 1, "POSITION") ||
-                   kw(x, i - 1, "SUBSTRING") || kw(x, i - 1, "SUBSTR") || kw(x, i - 1, "MID")))) {
+                  (kw(x, i - 1, "CAST") || kw(x, i - 1, "POSITION") || kw(x, i - 1, "SUBSTRING") ||
+                   kw(x, i - 1, "SUBSTR") || kw(x, i - 1, "MID")))) {
                 x->special_depth[x->depth] = 0;
             }
             rc = emit(x, "(");

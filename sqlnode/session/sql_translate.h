@@ -22,17 +22,17 @@
 
 typedef enum sql_kind {
     SQL_KIND_EMPTY = 0,
-    SQL_KIND_QUERY,    /* SELECT, WITH, VALUES, ( … ) — run by SQLite */
-    SQL_KIND_DO,       /* DO expr — evaluated by SQLite, result dropped */
-    SQL_KIND_SET,      /* SET … (variables, NAMES, TRANSACTION) */
-    SQL_KIND_SHOW,     /* SHOW … */
-    SQL_KIND_USE,      /* USE db */
-    SQL_KIND_BEGIN,    /* BEGIN, START TRANSACTION */
-    SQL_KIND_COMMIT,   /* COMMIT */
-    SQL_KIND_ROLLBACK, /* ROLLBACK */
-    SQL_KIND_KILL,     /* KILL [QUERY|CONNECTION] id */
-    SQL_KIND_DML,      /* INSERT, UPDATE, DELETE, REPLACE, LOAD — need tables */
-    SQL_KIND_DESCRIBE, /* DESCRIBE/DESC/EXPLAIN */
+    SQL_KIND_QUERY,       /* SELECT, WITH, VALUES, ( … ) — run by SQLite */
+    SQL_KIND_DO,          /* DO expr — evaluated by SQLite, result dropped */
+    SQL_KIND_SET,         /* SET … (variables, NAMES, TRANSACTION) */
+    SQL_KIND_SHOW,        /* SHOW … */
+    SQL_KIND_USE,         /* USE db */
+    SQL_KIND_BEGIN,       /* BEGIN, START TRANSACTION */
+    SQL_KIND_COMMIT,      /* COMMIT */
+    SQL_KIND_ROLLBACK,    /* ROLLBACK */
+    SQL_KIND_KILL,        /* KILL [QUERY|CONNECTION] id */
+    SQL_KIND_DML,         /* INSERT, UPDATE, DELETE, REPLACE, LOAD — need tables */
+    SQL_KIND_DESCRIBE,    /* DESCRIBE/DESC/EXPLAIN */
     SQL_KIND_UNSUPPORTED, /* DDL, user management, … — arrive with later issues */
     SQL_KIND_UNKNOWN,     /* not a statement we recognise: syntax error */
 } sql_kind;
@@ -67,11 +67,11 @@ typedef struct sql_tr_ctx {
 } sql_tr_ctx;
 
 typedef struct sql_tr_out {
-    cm_buf sql;          /* SQLite text, NUL-terminated */
-    sql_tr_item *items;  /* owned; nitems entries (top-level select list) */
+    cm_buf sql;         /* SQLite text, NUL-terminated */
+    sql_tr_item *items; /* owned; nitems entries (top-level select list) */
     uint32_t nitems;
     uint32_t cap_items;
-    uint32_t nparams;    /* `?` placeholders */
+    uint32_t nparams; /* `?` placeholders */
 } sql_tr_out;
 
 void sql_tr_out_init(sql_tr_out *o);

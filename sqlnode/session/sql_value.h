@@ -63,8 +63,8 @@ typedef struct sql_done {
     uint64_t affected_rows;
     uint64_t last_insert_id;
     uint16_t warnings;
-    uint16_t status; /* SQL_STATUS_* flags of the session after the statement */
-    int more;        /* another statement's result follows (multi-statements) */
+    uint16_t status;  /* SQL_STATUS_* flags of the session after the statement */
+    int more;         /* another statement's result follows (multi-statements) */
     const char *info; /* optional human-readable text of an OK packet; borrowed */
 } sql_done;
 

@@ -23,8 +23,7 @@ static int ts_columns(sql_sink *k, const sql_column *c, int n)
     test_sink *t = (test_sink *)k;
     cm_buf_printf(&t->out, "cols ");
     for (int i = 0; i < n; i++) {
-        cm_buf_printf(&t->out, "%s%.*s:%u", i ? "," : "", (int)c[i].name_len, c[i].name,
-                      c[i].type);
+        cm_buf_printf(&t->out, "%s%.*s:%u", i ? "," : "", (int)c[i].name_len, c[i].name, c[i].type);
         if (i < 64) {
             t->cols[i] = c[i];
         }

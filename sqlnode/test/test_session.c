@@ -124,19 +124,20 @@ static void test_functions(void **state)
     check_value(f, "SELECT 'a' 'b' 'c'", "abc");
     check_value(f, "SELECT LENGTH('\xc3\xa9'), CHAR_LENGTH('\xc3\xa9')", "2|1");
     check_value(f, "SELECT SUBSTRING('hello', 2, 3), SUBSTRING('hello', -2), MID('abc',2,1)",
-                 "ell|lo|b");
+                "ell|lo|b");
     check_value(f, "SELECT SUBSTRING('hello' FROM 2 FOR 2), POSITION('l' IN 'hello')", "el|3");
     check_value(f, "SELECT LEFT('abc', 2), RIGHT('abc', 2), REPEAT('ab', 3), REVERSE('abc')",
-                 "ab|bc|ababab|cba");
+                "ab|bc|ababab|cba");
     check_value(f, "SELECT LPAD('7', 3, '0'), RPAD('a', 3, 'xy'), LOCATE('c', 'abcabc', 4)",
-                 "007|axy|6");
+                "007|axy|6");
     check_value(f, "SELECT HEX(255), HEX('AB'), UNHEX('4142'), UPPER('ab'), LCASE('AB')",
-                 "FF|4142|AB|AB|ab");
-    check_value(f, "SELECT IF(1 > 0, 'yes', 'no'), IFNULL(NULL, 3), ISNULL(NULL), COALESCE(NULL, 2)",
-                 "yes|3|1|2");
+                "FF|4142|AB|AB|ab");
+    check_value(f,
+                "SELECT IF(1 > 0, 'yes', 'no'), IFNULL(NULL, 3), ISNULL(NULL), COALESCE(NULL, 2)",
+                "yes|3|1|2");
     check_value(f, "SELECT 1/2, 7 DIV 2, 7 MOD 3, 7 % 3, -3", "0.5|3|1|1|-3");
     check_value(f, "SELECT CAST('12' AS SIGNED), CAST(12 AS CHAR), CONVERT('5', UNSIGNED)",
-                 "12|12|5");
+                "12|12|5");
     check_value(f, "SELECT GREATEST(1, 3, 2), LEAST('b', 'a'), GREATEST(1, NULL)", "3|a|\\N");
     check_value(f, "SELECT FLOOR(1.5), CEIL(1.2), ROUND(2.4), ABS(-2), MOD(7, 2)", "1|2|2|2|1");
     check_value(f, "SELECT 1 <=> NULL, NULL <=> NULL, 1 && 0, 1 || 0, !0", "0|1|0|1|1");
@@ -145,7 +146,7 @@ static void test_functions(void **state)
     check_value(f, "SELECT b'101', 0x41, STRCMP('a', 'b')", "5|A|-1");
     check_value(f, "SELECT 1 FROM DUAL", "1");
     check_value(f, "SELECT VERSION(), DATABASE(), CONNECTION_ID(), USER(), CURRENT_USER()",
-                 SQL_SERVER_VERSION "|\\N|7|root@127.0.0.1|root@%");
+                SQL_SERVER_VERSION "|\\N|7|root@127.0.0.1|root@%");
     check_value(f, "/*!40101 SELECT 9 */", "9");
     check_value(f, "SELECT 1 /* c */ + 1 -- tail", "2");
 }
@@ -159,9 +160,9 @@ static void test_time(void **state)
                                               "CURRENT_TIMESTAMP:12,UTC_TIMESTAMP():12"));
     assert_int_equal(q(f, "SET time_zone = '+01:00'"), 0);
     check_value(f, "SELECT NOW(), UTC_TIMESTAMP(), UNIX_TIMESTAMP()",
-                 "1970-01-02 01:00:00|1970-01-02 00:00:00|86400");
+                "1970-01-02 01:00:00|1970-01-02 00:00:00|86400");
     check_value(f, "SELECT UNIX_TIMESTAMP('1970-01-02 01:00:00'), FROM_UNIXTIME(0)",
-                 "86400|1970-01-01 01:00:00");
+                "86400|1970-01-01 01:00:00");
     assert_int_equal(q(f, "SET timestamp = 3600"), 0);
     check_value(f, "SELECT NOW(3), @@timestamp", "1970-01-01 02:00:00.000|3600");
     assert_int_equal(q(f, "SET timestamp = DEFAULT"), 0);
@@ -173,14 +174,15 @@ static void test_sysvars(void **state)
 {
     fixture *f = *state;
     check_value(f, "SELECT @@version, @@version_comment LIMIT 1",
-                 SQL_SERVER_VERSION "|Tessera distributed SQL (Apache-2.0)");
+                SQL_SERVER_VERSION "|Tessera distributed SQL (Apache-2.0)");
     assert_int_equal(q(f, "SELECT @@session.auto_increment_increment AS auto_increment_increment"),
                      0);
     assert_string_equal(ts_text(&f->sink),
                         "cols auto_increment_increment:8\nrow 1\ndone more=0 warn=0\n");
-    check_value(f, "SELECT @@autocommit, @@global.autocommit, @@tx_isolation, "
-                    "@@transaction_isolation",
-                 "1|1|REPEATABLE-READ|REPEATABLE-READ");
+    check_value(f,
+                "SELECT @@autocommit, @@global.autocommit, @@tx_isolation, "
+                "@@transaction_isolation",
+                "1|1|REPEATABLE-READ|REPEATABLE-READ");
     assert_int_equal(q(f, "SET autocommit=0"), 0);
     check_value(f, "SELECT @@autocommit, @@global.autocommit", "0|1");
     assert_int_equal(sql_sess_status(f->s) & SQL_STATUS_AUTOCOMMIT, 0);
@@ -189,8 +191,8 @@ static void test_sysvars(void **state)
     assert_int_equal(sql_sess_wait_timeout_ms(f->s), 100000);
     assert_int_equal(q(f, "set sql_mode=concat(@@sql_mode, ',STRICT_TRANS_TABLES')"), 0);
     check_value(f, "SELECT @@sql_mode",
-                 "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
-                 "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION");
+                "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION");
     assert_int_equal(q(f, "SET sql_mode = 'ANSI_QUOTES'"), 0);
     check_value(f, "SELECT \"a\" IS NULL, 'b'", "0|b");
     assert_int_equal(q(f, "SET sql_mode = ''"), 0);
@@ -198,7 +200,7 @@ static void test_sysvars(void **state)
     assert_int_equal(q(f, "SET sql_mode = 'NOPE'"), 1231);
     assert_int_equal(q(f, "SET NAMES latin1"), 0);
     check_value(f, "SELECT @@character_set_client, @@collation_connection, @@character_set_results",
-                 "latin1|latin1_swedish_ci|latin1");
+                "latin1|latin1_swedish_ci|latin1");
     assert_int_equal(q(f, "SET NAMES utf8mb4 COLLATE utf8mb4_general_ci"), 0);
     assert_int_equal(sql_sess_collation(f->s), 45);
     assert_int_equal(q(f, "SET NAMES klingon"), 1115);
@@ -222,7 +224,8 @@ static void test_sysvars(void **state)
     assert_non_null(strstr(ts_text(&f->sink), "row Warning|1292|Truncated incorrect"));
     check_value(f, "SELECT @@auto_increment_increment", "1");
     assert_int_equal(q(f, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"), 0);
-    check_value(f, "SELECT @@transaction_isolation, @@tx_isolation", "READ-COMMITTED|READ-COMMITTED");
+    check_value(f, "SELECT @@transaction_isolation, @@tx_isolation",
+                "READ-COMMITTED|READ-COMMITTED");
     assert_int_equal(q(f, "SET TRANSACTION READ ONLY"), 0);
     check_value(f, "SELECT @@transaction_read_only", "1");
 }
@@ -237,9 +240,9 @@ static void test_show(void **state)
     assert_int_equal(q(f, "SHOW SESSION VARIABLES WHERE Variable_name = 'version' OR "
                           "Variable_name IN ('port', 'license')"),
                      0);
-    assert_string_equal(ts_text(&f->sink), "cols Variable_name:253,Value:253\nrow license|Apache-2.0\n"
-                                           "row port|4000\nrow version|" SQL_SERVER_VERSION
-                                           "\ndone more=0 warn=0\n");
+    assert_string_equal(ts_text(&f->sink),
+                        "cols Variable_name:253,Value:253\nrow license|Apache-2.0\n"
+                        "row port|4000\nrow version|" SQL_SERVER_VERSION "\ndone more=0 warn=0\n");
     assert_int_equal(q(f, "SHOW GLOBAL VARIABLES LIKE 'warning_count'"), 0);
     assert_null(strstr(ts_text(&f->sink), "row"));
     assert_int_equal(q(f, "show collation like 'utf8mb4_bin'"), 0);
