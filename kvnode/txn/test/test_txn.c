@@ -81,6 +81,28 @@ static char *long_value(char c, size_t n)
     return p;
 }
 
+static size_t count_versions_any(tenv *v, const char *key)
+{
+    kv_snapshot *s;
+    assert_int_equal(kv_engine_snapshot(v->e, &s, NULL), 0);
+    cm_buf lo = CM_BUF_INIT;
+    assert_int_equal(kv_mvcc_key_lock(&lo, K(key)), 0);
+    kv_iter *it;
+    assert_int_equal(kv_iter_new(s, KV_CF_WRITE, NULL, &it, NULL), 0);
+    size_t n = 0;
+    for (kv_iter_seek(it, cm_buf_slice(&lo)); kv_iter_valid(it); kv_iter_next(it)) {
+        cm_slice k = kv_iter_key(it);
+        if (k.len != lo.len + 8 || memcmp(k.ptr, lo.ptr, lo.len) != 0) {
+            break;
+        }
+        n++;
+    }
+    kv_iter_free(it);
+    kv_snapshot_release(s);
+    cm_buf_fini(&lo);
+    return n;
+}
+
 /* ---- snapshot reads ---------------------------------------------------------------------- */
 
 static void test_snapshot_reads(void **state)
@@ -445,6 +467,38 @@ static void test_commit_rules(void **state)
     expect_locked(v, "a", 90, 70, "a");
 }
 
+/* A commit_ts may equal another transaction's start_ts once commit timestamps can be computed
+ * (async commit); the commit record and the rollback then share a key and neither may be lost. */
+static void test_overlapped_rollback(void **state)
+{
+    tenv *v = *state;
+    /* Rollback after the commit: the commit record is kept and flagged. */
+    commit_put(v, "k", "A", 10, 20);
+    assert_int_equal(t_rollback1(v, 20, "k"), 0);
+    assert_int_equal(count_versions_any(v, "k"), 1);
+    expect(v, "k", 25, "A");
+    assert_int_equal(t_put(v, 20, "k", "k", "B"), CM_E_WRITE_CONFLICT);
+    assert_int_equal(t_commit1(v, 20, 30, "k"), CM_E_TXN_ROLLED_BACK);
+    kv_txn_status st;
+    assert_int_equal(t_check(v, "k", 20, kv_ts_compose(1, 0), false, &st), 0);
+    assert_int_equal(st.state, KV_TXN_STATE_ROLLED_BACK);
+    assert_int_equal(t_rollback1(v, 20, "k"), 0);
+    assert_int_equal(kv_batch_count(&v->batch), 0);
+    assert_int_equal(t_rollback1(v, 10, "k"), CM_E_TXN_COMMITTED); /* A is still committed */
+    /* Commit after the rollback: the rollback record is replaced by a flagged commit record. */
+    assert_int_equal(t_put(v, 35, "m", "m", "D"), 0);
+    assert_int_equal(t_rollback1(v, 40, "m"), 0); /* C (start 40) never reached m */
+    assert_int_equal(t_commit1(v, 35, 40, "m"), 0);
+    assert_int_equal(count_versions_any(v, "m"), 1);
+    expect(v, "m", 40, "D");
+    assert_int_equal(t_check(v, "m", 40, kv_ts_compose(1, 0), true, &st), 0);
+    assert_int_equal(st.state, KV_TXN_STATE_ROLLED_BACK);
+    assert_int_equal(t_put(v, 40, "m", "m", "C"), CM_E_WRITE_CONFLICT);
+    assert_int_equal(t_check(v, "m", 35, kv_ts_compose(1, 0), false, &st), 0);
+    assert_int_equal(st.state, KV_TXN_STATE_COMMITTED);
+    assert_int_equal(st.commit_ts, 40);
+}
+
 /* ---- CheckTxnStatus, heartbeat, cleanup ---------------------------------------------------- */
 
 static void test_check_txn_status(void **state)
@@ -600,34 +654,12 @@ static void gc_history(tenv *v, const char *big)
     assert_int_equal(t_rollback1(v, 27, "j"), 0);
 }
 
-static size_t count_versions(tenv *v, const char *key)
-{
-    kv_snapshot *s;
-    assert_int_equal(kv_engine_snapshot(v->e, &s, NULL), 0);
-    cm_buf lo = CM_BUF_INIT;
-    assert_int_equal(kv_mvcc_key_lock(&lo, K(key)), 0);
-    kv_iter *it;
-    assert_int_equal(kv_iter_new(s, KV_CF_WRITE, NULL, &it, NULL), 0);
-    size_t n = 0;
-    for (kv_iter_seek(it, cm_buf_slice(&lo)); kv_iter_valid(it); kv_iter_next(it)) {
-        cm_slice k = kv_iter_key(it);
-        if (k.len != lo.len + 8 || memcmp(k.ptr, lo.ptr, lo.len) != 0) {
-            break;
-        }
-        n++;
-    }
-    kv_iter_free(it);
-    kv_snapshot_release(s);
-    cm_buf_fini(&lo);
-    return n;
-}
-
 static void test_gc_retention(void **state)
 {
     tenv *v = *state;
     char *big = long_value('G', 600);
     gc_history(v, big);
-    assert_int_equal(count_versions(v, "k"), 7);
+    assert_int_equal(count_versions_any(v, "k"), 7);
     /* What every reader at or above the safe point sees before GC... */
     const uint64_t probes[] = {35, 36, 40, 41, 44, 45, 50, 60, 61, 100};
     const char *before_k[10], *before_j[10];
@@ -646,8 +678,8 @@ static void test_gc_retention(void **state)
     assert_int_equal(res.keys_scanned, 2);
     assert_int_equal(res.versions_deleted, 3 + 3);
     assert_int_equal(res.values_deleted, 1); /* v2 of k was long */
-    assert_int_equal(count_versions(v, "k"), 4);
-    assert_int_equal(count_versions(v, "j"), 1);
+    assert_int_equal(count_versions_any(v, "k"), 4);
+    assert_int_equal(count_versions_any(v, "j"), 1);
     /* ... is exactly what they see after it. */
     for (int i = 0; i < 10; i++) {
         expect(v, "k", probes[i], before_k[i]);
@@ -674,7 +706,7 @@ static void test_gc_retention(void **state)
     assert_int_equal(t_gc(v, 70, "", "", 0, &res), 0);
     assert_int_equal(res.versions_deleted, 1);
     expect(v, "k", 70, big);
-    assert_int_equal(count_versions(v, "k"), 1);
+    assert_int_equal(count_versions_any(v, "k"), 1);
 
     /* A lock at or below the safe point stops GC until it is resolved. */
     commit_put(v, "m", "m1", 80, 81);
@@ -683,10 +715,10 @@ static void test_gc_retention(void **state)
     assert_int_equal(t_gc(v, 95, "", "", 0, &res), CM_E_KEY_IS_LOCKED);
     assert_int_equal(res.nlocks, 1);
     assert_int_equal(res.locks[0].start_ts, 90);
-    assert_int_equal(count_versions(v, "m"), 2);
+    assert_int_equal(count_versions_any(v, "m"), 2);
     /* A lock above the safe point does not. */
     assert_int_equal(t_gc(v, 89, "", "", 0, &res), 0);
-    assert_int_equal(count_versions(v, "m"), 1);
+    assert_int_equal(count_versions_any(v, "m"), 1);
     assert_int_equal(t_commit1(v, 90, 96, "m"), 0);
     assert_int_equal(t_gc(v, 95, "", "", 0, &res), 0);
     expect(v, "m", 95, "m2");
@@ -730,7 +762,7 @@ static void test_gc_pages(void **state)
     assert_int_equal(total, 25);
     for (int i = 0; i < 25; i++) {
         snprintf(key, sizeof(key), "g%02d", i);
-        assert_int_equal(count_versions(v, key), 1);
+        assert_int_equal(count_versions_any(v, key), 1);
         expect(v, key, 30, "b");
     }
 }
@@ -908,6 +940,7 @@ int main(void)
         BOTH(test_write_conflict),
         BOTH(test_rollback_protection),
         BOTH(test_commit_rules),
+        BOTH(test_overlapped_rollback),
         BOTH(test_check_txn_status),
         BOTH(test_resolve_lock),
         BOTH(test_gc_retention),

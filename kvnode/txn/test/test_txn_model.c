@@ -338,6 +338,7 @@ static void txn_abort(tenv *v, model *m, mtxn *t)
 static void txn_prewrite(tenv *v, model *m, mtxn *t, int from, int to)
 {
     kv_mutation muts[MAXW];
+    memset(muts, 0, sizeof(muts)); /* (gcc -O2 cannot see that from < to) */
     int n = 0;
     for (int i = from; i < to; i++) {
         muts[n].op = t->ops[i] == V_PUT   ? KV_MUT_PUT
