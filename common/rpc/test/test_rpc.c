@@ -20,10 +20,14 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 enum {
@@ -656,6 +660,78 @@ static void test_server_errors(void **state)
 
 /* ---- (f) oversize messages are refused ------------------------------------------------------ */
 
+/* SP over TCP by hand (nng's wire format): an 8-byte greeting "\0SP\0" + u16be protocol + 0,
+ * then each message as u64be length + u32be request id + body. req0 is protocol 0x30. */
+static int sp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+    assert_int_equal(write(fd, hello, 8), 8);
+    uint8_t peer[8];
+    assert_int_equal(recv(fd, peer, 8, MSG_WAITALL), 8);
+    assert_memory_equal(peer, "\0SP\0\0\x31", 6); /* rep0 */
+    return fd;
+}
+
+static int sp_write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            return -1;
+        }
+        p += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Sends one message; header_only sends the length and id without the body (a peer announcing a
+ * message it does not send). */
+static int sp_send(int fd, uint32_t id, const uint8_t *body, size_t n, int header_only)
+{
+    uint8_t h[12];
+    uint64_t len = n + 4;
+    for (int i = 0; i < 8; i++) {
+        h[i] = (uint8_t)(len >> (56 - 8 * i));
+    }
+    for (int i = 0; i < 4; i++) {
+        h[8 + i] = (uint8_t)(id >> (24 - 8 * i));
+    }
+    if (sp_write_all(fd, h, sizeof(h)) != 0) {
+        return -1;
+    }
+    return header_only ? 0 : sp_write_all(fd, body, n);
+}
+
+/* Receives one reply; -1 when the connection ends or nothing comes within 5 s. */
+static int sp_recv(int fd, uint32_t want_id, uint8_t *body, size_t cap, size_t *n)
+{
+    uint8_t h[12];
+    if (recv(fd, h, sizeof(h), MSG_WAITALL) != (ssize_t)sizeof(h)) {
+        return -1;
+    }
+    uint64_t len = 0;
+    uint32_t id = 0;
+    for (int i = 0; i < 8; i++) {
+        len = len << 8 | h[i];
+    }
+    for (int i = 0; i < 4; i++) {
+        id = id << 8 | h[8 + i];
+    }
+    assert_int_equal(id, want_id);
+    assert_true(len >= 4 && len - 4 <= cap);
+    *n = (size_t)(len - 4);
+    return recv(fd, body, *n, MSG_WAITALL) == (ssize_t)*n ? 0 : -1;
+}
+
 static void test_oversize(void **state)
 {
     (void)state;
@@ -689,26 +765,27 @@ static void test_oversize(void **state)
     assert_int_equal(out.len, max_payload);
     assert_int_equal(__atomic_load_n(&fx.echo_calls, __ATOMIC_SEQ_CST), before);
 
-    /* A foreign peer's frame just over the limit is answered with TOO_LARGE; one far over it
-     * (more than nng is told to read) gets its connection cut. Others are still served. */
-    nng_socket raw = raw_socket(port);
-    assert_int_equal(nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 1000), 0);
-    nng_msg *m;
-    assert_int_equal(nng_msg_alloc(&m, CM_RPC_MSG_BYTES_MAX + 1), 0);
-    memcpy(nng_msg_body(m), "TSR1\0\0\0\1", 8);
-    assert_int_equal(nng_sendmsg(raw, m, 0), 0);
-    assert_int_equal(nng_recvmsg(raw, &m, 0), 0);
+    /* A foreign peer's frame just over the limit is answered with TOO_LARGE; one that announces
+     * more than nng is told to read gets its connection cut. Others are still served. (Spoken
+     * as SP over plain TCP: nng 1.5.2's own nng_close can hang after a reset in the middle of a
+     * 64 MiB send, see docs/rpc.md.) */
+    int fd = sp_connect(port);
+    assert_int_equal(sp_send(fd, 0x80000001u, big, 100, 0), 0);
+    memcpy(big, "TSR1\0\0\0\1", 8);
+    assert_int_equal(sp_send(fd, 0x80000002u, big, CM_RPC_MSG_BYTES_MAX + 1, 0), 0);
+    uint8_t rep[256];
+    size_t rep_len;
+    assert_int_equal(sp_recv(fd, 0x80000001u, rep, sizeof(rep), &rep_len), 0);
     cm_slice payload;
-    assert_int_equal(
-        cm_rpc_frame_parse_rep(cm_slice_make(nng_msg_body(m), nng_msg_len(m)), &payload, &err),
-        CM_E_TOO_LARGE);
-    nng_msg_free(m);
-    assert_int_equal(nng_msg_alloc(&m, CM_RPC_MSG_BYTES_MAX + 4096), 0);
-    memcpy(nng_msg_body(m), "TSR1\0\0\0\1", 8);
-    assert_int_equal(nng_sendmsg(raw, m, 0), 0);
-    int rv = nng_recvmsg(raw, &m, 0);
-    assert_int_not_equal(rv, 0); /* no reply: connection reset (or timed out) */
-    nng_close(raw);
+    assert_int_equal(cm_rpc_frame_parse_rep(cm_slice_make(rep, rep_len), &payload, &err),
+                     CM_E_RPC_BAD_FRAME); /* zeros: bad magic */
+    assert_int_equal(sp_recv(fd, 0x80000002u, rep, sizeof(rep), &rep_len), 0);
+    assert_int_equal(cm_rpc_frame_parse_rep(cm_slice_make(rep, rep_len), &payload, &err),
+                     CM_E_TOO_LARGE);
+    /* Announce 4 KiB more than nng reads: the server drops the connection at once. */
+    assert_int_equal(sp_send(fd, 0x80000003u, big, CM_RPC_MSG_BYTES_MAX + 4096, 1), 0);
+    assert_int_equal(sp_recv(fd, 0x80000003u, rep, sizeof(rep), &rep_len), -1);
+    close(fd);
     assert_int_equal(call_str(c, M_ECHO, "still here", &out, 5000, &err), 0);
     free(big);
     cm_buf_fini(&out);
