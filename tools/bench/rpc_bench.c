@@ -9,6 +9,8 @@
  *                      connection), each completion starting the next call
  *   tcp  1 in flight   blocking write + read of the payload over one TCP connection; the server
  *                      thread echoes with blocking read/write
+ *   nng 1 / 64         the same echo over plain nng (rpc_bench_nng.c): what common/rpc adds to
+ *                      nng itself, and the figures DESIGN.md §3 quotes for this machine
  *   tcp 64 in flight   the same connection pipelined: 64 payloads written before the first read,
  *                      then one new write per reply read (one connection, no framing needed since
  *                      every message has the same size)
@@ -17,11 +19,12 @@
  * percentiles are over all samples of a case.
  *
  * usage: rpc_bench [--seconds S] [--rounds R] [--payload BYTES] [--workers N] [--only CASE]
- * (--only rpc1|rpc64|tcp1|tcp64 runs one case, for profiling; ratios then mean nothing).
+ * (--only rpc1|rpc64|tcp1|tcp64|nng1|nng64 runs one case, for profiling; ratios then mean nothing).
  */
 #include "cm_limits.h"
 #include "cm_rpc.h"
 #include "cm_time.h"
+#include "rpc_bench_nng.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,12 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define INFLIGHT    64
 #define SAMPLES_MAX (4u << 20)
 #define ROUNDS_MAX  9
+#define NCASES      6
 
 typedef struct samples {
     uint32_t *ns; /* latency per request, nanoseconds (capped at 4 s) */
@@ -68,7 +73,26 @@ typedef struct bench_case {
     double rps[ROUNDS_MAX];
     int rounds;
     uint64_t errors;
+    uint64_t cpu_ns; /* process CPU time (user + system, both ends) over all rounds */
+    uint64_t reqs;   /* requests completed over all rounds */
 } bench_case;
+
+static uint64_t cpu_ns_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+static uint64_t total_errors(const bench_case *cases)
+{
+    uint64_t e = 0;
+    for (int i = 0; i < NCASES; i++) {
+        e += cases[i].errors;
+    }
+    return e;
+}
 
 static double case_rps(bench_case *c)
 {
@@ -76,6 +100,11 @@ static double case_rps(bench_case *c)
     memcpy(v, c->rps, sizeof(double) * (size_t)c->rounds);
     qsort(v, (size_t)c->rounds, sizeof(double), cmp_double);
     return v[c->rounds / 2];
+}
+
+static double case_cpu_us(const bench_case *c)
+{
+    return c->reqs ? (double)c->cpu_ns / 1000.0 / (double)c->reqs : 0;
 }
 
 static double case_pct_us(bench_case *c, double p)
@@ -335,6 +364,19 @@ static void tcp_round(int fd, const uint8_t *payload, size_t n, int depth, doubl
     bc->rps[bc->rounds++] = (double)done / ((double)(now - start) / 1e9);
 }
 
+static void record_cb(void *arg, uint64_t ns)
+{
+    samples_add(&((bench_case *)arg)->lat, ns);
+}
+
+static void nngref_round(int port, const uint8_t *payload, size_t n, int async, double seconds,
+                         bench_case *bc)
+{
+    double rps = async ? nngref_async_round(port, payload, n, seconds, record_cb, bc, &bc->errors)
+                       : nngref_sync_round(port, payload, n, seconds, record_cb, bc, &bc->errors);
+    bc->rps[bc->rounds++] = rps;
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -356,7 +398,7 @@ int main(int argc, char **argv)
             only = argv[i + 1];
         } else {
             fprintf(stderr, "usage: rpc_bench [--seconds S] [--rounds R] [--payload BYTES] "
-                            "[--workers N] [--only rpc1|rpc64|tcp1|tcp64]\n");
+                            "[--workers N] [--only rpc1|rpc64|tcp1|tcp64|nng1|nng64]\n");
             return 2;
         }
     }
@@ -396,11 +438,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    bench_case cases[4] = {{.name = "rpc 1 in flight"},
-                           {.name = "rpc 64 in flight"},
-                           {.name = "tcp echo 1 in flight"},
-                           {.name = "tcp echo 64 in flight"}};
-    for (int i = 0; i < 4; i++) {
+    int ref_port = nngref_server_start();
+    if (ref_port < 0) {
+        fprintf(stderr, "rpc_bench: plain nng server failed\n");
+        return 1;
+    }
+    bench_case cases[NCASES] = {
+        {.name = "rpc 1 in flight"},       {.name = "rpc 64 in flight"},
+        {.name = "tcp echo 1 in flight"},  {.name = "tcp echo 64 in flight"},
+        {.name = "plain nng 1 in flight"}, {.name = "plain nng 64 in flight"}};
+    for (int i = 0; i < NCASES; i++) {
         cases[i].lat.ns = malloc(sizeof(uint32_t) * SAMPLES_MAX);
     }
     /* Warm up: connections up, pools filled, caches hot. */
@@ -410,36 +457,56 @@ int main(int argc, char **argv)
     rpc_async_round(cli, payload, n, 0.2, &warm);
     warm.rounds = 0;
     tcp_round(fd, payload, n, 1, 0.2, &warm);
+    static const char *const keys[NCASES] = {"rpc1", "rpc64", "tcp1", "tcp64", "nng1", "nng64"};
     for (int r = 0; r < rounds; r++) {
-        if (only == NULL || strcmp(only, "rpc1") == 0) {
-            rpc_sync_round(cli, payload, n, seconds, &cases[0]);
-        }
-        if (only == NULL || strcmp(only, "rpc64") == 0) {
-            rpc_async_round(cli, payload, n, seconds, &cases[1]);
-        }
-        if (only == NULL || strcmp(only, "tcp1") == 0) {
-            tcp_round(fd, payload, n, 1, seconds, &cases[2]);
-        }
-        if (only == NULL || strcmp(only, "tcp64") == 0) {
-            tcp_round(fd, payload, n, INFLIGHT, seconds, &cases[3]);
+        for (int i = 0; i < NCASES; i++) {
+            if (only != NULL && strcmp(only, keys[i]) != 0) {
+                continue;
+            }
+            bench_case *bc = &cases[i];
+            uint64_t cpu0 = cpu_ns_now();
+            size_t n0 = bc->lat.n;
+            switch (i) {
+            case 0:
+                rpc_sync_round(cli, payload, n, seconds, bc);
+                break;
+            case 1:
+                rpc_async_round(cli, payload, n, seconds, bc);
+                break;
+            case 2:
+                tcp_round(fd, payload, n, 1, seconds, bc);
+                break;
+            case 3:
+                tcp_round(fd, payload, n, INFLIGHT, seconds, bc);
+                break;
+            case 4:
+                nngref_round(ref_port, payload, n, 0, seconds, bc);
+                break;
+            default:
+                nngref_round(ref_port, payload, n, 1, seconds, bc);
+                break;
+            }
+            bc->cpu_ns += cpu_ns_now() - cpu0;
+            bc->reqs += bc->lat.n - n0;
         }
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NCASES; i++) {
         if (cases[i].rounds == 0) { /* not run (--only) */
             cases[i].rps[cases[i].rounds++] = 0;
         }
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NCASES; i++) {
         qsort(cases[i].lat.ns, cases[i].lat.n, sizeof(uint32_t), cmp_u32);
     }
 
     printf("rpc_bench: payload %zu B, %d rounds x %.1f s per case, server workers %d, "
            "127.0.0.1, one connection per case\n\n",
            n, rounds, seconds, workers ? workers : CM_RPC_WORKERS_DEFAULT);
-    printf("%-24s %12s %10s %10s %8s\n", "case", "req/s", "p50 us", "p99 us", "errors");
-    for (int i = 0; i < 4; i++) {
-        printf("%-24s %12.0f %10.1f %10.1f %8llu\n", cases[i].name, case_rps(&cases[i]),
-               case_pct_us(&cases[i], 0.50), case_pct_us(&cases[i], 0.99),
+    printf("%-24s %12s %10s %10s %12s %8s\n", "case", "req/s", "p50 us", "p99 us", "cpu us/req",
+           "errors");
+    for (int i = 0; i < NCASES; i++) {
+        printf("%-24s %12.0f %10.1f %10.1f %12.1f %8llu\n", cases[i].name, case_rps(&cases[i]),
+               case_pct_us(&cases[i], 0.50), case_pct_us(&cases[i], 0.99), case_cpu_us(&cases[i]),
                (unsigned long long)cases[i].errors);
     }
     double r1 = case_rps(&cases[0]), r64 = case_rps(&cases[1]);
@@ -448,15 +515,21 @@ int main(int argc, char **argv)
            "p50 latency 1: %.2f  64: %.2f\n",
            r1 / t1, r64 / t64, case_pct_us(&cases[0], 0.5) / case_pct_us(&cases[2], 0.5),
            case_pct_us(&cases[1], 0.5) / case_pct_us(&cases[3], 0.5));
+    double n1 = case_rps(&cases[4]), n64 = case_rps(&cases[5]);
+    printf("ratios (rpc / plain nng, same in flight): throughput 1: %.2f  64: %.2f;  p50 latency "
+           "1: %.2f  64: %.2f\n",
+           r1 / n1, r64 / n64, case_pct_us(&cases[0], 0.5) / case_pct_us(&cases[4], 0.5),
+           case_pct_us(&cases[1], 0.5) / case_pct_us(&cases[5], 0.5));
     printf("rpc 64 in flight / rpc 1 in flight: throughput %.2fx\n", r64 / r1);
     printf("RESULT rpc1_rps=%.0f rpc1_p50_us=%.1f rpc1_p99_us=%.1f rpc64_rps=%.0f "
            "rpc64_p50_us=%.1f rpc64_p99_us=%.1f tcp1_rps=%.0f tcp1_p50_us=%.1f tcp64_rps=%.0f "
-           "tcp64_p50_us=%.1f errors=%llu\n",
+           "tcp64_p50_us=%.1f nng1_rps=%.0f nng1_p50_us=%.1f nng64_rps=%.0f nng64_p50_us=%.1f "
+           "errors=%llu\n",
            r1, case_pct_us(&cases[0], 0.5), case_pct_us(&cases[0], 0.99), r64,
            case_pct_us(&cases[1], 0.5), case_pct_us(&cases[1], 0.99), t1,
-           case_pct_us(&cases[2], 0.5), t64, case_pct_us(&cases[3], 0.5),
-           (unsigned long long)(cases[0].errors + cases[1].errors + cases[2].errors +
-                                cases[3].errors));
+           case_pct_us(&cases[2], 0.5), t64, case_pct_us(&cases[3], 0.5), n1,
+           case_pct_us(&cases[4], 0.5), n64, case_pct_us(&cases[5], 0.5),
+           (unsigned long long)total_errors(cases));
 
     close(fd);
     shutdown(es.lfd, SHUT_RDWR);
@@ -464,9 +537,11 @@ int main(int argc, char **argv)
     pthread_join(es.thread, NULL);
     cm_rpc_client_free(cli);
     cm_rpc_server_free(srv);
-    for (int i = 0; i < 4; i++) {
+    nngref_server_stop();
+    uint64_t errors = total_errors(cases);
+    for (int i = 0; i < NCASES; i++) {
         free(cases[i].lat.ns);
     }
     free(payload);
-    return (cases[0].errors + cases[1].errors + cases[2].errors + cases[3].errors) ? 1 : 0;
+    return errors ? 1 : 0;
 }
