@@ -452,11 +452,15 @@ int main(int argc, char **argv)
     }
     /* Warm up: connections up, pools filled, caches hot. */
     bench_case warm = {.name = "warm-up", .lat = {cases[0].lat.ns, 0}};
-    rpc_sync_round(cli, payload, n, 0.2, &warm);
-    warm.rounds = 0;
-    rpc_async_round(cli, payload, n, 0.2, &warm);
-    warm.rounds = 0;
-    tcp_round(fd, payload, n, 1, 0.2, &warm);
+    if (only == NULL || strncmp(only, "rpc", 3) == 0) {
+        rpc_sync_round(cli, payload, n, 0.2, &warm);
+        warm.rounds = 0;
+        rpc_async_round(cli, payload, n, 0.2, &warm);
+        warm.rounds = 0;
+    }
+    if (only == NULL || strncmp(only, "tcp", 3) == 0) {
+        tcp_round(fd, payload, n, 1, 0.2, &warm);
+    }
     static const char *const keys[NCASES] = {"rpc1", "rpc64", "tcp1", "tcp64", "nng1", "nng64"};
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < NCASES; i++) {
