@@ -36,6 +36,12 @@ static const cm_cfg_option options[] = {
      "where a generated certificate and RSA key pair are kept"},
     {"root-password", CM_CFG_STRING, offsetof(sql_config, root_password), "", 0, 0, NULL,
      "password of root@% until users are stored in the cluster"},
+    {"users", CM_CFG_STRING, offsetof(sql_config, users), "", 0, 0, NULL,
+     "more accounts until users are stored in the cluster: user:plugin:password,... (plugin: "
+     "mysql_native_password or caching_sha2_password; no commas in passwords)"},
+    {"default-auth-plugin", CM_CFG_ENUM, offsetof(sql_config, default_auth_plugin),
+     "mysql_native_password", 0, 0, "mysql_native_password|caching_sha2_password",
+     "plugin announced in the handshake and used by root"},
     {"schema-lease", CM_CFG_DURATION, offsetof(sql_config, schema_lease_ms), "45s", 1000, DAY_MS,
      NULL, "schema lease (DESIGN.md §8)"},
     {"gc-life-time", CM_CFG_DURATION, offsetof(sql_config, gc_life_time_ms), "10m", 1000,

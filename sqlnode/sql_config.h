@@ -21,6 +21,8 @@ typedef struct sql_config {
     char *ssl_key;
     char *tls_dir;
     char *root_password;
+    char *users;
+    int default_auth_plugin;
     int64_t schema_lease_ms;
     int64_t gc_life_time_ms;
     int64_t stmt_cache_size;

@@ -67,7 +67,33 @@
     X(OUT_OF_RANGE, -111, 1264, "22003", "Out of range value")                                     \
     X(DATA_TOO_LONG, -112, 1406, "22001", "Data too long")                                         \
     X(SCHEMA_CHANGED, -113, 8028, "HY000", "Information schema is changed")                        \
-    X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")
+    X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
+    /* MySQL protocol and sessions (sqlnode/mysql, sqlnode/session) */                             \
+    X(HANDSHAKE, -115, 1043, "08S01", "Bad handshake")                                             \
+    X(NO_SUCH_THREAD, -116, 1094, "HY000", "Unknown thread id")                                    \
+    X(PACKETS_OUT_OF_ORDER, -117, 1156, "08S01", "Got packets out of order")                       \
+    X(NET_READ_TIMEOUT, -118, 1159, "08S01", "Got timeout reading communication packets")          \
+    X(UNKNOWN_STMT, -119, 1243, "HY000", "Unknown prepared statement handler")                     \
+    X(WRONG_ARGUMENTS, -120, 1210, "HY000", "Incorrect arguments")                                 \
+    X(WRONG_VALUE_FOR_VAR, -121, 1231, "42000", "Variable can't be set to the value")              \
+    X(VAR_SCOPE, -122, 1238, "HY000", "Variable has another scope or is read only")                \
+    X(GLOBAL_VAR, -123, 1229, "HY000", "Variable is a GLOBAL variable")                            \
+    X(LOCAL_VAR, -124, 1228, "HY000", "Variable is a SESSION variable")                            \
+    X(WRONG_TYPE_FOR_VAR, -125, 1232, "42000", "Incorrect argument type to variable")              \
+    X(EMPTY_QUERY, -126, 1065, "42000", "Query was empty")                                         \
+    X(UNKNOWN_CHARSET, -127, 1115, "42000", "Unknown character set")                               \
+    X(UNKNOWN_COLLATION, -128, 1273, "HY000", "Unknown collation")                                 \
+    X(UNKNOWN_TIME_ZONE, -129, 1298, "HY000", "Unknown or incorrect time zone")                    \
+    X(SERVER_SHUTDOWN, -130, 1053, "08S01", "Server shutdown in progress")                         \
+    X(MALFORMED_PACKET, -131, 1835, "HY000", "Malformed communication packet")                     \
+    X(AUTH_MODE, -132, 1251, "08004", "Client does not support the authentication protocol")       \
+    X(MAX_PREPARED, -133, 1461, "42000", "Too many prepared statements")                           \
+    X(NO_SUCH_FUNCTION, -134, 1305, "42000", "FUNCTION does not exist")                            \
+    X(BAD_FIELD, -135, 1054, "42S22", "Unknown column")                                            \
+    X(WRONG_PARAMCOUNT, -136, 1582, "42000",                                                       \
+      "Incorrect parameter count in the call to a function")                                       \
+    X(DEPRECATED, -137, 1287, "HY000", "deprecated syntax")                                        \
+    X(TRUNCATED_VALUE, -138, 1292, "22007", "Truncated incorrect value")
 
 enum {
 #define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),

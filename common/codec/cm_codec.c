@@ -3,6 +3,7 @@
 #include "cm_assert.h"
 #include "cm_limits.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -17,23 +18,76 @@ CM_STATIC_ASSERT(CM_CODEC_GROUP_BYTES == 8, "the marker arithmetic assumes 8-byt
 /* Empty byte payloads point here rather than at NULL, so memcmp/memcpy never see NULL. */
 static const uint8_t empty_bytes[1];
 
+static const char *const dtype_names[CM_DT_COUNT_] = {
+    [CM_DT_NULL] = "null",         [CM_DT_INT64] = "int64",         [CM_DT_UINT64] = "uint64",
+    [CM_DT_FLOAT64] = "float64",   [CM_DT_BYTES] = "bytes",         [CM_DT_STRING] = "string",
+    [CM_DT_FLOAT32] = "float32",   [CM_DT_DECIMAL] = "decimal",     [CM_DT_DATE] = "date",
+    [CM_DT_DATETIME] = "datetime", [CM_DT_TIMESTAMP] = "timestamp", [CM_DT_TIME] = "time",
+    [CM_DT_YEAR] = "year",         [CM_DT_ENUM] = "enum",           [CM_DT_SET] = "set",
+    [CM_DT_BIT] = "bit",           [CM_DT_JSON] = "json",
+};
+
 const char *cm_dtype_name(cm_dtype t)
 {
-    switch (t) {
+    return (unsigned)t < CM_DT_COUNT_ ? dtype_names[t] : "?";
+}
+
+/* Whether a double is exactly a float (conversion checked for range first: converting an
+ * out-of-range double to float is undefined). */
+static bool is_float32(double v)
+{
+    if (isnan(v)) {
+        return false;
+    }
+    if (isinf(v)) {
+        return true;
+    }
+    return fabs(v) <= FLT_MAX && (double)(float)v == v;
+}
+
+static bool packed_ok(uint64_t packed, bool date_only)
+{
+    cm_datetime t;
+    if (cm_datetime_unpack(packed, &t, NULL) != 0) {
+        return false;
+    }
+    return !date_only || (t.hour == 0 && t.minute == 0 && t.second == 0 && t.micro == 0);
+}
+
+bool cm_datum_valid(const cm_datum *d)
+{
+    switch (d->type) {
     case CM_DT_NULL:
-        return "null";
     case CM_DT_INT64:
-        return "int64";
     case CM_DT_UINT64:
-        return "uint64";
-    case CM_DT_FLOAT64:
-        return "float64";
+    case CM_DT_SET:
+    case CM_DT_BIT:
+        return true;
     case CM_DT_BYTES:
-        return "bytes";
+    case CM_DT_STRING:
+    case CM_DT_JSON:
+        return d->v.bytes.ptr != NULL || d->v.bytes.len == 0;
+    case CM_DT_FLOAT64:
+        return !isnan(d->v.f64);
+    case CM_DT_FLOAT32:
+        return is_float32(d->v.f64);
+    case CM_DT_DECIMAL:
+        return cm_decimal_valid(&d->v.dec);
+    case CM_DT_DATE:
+        return packed_ok(d->v.u64, true);
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP:
+        return packed_ok(d->v.u64, false);
+    case CM_DT_TIME:
+        return cm_duration_valid(d->v.i64);
+    case CM_DT_YEAR:
+        return d->v.u64 == 0 || (d->v.u64 >= CM_YEAR_MIN && d->v.u64 <= CM_YEAR_MAX);
+    case CM_DT_ENUM:
+        return d->v.u64 <= CM_ENUM_MAX;
     case CM_DT_COUNT_:
         break;
     }
-    return "?";
+    return false;
 }
 
 /* ---- primitive bodies --------------------------------------------------------------------- */
@@ -252,46 +306,249 @@ int cm_codec_skip_bytes(cm_reader *r, size_t *decoded_len, cm_err *err)
     return 0;
 }
 
+/* ---- PAD SPACE string bodies ------------------------------------------------------------ */
+
+#define PAD ' '
+
+/* Marker of a group after which `rest` follows: how rest compares with endless spaces. rest
+ * holds a byte other than a space (trailing spaces were trimmed). */
+static uint8_t rest_marker(uint8_t first_non_space)
+{
+    return first_non_space < PAD ? CM_CODEC_STR_MARK_BELOW : CM_CODEC_STR_MARK_ABOVE;
+}
+
+int cm_codec_append_string(cm_buf *b, cm_slice s)
+{
+    size_t n = s.len;
+    while (n > 0 && s.ptr[n - 1] == PAD) {
+        n--;
+    }
+    size_t groups = n == 0 ? 1 : (n + GROUP - 1) / GROUP;
+    int rc = cm_buf_reserve(b, groups * GROUP_ENC);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t *p = b->ptr + b->len;
+    size_t next_ns = 0; /* only moves forward, so the marker scan is linear overall */
+    for (size_t g = 0; g < groups; g++) {
+        size_t off = g * GROUP;
+        size_t take = n - off < GROUP ? n - off : GROUP;
+        if (take > 0) {
+            memcpy(p, s.ptr + off, take);
+        }
+        memset(p + take, PAD, GROUP - take);
+        if (g + 1 == groups) {
+            p[GROUP] = CM_CODEC_STR_MARK_END;
+        } else {
+            if (next_ns < off + GROUP) {
+                next_ns = off + GROUP;
+            }
+            while (s.ptr[next_ns] == PAD) {
+                next_ns++;
+            }
+            CM_ASSERT(next_ns < n);
+            p[GROUP] = rest_marker(s.ptr[next_ns]);
+        }
+        p += GROUP_ENC;
+    }
+    b->len += groups * GROUP_ENC;
+    return 0;
+}
+
+/* Validates the string body at r without moving it: *enc_len gets its encoded size and *dec_len
+ * the length of the (trimmed) string. */
+static int string_scan(const cm_reader *r, size_t *enc_len, size_t *dec_len, cm_err *err)
+{
+    const uint8_t *p = r->ptr + r->pos;
+    size_t left = cm_reader_left(r);
+    size_t groups = 0;
+    for (;;) {
+        size_t off = groups * GROUP_ENC;
+        if (left - off < GROUP_ENC) {
+            return cm_err_set(err, CM_E_CORRUPT,
+                              "string truncated at offset %zu: group needs %d bytes, have %zu",
+                              r->pos + off, GROUP_ENC, left - off);
+        }
+        uint8_t m = p[off + GROUP];
+        groups++;
+        if (m == CM_CODEC_STR_MARK_END) {
+            break;
+        }
+        if (m != CM_CODEC_STR_MARK_BELOW && m != CM_CODEC_STR_MARK_ABOVE) {
+            return cm_err_set(err, CM_E_CORRUPT, "string: bad group marker 0x%02x at offset %zu", m,
+                              r->pos + off + GROUP);
+        }
+    }
+    /* The last group's trailing spaces are padding. */
+    const uint8_t *last = p + (groups - 1) * GROUP_ENC;
+    size_t keep = GROUP;
+    while (keep > 0 && last[keep - 1] == PAD) {
+        keep--;
+    }
+    /* Every other marker must say how the rest compares with spaces: walk back from the end,
+     * carrying the class of the first non-space byte after each group. Groups of nothing but
+     * spaces at the end (untrimmed trailing spaces) leave the class 0, which no marker equals. */
+    uint8_t cls = 0;
+    for (size_t g = groups - 1; g-- > 0;) {
+        const uint8_t *next = p + (g + 1) * GROUP_ENC;
+        for (size_t i = 0; i < GROUP; i++) {
+            if (next[i] != PAD) {
+                cls = rest_marker(next[i]);
+                break;
+            }
+        }
+        if (p[g * GROUP_ENC + GROUP] != cls) {
+            return cm_err_set(err, CM_E_CORRUPT,
+                              "string: group marker 0x%02x at offset %zu does not match the rest",
+                              p[g * GROUP_ENC + GROUP], r->pos + g * GROUP_ENC + GROUP);
+        }
+    }
+    *enc_len = groups * GROUP_ENC;
+    *dec_len = (groups - 1) * GROUP + keep;
+    return 0;
+}
+
+static void string_copy(const uint8_t *p, size_t dec_len, uint8_t *out)
+{
+    bytes_copy(p, dec_len, out); /* same group stride; the padding is simply not copied */
+}
+
+int cm_codec_read_string(cm_reader *r, cm_buf *out, cm_err *err)
+{
+    size_t enc, dec;
+    int rc = string_scan(r, &enc, &dec, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cm_buf_reserve(out, dec);
+    if (rc != 0) {
+        return cm_err_set(err, rc, "string: no memory for %zu bytes", dec);
+    }
+    string_copy(r->ptr + r->pos, dec, out->ptr + out->len);
+    out->len += dec;
+    r->pos += enc;
+    return 0;
+}
+
+int cm_codec_skip_string(cm_reader *r, size_t *decoded_len, cm_err *err)
+{
+    size_t enc, dec;
+    int rc = string_scan(r, &enc, &dec, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (decoded_len != NULL) {
+        *decoded_len = dec;
+    }
+    r->pos += enc;
+    return 0;
+}
+
+int cm_codec_string_cmp(cm_slice a, cm_slice b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c != 0) {
+        return c < 0 ? -1 : 1;
+    }
+    /* The longer one's tail against spaces. */
+    cm_slice tail = a.len > n ? a : b;
+    int sign = a.len > n ? 1 : -1;
+    for (size_t i = n; i < tail.len; i++) {
+        if (tail.ptr[i] != PAD) {
+            return tail.ptr[i] > PAD ? sign : -sign;
+        }
+    }
+    return 0;
+}
+
 /* ---- datums ------------------------------------------------------------------------------- */
 
-static int encode_one(cm_buf *b, const cm_datum *d, cm_err *err)
+/* Flag of each type; JSON has none (not indexable). */
+static const int type_flag[CM_DT_COUNT_] = {
+    [CM_DT_NULL] = CM_CODEC_FLAG_NULL,
+    [CM_DT_INT64] = CM_CODEC_FLAG_INT64,
+    [CM_DT_UINT64] = CM_CODEC_FLAG_UINT64,
+    [CM_DT_FLOAT64] = CM_CODEC_FLAG_FLOAT64,
+    [CM_DT_BYTES] = CM_CODEC_FLAG_BYTES,
+    [CM_DT_STRING] = CM_CODEC_FLAG_STRING,
+    [CM_DT_FLOAT32] = CM_CODEC_FLAG_FLOAT32,
+    [CM_DT_DECIMAL] = CM_CODEC_FLAG_DECIMAL,
+    [CM_DT_DATE] = CM_CODEC_FLAG_DATE,
+    [CM_DT_DATETIME] = CM_CODEC_FLAG_DATETIME,
+    [CM_DT_TIMESTAMP] = CM_CODEC_FLAG_TIMESTAMP,
+    [CM_DT_TIME] = CM_CODEC_FLAG_TIME,
+    [CM_DT_YEAR] = CM_CODEC_FLAG_YEAR,
+    [CM_DT_ENUM] = CM_CODEC_FLAG_ENUM,
+    [CM_DT_SET] = CM_CODEC_FLAG_SET,
+    [CM_DT_BIT] = CM_CODEC_FLAG_BIT,
+    [CM_DT_JSON] = -1,
+};
+
+/* Type of each flag, or -1. */
+static int flag_type(uint8_t flag)
 {
-    int rc;
+    for (int t = 0; t < CM_DT_COUNT_; t++) {
+        if (type_flag[t] == flag) {
+            return t;
+        }
+    }
+    return -1;
+}
+
+static int encode_body(cm_buf *b, const cm_datum *d)
+{
     switch (d->type) {
     case CM_DT_NULL:
-        return cm_buf_append_u8(b, CM_CODEC_FLAG_NULL);
+        return 0;
     case CM_DT_INT64:
-        rc = cm_buf_append_u8(b, CM_CODEC_FLAG_INT64);
-        return rc ? rc : cm_codec_append_int64(b, d->v.i64);
+    case CM_DT_TIME:
+        return cm_codec_append_int64(b, d->v.i64);
     case CM_DT_UINT64:
-        rc = cm_buf_append_u8(b, CM_CODEC_FLAG_UINT64);
-        return rc ? rc : cm_codec_append_uint64(b, d->v.u64);
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP:
+    case CM_DT_YEAR:
+    case CM_DT_ENUM:
+    case CM_DT_SET:
+    case CM_DT_BIT:
+        return cm_codec_append_uint64(b, d->v.u64);
     case CM_DT_FLOAT64:
-        if (isnan(d->v.f64)) {
-            return cm_err_set(err, CM_E_INVALID, "NaN cannot be stored in a key");
-        }
-        rc = cm_buf_append_u8(b, CM_CODEC_FLAG_FLOAT64);
-        return rc ? rc : cm_codec_append_float64(b, d->v.f64);
+    case CM_DT_FLOAT32:
+        return cm_codec_append_float64(b, d->v.f64);
     case CM_DT_BYTES:
-        rc = cm_buf_append_u8(b, CM_CODEC_FLAG_BYTES);
-        return rc ? rc : cm_codec_append_bytes(b, d->v.bytes);
+        return cm_codec_append_bytes(b, d->v.bytes);
+    case CM_DT_STRING:
+        return cm_codec_append_string(b, d->v.bytes);
+    case CM_DT_DECIMAL:
+        return cm_decimal_append_key(b, &d->v.dec);
+    case CM_DT_JSON:
     case CM_DT_COUNT_:
         break;
     }
-    return cm_err_set(err, CM_E_INVALID, "datum type %d cannot be encoded in a key", (int)d->type);
+    return CM_E_INVALID;
 }
 
 int cm_codec_encode_datum(cm_buf *b, const cm_datum *d, cm_err *err)
 {
+    if ((unsigned)d->type >= CM_DT_COUNT_ || type_flag[d->type] < 0) {
+        return cm_err_set(err, CM_E_INVALID, "a %s datum cannot be in a key",
+                          cm_dtype_name(d->type));
+    }
+    if (!cm_datum_valid(d)) {
+        return cm_err_set(err, CM_E_INVALID, "%s value outside its type's domain",
+                          cm_dtype_name(d->type));
+    }
     size_t len0 = b->len;
-    int rc = encode_one(b, d, err);
+    int rc = cm_buf_append_u8(b, (uint8_t)type_flag[d->type]);
+    if (rc == 0) {
+        rc = encode_body(b, d);
+    }
     if (rc != 0) {
         b->len = len0;
-        if (rc == CM_E_NOMEM) {
-            cm_err_set(err, rc, "encoding a %s datum", cm_dtype_name(d->type));
-        }
+        return cm_err_set(err, rc, "encoding a %s datum", cm_dtype_name(d->type));
     }
-    return rc;
+    return 0;
 }
 
 int cm_codec_encode_datums(cm_buf *b, const cm_datum *d, size_t n, cm_err *err)
@@ -307,94 +564,107 @@ int cm_codec_encode_datums(cm_buf *b, const cm_datum *d, size_t n, cm_err *err)
     return 0;
 }
 
-static int bad_flag(const cm_reader *r, uint8_t flag, cm_err *err)
+/* Copies a validated bytes or string body of dec_len data bytes into arena. */
+static int copy_payload(const uint8_t *p, size_t dec_len, cm_arena *arena, cm_slice *out,
+                        cm_err *err)
 {
-    return cm_err_set(err, CM_E_CORRUPT, "unknown datum flag 0x%02x at offset %zu", flag, r->pos);
+    uint8_t *dst = (uint8_t *)empty_bytes;
+    if (dec_len > 0) {
+        dst = cm_arena_alloc(arena, dec_len);
+        if (dst == NULL) {
+            return cm_err_set(err, CM_E_NOMEM, "no memory for a %zu-byte datum", dec_len);
+        }
+        bytes_copy(p, dec_len, dst);
+    }
+    *out = cm_slice_make(dst, dec_len);
+    return 0;
+}
+
+/* Decodes the body of a datum of type t at body. With arena NULL, byte payloads are validated
+ * but not copied (skip). */
+static int decode_body(cm_reader *body, cm_dtype t, cm_arena *arena, cm_datum *out, cm_err *err)
+{
+    int rc = 0;
+    size_t enc, dec;
+    out->type = t;
+    switch (t) {
+    case CM_DT_NULL:
+        out->v.u64 = 0;
+        return 0;
+    case CM_DT_INT64:
+    case CM_DT_TIME:
+        rc = cm_codec_read_int64(body, &out->v.i64, err);
+        break;
+    case CM_DT_UINT64:
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP:
+    case CM_DT_YEAR:
+    case CM_DT_ENUM:
+    case CM_DT_SET:
+    case CM_DT_BIT:
+        rc = cm_codec_read_uint64(body, &out->v.u64, err);
+        break;
+    case CM_DT_FLOAT64:
+    case CM_DT_FLOAT32:
+        rc = cm_codec_read_float64(body, &out->v.f64, err);
+        break;
+    case CM_DT_DECIMAL:
+        rc = cm_decimal_read_key(body, &out->v.dec, err);
+        break;
+    case CM_DT_BYTES:
+    case CM_DT_STRING:
+        rc = t == CM_DT_BYTES ? bytes_scan(body, &enc, &dec, err)
+                              : string_scan(body, &enc, &dec, err);
+        if (rc == 0 && arena != NULL) {
+            rc = copy_payload(body->ptr + body->pos, dec, arena, &out->v.bytes, err);
+        } else if (rc == 0) {
+            out->v.bytes = cm_slice_make(empty_bytes, 0);
+        }
+        if (rc == 0) {
+            body->pos += enc;
+        }
+        return rc;
+    case CM_DT_JSON:
+    case CM_DT_COUNT_:
+        return CM_E_INTERNAL;
+    }
+    if (rc == 0 && !cm_datum_valid(out)) {
+        return cm_err_set(err, CM_E_CORRUPT, "%s datum ending at offset %zu is out of its domain",
+                          cm_dtype_name(t), body->pos);
+    }
+    return rc;
+}
+
+static int decode_one(cm_reader *r, cm_arena *arena, cm_datum *out, cm_err *err)
+{
+    if (cm_reader_left(r) < 1) {
+        return cm_err_set(err, CM_E_CORRUPT, "datum truncated at offset %zu: no flag", r->pos);
+    }
+    cm_reader body = *r;
+    uint8_t flag = body.ptr[body.pos++];
+    int t = flag_type(flag);
+    if (t < 0) {
+        return cm_err_set(err, CM_E_CORRUPT, "unknown datum flag 0x%02x at offset %zu", flag,
+                          r->pos);
+    }
+    int rc = decode_body(&body, (cm_dtype)t, arena, out, err);
+    if (rc == 0) {
+        r->pos = body.pos;
+    }
+    return rc;
 }
 
 int cm_codec_decode_datum(cm_reader *r, cm_arena *arena, cm_datum *out, cm_err *err)
 {
-    int rc = need(r, 1, "datum", err);
-    if (rc != 0) {
-        return rc;
-    }
-    cm_reader body = *r;
-    uint8_t flag = body.ptr[body.pos++];
-    switch (flag) {
-    case CM_CODEC_FLAG_NULL:
-        *out = cm_datum_null();
-        break;
-    case CM_CODEC_FLAG_INT64:
-        out->type = CM_DT_INT64;
-        rc = cm_codec_read_int64(&body, &out->v.i64, err);
-        break;
-    case CM_CODEC_FLAG_UINT64:
-        out->type = CM_DT_UINT64;
-        rc = cm_codec_read_uint64(&body, &out->v.u64, err);
-        break;
-    case CM_CODEC_FLAG_FLOAT64:
-        out->type = CM_DT_FLOAT64;
-        rc = cm_codec_read_float64(&body, &out->v.f64, err);
-        break;
-    case CM_CODEC_FLAG_BYTES: {
-        size_t enc, dec;
-        rc = bytes_scan(&body, &enc, &dec, err);
-        if (rc != 0) {
-            break;
-        }
-        uint8_t *p = (uint8_t *)empty_bytes;
-        if (dec > 0) {
-            p = cm_arena_alloc(arena, dec);
-            if (p == NULL) {
-                return cm_err_set(err, CM_E_NOMEM, "bytes datum: no memory for %zu bytes", dec);
-            }
-            bytes_copy(body.ptr + body.pos, dec, p);
-        }
-        body.pos += enc;
-        out->type = CM_DT_BYTES;
-        out->v.bytes = cm_slice_make(p, dec);
-        break;
-    }
-    default:
-        return bad_flag(r, flag, err);
-    }
-    if (rc == 0) {
-        r->pos = body.pos;
-    }
-    return rc;
+    CM_ASSERT(arena != NULL);
+    return decode_one(r, arena, out, err);
 }
 
 int cm_codec_skip_datum(cm_reader *r, cm_err *err)
 {
-    int rc = need(r, 1, "datum", err);
-    if (rc != 0) {
-        return rc;
-    }
-    cm_reader body = *r;
-    uint8_t flag = body.ptr[body.pos++];
-    switch (flag) {
-    case CM_CODEC_FLAG_NULL:
-        break;
-    case CM_CODEC_FLAG_INT64:
-    case CM_CODEC_FLAG_UINT64:
-        rc = need(&body, 8, flag == CM_CODEC_FLAG_INT64 ? "int64" : "uint64", err);
-        body.pos += rc == 0 ? 8 : 0;
-        break;
-    case CM_CODEC_FLAG_FLOAT64: {
-        double d;
-        rc = cm_codec_read_float64(&body, &d, err); /* validates NaN / -0.0 as decode does */
-        break;
-    }
-    case CM_CODEC_FLAG_BYTES:
-        rc = cm_codec_skip_bytes(&body, NULL, err);
-        break;
-    default:
-        return bad_flag(r, flag, err);
-    }
-    if (rc == 0) {
-        r->pos = body.pos;
-    }
-    return rc;
+    cm_datum scratch;
+    return decode_one(r, NULL, &scratch, err);
 }
 
 int cm_codec_decode_datums(cm_slice in, cm_arena *arena, cm_datum *out, size_t cap, size_t *n,

@@ -216,23 +216,312 @@ size_t tu_near_bytes(const uint8_t *a, size_t alen, uint8_t *buf, size_t cap)
     }
 }
 
+/* ---- generators by type ------------------------------------------------------------------- */
+
+const cm_dtype tu_key_types[] = {CM_DT_INT64,    CM_DT_UINT64,    CM_DT_FLOAT64, CM_DT_BYTES,
+                                 CM_DT_STRING,   CM_DT_FLOAT32,   CM_DT_DECIMAL, CM_DT_DATE,
+                                 CM_DT_DATETIME, CM_DT_TIMESTAMP, CM_DT_TIME,    CM_DT_YEAR,
+                                 CM_DT_ENUM,     CM_DT_SET,       CM_DT_BIT};
+const size_t tu_key_types_n = sizeof(tu_key_types) / sizeof(tu_key_types[0]);
+const cm_dtype tu_row_types[] = {CM_DT_INT64,    CM_DT_UINT64,    CM_DT_FLOAT64, CM_DT_BYTES,
+                                 CM_DT_STRING,   CM_DT_FLOAT32,   CM_DT_DECIMAL, CM_DT_DATE,
+                                 CM_DT_DATETIME, CM_DT_TIMESTAMP, CM_DT_TIME,    CM_DT_YEAR,
+                                 CM_DT_ENUM,     CM_DT_SET,       CM_DT_BIT,     CM_DT_JSON};
+const size_t tu_row_types_n = sizeof(tu_row_types) / sizeof(tu_row_types[0]);
+
+static float rand_float32(void)
+{
+    static const float edges[] = {0.0f,    -0.0f,    1.0f,     -1.0f,     FLT_MAX, -FLT_MAX,
+                                  FLT_MIN, -FLT_MIN, INFINITY, -INFINITY, 1e-45f,  -1e-45f};
+    for (;;) {
+        float f;
+        if (tu_chance(25)) {
+            f = edges[tu_below(sizeof(edges) / sizeof(edges[0]))];
+        } else if (tu_chance(30)) {
+            f = (float)((int)tu_below(2001) - 1000) / 4.0f;
+        } else {
+            uint32_t u = (uint32_t)tu_next();
+            memcpy(&f, &u, 4);
+        }
+        if (!isnan(f)) {
+            return f;
+        }
+    }
+}
+
+/* Strings: spaces, tabs and control bytes around the pad character, and UTF-8. */
+static size_t rand_string(uint8_t *buf, size_t cap, const uint8_t *like, size_t like_len)
+{
+    static const uint8_t alphabet[] = {' ', ' ', ' ', '\t', 0x00, 0x1f,
+                                       '!', 'a', 'b', 0xc3, 0xa9, 0xff};
+    static const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17};
+    size_t n;
+    if (like != NULL) {
+        n = like_len < cap ? like_len : cap;
+        memcpy(buf, like, n);
+        switch (tu_below(5)) {
+        case 0: /* trailing spaces: equal under PAD SPACE */
+            while (n < cap && tu_chance(70)) {
+                buf[n++] = ' ';
+            }
+            return n;
+        case 1:
+            return n ? tu_below(n + 1) : 0;
+        case 2:
+            while (n < cap && tu_chance(60)) {
+                buf[n++] = alphabet[tu_below(sizeof(alphabet))];
+            }
+            return n;
+        case 3:
+            if (n > 0) {
+                buf[tu_below(n)] = alphabet[tu_below(sizeof(alphabet))];
+            }
+            return n;
+        default:
+            break; /* unrelated */
+        }
+    }
+    n = tu_chance(50) ? lens[tu_below(sizeof(lens) / sizeof(lens[0]))] : tu_below(cap + 1);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = alphabet[tu_below(sizeof(alphabet))];
+    }
+    return n;
+}
+
+static void normalize_decimal(cm_decimal *d)
+{
+    /* Drop leading integer zeros; zero is never negative. */
+    unsigned lead = 0;
+    while (lead < d->intg && d->digits[lead] == 0) {
+        lead++;
+    }
+    memmove(d->digits, d->digits + lead, (size_t)(d->intg + d->frac - lead));
+    d->intg = (uint8_t)(d->intg - lead);
+    if (cm_decimal_is_zero(d)) {
+        d->neg = 0;
+    }
+}
+
+static cm_decimal rand_decimal(void)
+{
+    cm_decimal d;
+    memset(&d, 0, sizeof(d));
+    unsigned intg = tu_chance(70) ? (unsigned)tu_below(6) : (unsigned)tu_below(66);
+    unsigned fmax = CM_DECIMAL_DIGITS_MAX - intg < CM_DECIMAL_FRAC_MAX
+                        ? CM_DECIMAL_DIGITS_MAX - intg
+                        : CM_DECIMAL_FRAC_MAX;
+    unsigned frac =
+        tu_chance(70) ? (unsigned)tu_below(fmax < 5 ? fmax + 1 : 5) : (unsigned)tu_below(fmax + 1);
+    d.intg = (uint8_t)intg;
+    d.frac = (uint8_t)frac;
+    int style = (int)tu_below(3);
+    for (unsigned i = 0; i < intg + frac; i++) {
+        d.digits[i] = style == 0   ? (uint8_t)tu_below(10)
+                      : style == 1 ? (tu_chance(60) ? 0 : (uint8_t)tu_below(10))
+                                   : (tu_chance(60) ? 9 : (uint8_t)tu_below(10));
+    }
+    d.neg = tu_chance(50);
+    normalize_decimal(&d);
+    return d;
+}
+
+static cm_datetime rand_fields(bool date_only)
+{
+    cm_datetime t;
+    int edge = tu_chance(15);
+    t.year = (uint16_t)(edge ? (tu_chance(50) ? 0 : 9999) : 1900 + tu_below(200));
+    t.month = (uint8_t)(edge && tu_chance(50) ? 0 : 1 + tu_below(12));
+    t.day = (uint8_t)(edge && tu_chance(50) ? (tu_chance(50) ? 0 : 31) : 1 + tu_below(28));
+    t.hour = t.minute = t.second = 0;
+    t.micro = 0;
+    if (!date_only) {
+        t.hour = (uint8_t)tu_below(24);
+        t.minute = (uint8_t)tu_below(60);
+        t.second = (uint8_t)(edge ? 59 : tu_below(60));
+        t.micro = tu_chance(50) ? 0 : (uint32_t)(edge ? 999999 : tu_below(1000000));
+    }
+    return t;
+}
+
+static int64_t rand_duration(void)
+{
+    static const int64_t edges[] = {
+        -CM_DURATION_US_MAX, -1, 0, 1, CM_DURATION_US_MAX, INT64_C(-3600000000),
+        INT64_C(86399999999)};
+    if (tu_chance(20)) {
+        return edges[tu_below(sizeof(edges) / sizeof(edges[0]))];
+    }
+    return (int64_t)tu_below(2 * (uint64_t)CM_DURATION_US_MAX + 1) - CM_DURATION_US_MAX;
+}
+
+cm_datum tu_rand_datum(cm_dtype t, uint8_t *buf)
+{
+    switch (t) {
+    case CM_DT_INT64:
+        return cm_datum_int64(tu_rand_int64());
+    case CM_DT_UINT64:
+        return cm_datum_uint64(tu_rand_uint64());
+    case CM_DT_FLOAT64:
+        return cm_datum_float64(tu_rand_float64());
+    case CM_DT_FLOAT32:
+        return cm_datum_float32(rand_float32());
+    case CM_DT_BYTES:
+        return cm_datum_bytes(cm_slice_make(buf, tu_rand_bytes(buf, TU_PAYLOAD_CAP)));
+    case CM_DT_STRING:
+        return cm_datum_string(cm_slice_make(buf, rand_string(buf, TU_PAYLOAD_CAP, NULL, 0)));
+    case CM_DT_JSON:
+        return cm_datum_json(cm_slice_make(buf, tu_rand_bytes(buf, TU_PAYLOAD_CAP)));
+    case CM_DT_DECIMAL: {
+        cm_decimal d = rand_decimal();
+        return cm_datum_decimal(&d);
+    }
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP: {
+        cm_datetime f = rand_fields(t == CM_DT_DATE);
+        return cm_datum_uint(t, cm_datetime_pack(&f));
+    }
+    case CM_DT_TIME:
+        return cm_datum_int(CM_DT_TIME, rand_duration());
+    case CM_DT_YEAR:
+        return cm_datum_uint(CM_DT_YEAR, tu_chance(10) ? 0 : CM_YEAR_MIN + tu_below(255));
+    case CM_DT_ENUM:
+        return cm_datum_uint(CM_DT_ENUM,
+                             tu_chance(20) ? (tu_chance(50) ? 0 : CM_ENUM_MAX) : tu_below(300));
+    case CM_DT_SET:
+    case CM_DT_BIT:
+        return cm_datum_uint(t, tu_rand_uint64());
+    default:
+        return cm_datum_null();
+    }
+}
+
+/* One unit up or down for the integer-like types, staying in the domain. */
+static cm_datum step(const cm_datum *a, uint8_t *buf)
+{
+    cm_datum b = *a;
+    int up = tu_chance(50);
+    switch (a->type) {
+    case CM_DT_INT64:
+        b.v.i64 = (int64_t)((uint64_t)a->v.i64 + (up ? 1u : UINT64_MAX));
+        return b;
+    case CM_DT_TIME:
+        if ((up && a->v.i64 < CM_DURATION_US_MAX) || (!up && a->v.i64 > -CM_DURATION_US_MAX)) {
+            b.v.i64 += up ? 1 : -1;
+        }
+        return b;
+    case CM_DT_UINT64:
+    case CM_DT_SET:
+    case CM_DT_BIT:
+        b.v.u64 += up ? 1 : UINT64_MAX;
+        return b;
+    case CM_DT_YEAR:
+        if (a->v.u64 >= CM_YEAR_MIN + 1 && a->v.u64 < CM_YEAR_MAX) {
+            b.v.u64 += up ? 1 : UINT64_MAX;
+        }
+        return b;
+    case CM_DT_ENUM:
+        if (a->v.u64 > 0 && a->v.u64 < CM_ENUM_MAX) {
+            b.v.u64 += up ? 1 : UINT64_MAX;
+        }
+        return b;
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP:
+    case CM_DT_DATE: {
+        cm_datetime f;
+        if (cm_datetime_unpack(a->v.u64, &f, NULL) != 0) {
+            return b;
+        }
+        if (a->type == CM_DT_DATE) {
+            f.day = (uint8_t)(up ? (f.day < 31 ? f.day + 1 : f.day) : (f.day > 0 ? f.day - 1 : 0));
+        } else {
+            f.micro = up ? (f.micro < 999999 ? f.micro + 1 : f.micro) : (f.micro ? f.micro - 1 : 0);
+        }
+        b.v.u64 = cm_datetime_pack(&f);
+        return b;
+    }
+    default:
+        return tu_rand_datum(a->type, buf);
+    }
+}
+
+cm_datum tu_near_datum(const cm_datum *a, uint8_t *buf)
+{
+    cm_datum b = *a;
+    switch (a->type) {
+    case CM_DT_BYTES:
+    case CM_DT_JSON:
+        b.v.bytes =
+            cm_slice_make(buf, tu_near_bytes(a->v.bytes.ptr, a->v.bytes.len, buf, TU_PAYLOAD_CAP));
+        return b;
+    case CM_DT_STRING:
+        b.v.bytes =
+            cm_slice_make(buf, rand_string(buf, TU_PAYLOAD_CAP, a->v.bytes.ptr, a->v.bytes.len));
+        return b;
+    case CM_DT_FLOAT64:
+    case CM_DT_FLOAT32: {
+        double x = a->v.f64;
+        switch (tu_below(4)) {
+        case 0:
+            return b;
+        case 1:
+            b.v.f64 = -x;
+            return b;
+        case 2:
+            b.v.f64 = a->type == CM_DT_FLOAT32
+                          ? (double)nextafterf((float)x, tu_chance(50) ? INFINITY : -INFINITY)
+                          : nextafter(x, tu_chance(50) ? INFINITY : -INFINITY);
+            return b;
+        default:
+            return tu_rand_datum(a->type, buf);
+        }
+    }
+    case CM_DT_DECIMAL:
+        switch (tu_below(4)) {
+        case 0: /* same value, another scale */
+            if (a->v.dec.intg + a->v.dec.frac < CM_DECIMAL_DIGITS_MAX &&
+                a->v.dec.frac < CM_DECIMAL_FRAC_MAX) {
+                b.v.dec.digits[a->v.dec.intg + a->v.dec.frac] = 0;
+                b.v.dec.frac++;
+            }
+            return b;
+        case 1: { /* one unit in the last place up or down (by text, so carries work) */
+            unsigned n = a->v.dec.intg + a->v.dec.frac;
+            if (n > 0 && b.v.dec.digits[n - 1] < 9) {
+                b.v.dec.digits[n - 1]++;
+            } else if (n > 0 && b.v.dec.digits[n - 1] > 0) {
+                b.v.dec.digits[n - 1]--;
+            }
+            normalize_decimal(&b.v.dec);
+            return b;
+        }
+        case 2:
+            b.v.dec.neg = !a->v.dec.neg && !cm_decimal_is_zero(&a->v.dec);
+            return b;
+        default:
+            return tu_rand_datum(CM_DT_DECIMAL, buf);
+        }
+    default:
+        if (tu_chance(25)) {
+            return b;
+        }
+        return tu_chance(40) ? step(a, buf) : tu_rand_datum(a->type, buf);
+    }
+}
+
+/* ---- reference order ------------------------------------------------------------------------ */
+
 static int type_rank(cm_dtype t)
 {
     /* The order of types is the order of their flags in cm_codec.h. */
-    switch (t) {
-    case CM_DT_NULL:
-        return 0;
-    case CM_DT_BYTES:
-        return 1;
-    case CM_DT_INT64:
-        return 3;
-    case CM_DT_UINT64:
-        return 4;
-    case CM_DT_FLOAT64:
-        return 5;
-    default:
-        return 99;
-    }
+    static const int rank[CM_DT_COUNT_] = {
+        [CM_DT_NULL] = 0,   [CM_DT_BYTES] = 1,    [CM_DT_STRING] = 2,     [CM_DT_INT64] = 3,
+        [CM_DT_UINT64] = 4, [CM_DT_FLOAT64] = 5,  [CM_DT_FLOAT32] = 6,    [CM_DT_DECIMAL] = 7,
+        [CM_DT_DATE] = 8,   [CM_DT_DATETIME] = 9, [CM_DT_TIMESTAMP] = 10, [CM_DT_TIME] = 11,
+        [CM_DT_YEAR] = 12,  [CM_DT_ENUM] = 13,    [CM_DT_SET] = 14,       [CM_DT_BIT] = 15,
+        [CM_DT_JSON] = 16,
+    };
+    return (unsigned)t < CM_DT_COUNT_ ? rank[t] : 99;
 }
 
 #define CMP3(a, b) ((a) < (b) ? -1 : ((a) > (b) ? 1 : 0))
@@ -240,6 +529,70 @@ static int type_rank(cm_dtype t)
 int tu_sign(int c)
 {
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
+static int bytes_cmp(cm_slice a, cm_slice b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    for (size_t i = 0; i < n; i++) {
+        if (a.ptr[i] != b.ptr[i]) {
+            return CMP3(a.ptr[i], b.ptr[i]);
+        }
+    }
+    return CMP3(a.len, b.len);
+}
+
+/* PAD SPACE, the obvious way: pad both to the same length with spaces, then compare bytes. */
+static int padded_cmp(cm_slice a, cm_slice b)
+{
+    size_t n = a.len > b.len ? a.len : b.len;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t x = i < a.len ? a.ptr[i] : ' ';
+        uint8_t y = i < b.len ? b.ptr[i] : ' ';
+        if (x != y) {
+            return CMP3(x, y);
+        }
+    }
+    return 0;
+}
+
+/* Decimals as fixed-point digit strings aligned on the point: 65 integer and 30 fraction places. */
+static int decimal_ref_cmp(const cm_decimal *a, const cm_decimal *b)
+{
+    uint8_t x[95], y[95];
+    const cm_decimal *d[2] = {a, b};
+    uint8_t *out[2] = {x, y};
+    int sign[2];
+    for (int k = 0; k < 2; k++) {
+        memset(out[k], 0, 95);
+        int nonzero = 0;
+        for (unsigned i = 0; i < (unsigned)d[k]->intg + d[k]->frac; i++) {
+            out[k][65 - d[k]->intg + i] = d[k]->digits[i];
+            nonzero |= d[k]->digits[i] != 0;
+        }
+        sign[k] = !nonzero ? 0 : (d[k]->neg ? -1 : 1);
+    }
+    if (sign[0] != sign[1]) {
+        return CMP3(sign[0], sign[1]);
+    }
+    int c = memcmp(x, y, 95);
+    return sign[0] < 0 ? -tu_sign(c) : tu_sign(c);
+}
+
+static int fields_cmp(uint64_t pa, uint64_t pb)
+{
+    cm_datetime a, b;
+    if (cm_datetime_unpack(pa, &a, NULL) != 0 || cm_datetime_unpack(pb, &b, NULL) != 0) {
+        return 99;
+    }
+    const uint32_t fa[] = {a.year, a.month, a.day, a.hour, a.minute, a.second, a.micro};
+    const uint32_t fb[] = {b.year, b.month, b.day, b.hour, b.minute, b.second, b.micro};
+    for (int i = 0; i < 7; i++) {
+        if (fa[i] != fb[i]) {
+            return CMP3(fa[i], fb[i]);
+        }
+    }
+    return 0;
 }
 
 int tu_datum_cmp(const cm_datum *a, const cm_datum *b)
@@ -250,47 +603,87 @@ int tu_datum_cmp(const cm_datum *a, const cm_datum *b)
     }
     switch (a->type) {
     case CM_DT_INT64:
+    case CM_DT_TIME:
         return CMP3(a->v.i64, b->v.i64);
     case CM_DT_UINT64:
+    case CM_DT_YEAR:
+    case CM_DT_ENUM:
+    case CM_DT_SET:
+    case CM_DT_BIT:
         return CMP3(a->v.u64, b->v.u64);
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP:
+        return fields_cmp(a->v.u64, b->v.u64);
     case CM_DT_FLOAT64:
+    case CM_DT_FLOAT32:
         return CMP3(a->v.f64, b->v.f64);
-    case CM_DT_BYTES: {
-        size_t n = a->v.bytes.len < b->v.bytes.len ? a->v.bytes.len : b->v.bytes.len;
-        for (size_t i = 0; i < n; i++) {
-            if (a->v.bytes.ptr[i] != b->v.bytes.ptr[i]) {
-                return CMP3(a->v.bytes.ptr[i], b->v.bytes.ptr[i]);
-            }
-        }
-        return CMP3(a->v.bytes.len, b->v.bytes.len);
-    }
+    case CM_DT_BYTES:
+    case CM_DT_JSON:
+        return bytes_cmp(a->v.bytes, b->v.bytes);
+    case CM_DT_STRING:
+        return padded_cmp(a->v.bytes, b->v.bytes);
+    case CM_DT_DECIMAL:
+        return decimal_ref_cmp(&a->v.dec, &b->v.dec);
     default:
         return 0;
     }
 }
 
-int tu_datum_same(const cm_datum *a, const cm_datum *b)
+static bool slice_same(cm_slice a, cm_slice b)
 {
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+bool tu_datum_same(const cm_datum *orig, const cm_datum *decoded, bool key)
+{
+    const cm_datum *a = orig, *b = decoded;
     if (a->type != b->type) {
-        return 0;
+        return false;
     }
     switch (a->type) {
     case CM_DT_NULL:
-        return 1;
+        return true;
     case CM_DT_INT64:
+    case CM_DT_TIME:
         return a->v.i64 == b->v.i64;
     case CM_DT_UINT64:
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP:
+    case CM_DT_YEAR:
+    case CM_DT_ENUM:
+    case CM_DT_SET:
+    case CM_DT_BIT:
         return a->v.u64 == b->v.u64;
-    case CM_DT_FLOAT64: {
-        /* Bit-exact, except that -0.0 comes back as +0.0. */
-        double x = a->v.f64 == 0 ? 0.0 : a->v.f64;
-        double y = b->v.f64 == 0 ? 0.0 : b->v.f64;
-        return memcmp(&x, &y, sizeof(x)) == 0 && !signbit(b->v.f64 == 0 ? b->v.f64 : 1.0);
+    case CM_DT_FLOAT64:
+    case CM_DT_FLOAT32: {
+        /* Bit-exact; in keys -0.0 comes back as +0.0. */
+        double x = key && a->v.f64 == 0 ? 0.0 : a->v.f64;
+        return memcmp(&x, &b->v.f64, sizeof(x)) == 0;
     }
     case CM_DT_BYTES:
-        return a->v.bytes.len == b->v.bytes.len &&
-               (a->v.bytes.len == 0 || memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
+    case CM_DT_JSON:
+        return slice_same(a->v.bytes, b->v.bytes);
+    case CM_DT_STRING: {
+        cm_slice x = a->v.bytes;
+        while (key && x.len > 0 && x.ptr[x.len - 1] == ' ') {
+            x.len--;
+        }
+        return slice_same(x, b->v.bytes);
+    }
+    case CM_DT_DECIMAL: {
+        const cm_decimal *x = &a->v.dec, *y = &b->v.dec;
+        unsigned frac = x->frac;
+        if (key) { /* the smallest scale holding the value */
+            while (frac > 0 && x->digits[x->intg + frac - 1] == 0) {
+                frac--;
+            }
+        }
+        return y->neg == x->neg && y->intg == x->intg && y->frac == frac &&
+               memcmp(x->digits, y->digits, x->intg + frac) == 0;
+    }
     default:
-        return 0;
+        return false;
     }
 }

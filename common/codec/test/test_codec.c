@@ -1,8 +1,8 @@
 /*
- * Unit tests for cm_codec: fixed byte layouts, then property tests — for every type, PAIRS random
- * pairs (seeded, seed printed) whose encodings must memcmp in the order of their values and
- * decode back exactly — then tuples, truncated and garbled input (which must fail cleanly or
- * decode to something that re-encodes to the very same bytes).
+ * Unit tests for cm_codec: fixed byte layouts, then property tests — for every type that can be
+ * in a key, PAIRS random pairs (seeded, seed printed) whose encodings must memcmp in the order of
+ * their values and decode back exactly — then tuples, truncated and garbled input (which must
+ * fail cleanly or decode to something that re-encodes to the very same bytes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +20,7 @@
 
 #define PAIRS       100000
 #define TUPLE_PAIRS 100000
-#define BYTES_CAP   64
+#define BYTES_CAP   TU_PAYLOAD_CAP
 #define TUPLE_MAX   5
 
 static void hex(const char *what, cm_slice s)
@@ -56,7 +56,7 @@ static void roundtrip_one(const cm_datum *d, cm_buf *enc, cm_arena *arena)
         fail_msg("decode failed: %s", err.msg);
     }
     assert_int_equal(r.pos, enc->len);
-    if (!tu_datum_same(d, &out)) {
+    if (!tu_datum_same(d, &out, true)) {
         hex("encoding", cm_buf_slice(enc));
         fail_msg("round trip changed a %s datum", cm_dtype_name(d->type));
     }
@@ -81,18 +81,22 @@ static void check_pair(const cm_datum *a, const cm_datum *b, cm_buf *ea, cm_buf 
     cm_arena_reset(arena);
 }
 
-typedef void (*pair_gen)(cm_datum *a, cm_datum *b, uint8_t *abuf, uint8_t *bbuf);
-
-static void run_pairs(pair_gen gen, int n)
+static void test_type_pairs(void **state)
 {
+    cm_dtype t = *(const cm_dtype *)*state;
     cm_buf ea = CM_BUF_INIT, eb = CM_BUF_INIT;
     cm_arena arena;
     cm_arena_init(&arena, 0);
     uint8_t abuf[BYTES_CAP], bbuf[BYTES_CAP];
     int lt = 0, eq = 0, gt = 0;
-    for (int i = 0; i < n; i++) {
-        cm_datum a, b;
-        gen(&a, &b, abuf, bbuf);
+    for (int i = 0; i < PAIRS; i++) {
+        cm_datum a = tu_rand_datum(t, abuf);
+        cm_datum b = tu_near_datum(&a, bbuf);
+        if (tu_chance(50)) {
+            cm_datum x = a;
+            a = b;
+            b = x;
+        }
         check_pair(&a, &b, &ea, &eb, &arena);
         int c = tu_datum_cmp(&a, &b);
         lt += c < 0;
@@ -100,101 +104,12 @@ static void run_pairs(pair_gen gen, int n)
         gt += c > 0;
     }
     /* The generators must produce all three outcomes, or the test proves little. */
-    assert_true(lt > n / 20);
-    assert_true(gt > n / 20);
-    assert_true(eq > 0);
+    if (lt < PAIRS / 20 || gt < PAIRS / 20 || eq < PAIRS / 50) {
+        fail_msg("%s: weak pairs lt=%d eq=%d gt=%d", cm_dtype_name(t), lt, eq, gt);
+    }
     cm_buf_fini(&ea);
     cm_buf_fini(&eb);
     cm_arena_fini(&arena);
-}
-
-static void gen_int64(cm_datum *a, cm_datum *b, uint8_t *abuf, uint8_t *bbuf)
-{
-    (void)abuf;
-    (void)bbuf;
-    int64_t x = tu_rand_int64();
-    int64_t y;
-    switch (tu_below(4)) {
-    case 0:
-        y = x;
-        break;
-    case 1: /* neighbours, wrapping through unsigned arithmetic */
-        y = (int64_t)((uint64_t)x + (tu_chance(50) ? 1u : UINT64_MAX));
-        break;
-    default:
-        y = tu_rand_int64();
-        break;
-    }
-    *a = cm_datum_int64(x);
-    *b = cm_datum_int64(y);
-}
-
-static void gen_uint64(cm_datum *a, cm_datum *b, uint8_t *abuf, uint8_t *bbuf)
-{
-    (void)abuf;
-    (void)bbuf;
-    uint64_t x = tu_rand_uint64();
-    uint64_t y = tu_chance(20)
-                     ? x
-                     : (tu_chance(25) ? x + (tu_chance(50) ? 1 : UINT64_MAX) : tu_rand_uint64());
-    *a = cm_datum_uint64(x);
-    *b = cm_datum_uint64(y);
-}
-
-static void gen_float64(cm_datum *a, cm_datum *b, uint8_t *abuf, uint8_t *bbuf)
-{
-    (void)abuf;
-    (void)bbuf;
-    double x = tu_rand_float64();
-    double y;
-    switch (tu_below(5)) {
-    case 0:
-        y = x;
-        break;
-    case 1:
-        y = -x; /* also makes the ±0.0 pair */
-        break;
-    case 2:
-        y = nextafter(x, tu_chance(50) ? INFINITY : -INFINITY);
-        break;
-    default:
-        y = tu_rand_float64();
-        break;
-    }
-    *a = cm_datum_float64(x);
-    *b = cm_datum_float64(y);
-}
-
-static void gen_bytes(cm_datum *a, cm_datum *b, uint8_t *abuf, uint8_t *bbuf)
-{
-    size_t an = tu_rand_bytes(abuf, BYTES_CAP);
-    size_t bn = tu_near_bytes(abuf, an, bbuf, BYTES_CAP);
-    *a = cm_datum_bytes(cm_slice_make(abuf, an));
-    *b = cm_datum_bytes(cm_slice_make(bbuf, bn));
-}
-
-static void test_int64_pairs(void **state)
-{
-    (void)state;
-    run_pairs(gen_int64, PAIRS);
-}
-
-static void test_uint64_pairs(void **state)
-{
-    (void)state;
-    run_pairs(gen_uint64, PAIRS);
-}
-
-static void test_float64_pairs(void **state)
-{
-    (void)state;
-    run_pairs(gen_float64, PAIRS);
-}
-
-static void test_bytes_pairs(void **state)
-{
-    (void)state;
-    run_pairs(gen_bytes, PAIRS);
 }
 
 /* Every pair of a sorted list of edge values, in both directions. */
@@ -278,6 +193,123 @@ static void test_edge_values(void **state)
     cm_arena_fini(&arena);
 }
 
+static cm_datum str(const char *s, size_t n)
+{
+    return cm_datum_string(cm_slice_make(s, n));
+}
+
+static cm_datum dec(const char *text)
+{
+    cm_decimal d;
+    cm_err err;
+    if (cm_decimal_parse(cm_slice_cstr(text), &d, NULL, &err) != 0) {
+        fail_msg("parse %s: %s", text, err.msg);
+    }
+    return cm_datum_decimal(&d);
+}
+
+static cm_datum packed(cm_dtype t, unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi,
+                       unsigned s, unsigned us)
+{
+    cm_datetime f = {(uint16_t)y, (uint8_t)mo, (uint8_t)d, (uint8_t)h, (uint8_t)mi, (uint8_t)s, us};
+    return cm_datum_uint(t, cm_datetime_pack(&f));
+}
+
+static void test_edge_values_more(void **state)
+{
+    (void)state;
+    /* PAD SPACE: a string compares as if padded with spaces, across group boundaries too. */
+    const cm_datum strings[] = {
+        str("\x00", 1),       str("\t", 1),         str("", 0),
+        str(" !", 2),         str("!", 1),          str("a\x00", 2),
+        str("a\t", 2),        str("a       \t", 9), str("a", 1),
+        str("a       !", 9),  str("a !", 3),        str("a!", 2),
+        str("abcdefgh\t", 9), str("abcdefgh", 8),   str("abcdefgh         !", 18),
+        str("abcdefgh!", 9),  str("\xc3\xa9", 2),
+    };
+    check_sorted_edges(strings, sizeof(strings) / sizeof(strings[0]));
+    const cm_datum decimals[] = {
+        dec("-99999999999999999999999999999999999999999999999999999999999999999"),
+        dec("-99999999999999999999999999999999999.999999999999999999999999999999"),
+        dec("-1"),
+        dec("-0.5"),
+        dec("-0.000000000000000000000000000001"),
+        dec("0"),
+        dec("0.000000000000000000000000000001"),
+        dec("0.000000000000000000000000000011"),
+        dec("0.5"),
+        dec("1"),
+        dec("1.000000000000000000000000000001"),
+        dec("1.5"),
+        dec("10"),
+        dec("99999999999999999999999999999999999.999999999999999999999999999999"),
+        dec("10000000000000000000000000000000000000000000000000000000000000000"),
+        dec("99999999999999999999999999999999999999999999999999999999999999999"),
+    };
+    check_sorted_edges(decimals, sizeof(decimals) / sizeof(decimals[0]));
+    const cm_datum f32[] = {
+        cm_datum_float32(-INFINITY), cm_datum_float32(-FLT_MAX), cm_datum_float32(-1.0f),
+        cm_datum_float32(-FLT_MIN),  cm_datum_float32(-1e-45f),  cm_datum_float32(0.0f),
+        cm_datum_float32(1e-45f),    cm_datum_float32(FLT_MIN),  cm_datum_float32(0.1f),
+        cm_datum_float32(1.0f),      cm_datum_float32(FLT_MAX),  cm_datum_float32(INFINITY),
+    };
+    check_sorted_edges(f32, sizeof(f32) / sizeof(f32[0]));
+    const cm_datum dates[] = {
+        packed(CM_DT_DATE, 0, 0, 0, 0, 0, 0, 0),      packed(CM_DT_DATE, 0, 1, 1, 0, 0, 0, 0),
+        packed(CM_DT_DATE, 1000, 1, 1, 0, 0, 0, 0),   packed(CM_DT_DATE, 2024, 2, 29, 0, 0, 0, 0),
+        packed(CM_DT_DATE, 2024, 3, 0, 0, 0, 0, 0),   packed(CM_DT_DATE, 2024, 3, 1, 0, 0, 0, 0),
+        packed(CM_DT_DATE, 9999, 12, 31, 0, 0, 0, 0),
+    };
+    check_sorted_edges(dates, sizeof(dates) / sizeof(dates[0]));
+    const cm_datum datetimes[] = {
+        packed(CM_DT_DATETIME, 0, 0, 0, 0, 0, 0, 0),
+        packed(CM_DT_DATETIME, 1970, 1, 1, 0, 0, 0, 1),
+        packed(CM_DT_DATETIME, 1999, 12, 31, 23, 59, 59, 999999),
+        packed(CM_DT_DATETIME, 2000, 1, 1, 0, 0, 0, 0),
+        packed(CM_DT_DATETIME, 2000, 1, 1, 0, 0, 1, 0),
+        packed(CM_DT_DATETIME, 2000, 1, 1, 0, 1, 0, 0),
+        packed(CM_DT_DATETIME, 2000, 1, 1, 1, 0, 0, 0),
+        packed(CM_DT_DATETIME, 9999, 12, 31, 23, 59, 59, 999999),
+    };
+    check_sorted_edges(datetimes, sizeof(datetimes) / sizeof(datetimes[0]));
+    const cm_datum times[] = {
+        cm_datum_int(CM_DT_TIME, -CM_DURATION_US_MAX),
+        cm_datum_int(CM_DT_TIME, -1000000),
+        cm_datum_int(CM_DT_TIME, -1),
+        cm_datum_int(CM_DT_TIME, 0),
+        cm_datum_int(CM_DT_TIME, 1),
+        cm_datum_int(CM_DT_TIME, CM_DURATION_US_MAX),
+    };
+    check_sorted_edges(times, sizeof(times) / sizeof(times[0]));
+    const cm_datum small[] = {
+        cm_datum_uint(CM_DT_YEAR, 0),    cm_datum_uint(CM_DT_YEAR, CM_YEAR_MIN),
+        cm_datum_uint(CM_DT_YEAR, 2155), cm_datum_uint(CM_DT_ENUM, 0),
+        cm_datum_uint(CM_DT_ENUM, 1),    cm_datum_uint(CM_DT_ENUM, CM_ENUM_MAX),
+        cm_datum_uint(CM_DT_SET, 0),     cm_datum_uint(CM_DT_SET, UINT64_MAX),
+        cm_datum_uint(CM_DT_BIT, 0),     cm_datum_uint(CM_DT_BIT, UINT64_MAX),
+    };
+    check_sorted_edges(small, sizeof(small) / sizeof(small[0]));
+    /* Values equal under their type's order encode identically. */
+    cm_buf ea = CM_BUF_INIT, eb = CM_BUF_INIT;
+    cm_arena arena;
+    cm_arena_init(&arena, 0);
+    const cm_datum same[][2] = {
+        {str("abc", 3), str("abc     ", 8)},
+        {str("", 0), str("                 ", 17)},
+        {dec("1.5"), dec("1.50000")},
+        {dec("0"), dec("-0.000")},
+        {dec("100"), dec("1e2")},
+        {cm_datum_float32(-0.0f), cm_datum_float32(0.0f)},
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        check_pair(&same[i][0], &same[i][1], &ea, &eb, &arena);
+        assert_true(cm_slice_eq(cm_buf_slice(&ea), cm_buf_slice(&eb)));
+    }
+    cm_buf_fini(&ea);
+    cm_buf_fini(&eb);
+    cm_arena_fini(&arena);
+}
+
 static void test_layouts(void **state)
 {
     (void)state;
@@ -310,6 +342,35 @@ static void test_layouts(void **state)
         {cm_datum_bytes(cm_slice_make("123456789", 9)),
          {0x01, '1', '2', '3', '4', '5', '6', '7', '8', 0xff, '9', 0, 0, 0, 0, 0, 0, 0, 0xf8},
          19},
+        /* Strings: space padding, end marker 0x02; 0x03 / 0x01 when more follows above / below
+         * spaces. */
+        {str("", 0), {0x02, ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 0x02}, 10},
+        {str("ab  ", 4), {0x02, 'a', 'b', ' ', ' ', ' ', ' ', ' ', ' ', 0x02}, 10},
+        {str("abcdefgh", 8), {0x02, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x02}, 10},
+        {str("abcdefghi", 9),
+         {0x02, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x03, 'i', ' ', ' ', ' ', ' ', ' ', ' ',
+          ' ', 0x02},
+         19},
+        {str("abcdefgh \t", 10),
+         {0x02, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x01, ' ', '\t', ' ', ' ', ' ', ' ', ' ',
+          ' ', 0x02},
+         19},
+        /* Decimals: class, exponent + 0x80 (inverted when negative), digit pairs + 1, end. */
+        {dec("0.00"), {0x07, 0x02}, 2},
+        {dec("1"), {0x07, 0x03, 0x81, 0x0b, 0x00}, 5},
+        {dec("-1"), {0x07, 0x01, 0x7e, 0xf4, 0xff}, 5},
+        {dec("123.450"), {0x07, 0x03, 0x83, 0x0d, 0x23, 0x33, 0x00}, 7},
+        {dec("0.05"), {0x07, 0x03, 0x7f, 0x33, 0x00}, 5},
+        /* Other types: the int64 / uint64 / float64 bodies under their own flags. */
+        {cm_datum_float32(1.0f), {0x06, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0}, 9},
+        {packed(CM_DT_DATE, 2024, 1, 2, 0, 0, 0, 0),
+         {0x08, 0x19, 0xb2, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00},
+         9},
+        {cm_datum_int(CM_DT_TIME, -1), {0x0b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9},
+        {cm_datum_uint(CM_DT_YEAR, 2024), {0x0c, 0, 0, 0, 0, 0, 0, 0x07, 0xe8}, 9},
+        {cm_datum_uint(CM_DT_ENUM, 2), {0x0d, 0, 0, 0, 0, 0, 0, 0, 2}, 9},
+        {cm_datum_uint(CM_DT_SET, 5), {0x0e, 0, 0, 0, 0, 0, 0, 0, 5}, 9},
+        {cm_datum_uint(CM_DT_BIT, 1), {0x0f, 0, 0, 0, 0, 0, 0, 0, 1}, 9},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cm_buf_reset(&b);
@@ -333,6 +394,34 @@ static void test_nan_refused(void **state)
     assert_int_equal(b.len, 1); /* all or nothing */
     assert_int_equal(cm_codec_append_float64(&b, NAN), CM_E_INVALID);
     assert_int_equal(b.len, 1);
+    /* Values outside their type's domain, and JSON, which has no key form. */
+    cm_decimal bad_dec;
+    cm_decimal_from_int64(5, &bad_dec);
+    bad_dec.digits[0] = 10;
+    const cm_datum refused[] = {
+        cm_datum_json(cm_slice_make("{}", 2)),
+        cm_datum_float32(0.0f),
+        cm_datum_decimal(&bad_dec),
+        cm_datum_uint(CM_DT_DATE, cm_datetime_pack(&(cm_datetime){2020, 1, 1, 1, 0, 0, 0})),
+        cm_datum_uint(CM_DT_DATETIME, UINT64_MAX),
+        cm_datum_int(CM_DT_TIME, CM_DURATION_US_MAX + 1),
+        cm_datum_int(CM_DT_TIME, -CM_DURATION_US_MAX - 1),
+        cm_datum_uint(CM_DT_YEAR, 1900),
+        cm_datum_uint(CM_DT_YEAR, 2156),
+        cm_datum_uint(CM_DT_ENUM, CM_ENUM_MAX + 1),
+        cm_datum_int((cm_dtype)99, 0),
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        cm_datum d = refused[i];
+        if (i == 1) {
+            d.v.f64 = 0.1; /* not exactly a float */
+        }
+        if (cm_datum_valid(&d) && d.type != CM_DT_JSON) {
+            fail_msg("refused[%zu] (%s) is valid", i, cm_dtype_name(d.type));
+        }
+        assert_int_equal(cm_codec_encode_datum(&b, &d, &err), CM_E_INVALID);
+        assert_int_equal(b.len, 1);
+    }
     cm_buf_fini(&b);
 }
 
@@ -362,11 +451,8 @@ static void expect_corrupt(const uint8_t *in, size_t n)
 static void test_bad_input(void **state)
 {
     (void)state;
-    /* Unknown flags. */
-    for (int f = 0; f < 256; f++) {
-        if (f == 0x00 || f == 0x01 || f == 0x03 || f == 0x04 || f == 0x05) {
-            continue;
-        }
+    /* Unknown flags: everything above BIT. */
+    for (int f = CM_CODEC_FLAG_BIT + 1; f < 256; f++) {
         uint8_t in[10] = {(uint8_t)f, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xf7};
         expect_corrupt(in, sizeof(in));
     }
@@ -397,6 +483,54 @@ static void test_bad_input(void **state)
     expect_corrupt(pad8, sizeof(pad8));
     expect_corrupt(short_group, sizeof(short_group));
     expect_corrupt(no_last, sizeof(no_last));
+    /* Strings: bad marker, a marker that lies about the rest, untrimmed spaces, truncation. */
+    const uint8_t s_marker[] = {0x02, 'a', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 0x04};
+    const uint8_t s_lie[] = {0x02, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x01,
+                             'i',  ' ', ' ', ' ', ' ', ' ', ' ', ' ', 0x02};
+    const uint8_t s_spaces[] = {0x02, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x03,
+                                ' ',  ' ', ' ', ' ', ' ', ' ', ' ', ' ', 0x02};
+    const uint8_t s_short[] = {0x02, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x03};
+    expect_corrupt(s_marker, sizeof(s_marker));
+    expect_corrupt(s_lie, sizeof(s_lie));
+    expect_corrupt(s_spaces, sizeof(s_spaces));
+    expect_corrupt(s_short, sizeof(s_short));
+    /* Decimals: bad class, exponent out of range, bad pair, leading or trailing zero digit,
+     * missing terminator, too many digits for DECIMAL(65,30). */
+    const uint8_t d_class[] = {0x07, 0x04, 0x81, 0x0b, 0x00};
+    const uint8_t d_exp[] = {0x07, 0x03, 0xc2, 0x0b, 0x00};
+    const uint8_t d_exp_lo[] = {0x07, 0x03, 0x62, 0x0b, 0x00};
+    const uint8_t d_pair[] = {0x07, 0x03, 0x81, 0x65, 0x00};     /* 101: one above "99" */
+    const uint8_t d_neg_pair[] = {0x07, 0x01, 0x7e, 0x9a, 0xff}; /* the same, negative */
+    const uint8_t d_lead[] = {0x07, 0x03, 0x81, 0x02, 0x00};
+    const uint8_t d_trail[] = {0x07, 0x03, 0x81, 0x0c, 0x01, 0x00};
+    const uint8_t d_empty[] = {0x07, 0x03, 0x81, 0x00};
+    const uint8_t d_unterminated[] = {0x07, 0x03, 0x81, 0x0b};
+    const uint8_t d_frac[] = {0x07, 0x03, 0x63, 0x0b, 0x0b, 0x00}; /* 1.1e-30: 31 digits */
+    expect_corrupt(d_class, sizeof(d_class));
+    expect_corrupt(d_exp, sizeof(d_exp));
+    expect_corrupt(d_exp_lo, sizeof(d_exp_lo));
+    expect_corrupt(d_pair, sizeof(d_pair));
+    expect_corrupt(d_neg_pair, sizeof(d_neg_pair));
+    expect_corrupt(d_lead, sizeof(d_lead));
+    expect_corrupt(d_trail, sizeof(d_trail));
+    expect_corrupt(d_empty, sizeof(d_empty));
+    expect_corrupt(d_unterminated, sizeof(d_unterminated));
+    expect_corrupt(d_frac, sizeof(d_frac));
+    /* Bodies outside their type's domain. */
+    const uint8_t f32_not_float[] = {0x06, 0xbf, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a};
+    const uint8_t year_1900[] = {0x0c, 0, 0, 0, 0, 0, 0, 0x07, 0x6c};
+    const uint8_t enum_big[] = {0x0d, 0, 0, 0, 0, 0, 0x01, 0, 0};
+    const uint8_t time_big[] = {0x0b, 0x80, 0, 0x02, 0xbf, 0x3d, 0xcf, 0x39, 0xc1}; /* +1 us */
+    const uint8_t date_time_part[] = {0x08, 0x19, 0xb2, 0x44, 0x00, 0x00, 0x00, 0x00, 0x01};
+    const uint8_t hour_24[] = {0x09, 0x19, 0xb2, 0x45, 0x80, 0x00, 0x00, 0x00, 0x00};
+    const uint8_t dt_high[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    expect_corrupt(f32_not_float, sizeof(f32_not_float));
+    expect_corrupt(year_1900, sizeof(year_1900));
+    expect_corrupt(enum_big, sizeof(enum_big));
+    expect_corrupt(time_big, sizeof(time_big));
+    expect_corrupt(date_time_part, sizeof(date_time_part));
+    expect_corrupt(hour_24, sizeof(hour_24));
+    expect_corrupt(dt_high, sizeof(dt_high));
 }
 
 static void test_read_bytes_appends(void **state)
@@ -433,24 +567,12 @@ typedef struct tuple {
 
 static cm_datum rand_datum_of(cm_dtype t, uint8_t *buf)
 {
-    switch (t) {
-    case CM_DT_INT64:
-        return cm_datum_int64(tu_rand_int64());
-    case CM_DT_UINT64:
-        return cm_datum_uint64(tu_rand_uint64());
-    case CM_DT_FLOAT64:
-        return cm_datum_float64(tu_rand_float64());
-    case CM_DT_BYTES:
-        return cm_datum_bytes(cm_slice_make(buf, tu_rand_bytes(buf, BYTES_CAP)));
-    default:
-        return cm_datum_null();
-    }
+    return tu_rand_datum(t, buf);
 }
 
 static cm_dtype rand_type(void)
 {
-    static const cm_dtype types[] = {CM_DT_INT64, CM_DT_UINT64, CM_DT_FLOAT64, CM_DT_BYTES};
-    return types[tu_below(4)];
+    return tu_key_types[tu_below(tu_key_types_n)];
 }
 
 /* A random tuple; column types follow `types` (as in an index) but any value may be NULL. */
@@ -468,8 +590,12 @@ static void near_tuple(const tuple *a, tuple *b, const cm_dtype *types, size_t n
     rand_tuple(b, types, tu_chance(10) ? 1 + tu_below(ntypes) : a->n);
     size_t same = tu_below(b->n + 1);
     for (size_t i = 0; i < same && i < a->n; i++) {
-        b->d[i] = a->d[i];
-        if (a->d[i].type == CM_DT_BYTES) {
+        /* Equal, or near (which is often equal under the type's order). */
+        b->d[i] = a->d[i].type == CM_DT_NULL || tu_chance(50)
+                      ? a->d[i]
+                      : tu_near_datum(&a->d[i], b->bytes[i]);
+        if (b->d[i].v.bytes.ptr == a->d[i].v.bytes.ptr &&
+            (a->d[i].type == CM_DT_BYTES || a->d[i].type == CM_DT_STRING)) {
             memcpy(b->bytes[i], a->d[i].v.bytes.ptr, a->d[i].v.bytes.len);
             b->d[i].v.bytes.ptr = b->bytes[i];
         }
@@ -506,7 +632,7 @@ static void check_tuple_roundtrip(const tuple *t, const cm_buf *enc, cm_arena *a
     }
     assert_int_equal(n, t->n);
     for (size_t i = 0; i < n; i++) {
-        assert_true(tu_datum_same(&t->d[i], &out[i]));
+        assert_true(tu_datum_same(&t->d[i], &out[i], true));
     }
 }
 
@@ -709,17 +835,46 @@ static void test_decode_datums_cap(void **state)
     cm_buf_fini(&b);
 }
 
+static const cm_dtype pair_types[] = {CM_DT_INT64,    CM_DT_UINT64,    CM_DT_FLOAT64, CM_DT_BYTES,
+                                      CM_DT_STRING,   CM_DT_FLOAT32,   CM_DT_DECIMAL, CM_DT_DATE,
+                                      CM_DT_DATETIME, CM_DT_TIMESTAMP, CM_DT_TIME,    CM_DT_YEAR,
+                                      CM_DT_ENUM,     CM_DT_SET,       CM_DT_BIT};
+
+#define PAIR_TEST(i, name)                                                                         \
+    {                                                                                              \
+        "pairs_" name, test_type_pairs, NULL, NULL, (void *)&pair_types[i]                         \
+    }
+
 int main(void)
 {
     tu_seed("codec");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layouts),           cmocka_unit_test(test_nan_refused),
-        cmocka_unit_test(test_bad_input),         cmocka_unit_test(test_read_bytes_appends),
-        cmocka_unit_test(test_decode_datums_cap), cmocka_unit_test(test_edge_values),
-        cmocka_unit_test(test_int64_pairs),       cmocka_unit_test(test_uint64_pairs),
-        cmocka_unit_test(test_float64_pairs),     cmocka_unit_test(test_bytes_pairs),
-        cmocka_unit_test(test_tuple_pairs),       cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_nan_refused),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_read_bytes_appends),
+        cmocka_unit_test(test_decode_datums_cap),
+        cmocka_unit_test(test_edge_values),
+        cmocka_unit_test(test_edge_values_more),
+        PAIR_TEST(0, "int64"),
+        PAIR_TEST(1, "uint64"),
+        PAIR_TEST(2, "float64"),
+        PAIR_TEST(3, "bytes"),
+        PAIR_TEST(4, "string"),
+        PAIR_TEST(5, "float32"),
+        PAIR_TEST(6, "decimal"),
+        PAIR_TEST(7, "date"),
+        PAIR_TEST(8, "datetime"),
+        PAIR_TEST(9, "timestamp"),
+        PAIR_TEST(10, "time"),
+        PAIR_TEST(11, "year"),
+        PAIR_TEST(12, "enum"),
+        PAIR_TEST(13, "set"),
+        PAIR_TEST(14, "bit"),
+        cmocka_unit_test(test_tuple_pairs),
+        cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_garbled),
     };
+    _Static_assert(sizeof(pair_types) / sizeof(pair_types[0]) == 15, "one PAIR_TEST per type");
     return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }

@@ -1,0 +1,93 @@
+/*
+ * sql_auth.h — accounts and the two authentication plugins: mysql_native_password and
+ * caching_sha2_password (fast path through a cache of SHA256(SHA256(password)); full
+ * authentication with the password in clear over TLS or RSA-encrypted with the server's key).
+ *
+ * The account table comes from configuration until the SQL layer stores users (root with an
+ * empty password by default, like a fresh TiDB playground). The scramble computations are
+ * exported so that unit tests can check them against known vectors.
+ */
+#ifndef SQL_AUTH_H
+#define SQL_AUTH_H
+
+#include "cm_err.h"
+#include "sql_my_const.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { SQL_AUTH_NATIVE = 0, SQL_AUTH_SHA2 = 1 };
+
+#define SQL_PLUGIN_NATIVE "mysql_native_password"
+#define SQL_PLUGIN_SHA2   "caching_sha2_password"
+
+/* Accounts the configuration may declare. */
+#define SQL_AUTH_ACCOUNTS_MAX 256
+
+typedef struct sql_account {
+    char *user;     /* owned */
+    char *password; /* owned; cleartext from the configuration (full sha2 auth compares it) */
+    size_t password_len;
+    int plugin;            /* SQL_AUTH_* */
+    uint8_t native_h2[20]; /* SHA1(SHA1(password)) */
+} sql_account;
+
+typedef struct sql_auth_cache_entry {
+    char *user;
+    uint8_t h2[32]; /* SHA256(SHA256(password)) */
+} sql_auth_cache_entry;
+
+typedef struct sql_auth {
+    sql_account accounts[SQL_AUTH_ACCOUNTS_MAX];
+    size_t naccounts;
+    int default_plugin; /* announced in the handshake */
+    pthread_mutex_t mu; /* guards the sha2 cache */
+    sql_auth_cache_entry cache[SQL_AUTH_ACCOUNTS_MAX];
+    size_t ncache;
+    void *rsa_key;     /* EVP_PKEY (owned) for the RSA exchange, or NULL */
+    char *rsa_pub_pem; /* owned PEM of its public half */
+    size_t rsa_pub_len;
+} sql_auth;
+
+int sql_auth_init(sql_auth *a, int default_plugin);
+void sql_auth_fini(sql_auth *a);
+/* Adds (or replaces) an account. Strings are copied. */
+int sql_auth_add(sql_auth *a, const char *user, const char *password, int plugin, cm_err *err);
+/* Parses "user:plugin:password,…" (plugin: mysql_native_password, caching_sha2_password,
+ * native or sha2; passwords may not contain commas). */
+int sql_auth_parse_users(sql_auth *a, const char *spec, cm_err *err);
+/* Takes ownership of an RSA key (EVP_PKEY *) and its public PEM for the sha2 RSA exchange. */
+void sql_auth_set_rsa(sql_auth *a, void *pkey, char *pub_pem, size_t pub_len);
+const sql_account *sql_auth_find(const sql_auth *a, const char *user, size_t n);
+/* SQL_AUTH_* for a plugin name (n bytes), or -1. */
+int sql_auth_plugin_by_name(const char *name, size_t n);
+const char *sql_auth_plugin_name(int plugin);
+
+/* 20 random bytes, none of them NUL (the nonce travels NUL-terminated in the handshake). */
+int sql_auth_nonce(uint8_t out[SQL_NONCE_LEN]);
+
+/* mysql_native_password: what a client sends, and the server's check against SHA1(SHA1(pw)). */
+void sql_auth_native_scramble(const uint8_t nonce[SQL_NONCE_LEN], const char *pw, size_t n,
+                              uint8_t out[20]);
+void sql_auth_native_h2(const char *pw, size_t n, uint8_t out[20]);
+int sql_auth_native_check(const uint8_t h2[20], const uint8_t nonce[SQL_NONCE_LEN],
+                          const uint8_t *resp, size_t n);
+
+/* caching_sha2_password: the client's scramble, SHA256(SHA256(pw)), and the fast-path check. */
+void sql_auth_sha2_scramble(const uint8_t nonce[SQL_NONCE_LEN], const char *pw, size_t n,
+                            uint8_t out[32]);
+void sql_auth_sha2_h2(const char *pw, size_t n, uint8_t out[32]);
+int sql_auth_sha2_check(const uint8_t h2[32], const uint8_t nonce[SQL_NONCE_LEN],
+                        const uint8_t *resp, size_t n);
+/* The cache of the fast path: filled after a successful full authentication. */
+int sql_auth_cache_get(sql_auth *a, const char *user, uint8_t h2[32]);
+void sql_auth_cache_put(sql_auth *a, const char *user, const uint8_t h2[32]);
+/* Decrypts an RSA-OAEP password block and undoes the XOR with the nonce. out receives the
+ * password (NUL removed); *out_len its length. Returns 0 or CM_E_ACCESS_DENIED. */
+int sql_auth_rsa_password(sql_auth *a, const uint8_t nonce[SQL_NONCE_LEN], const uint8_t *in,
+                          size_t n, uint8_t *out, size_t cap, size_t *out_len);
+/* Constant-time comparison of a cleartext password with the account's. */
+int sql_auth_password_equal(const sql_account *acc, const uint8_t *pw, size_t n);
+
+#endif

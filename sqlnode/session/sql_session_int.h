@@ -1,0 +1,210 @@
+/*
+ * sql_session_int.h — the session's private state, shared by the files of the session module
+ * (sql_session.c, sql_exec.c, sql_func.c, sql_set.c, sql_show.c, sql_prep.c). Only this module
+ * includes SQLite's header (DESIGN.md §2).
+ */
+#ifndef SQL_SESSION_INT_H
+#define SQL_SESSION_INT_H
+
+#include "cm_buf.h"
+#include "sql_lexer.h"
+#include "sql_session.h"
+#include "sql_translate.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* ---- limits of the session module (each with its reason) ---- */
+/* Account names are at most 32 characters in MySQL 8 (128 bytes of utf8mb4). */
+#define SQL_USER_MAX 128
+/* Client address text: an IPv6 address with port fits in 64 bytes. */
+#define SQL_HOST_MAX 64
+/* Database names are at most 64 characters (256 bytes of utf8mb4). */
+#define SQL_DB_MAX 256
+/* Diagnostics kept per statement: MySQL's max_error_count is 1024; 64 keeps an idle session's
+ * memory small and is more than any driver reads. */
+#define SQL_DIAG_MAX 64
+/* User variables per session: bounds what one client can make the server hold. */
+#define SQL_USERVARS_MAX 4096
+
+enum { SQL_DIAG_NOTE = 0, SQL_DIAG_WARNING = 1, SQL_DIAG_ERROR = 2 };
+
+typedef struct sql_diag {
+    uint8_t level;
+    uint16_t code;
+    char *msg; /* owned */
+} sql_diag;
+
+typedef struct sql_uvar {
+    char *name; /* owned, lower-cased (user variable names are case-insensitive) */
+    sql_vtype type;
+    int64_t i;
+    double d;
+    char *s; /* owned for TEXT/BLOB */
+    size_t n;
+} sql_uvar;
+
+/* A cached SQLite statement for one query text (DESIGN.md §7: reuse saves ~3 µs a query). */
+typedef struct sql_cached {
+    char *key; /* owned: the MySQL text */
+    size_t keylen;
+    unsigned mode; /* SQL_MODE_* bits the translation depended on */
+    uint64_t hash;
+    sqlite3_stmt *stmt;
+    sql_tr_item *items; /* owned */
+    uint32_t nitems;
+    int in_use;                     /* running now: not evicted */
+    struct sql_cached *prev, *next; /* LRU list, most recent first */
+    struct sql_cached *hnext;       /* hash chain */
+} sql_cached;
+
+typedef struct sql_cache {
+    sql_cached **buckets;
+    uint32_t nbuckets;
+    uint32_t count;
+    uint32_t cap; /* stmt-cache-size */
+    sql_cached *head, *tail;
+    uint64_t hits, misses;
+} sql_cache;
+
+struct sql_prep {
+    sql_kind kind;
+    char *sql; /* owned text */
+    size_t len;
+    uint32_t nparams;
+    sqlite3_stmt *stmt; /* QUERY and DO */
+    sql_tr_item *items; /* owned */
+    uint32_t nitems;
+    sql_column *cols; /* owned; names point into names */
+    uint32_t ncols;
+    char *names; /* owned */
+    sql_prep *next;
+};
+
+struct sql_sess {
+    const sql_sess_env *env;
+    uint64_t id;
+    sqlite3 *db;
+
+    pthread_mutex_t info_mu; /* guards user, host, dbname for readers on other threads */
+    char user[SQL_USER_MAX];
+    char host[SQL_HOST_MAX];
+    char dbname[SQL_DB_MAX];
+    int has_db;
+
+    int multi_statements;
+    int found_rows_flag;
+    sql_sv_val sv[SQL_SV_COUNT]; /* session values (session-scoped variables only) */
+    unsigned mode;               /* SQL_MODE_* bits from sql_mode */
+    int in_trans;
+    int trans_ro;
+    uint64_t last_insert_id;
+    int64_t row_count;
+    uint64_t found_rows;
+    int64_t stmt_start_us;  /* NOW() of the running statement */
+    int tz_system;          /* time_zone = SYSTEM */
+    int64_t tz_offset_s;    /* otherwise UTC + this */
+    double timestamp_fixed; /* SET timestamp: seconds, 0 = the clock */
+
+    sql_diag *diag;
+    uint32_t ndiag, cap_diag;
+    uint32_t nwarn_total; /* warnings raised by the last statement (kept or not) */
+    uint32_t nerr_total;
+
+    sql_uvar *uvars;
+    uint32_t nuvars, cap_uvars;
+
+    sql_cache cache;
+    sql_prep *preps;
+
+    volatile int killed; /* 0, 1 (query), 2 (connection); written by other threads */
+    char denied[128];    /* table the authorizer refused, for the error message */
+    cm_err fn_err;       /* an error one of our SQL functions raised (code 0: none) */
+    int in_init_connect;
+
+    sql_tokens toks;  /* scratch: the current query's tokens */
+    sql_tr_out tr;    /* scratch: translation */
+    sql_value *vals;  /* scratch: one row */
+    sql_column *cols; /* scratch: one result's columns */
+    uint32_t cap_vals;
+    cm_buf scratch;
+    uint64_t questions;
+};
+
+/* sql_session.c */
+void sql_diag_clear(sql_sess *s);
+void sql_diag_add(sql_sess *s, int level, int mysql_errno, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int64_t sql_sess_now_us(sql_sess *s);
+int sql_sess_done(sql_sess *s, sql_sink *sink, uint64_t affected, uint64_t insert_id, int more,
+                  const char *info);
+/* Column descriptions for results our own code builds (names are borrowed). */
+sql_column sql_col_text(const sql_sess *s, const char *name);
+sql_column sql_col_int(const char *name, int is_unsigned);
+/* Makes room for n values/columns in the scratch arrays. */
+int sql_sess_scratch(sql_sess *s, uint32_t n, cm_err *err);
+/* Resolves @@name for the translator (sql_tr_sysvar_cb). */
+int sql_sess_sysvar_resolve(void *user, const char *name, size_t n, int scope, int *id,
+                            cm_err *err);
+sql_tr_ctx sql_sess_tr_ctx(sql_sess *s);
+/* Runs one statement t[0, n) of src; key is the cache key when it is a query. */
+int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, const char *key,
+                  size_t keylen, sql_sink *sink, int more, cm_err *err);
+
+/* sql_exec.c */
+/* A sink that drops everything (init_connect, DO). */
+extern sql_sink sql_discard_sink;
+/* Translates and prepares a query without caching it (*out owned by the caller; s->tr keeps
+ * the item types until the next translation). */
+int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                     sqlite3_stmt **out, cm_err *err);
+int sql_cache_init(sql_cache *c, uint32_t cap);
+void sql_cache_fini(sql_cache *c);
+sql_cached *sql_cache_get(sql_cache *c, const char *key, size_t len, unsigned mode);
+/* Translates and prepares a query, caching it under key; *out stays in the cache. */
+int sql_exec_prepare_cached(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                            const char *key, size_t keylen, sql_cached **out, cm_err *err);
+/* Steps st to completion, sending a result set (or nothing when discard). Resets st. */
+int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
+                 sql_sink *sink, int more, int discard, cm_err *err);
+/* Maps a failed SQLite call to our error (1146, 1054, 1064, 1317 …). */
+int sql_exec_sqlite_error(sql_sess *s, int rc, cm_err *err);
+/* Evaluates expression t[0, n) to a value; text/blob copied into s->scratch (valid until the next
+ * call). */
+int sql_exec_eval(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_value *out,
+                  cm_err *err);
+/* Column types from the first row's values and the translator's hints. */
+void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
+                       int have_row, sql_column *cols, int ncols);
+
+/* sql_func.c */
+int sql_func_register(sql_sess *s);
+/* Formats a wall-clock time (µs since epoch) in the session's time zone. kind: 0 datetime,
+ * 1 date, 2 time; fsp: fractional digits. */
+void sql_func_format_time(sql_sess *s, int64_t us, int kind, int fsp, char *buf, size_t cap);
+
+/* sql_set.c */
+int sql_set_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                int more, cm_err *err);
+/* Session copies of the global values (login, reset). */
+int sql_sess_vars_from_globals(sql_sess *s, cm_err *err);
+void sql_sess_vars_free(sql_sess *s);
+/* Reads a variable as a value. scope: 0 default, 1 global, 2 session. Text lands in *scratch. */
+int sql_sess_sysvar_get(sql_sess *s, int id, int scope, sql_value *out, cm_buf *scratch);
+/* Sets a variable from a value (NULL v: DEFAULT). global: SET GLOBAL. */
+int sql_sess_sysvar_set(sql_sess *s, int id, int global, const sql_value *v, cm_err *err);
+/* SHOW VARIABLES text of a variable; *is_null set for NULL. */
+int sql_sess_sysvar_text(sql_sess *s, int id, int global, cm_buf *out);
+/* User variables. */
+const sql_uvar *sql_uvar_get(sql_sess *s, const char *name, size_t n);
+int sql_uvar_set(sql_sess *s, const char *name, size_t n, const sql_value *v, cm_err *err);
+void sql_uvars_clear(sql_sess *s);
+
+/* sql_show.c */
+int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                 int more, cm_err *err);
+/* Columns a SHOW statement returns, for COM_STMT_PREPARE; 0 when not a known SHOW. */
+uint32_t sql_show_columns(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                          sql_column *cols, uint32_t cap);
+
+#endif

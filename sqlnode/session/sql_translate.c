@@ -1,0 +1,986 @@
+/* sql_translate.c — classify MySQL statements and translate queries to SQLite's dialect. */
+#include "sql_translate.h"
+
+#include "../mysql/sql_my_const.h"
+#include "sql_sysvar.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- classification ---- */
+
+static int is_kw(const char *src, const sql_token *t, const char *const *list)
+{
+    for (; *list; list++) {
+        if (sql_tok_is(src, t, *list)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+sql_kind sql_classify(const char *src, const sql_token *t, uint32_t n)
+{
+    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE",  "REPLACE",
+                                      "LOAD",   "CALL",   "HANDLER", NULL};
+    static const char *const unsupported[] = {
+        "CREATE",   "DROP",     "ALTER",    "TRUNCATE",   "RENAME",    "GRANT",     "REVOKE",
+        "FLUSH",    "ANALYZE",  "OPTIMIZE", "REPAIR",     "CHECK",     "CHECKSUM",  "LOCK",
+        "UNLOCK",   "PREPARE",  "EXECUTE",  "DEALLOCATE", "INSTALL",   "UNINSTALL", "RESET",
+        "PURGE",    "CHANGE",   "ADMIN",    "IMPORT",     "XA",        "HELP",      "BINLOG",
+        "CACHE",    "SHUTDOWN", "RESTART",  "CLONE",      "SAVEPOINT", "RELEASE",   "SIGNAL",
+        "RESIGNAL", "GET",      "TABLE",    NULL};
+    if (n == 0) {
+        return SQL_KIND_EMPTY;
+    }
+    const sql_token *f = &t[0];
+    if (f->type == SQL_TK_LPAREN) {
+        return SQL_KIND_QUERY;
+    }
+    if (f->type != SQL_TK_IDENT) {
+        return SQL_KIND_UNKNOWN;
+    }
+    if (sql_tok_is(src, f, "SELECT") || sql_tok_is(src, f, "WITH") ||
+        sql_tok_is(src, f, "VALUES")) {
+        return SQL_KIND_QUERY;
+    }
+    if (sql_tok_is(src, f, "DO")) {
+        return SQL_KIND_DO;
+    }
+    if (sql_tok_is(src, f, "SET")) {
+        return SQL_KIND_SET;
+    }
+    if (sql_tok_is(src, f, "SHOW")) {
+        return SQL_KIND_SHOW;
+    }
+    if (sql_tok_is(src, f, "USE")) {
+        return SQL_KIND_USE;
+    }
+    if (sql_tok_is(src, f, "BEGIN") ||
+        (sql_tok_is(src, f, "START") && n > 1 && sql_tok_is(src, &t[1], "TRANSACTION"))) {
+        return SQL_KIND_BEGIN;
+    }
+    if (sql_tok_is(src, f, "COMMIT")) {
+        return SQL_KIND_COMMIT;
+    }
+    if (sql_tok_is(src, f, "ROLLBACK")) {
+        for (uint32_t i = 1; i < n; i++) {
+            if (sql_tok_is(src, &t[i], "TO")) {
+                return SQL_KIND_UNSUPPORTED; /* ROLLBACK TO SAVEPOINT */
+            }
+        }
+        return SQL_KIND_ROLLBACK;
+    }
+    if (sql_tok_is(src, f, "KILL")) {
+        return SQL_KIND_KILL;
+    }
+    if (sql_tok_is(src, f, "DESCRIBE") || sql_tok_is(src, f, "DESC") ||
+        sql_tok_is(src, f, "EXPLAIN")) {
+        return SQL_KIND_DESCRIBE;
+    }
+    if (is_kw(src, f, dml)) {
+        return SQL_KIND_DML;
+    }
+    if (is_kw(src, f, unsupported)) {
+        return SQL_KIND_UNSUPPORTED;
+    }
+    return SQL_KIND_UNKNOWN;
+}
+
+const char *sql_kind_name(sql_kind k)
+{
+    static const char *const names[] = {"empty", "query",    "do",          "set",      "show",
+                                        "use",   "begin",    "commit",      "rollback", "kill",
+                                        "dml",   "describe", "unsupported", "unknown"};
+    return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+/* ---- translation ---- */
+
+void sql_tr_out_init(sql_tr_out *o)
+{
+    memset(o, 0, sizeof(*o));
+    cm_buf_init(&o->sql);
+}
+
+void sql_tr_out_reset(sql_tr_out *o)
+{
+    cm_buf_reset(&o->sql);
+    o->nitems = 0;
+    o->nparams = 0;
+}
+
+void sql_tr_out_fini(sql_tr_out *o)
+{
+    cm_buf_fini(&o->sql);
+    free(o->items);
+    memset(o, 0, sizeof(*o));
+}
+
+enum { SPECIAL_CAST = 1, SPECIAL_POSITION, SPECIAL_SUBSTRING };
+
+typedef struct tr {
+    const char *src;
+    const sql_token *t;
+    uint32_t n;
+    const sql_tr_ctx *ctx;
+    sql_tr_out *out;
+    cm_err *err;
+    int depth;
+    int special_depth[SQL_TR_DEPTH_MAX + 1]; /* kind of the special form opened at each depth */
+    int top_done;                            /* the top-level select list was seen */
+} tr;
+
+static int nomem(tr *x)
+{
+    return cm_err_set(x->err, CM_E_NOMEM, "out of memory translating a statement");
+}
+
+static int emit(tr *x, const char *s)
+{
+    cm_buf *b = &x->out->sql;
+    if (b->len > 0 && b->ptr[b->len - 1] != ' ' && cm_buf_append_u8(b, ' ') != 0) {
+        return nomem(x);
+    }
+    return cm_buf_append(b, s, strlen(s)) == 0 ? 0 : nomem(x);
+}
+
+static int emit_n(tr *x, const char *s, size_t n)
+{
+    cm_buf *b = &x->out->sql;
+    if (b->len > 0 && b->ptr[b->len - 1] != ' ' && cm_buf_append_u8(b, ' ') != 0) {
+        return nomem(x);
+    }
+    return cm_buf_append(b, s, n) == 0 ? 0 : nomem(x);
+}
+
+static int unsupported(tr *x, uint32_t i, const char *what)
+{
+    const sql_token *t = &x->t[i];
+    return cm_err_set(x->err, CM_E_UNSUPPORTED,
+                      "This version of Tessera doesn't yet support '%s' (near '%.*s')", what,
+                      (int)(t->len > 40 ? 40 : t->len), x->src + t->off);
+}
+
+static int syntax(tr *x, uint32_t i)
+{
+    if (i >= x->n) {
+        return cm_err_set(x->err, CM_E_PARSE,
+                          "You have an error in your SQL syntax; check the manual that corresponds "
+                          "to your MySQL server version for the right syntax to use near '' at "
+                          "line 1");
+    }
+    const sql_token *t = &x->t[i];
+    return cm_err_set(x->err, CM_E_PARSE,
+                      "You have an error in your SQL syntax; check the manual that corresponds to "
+                      "your MySQL server version for the right syntax to use near '%.*s' at line 1",
+                      (int)(t->len > 60 ? 60 : t->len), x->src + t->off);
+}
+
+static int kw(tr *x, uint32_t i, const char *k)
+{
+    return i < x->n && sql_tok_is(x->src, &x->t[i], k);
+}
+
+static int next_is_lparen(tr *x, uint32_t i)
+{
+    return i + 1 < x->n && x->t[i + 1].type == SQL_TK_LPAREN;
+}
+
+/* Appends a SQLite string literal of bytes p[0, n). */
+static int emit_string_bytes(tr *x, const char *p, size_t n)
+{
+    cm_buf *b = &x->out->sql;
+    if (b->len > 0 && b->ptr[b->len - 1] != ' ' && cm_buf_append_u8(b, ' ') != 0) {
+        return nomem(x);
+    }
+    if (memchr(p, '\0', n) != NULL) {
+        static const char hexd[] = "0123456789ABCDEF";
+        if (cm_buf_append(b, "CAST(X'", 7) != 0 || cm_buf_reserve(b, 2 * n + 16) != 0) {
+            return nomem(x);
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint8_t c = (uint8_t)p[i];
+            b->ptr[b->len++] = (uint8_t)hexd[c >> 4];
+            b->ptr[b->len++] = (uint8_t)hexd[c & 15];
+        }
+        return cm_buf_append(b, "' AS TEXT)", 10) == 0 ? 0 : nomem(x);
+    }
+    if (cm_buf_reserve(b, n + 2) != 0 || cm_buf_append_u8(b, '\'') != 0) {
+        return nomem(x);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cm_buf_append_u8(b, (uint8_t)p[i]) != 0 ||
+            (p[i] == '\'' && cm_buf_append_u8(b, '\'') != 0)) {
+            return nomem(x);
+        }
+    }
+    return cm_buf_append_u8(b, '\'') == 0 ? 0 : nomem(x);
+}
+
+/* Appends a double-quoted SQLite identifier. */
+static int emit_qident(tr *x, const char *p, size_t n)
+{
+    cm_buf *b = &x->out->sql;
+    if (b->len > 0 && b->ptr[b->len - 1] != ' ' && cm_buf_append_u8(b, ' ') != 0) {
+        return nomem(x);
+    }
+    if (cm_buf_append_u8(b, '"') != 0) {
+        return nomem(x);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)p[i];
+        if (c == 0) {
+            c = ' ';
+        }
+        if (cm_buf_append_u8(b, c) != 0 || (c == '"' && cm_buf_append_u8(b, '"') != 0)) {
+            return nomem(x);
+        }
+    }
+    return cm_buf_append_u8(b, '"') == 0 ? 0 : nomem(x);
+}
+
+/* Emits consecutive STRING tokens starting at i as one literal; returns the next index. */
+static int emit_strings(tr *x, uint32_t *i)
+{
+    cm_buf v = CM_BUF_INIT;
+    uint32_t j = *i;
+    int rc = 0;
+    while (j < x->n && x->t[j].type == SQL_TK_STRING) {
+        if (sql_tok_string(x->src, &x->t[j], x->ctx->mode, &v) != 0) {
+            rc = nomem(x);
+            break;
+        }
+        j++;
+    }
+    if (rc == 0) {
+        rc = emit_string_bytes(x, v.ptr ? (const char *)v.ptr : "", v.len);
+    }
+    cm_buf_fini(&v);
+    *i = j;
+    return rc;
+}
+
+static int emit_hex(tr *x, const sql_token *t)
+{
+    const char *p = x->src + t->voff;
+    size_t n = t->vlen;
+    for (size_t k = 0; k < n; k++) {
+        char c = p[k];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return cm_err_set(x->err, CM_E_PARSE, "invalid hexadecimal literal");
+        }
+    }
+    if ((t->flags & SQL_TKF_QUOTED) && (n % 2) != 0) {
+        return cm_err_set(x->err, CM_E_PARSE, "hexadecimal literal needs an even digit count");
+    }
+    cm_buf *b = &x->out->sql;
+    if (emit(x, "X'") != 0) {
+        return CM_E_NOMEM;
+    }
+    if ((n % 2) != 0 && cm_buf_append_u8(b, '0') != 0) {
+        return nomem(x);
+    }
+    if (cm_buf_append(b, p, n) != 0 || cm_buf_append_u8(b, '\'') != 0) {
+        return nomem(x);
+    }
+    return 0;
+}
+
+static int emit_bit(tr *x, const sql_token *t)
+{
+    const char *p = x->src + t->voff;
+    uint64_t v = 0;
+    size_t sig = 0;
+    for (size_t k = 0; k < t->vlen; k++) {
+        if (p[k] != '0' && p[k] != '1') {
+            return cm_err_set(x->err, CM_E_PARSE, "invalid bit literal");
+        }
+        if (sig > 0 || p[k] == '1') {
+            sig++;
+        }
+        v = (v << 1) | (uint64_t)(p[k] - '0');
+    }
+    if (sig > 63) {
+        return cm_err_set(x->err, CM_E_UNSUPPORTED, "bit literals wider than 63 bits");
+    }
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+    return emit(x, buf);
+}
+
+/* Maps a CAST/CONVERT target type t[b, e) to SQLite's. */
+static int emit_cast_type(tr *x, uint32_t b, uint32_t e)
+{
+    static const struct {
+        const char *my;
+        const char *lite;
+    } map[] = {{"SIGNED", "INTEGER"},  {"UNSIGNED", "INTEGER"}, {"INT", "INTEGER"},
+               {"INTEGER", "INTEGER"}, {"BIGINT", "INTEGER"},   {"CHAR", "TEXT"},
+               {"NCHAR", "TEXT"},      {"VARCHAR", "TEXT"},     {"CHARACTER", "TEXT"},
+               {"TEXT", "TEXT"},       {"BINARY", "BLOB"},      {"VARBINARY", "BLOB"},
+               {"BLOB", "BLOB"},       {"DECIMAL", "NUMERIC"},  {"NUMERIC", "NUMERIC"},
+               {"DEC", "NUMERIC"},     {"DOUBLE", "REAL"},      {"FLOAT", "REAL"},
+               {"REAL", "REAL"},       {"DATE", "TEXT"},        {"DATETIME", "TEXT"},
+               {"TIME", "TEXT"},       {"YEAR", "INTEGER"},     {"JSON", "TEXT"}};
+    if (b >= e) {
+        return syntax(x, b);
+    }
+    for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+        if (sql_tok_is(x->src, &x->t[b], map[k].my)) {
+            return emit(x, map[k].lite);
+        }
+    }
+    return syntax(x, b);
+}
+
+/* Index of the RPAREN matching the LPAREN at i, or x->n. */
+static uint32_t match_paren(tr *x, uint32_t i)
+{
+    int d = 0;
+    for (uint32_t j = i; j < x->n; j++) {
+        if (x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (x->t[j].type == SQL_TK_RPAREN && --d == 0) {
+            return j;
+        }
+    }
+    return x->n;
+}
+
+static int translate_range(tr *x, uint32_t b, uint32_t e, int top);
+
+/* CONVERT(expr, type) and CONVERT(expr USING charset); i is at CONVERT. */
+static int emit_convert(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e) {
+        return syntax(x, i);
+    }
+    uint32_t split = 0, is_using = 0;
+    int d = 0;
+    for (uint32_t j = i + 2; j < close; j++) {
+        if (x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (x->t[j].type == SQL_TK_RPAREN) {
+            d--;
+        } else if (d == 0 && (x->t[j].type == SQL_TK_COMMA || kw(x, j, "USING"))) {
+            split = j;
+            is_using = kw(x, j, "USING");
+            break;
+        }
+    }
+    if (split == 0) {
+        return syntax(x, i);
+    }
+    int rc;
+    if ((rc = emit(x, is_using ? "(" : "CAST(")) != 0) {
+        return rc;
+    }
+    x->depth++;
+    if (x->depth > SQL_TR_DEPTH_MAX) {
+        return cm_err_set(x->err, CM_E_PARSE, "expression nested too deeply");
+    }
+    rc = translate_range(x, i + 2, split, 0);
+    x->depth--;
+    if (rc != 0) {
+        return rc;
+    }
+    if (!is_using) {
+        if ((rc = emit(x, "AS")) != 0 || (rc = emit_cast_type(x, split + 1, close)) != 0) {
+            return rc;
+        }
+    }
+    *pi = close + 1;
+    return emit(x, ")");
+}
+
+static const char *const operator_words[] = {
+    "AND",     "OR",       "NOT",      "XOR",    "IS",     "IN",  "LIKE", "REGEXP", "RLIKE",
+    "BETWEEN", "CASE",     "WHEN",     "THEN",   "ELSE",   "AS",  "DIV",  "MOD",    "BINARY",
+    "COLLATE", "INTERVAL", "DISTINCT", "SELECT", "ESCAPE", "ALL", "ANY",  "SOME",   NULL};
+static const char *const reserved_alias[] = {
+    "AND",    "OR",     "NOT",    "XOR",   "IS",      "NULL",    "TRUE",     "FALSE",    "UNKNOWN",
+    "IN",     "LIKE",   "REGEXP", "RLIKE", "BETWEEN", "CASE",    "WHEN",     "THEN",     "ELSE",
+    "END",    "AS",     "DIV",    "MOD",   "BINARY",  "COLLATE", "INTERVAL", "DISTINCT", "FROM",
+    "WHERE",  "GROUP",  "HAVING", "ORDER", "LIMIT",   "INTO",    "FOR",      "UNION",    "SELECT",
+    "EXISTS", "ESCAPE", "ALL",    "ANY",   "SOME",    "ON",      "USING",    "JOIN",     "WINDOW",
+    "OVER",   "DESC",   "ASC",    "LOCK",  NULL};
+
+/* Whether token i can end an operand (so that a following word is an alias). */
+static int ends_operand(tr *x, uint32_t i)
+{
+    const sql_token *t = &x->t[i];
+    switch (t->type) {
+    case SQL_TK_INT:
+    case SQL_TK_DECIMAL:
+    case SQL_TK_FLOAT:
+    case SQL_TK_STRING:
+    case SQL_TK_HEX:
+    case SQL_TK_BIT:
+    case SQL_TK_QIDENT:
+    case SQL_TK_RPAREN:
+    case SQL_TK_SYSVAR:
+    case SQL_TK_USERVAR:
+    case SQL_TK_PARAM:
+        return 1;
+    case SQL_TK_IDENT:
+        return !is_kw(x->src, t, operator_words);
+    default:
+        return 0;
+    }
+}
+
+/* Number of trailing tokens of item [b, e) that form its alias (0, 1 or 2). */
+static uint32_t alias_len(tr *x, uint32_t b, uint32_t e)
+{
+    if (e - b < 2) {
+        return 0;
+    }
+    const sql_token *last = &x->t[e - 1];
+    if (kw(x, e - 2, "AS")) {
+        return 2;
+    }
+    int word = last->type == SQL_TK_QIDENT ||
+               (last->type == SQL_TK_IDENT && !is_kw(x->src, last, reserved_alias)) ||
+               (last->type == SQL_TK_STRING && x->t[e - 2].type != SQL_TK_STRING);
+    if (word && ends_operand(x, e - 2) && x->t[e - 2].type != SQL_TK_DOT) {
+        return 1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    uint8_t type;
+    uint8_t strong;
+} func_types[] = {
+    {"NOW", SQL_TYPE_DATETIME, 1},
+    {"CURRENT_TIMESTAMP", SQL_TYPE_DATETIME, 1},
+    {"LOCALTIME", SQL_TYPE_DATETIME, 1},
+    {"LOCALTIMESTAMP", SQL_TYPE_DATETIME, 1},
+    {"SYSDATE", SQL_TYPE_DATETIME, 1},
+    {"UTC_TIMESTAMP", SQL_TYPE_DATETIME, 1},
+    {"FROM_UNIXTIME", SQL_TYPE_DATETIME, 1},
+    {"CURDATE", SQL_TYPE_DATE, 1},
+    {"CURRENT_DATE", SQL_TYPE_DATE, 1},
+    {"UTC_DATE", SQL_TYPE_DATE, 1},
+    {"CURTIME", SQL_TYPE_TIME, 1},
+    {"CURRENT_TIME", SQL_TYPE_TIME, 1},
+    {"UTC_TIME", SQL_TYPE_TIME, 1},
+    {"CONNECTION_ID", SQL_TYPE_LONGLONG, 0},
+    {"LAST_INSERT_ID", SQL_TYPE_LONGLONG, 0},
+    {"ROW_COUNT", SQL_TYPE_LONGLONG, 0},
+    {"FOUND_ROWS", SQL_TYPE_LONGLONG, 0},
+    {"UNIX_TIMESTAMP", SQL_TYPE_LONGLONG, 0},
+    {"LENGTH", SQL_TYPE_LONGLONG, 0},
+    {"CHAR_LENGTH", SQL_TYPE_LONGLONG, 0},
+    {"RAND", SQL_TYPE_DOUBLE, 0},
+    {"PI", SQL_TYPE_DOUBLE, 0},
+};
+
+/* Static type of item [b, e) (alias excluded). */
+static sql_tr_item item_info(tr *x, uint32_t b, uint32_t e, int sysvar_id)
+{
+    sql_tr_item it = {SQL_TYPE_VAR_STRING, 0, 0};
+    uint32_t n = e - b;
+    const sql_token *t = &x->t[b];
+    if (n == 2 && t->type == SQL_TK_OP && t->len == 1 && x->src[t->off] == '-') {
+        t++;
+        n = 1;
+    }
+    if (n == 1) {
+        switch (t->type) {
+        case SQL_TK_INT:
+        case SQL_TK_BIT:
+            it.guess = SQL_TYPE_LONGLONG;
+            it.literal = 1;
+            return it;
+        case SQL_TK_DECIMAL:
+        case SQL_TK_FLOAT:
+            it.guess = SQL_TYPE_DOUBLE;
+            it.literal = 1;
+            return it;
+        case SQL_TK_STRING:
+        case SQL_TK_HEX:
+            it.literal = 1;
+            return it;
+        case SQL_TK_SYSVAR: {
+            const sql_sysvar_def *d = sql_sysvar_def_of(sysvar_id);
+            if (d && (d->type == SQL_SV_INT || d->type == SQL_SV_BOOL || d->type == SQL_SV_UINT)) {
+                it.guess = SQL_TYPE_LONGLONG;
+            } else if (d && d->type == SQL_SV_DOUBLE) {
+                it.guess = SQL_TYPE_DOUBLE;
+            }
+            return it;
+        }
+        case SQL_TK_IDENT:
+            if (sql_tok_is(x->src, t, "NULL")) {
+                it.guess = SQL_TYPE_NULL;
+                it.literal = 1;
+                return it;
+            }
+            if (sql_tok_is(x->src, t, "TRUE") || sql_tok_is(x->src, t, "FALSE")) {
+                it.guess = SQL_TYPE_LONGLONG;
+                it.literal = 1;
+                return it;
+            }
+            break;
+        default:
+            return it;
+        }
+    }
+    if (t->type == SQL_TK_IDENT &&
+        (n == 1 || (n >= 3 && t[1].type == SQL_TK_LPAREN && match_paren(x, b + 1) == e - 1))) {
+        for (size_t k = 0; k < sizeof(func_types) / sizeof(func_types[0]); k++) {
+            if (sql_tok_is(x->src, t, func_types[k].name)) {
+                if (n == 1 && !func_types[k].strong) {
+                    break; /* a bare word that is not a keyword function */
+                }
+                it.guess = func_types[k].type;
+                it.strong = func_types[k].strong ? func_types[k].type : 0;
+                return it;
+            }
+        }
+    }
+    return it;
+}
+
+/* Ends a top-level select item [b, e): records its type and adds the MySQL column name. */
+static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
+{
+    if (b >= e) {
+        return syntax(x, e);
+    }
+    sql_tr_out *o = x->out;
+    if (o->nitems >= SQL_TR_ITEMS_MAX) {
+        return cm_err_set(x->err, CM_E_UNSUPPORTED, "more than %d select items", SQL_TR_ITEMS_MAX);
+    }
+    if (o->nitems == o->cap_items) {
+        uint32_t cap = o->cap_items ? o->cap_items * 2 : 16;
+        sql_tr_item *v = realloc(o->items, cap * sizeof(*v));
+        if (v == NULL) {
+            return nomem(x);
+        }
+        o->items = v;
+        o->cap_items = cap;
+    }
+    uint32_t al = alias_len(x, b, e);
+    o->items[o->nitems++] = item_info(x, b, e - al, sysvar_id);
+    if (al > 0) {
+        return 0;
+    }
+    const sql_token *last = &x->t[e - 1];
+    if (last->type == SQL_TK_OP && last->len == 1 && x->src[last->off] == '*') {
+        return 0; /* * and t.* keep their columns' names */
+    }
+    if (emit(x, "AS") != 0) {
+        return CM_E_NOMEM;
+    }
+    if (e - b == 1 && x->t[b].type == SQL_TK_STRING) {
+        cm_buf v = CM_BUF_INIT;
+        int rc = sql_tok_string(x->src, &x->t[b], x->ctx->mode, &v);
+        if (rc == 0) {
+            size_t n = v.len > SQL_TR_NAME_MAX ? SQL_TR_NAME_MAX : v.len;
+            rc = emit_qident(x, v.ptr ? (const char *)v.ptr : "", n);
+        }
+        cm_buf_fini(&v);
+        return rc;
+    }
+    size_t start = x->t[b].off;
+    size_t end = last->off + last->len;
+    size_t n = end - start;
+    if (n > SQL_TR_NAME_MAX) {
+        n = SQL_TR_NAME_MAX;
+        while (n > 0 && ((unsigned char)x->src[start + n] & 0xc0) == 0x80) {
+            n--; /* keep UTF-8 whole */
+        }
+    }
+    return emit_qident(x, x->src + start, n);
+}
+
+static const char *const list_end[] = {"FROM",      "WHERE",  "GROUP", "HAVING", "ORDER",
+                                       "LIMIT",     "INTO",   "FOR",   "UNION",  "EXCEPT",
+                                       "INTERSECT", "WINDOW", "LOCK",  NULL};
+static const char *const select_modifiers_dropped[] = {
+    "HIGH_PRIORITY",  "STRAIGHT_JOIN",       "SQL_SMALL_RESULT",
+    "SQL_BIG_RESULT", "SQL_BUFFER_RESULT",   "SQL_NO_CACHE",
+    "SQL_CACHE",      "SQL_CALC_FOUND_ROWS", NULL};
+static const char *const charsets[] = {"_UTF8MB4", "_UTF8",  "_UTF8MB3", "_LATIN1",
+                                       "_BINARY",  "_ASCII", NULL};
+
+/* One bare word at index *pi. */
+static int emit_word(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    const sql_token *t = &x->t[i];
+    const char *w = x->src + t->off;
+    int rc;
+    int call = next_is_lparen(x, i) && i + 1 < e;
+    int qualified = i > 0 && x->t[i - 1].type == SQL_TK_DOT;
+    *pi = i + 1;
+
+    if (!qualified && call) {
+        if (kw(x, i, "IF")) {
+            return emit(x, "iif");
+        }
+        if (kw(x, i, "CAST") || kw(x, i, "POSITION") || kw(x, i, "SUBSTRING") ||
+            kw(x, i, "SUBSTR") || kw(x, i, "MID")) {
+            int d = x->depth + 1;
+            if (d <= SQL_TR_DEPTH_MAX) {
+                x->special_depth[d] = kw(x, i, "CAST")       ? SPECIAL_CAST
+                                      : kw(x, i, "POSITION") ? SPECIAL_POSITION
+                                                             : SPECIAL_SUBSTRING;
+            }
+            return emit(x, kw(x, i, "CAST")       ? "CAST"
+                           : kw(x, i, "POSITION") ? "locate"
+                                                  : "substring");
+        }
+        if (kw(x, i, "CONVERT")) {
+            *pi = i;
+            return emit_convert(x, pi, e);
+        }
+        if (kw(x, i, "CURRENT_TIMESTAMP") || kw(x, i, "LOCALTIME") || kw(x, i, "LOCALTIMESTAMP")) {
+            return emit(x, "now");
+        }
+        if (kw(x, i, "CURRENT_DATE")) {
+            return emit(x, "curdate");
+        }
+        if (kw(x, i, "CURRENT_TIME")) {
+            return emit(x, "curtime");
+        }
+        if (kw(x, i, "LEFT") || kw(x, i, "RIGHT") || kw(x, i, "INSERT") || kw(x, i, "ISNULL")) {
+            return emit_qident(x, w, t->len);
+        }
+        return emit_n(x, w, t->len);
+    }
+    if (!qualified) {
+        if (kw(x, i, "CURRENT_TIMESTAMP") || kw(x, i, "LOCALTIME") || kw(x, i, "LOCALTIMESTAMP")) {
+            return emit(x, "now()");
+        }
+        if (kw(x, i, "CURRENT_DATE")) {
+            return emit(x, "curdate()");
+        }
+        if (kw(x, i, "CURRENT_TIME")) {
+            return emit(x, "curtime()");
+        }
+        if (kw(x, i, "UTC_TIMESTAMP") || kw(x, i, "UTC_DATE") || kw(x, i, "UTC_TIME") ||
+            kw(x, i, "CURRENT_USER")) {
+            if ((rc = emit_n(x, w, t->len)) != 0) {
+                return rc;
+            }
+            return cm_buf_append(&x->out->sql, "()", 2) == 0 ? 0 : nomem(x);
+        }
+        if (kw(x, i, "MOD")) {
+            return emit(x, "%");
+        }
+        if (kw(x, i, "DIV")) {
+            return emit(x, "/");
+        }
+        if (kw(x, i, "XOR")) {
+            return unsupported(x, i, "XOR");
+        }
+        if (kw(x, i, "INTERVAL")) {
+            return unsupported(x, i, "INTERVAL arithmetic");
+        }
+        if (kw(x, i, "RLIKE")) {
+            return emit(x, "REGEXP");
+        }
+        if (kw(x, i, "BINARY")) {
+            return 0; /* text already compares as bytes (utf8mb4_bin) */
+        }
+        if (kw(x, i, "DISTINCTROW")) {
+            return emit(x, "DISTINCT");
+        }
+        if (is_kw(x->src, t, select_modifiers_dropped)) {
+            return 0;
+        }
+        if (kw(x, i, "FROM") && kw(x, i + 1, "DUAL")) {
+            *pi = i + 2;
+            return 0;
+        }
+        if (kw(x, i, "COLLATE") && i + 1 < e) {
+            const sql_token *c = &x->t[i + 1];
+            *pi = i + 2;
+            if (c->len > 3 && strncasecmp(x->src + c->off + c->len - 3, "_ci", 3) == 0) {
+                return emit(x, "COLLATE NOCASE");
+            }
+            return 0;
+        }
+        if (kw(x, i, "INTO")) {
+            return unsupported(x, i, "SELECT … INTO");
+        }
+        if (x->depth == 0 && kw(x, i, "FOR") && (kw(x, i + 1, "UPDATE") || kw(x, i + 1, "SHARE"))) {
+            *pi = e; /* locking reads: no table to lock yet */
+            return 0;
+        }
+        if (x->depth == 0 && kw(x, i, "LOCK") && kw(x, i + 1, "IN")) {
+            *pi = e;
+            return 0;
+        }
+        if (w[0] == '_' && i + 1 < e &&
+            (x->t[i + 1].type == SQL_TK_STRING || x->t[i + 1].type == SQL_TK_HEX) &&
+            is_kw(x->src, t, charsets)) {
+            return 0; /* charset introducer: text is UTF-8 bytes already */
+        }
+        int d = x->depth;
+        if (d > 0 && d <= SQL_TR_DEPTH_MAX) {
+            if (x->special_depth[d] == SPECIAL_CAST && kw(x, i, "AS")) {
+                uint32_t close = i + 1;
+                while (close < e && x->t[close].type != SQL_TK_RPAREN) {
+                    if (x->t[close].type == SQL_TK_LPAREN) {
+                        close = match_paren(x, close);
+                    }
+                    if (close < e) {
+                        close++;
+                    }
+                }
+                if ((rc = emit(x, "AS")) != 0 || (rc = emit_cast_type(x, i + 1, close)) != 0) {
+                    return rc;
+                }
+                *pi = close;
+                return 0;
+            }
+            if (x->special_depth[d] == SPECIAL_POSITION && kw(x, i, "IN")) {
+                return emit(x, ",");
+            }
+            if (x->special_depth[d] == SPECIAL_SUBSTRING && (kw(x, i, "FROM") || kw(x, i, "FOR"))) {
+                return emit(x, ",");
+            }
+        }
+    }
+    /* A plain identifier or keyword. Words SQLite would not lex as identifiers are quoted. */
+    int plain = !(w[0] >= '0' && w[0] <= '9') && memchr(w, '$', t->len) == NULL;
+    return plain ? emit_n(x, w, t->len) : emit_qident(x, w, t->len);
+}
+
+static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
+{
+    int rc = 0;
+    uint32_t i = b;
+    int in_list = 0;
+    uint32_t item_b = 0;
+    int item_sysvar = -1;
+    while (i < e) {
+        const sql_token *t = &x->t[i];
+        if (top && !x->top_done && x->depth == 0 && kw(x, i, "SELECT")) {
+            if ((rc = emit(x, "SELECT")) != 0) {
+                return rc;
+            }
+            i++;
+            while (i < e && (kw(x, i, "ALL") || kw(x, i, "DISTINCT") || kw(x, i, "DISTINCTROW") ||
+                             is_kw(x->src, &x->t[i], select_modifiers_dropped))) {
+                if (!is_kw(x->src, &x->t[i], select_modifiers_dropped) &&
+                    (rc = emit(x, kw(x, i, "ALL") ? "ALL" : "DISTINCT")) != 0) {
+                    return rc;
+                }
+                i++;
+            }
+            x->top_done = 1;
+            in_list = 1;
+            item_b = i;
+            item_sysvar = -1;
+            continue;
+        }
+        if (in_list && x->depth == 0 &&
+            (t->type == SQL_TK_COMMA || is_kw(x->src, t, list_end) || t->type == SQL_TK_RPAREN)) {
+            if ((rc = finish_item(x, item_b, i, item_sysvar)) != 0) {
+                return rc;
+            }
+            if (t->type == SQL_TK_COMMA) {
+                item_b = i + 1;
+                item_sysvar = -1;
+            } else {
+                in_list = 0;
+            }
+        }
+        switch (t->type) {
+        case SQL_TK_STRING:
+            rc = emit_strings(x, &i);
+            continue;
+        case SQL_TK_QIDENT: {
+            cm_buf v = CM_BUF_INIT;
+            rc = sql_tok_name(x->src, t, &v) == 0
+                     ? emit_qident(x, v.ptr ? (const char *)v.ptr : "", v.len)
+                     : nomem(x);
+            cm_buf_fini(&v);
+            break;
+        }
+        case SQL_TK_INT:
+        case SQL_TK_DECIMAL:
+        case SQL_TK_FLOAT:
+            rc = emit_n(x, x->src + t->off, t->len);
+            break;
+        case SQL_TK_HEX:
+            rc = emit_hex(x, t);
+            break;
+        case SQL_TK_BIT:
+            rc = emit_bit(x, t);
+            break;
+        case SQL_TK_PARAM:
+            x->out->nparams++;
+            rc = emit(x, "?");
+            break;
+        case SQL_TK_SYSVAR: {
+            int scope = (t->flags & SQL_TKF_GLOBAL) ? 1 : (t->flags & SQL_TKF_SESSION) ? 2 : 0;
+            cm_buf name = CM_BUF_INIT;
+            int id = -1;
+            rc = sql_tok_name(x->src, t, &name);
+            if (rc == 0) {
+                rc = x->ctx->sysvar(x->ctx->user, name.ptr ? (const char *)name.ptr : "", name.len,
+                                    scope, &id, x->err);
+            }
+            cm_buf_fini(&name);
+            if (rc == 0) {
+                char buf[64];
+                snprintf(buf, sizeof(buf), "__tsr_sysvar(%d,%d)", id, scope);
+                rc = emit(x, buf);
+                item_sysvar = id;
+            }
+            break;
+        }
+        case SQL_TK_USERVAR: {
+            if (i + 1 < e && x->t[i + 1].type == SQL_TK_OP && x->t[i + 1].len == 2 &&
+                memcmp(x->src + x->t[i + 1].off, ":=", 2) == 0) {
+                return unsupported(x, i, "assignment to user variables inside expressions");
+            }
+            cm_buf name = CM_BUF_INIT;
+            rc = sql_tok_name(x->src, t, &name);
+            if (rc == 0 && (rc = emit(x, "__tsr_uservar(")) == 0) {
+                rc = emit_string_bytes(x, name.ptr ? (const char *)name.ptr : "", name.len);
+                if (rc == 0) {
+                    rc = cm_buf_append_u8(&x->out->sql, ')') == 0 ? 0 : nomem(x);
+                }
+            }
+            cm_buf_fini(&name);
+            break;
+        }
+        case SQL_TK_IDENT:
+            rc = emit_word(x, &i, e);
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        case SQL_TK_LPAREN:
+            if (x->depth >= SQL_TR_DEPTH_MAX) {
+                return cm_err_set(x->err, CM_E_PARSE, "expression nested too deeply");
+            }
+            x->depth++;
+            if (!(i > b && x->t[i - 1].type == SQL_TK_IDENT &&
+                  (kw(x, i - 1, "CAST") || kw(x, i - 1, "POSITION") || kw(x, i - 1, "SUBSTRING") ||
+                   kw(x, i - 1, "SUBSTR") || kw(x, i - 1, "MID")))) {
+                x->special_depth[x->depth] = 0;
+            }
+            rc = emit(x, "(");
+            break;
+        case SQL_TK_RPAREN:
+            if (x->depth == 0) {
+                return syntax(x, i);
+            }
+            x->special_depth[x->depth] = 0;
+            x->depth--;
+            rc = emit(x, ")");
+            break;
+        case SQL_TK_COMMA:
+            rc = emit(x, ",");
+            break;
+        case SQL_TK_DOT:
+            /* no spaces around the dot of a qualified name */
+            if (x->out->sql.len > 0 && x->out->sql.ptr[x->out->sql.len - 1] == ' ') {
+                x->out->sql.len--;
+            }
+            rc = cm_buf_append_u8(&x->out->sql, '.') == 0 ? 0 : nomem(x);
+            if (rc == 0 && i + 1 < e && x->t[i + 1].type == SQL_TK_IDENT) {
+                rc = cm_buf_append(&x->out->sql, x->src + x->t[i + 1].off, x->t[i + 1].len) == 0
+                         ? 0
+                         : nomem(x);
+                i++;
+            }
+            break;
+        case SQL_TK_SEMI:
+            return syntax(x, i);
+        case SQL_TK_OP: {
+            const char *p = x->src + t->off;
+            if (t->len == 2 && memcmp(p, "||", 2) == 0) {
+                rc = emit(x, (x->ctx->mode & SQL_MODE_PIPES_AS_CONCAT) ? "||" : "OR");
+            } else if (t->len == 2 && memcmp(p, "&&", 2) == 0) {
+                rc = emit(x, "AND");
+            } else if (t->len == 3 && memcmp(p, "<=>", 3) == 0) {
+                rc = emit(x, "IS");
+            } else if (t->len == 2 && memcmp(p, ":=", 2) == 0) {
+                return unsupported(x, i, ":=");
+            } else if (t->len == 1 && p[0] == '!') {
+                rc = emit(x, "NOT");
+            } else if (t->len == 1 && p[0] == '/') {
+                rc = emit(x, "* 1.0 /"); /* MySQL's / never truncates */
+            } else if (t->len == 1 && p[0] == '^') {
+                return unsupported(x, i, "^ (bitwise XOR)");
+            } else {
+                rc = emit_n(x, p, t->len);
+            }
+            break;
+        }
+        default:
+            rc = syntax(x, i);
+            break;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        i++;
+    }
+    if (in_list) {
+        rc = finish_item(x, item_b, e, item_sysvar);
+    }
+    return rc;
+}
+
+static int run(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx *ctx,
+               sql_tr_out *out, cm_err *err, const char *prefix, int top)
+{
+    sql_tr_out_reset(out);
+    tr x;
+    memset(&x, 0, sizeof(x));
+    x.src = src;
+    x.t = t;
+    x.n = n;
+    x.ctx = ctx;
+    x.out = out;
+    x.err = err;
+    if (n == 0) {
+        return cm_err_set(err, CM_E_PARSE,
+                          "You have an error in your SQL syntax; an expression is missing");
+    }
+    if (prefix != NULL && emit(&x, prefix) != 0) {
+        return CM_E_NOMEM;
+    }
+    int rc = translate_range(&x, 0, n, top);
+    if (rc == 0 && x.depth != 0) {
+        rc = syntax(&x, n);
+    }
+    if (rc == 0 && cm_buf_terminate(&out->sql) != 0) {
+        rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
+    }
+    return rc;
+}
+
+int sql_translate_query(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx *ctx,
+                        sql_tr_out *out, cm_err *err)
+{
+    return run(src, t, n, ctx, out, err, NULL, 1);
+}
+
+int sql_translate_expr(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx *ctx,
+                       sql_tr_out *out, cm_err *err)
+{
+    return run(src, t, n, ctx, out, err, "SELECT", 0);
+}
+
+int sql_translate_fragment(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx *ctx,
+                           sql_tr_out *out, cm_err *err)
+{
+    return run(src, t, n, ctx, out, err, NULL, 0);
+}

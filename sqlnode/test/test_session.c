@@ -1,0 +1,432 @@
+/* Unit tests for the session module: the statement path from MySQL text to results, system
+ * and user variables, SET/SHOW, multi-statements, prepared statements, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cm_err.h"
+#include "sql_my_const.h"
+#include "sql_session.h"
+#include "sql_test_sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fixture {
+    sql_sysvars globals;
+    sql_sess_env env;
+    sql_sess *s;
+    test_sink sink;
+    int64_t now_us;
+} fixture;
+
+static int64_t fixed_now(void *user)
+{
+    return ((fixture *)user)->now_us;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    cm_err err;
+    assert_int_equal(sql_sysvars_init(&f->globals, &err), 0);
+    f->env.globals = &f->globals;
+    f->env.user = f;
+    f->env.now_us = fixed_now;
+    f->env.stmt_cache_size = 8;
+    f->now_us = 86400LL * 1000000; /* 1970-01-02 00:00:00 UTC */
+    assert_int_equal(sql_sess_create(&f->env, 7, &f->s, &err), 0);
+    assert_int_equal(sql_sess_login(f->s, "root", "127.0.0.1:5555", NULL, 46, 0, &err), 0);
+    ts_init(&f->sink);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sql_sess_free(f->s);
+    sql_sysvars_fini(&f->globals);
+    cm_buf_fini(&f->sink.out);
+    free(f);
+    return 0;
+}
+
+/* Runs a query; returns the MySQL errno (0 on success) and leaves text in the sink. */
+static int q(fixture *f, const char *sql)
+{
+    cm_buf_reset(&f->sink.out);
+    cm_err err;
+    cm_err_clear(&err);
+    int rc = sql_sess_query(f->s, sql, strlen(sql), &f->sink.sink, &err);
+    if (rc != 0) {
+        cm_buf_printf(&f->sink.out, "error %d %s\n", cm_err_mysql_errno(rc), err.msg);
+        return cm_err_mysql_errno(rc);
+    }
+    return 0;
+}
+
+/* The value text of the first row ("row " stripped, up to the newline). */
+static const char *first_row(fixture *f)
+{
+    static char buf[1024];
+    const char *t = ts_text(&f->sink);
+    const char *r = strstr(t, "row ");
+    if (r == NULL) {
+        return "<no row>";
+    }
+    r += 4;
+    size_t n = strcspn(r, "\n");
+    if (n >= sizeof(buf)) {
+        n = sizeof(buf) - 1;
+    }
+    memcpy(buf, r, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void check_value(fixture *f, const char *sql, const char *want)
+{
+    int rc = q(f, sql);
+    if (rc != 0) {
+        fail_msg("%s: %s", sql, ts_text(&f->sink));
+    }
+    if (strcmp(first_row(f), want) != 0) {
+        fail_msg("%s: got '%s' want '%s'", sql, first_row(f), want);
+    }
+}
+
+static void test_select_literals(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SELECT 1"), 0);
+    assert_string_equal(ts_text(&f->sink), "cols 1:8\nrow 1\ndone more=0 warn=0\n");
+    assert_int_equal(f->sink.cols[0].charset, SQL_COLLATION_BINARY);
+    assert_true(f->sink.cols[0].flags & SQL_FLAG_NOT_NULL);
+    assert_int_equal(q(f, "select 1+1, 'abc', 1.5, NULL, X'41'"), 0);
+    assert_string_equal(ts_text(&f->sink), "cols 1+1:8,abc:253,1.5:5,NULL:6,X'41':253\n"
+                                           "row 2|abc|1.5|\\N|A\ndone more=0 warn=0\n");
+    assert_int_equal(f->sink.cols[1].charset, 46);
+    assert_int_equal(f->sink.cols[4].charset, SQL_COLLATION_BINARY);
+    assert_int_equal(q(f, "SELECT 1 AS one, 2 two, 'x' AS `three`, 4 'four'"), 0);
+    assert_string_equal(ts_text(&f->sink),
+                        "cols one:8,two:8,three:253,four:8\nrow 1|2|x|4\ndone more=0 warn=0\n");
+}
+
+static void test_functions(void **state)
+{
+    fixture *f = *state;
+    check_value(f, "SELECT CONCAT('a','b')", "ab");
+    check_value(f, "SELECT CONCAT('a', NULL)", "\\N");
+    check_value(f, "SELECT CONCAT_WS(',', 'a', NULL, 'b')", "a,b");
+    check_value(f, "SELECT 'a' 'b' 'c'", "abc");
+    check_value(f, "SELECT LENGTH('\xc3\xa9'), CHAR_LENGTH('\xc3\xa9')", "2|1");
+    check_value(f, "SELECT SUBSTRING('hello', 2, 3), SUBSTRING('hello', -2), MID('abc',2,1)",
+                "ell|lo|b");
+    check_value(f, "SELECT SUBSTRING('hello' FROM 2 FOR 2), POSITION('l' IN 'hello')", "el|3");
+    check_value(f, "SELECT LEFT('abc', 2), RIGHT('abc', 2), REPEAT('ab', 3), REVERSE('abc')",
+                "ab|bc|ababab|cba");
+    check_value(f, "SELECT LPAD('7', 3, '0'), RPAD('a', 3, 'xy'), LOCATE('c', 'abcabc', 4)",
+                "007|axy|6");
+    check_value(f, "SELECT HEX(255), HEX('AB'), UNHEX('4142'), UPPER('ab'), LCASE('AB')",
+                "FF|4142|AB|AB|ab");
+    check_value(f,
+                "SELECT IF(1 > 0, 'yes', 'no'), IFNULL(NULL, 3), ISNULL(NULL), COALESCE(NULL, 2)",
+                "yes|3|1|2");
+    check_value(f, "SELECT 1/2, 7 DIV 2, 7 MOD 3, 7 % 3, -3", "0.5|3|1|1|-3");
+    check_value(f, "SELECT CAST('12' AS SIGNED), CAST(12 AS CHAR), CONVERT('5', UNSIGNED)",
+                "12|12|5");
+    check_value(f, "SELECT GREATEST(1, 3, 2), LEAST('b', 'a'), GREATEST(1, NULL)", "3|a|\\N");
+    check_value(f, "SELECT FLOOR(1.5), CEIL(1.2), ROUND(2.4), ABS(-2), MOD(7, 2)", "1|2|2|2|1");
+    check_value(f, "SELECT 1 <=> NULL, NULL <=> NULL, 1 && 0, 1 || 0, !0", "0|1|0|1|1");
+    check_value(f, "SELECT 'abc' LIKE 'a%', 'ABC' LIKE 'a%', 'abc' REGEXP '^a.c$'", "1|0|1");
+    check_value(f, "SELECT _utf8mb4'x' COLLATE utf8mb4_bin, N'y', BINARY 'z'", "x|y|z");
+    check_value(f, "SELECT b'101', 0x41, STRCMP('a', 'b')", "5|A|-1");
+    check_value(f, "SELECT 1 FROM DUAL", "1");
+    check_value(f, "SELECT VERSION(), DATABASE(), CONNECTION_ID(), USER(), CURRENT_USER()",
+                SQL_SERVER_VERSION "|\\N|7|root@127.0.0.1|root@%");
+    check_value(f, "/*!40101 SELECT 9 */", "9");
+    check_value(f, "SELECT 1 /* c */ + 1 -- tail", "2");
+}
+
+static void test_time(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SELECT NOW(), CURDATE(), CURTIME(), CURRENT_TIMESTAMP, UTC_TIMESTAMP()"),
+                     0);
+    assert_non_null(strstr(ts_text(&f->sink), "cols NOW():12,CURDATE():10,CURTIME():11,"
+                                              "CURRENT_TIMESTAMP:12,UTC_TIMESTAMP():12"));
+    assert_int_equal(q(f, "SET time_zone = '+01:00'"), 0);
+    check_value(f, "SELECT NOW(), UTC_TIMESTAMP(), UNIX_TIMESTAMP()",
+                "1970-01-02 01:00:00|1970-01-02 00:00:00|86400");
+    check_value(f, "SELECT UNIX_TIMESTAMP('1970-01-02 01:00:00'), FROM_UNIXTIME(0)",
+                "86400|1970-01-01 01:00:00");
+    assert_int_equal(q(f, "SET timestamp = 3600"), 0);
+    check_value(f, "SELECT NOW(3), @@timestamp", "1970-01-01 02:00:00.000|3600");
+    assert_int_equal(q(f, "SET timestamp = DEFAULT"), 0);
+    assert_int_equal(q(f, "SET time_zone = 'Mars/Olympus'"), 1298);
+    assert_int_equal(q(f, "SET time_zone = '+15:00'"), 1298);
+}
+
+static void test_sysvars(void **state)
+{
+    fixture *f = *state;
+    check_value(f, "SELECT @@version, @@version_comment LIMIT 1",
+                SQL_SERVER_VERSION "|Tessera distributed SQL (Apache-2.0)");
+    assert_int_equal(q(f, "SELECT @@session.auto_increment_increment AS auto_increment_increment"),
+                     0);
+    assert_string_equal(ts_text(&f->sink),
+                        "cols auto_increment_increment:8\nrow 1\ndone more=0 warn=0\n");
+    check_value(f,
+                "SELECT @@autocommit, @@global.autocommit, @@tx_isolation, "
+                "@@transaction_isolation",
+                "1|1|REPEATABLE-READ|REPEATABLE-READ");
+    assert_int_equal(q(f, "SET autocommit=0"), 0);
+    check_value(f, "SELECT @@autocommit, @@global.autocommit", "0|1");
+    assert_int_equal(sql_sess_status(f->s) & SQL_STATUS_AUTOCOMMIT, 0);
+    assert_int_equal(q(f, "SET SESSION autocommit = ON, @@session.wait_timeout = 100"), 0);
+    check_value(f, "SELECT @@autocommit, @@wait_timeout", "1|100");
+    assert_int_equal(sql_sess_wait_timeout_ms(f->s), 100000);
+    assert_int_equal(q(f, "set sql_mode=concat(@@sql_mode, ',STRICT_TRANS_TABLES')"), 0);
+    check_value(f, "SELECT @@sql_mode",
+                "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION");
+    assert_int_equal(q(f, "SET sql_mode = 'ANSI_QUOTES'"), 0);
+    check_value(f, "SELECT \"a\" IS NULL, 'b'", "0|b");
+    assert_int_equal(q(f, "SET sql_mode = ''"), 0);
+    check_value(f, "SELECT \"a\"", "a");
+    assert_int_equal(q(f, "SET sql_mode = 'NOPE'"), 1231);
+    assert_int_equal(q(f, "SET NAMES latin1"), 0);
+    check_value(f, "SELECT @@character_set_client, @@collation_connection, @@character_set_results",
+                "latin1|latin1_swedish_ci|latin1");
+    assert_int_equal(q(f, "SET NAMES utf8mb4 COLLATE utf8mb4_general_ci"), 0);
+    assert_int_equal(sql_sess_collation(f->s), 45);
+    assert_int_equal(q(f, "SET NAMES klingon"), 1115);
+    assert_int_equal(q(f, "SET character_set_results = NULL"), 0);
+    check_value(f, "SELECT @@character_set_results", "\\N");
+    assert_int_equal(q(f, "SELECT @@nope"), 1193);
+    assert_int_equal(q(f, "SET nope = 1"), 1193);
+    assert_int_equal(q(f, "SET version = 'x'"), 1238);
+    assert_int_equal(q(f, "SET max_connections = 10"), 1229);
+    assert_int_equal(q(f, "SET GLOBAL warning_count = 1"), 1238);
+    assert_int_equal(q(f, "SELECT @@session.max_connections"), 1238);
+    assert_int_equal(q(f, "SET max_allowed_packet = 1024"), 1238);
+    assert_int_equal(q(f, "SET GLOBAL max_connections = 10"), 0);
+    check_value(f, "SELECT @@max_connections, @@global.max_connections", "10|10");
+    assert_int_equal(q(f, "SET autocommit = 2"), 1231);
+    assert_int_equal(q(f, "SET wait_timeout = 'x'"), 1232);
+    /* Out of range: clamped with a warning, as MySQL does. */
+    assert_int_equal(q(f, "SET auto_increment_increment = 0"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "warn=1"));
+    assert_int_equal(q(f, "SHOW WARNINGS"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row Warning|1292|Truncated incorrect"));
+    check_value(f, "SELECT @@auto_increment_increment", "1");
+    assert_int_equal(q(f, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"), 0);
+    check_value(f, "SELECT @@transaction_isolation, @@tx_isolation",
+                "READ-COMMITTED|READ-COMMITTED");
+    assert_int_equal(q(f, "SET TRANSACTION READ ONLY"), 0);
+    check_value(f, "SELECT @@transaction_read_only", "1");
+}
+
+static void test_show(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SHOW VARIABLES LIKE 'auto%'"), 0);
+    assert_string_equal(ts_text(&f->sink),
+                        "cols Variable_name:253,Value:253\nrow auto_increment_increment|1\n"
+                        "row auto_increment_offset|1\nrow autocommit|ON\ndone more=0 warn=0\n");
+    assert_int_equal(q(f, "SHOW SESSION VARIABLES WHERE Variable_name = 'version' OR "
+                          "Variable_name IN ('port', 'license')"),
+                     0);
+    assert_string_equal(ts_text(&f->sink),
+                        "cols Variable_name:253,Value:253\nrow license|Apache-2.0\n"
+                        "row port|4000\nrow version|" SQL_SERVER_VERSION "\ndone more=0 warn=0\n");
+    assert_int_equal(q(f, "SHOW GLOBAL VARIABLES LIKE 'warning_count'"), 0);
+    assert_null(strstr(ts_text(&f->sink), "row"));
+    assert_int_equal(q(f, "show collation like 'utf8mb4_bin'"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row utf8mb4_bin|utf8mb4|46|Yes|Yes|1|PAD SPACE"));
+    assert_int_equal(q(f, "SHOW CHARACTER SET LIKE 'utf8mb4'"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row utf8mb4|UTF-8 Unicode|utf8mb4_bin|4"));
+    assert_int_equal(q(f, "SHOW STATUS LIKE 'Questions'"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row Questions|"));
+    assert_int_equal(q(f, "SHOW PROCESSLIST"), 0);
+    assert_int_equal(q(f, "SHOW VARIABLES LIKE"), 1064);
+    assert_int_equal(q(f, "SHOW DATABASES"), 1235);
+    assert_int_equal(q(f, "SHOW TABLES"), 1046);
+    assert_int_equal(q(f, "SHOW COLUMNS FROM t"), 1146);
+    /* Errors stay readable by SHOW ERRORS / SHOW WARNINGS / COUNT(*). */
+    assert_int_equal(q(f, "SELECT nope()"), 1305);
+    assert_int_equal(q(f, "SHOW COUNT(*) ERRORS"), 0);
+    assert_string_equal(first_row(f), "1");
+    assert_int_equal(q(f, "SHOW ERRORS LIMIT 1"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row Error|1305|FUNCTION nope does not exist"));
+    check_value(f, "SELECT @@warning_count, @@error_count", "0|0");
+}
+
+static void test_errors(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, ""), 1065);
+    assert_int_equal(q(f, "  -- only a comment"), 1065);
+    assert_int_equal(q(f, "SELEC 1"), 1064);
+    assert_int_equal(q(f, "SELECT 'unterminated"), 1064);
+    assert_int_equal(q(f, "SELECT (1"), 1064);
+    assert_int_equal(q(f, "SELECT 1)"), 1064);
+    assert_int_equal(q(f, "SELECT * FROM t"), 1046);
+    assert_int_equal(q(f, "USE test"), 0);
+    check_value(f, "SELECT DATABASE()", "test");
+    assert_int_equal(q(f, "SELECT * FROM t"), 1146);
+    assert_non_null(strstr(ts_text(&f->sink), "Table 'test.t' doesn't exist"));
+    assert_int_equal(q(f, "SELECT c FROM other.t"), 1146);
+    assert_int_equal(q(f, "SELECT * FROM sqlite_master"), 1146);
+    assert_int_equal(q(f, "SELECT nocolumn"), 1054);
+    assert_int_equal(q(f, "INSERT INTO t VALUES (1)"), 1146);
+    assert_int_equal(q(f, "UPDATE IGNORE t SET a = 1"), 1146);
+    assert_int_equal(q(f, "DELETE FROM x.t"), 1146);
+    assert_int_equal(q(f, "CREATE TABLE t (a INT)"), 1235);
+    assert_int_equal(q(f, "EXPLAIN SELECT 1"), 1235);
+    assert_int_equal(q(f, "DESC t"), 1146);
+    assert_int_equal(q(f, "SELECT CONCAT()"), 1582);
+    assert_int_equal(q(f, "SELECT 1 XOR 0"), 1235);
+    assert_int_equal(q(f, "KILL 99"), 1094);
+    assert_int_equal(q(f, "SELECT SLEEP(-1)"), 1210);
+    char deep[2048];
+    size_t n = 0;
+    n += (size_t)snprintf(deep, sizeof(deep), "SELECT ");
+    for (int i = 0; i < 300; i++) {
+        deep[n++] = '(';
+    }
+    deep[n++] = '1';
+    for (int i = 0; i < 300; i++) {
+        deep[n++] = ')';
+    }
+    deep[n] = '\0';
+    assert_int_equal(q(f, deep), 1064);
+}
+
+static void test_multi_statements(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SELECT 1; SELECT 2"), 1064);
+    sql_sess_set_multi_statements(f->s, 1);
+    assert_int_equal(q(f, "SELECT 1; SELECT 2;"), 0);
+    assert_string_equal(ts_text(&f->sink), "cols 1:8\nrow 1\ndone more=1 warn=0\n"
+                                           "cols 2:8\nrow 2\ndone more=0 warn=0\n");
+    assert_int_equal(q(f, "SET @a = 1; SELECT @a + 1; DO 1"), 0);
+    assert_string_equal(ts_text(&f->sink), "done more=1 warn=0\ncols @a + 1:8\nrow 2\n"
+                                           "done more=1 warn=0\ndone more=0 warn=0\n");
+    /* An error stops the batch; what ran before it has been sent. */
+    assert_int_equal(q(f, "SELECT 1; SELECT nope; SELECT 3"), 1054);
+    assert_non_null(strstr(ts_text(&f->sink), "row 1\ndone more=1"));
+    assert_null(strstr(ts_text(&f->sink), "row 3"));
+    assert_int_equal(q(f, "SELECT 1;;SELECT 2"), 1064);
+    assert_int_equal(q(f, "SELECT ';' ; SELECT \"a;b\""), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row a;b"));
+}
+
+static void test_user_vars(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SET @x = 5, @y = 'str', @z = NULL, @F = 1.5"), 0);
+    check_value(f, "SELECT @x + 1, @y, @z, @f, @undefined", "6|str|\\N|1.5|\\N");
+    assert_int_equal(q(f, "SET @x := @x * 2"), 0);
+    check_value(f, "SELECT @x", "10");
+    cm_err err;
+    assert_int_equal(sql_sess_reset(f->s, &err), 0);
+    check_value(f, "SELECT @x", "\\N");
+}
+
+static void test_transactions(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "BEGIN"), 0);
+    assert_true(sql_sess_status(f->s) & SQL_STATUS_IN_TRANS);
+    assert_int_equal(q(f, "COMMIT"), 0);
+    assert_false(sql_sess_status(f->s) & SQL_STATUS_IN_TRANS);
+    assert_int_equal(q(f, "START TRANSACTION READ ONLY"), 0);
+    assert_true(sql_sess_status(f->s) & SQL_STATUS_IN_TRANS_READONLY);
+    assert_int_equal(q(f, "ROLLBACK"), 0);
+    assert_int_equal(sql_sess_status(f->s) & SQL_STATUS_IN_TRANS, 0);
+    assert_int_equal(q(f, "ROLLBACK TO SAVEPOINT a"), 1235);
+}
+
+static void test_prepared(void **state)
+{
+    fixture *f = *state;
+    cm_err err;
+    sql_prep *p;
+    const char *sql = "SELECT ? + 1 AS a, CONCAT(?, 'x'), ?";
+    assert_int_equal(sql_sess_prepare(f->s, sql, strlen(sql), &p, &err), 0);
+    assert_int_equal(sql_prep_param_count(p), 3);
+    assert_int_equal(sql_prep_column_count(p), 3);
+    assert_string_equal(sql_prep_columns(p)[0].name, "a");
+    sql_value v[3] = {sql_value_int(41), sql_value_text("ab", 2), sql_value_null()};
+    cm_buf_reset(&f->sink.out);
+    assert_int_equal(sql_sess_execute(f->s, p, v, 3, &f->sink.sink, &err), 0);
+    assert_string_equal(ts_text(&f->sink),
+                        "cols a:8,CONCAT(?, 'x'):253,?:6\nrow 42|abx|\\N\ndone more=0 warn=0\n");
+    v[0].type = SQL_V_DOUBLE;
+    v[0].d = 0.5;
+    cm_buf_reset(&f->sink.out);
+    assert_int_equal(sql_sess_execute(f->s, p, v, 3, &f->sink.sink, &err), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row 1.5|abx|"));
+    assert_int_equal(sql_sess_execute(f->s, p, v, 2, &f->sink.sink, &err), CM_E_WRONG_ARGUMENTS);
+    sql_sess_prep_free(f->s, p);
+
+    /* Non-query statements are prepared too (sysbench prepares BEGIN and COMMIT). */
+    sql = "SET @p = ?";
+    assert_int_equal(sql_sess_prepare(f->s, sql, strlen(sql), &p, &err), 0);
+    sql_value s1 = sql_value_text("it's \\ ok", 9);
+    assert_int_equal(sql_sess_execute(f->s, p, &s1, 1, &f->sink.sink, &err), 0);
+    check_value(f, "SELECT @p", "it's \\ ok");
+    sql_sess_prep_free(f->s, p);
+    sql = "BEGIN";
+    assert_int_equal(sql_sess_prepare(f->s, sql, strlen(sql), &p, &err), 0);
+    assert_int_equal(sql_sess_execute(f->s, p, NULL, 0, &f->sink.sink, &err), 0);
+    assert_true(sql_sess_status(f->s) & SQL_STATUS_IN_TRANS);
+    sql_sess_prep_free(f->s, p);
+    sql = "SHOW VARIABLES LIKE ?";
+    assert_int_equal(sql_sess_prepare(f->s, sql, strlen(sql), &p, &err), 0);
+    assert_int_equal(sql_prep_column_count(p), 2);
+    sql_value pat = sql_value_text("port", 4);
+    cm_buf_reset(&f->sink.out);
+    assert_int_equal(sql_sess_execute(f->s, p, &pat, 1, &f->sink.sink, &err), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row port|4000"));
+    sql_sess_prep_free(f->s, p);
+    sql = "SELECT * FROM t";
+    assert_int_equal(sql_sess_prepare(f->s, sql, strlen(sql), &p, &err), CM_E_NO_DB);
+    sql = "SELECT 1; SELECT 2";
+    assert_int_equal(sql_sess_prepare(f->s, sql, strlen(sql), &p, &err), CM_E_PARSE);
+}
+
+static void test_kill_flag(void **state)
+{
+    fixture *f = *state;
+    sql_sess_interrupt(f->s, 1);
+    assert_int_equal(sql_sess_killed(f->s), 1);
+    /* A KILL QUERY that arrives between statements does not cancel the next one. */
+    check_value(f, "SELECT 5", "5");
+    sql_sess_interrupt(f->s, 0);
+    assert_int_equal(sql_sess_killed(f->s), 2);
+    assert_int_equal(q(f, "SELECT SLEEP(10)"), 1317);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_select_literals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_functions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sysvars, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_statements, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_vars, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_flag, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
