@@ -13,6 +13,7 @@
 #include "pdpb.pb-c.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +66,15 @@ static int unpack(const cm_rpc_req *req, const ProtobufCMessageDescriptor *d, vo
 {
     int rc = cm_rpc_unpack(req, d, (ProtobufCMessage **)out, err);
     if (rc != 0) {
-        CM_WARN("pd", "undecodable request for method %u from %s: %s", req->method, req->peer,
-                err ? err->msg : "");
+        /* At most one line a second, so a flood of garbage cannot flood the log. */
+        static _Atomic uint64_t last_ms, suppressed;
+        uint64_t now = pd_server_mono_ms(), prev = atomic_load(&last_ms);
+        if (now - prev >= 1000 && atomic_compare_exchange_strong(&last_ms, &prev, now)) {
+            CM_WARN("pd", "undecodable request for method %u from %s: %s (suppressed=%" PRIu64 ")",
+                    req->method, req->peer, err ? err->msg : "", atomic_exchange(&suppressed, 0));
+        } else {
+            atomic_fetch_add(&suppressed, 1);
+        }
     }
     return rc;
 }
