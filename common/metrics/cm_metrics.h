@@ -61,4 +61,28 @@ int cm_status_server_start(const char *addr, cm_metrics *m, cm_status_json_cb st
 int cm_status_server_port(const cm_status_server *s);
 void cm_status_server_stop(cm_status_server *s);
 
+/* ---- Additions (after the interface was fixed; nothing above changed) ---------------------- */
+
+/* Bounds on what one registration may carry. A name or label set longer than these is a bug
+ * (labels are fixed at registration, never built from user data without bound), and with
+ * CM_METRICS_SERIES_MAX they bound the size of one scrape. */
+#define CM_METRICS_NAME_BYTES_MAX   128  /* metric names: tessera_<component>_<what>_<unit> */
+#define CM_METRICS_LABELS_BYTES_MAX 1024 /* the whole label string as given */
+#define CM_METRICS_LABELS_MAX       16   /* label pairs per series */
+#define CM_METRICS_HELP_BYTES_MAX   1024 /* help text, before escaping */
+
+/* Status server: concurrent connections; beyond it libmicrohttpd serves no new connection until
+ * a slot frees (a scrape is one short request, so 64 is far more than Prometheus + operators
+ * need). */
+#define CM_STATUS_CONNECTIONS_MAX 64
+/* Status server: an idle (or slowly trickling) connection is closed after this many seconds, so
+ * a stuck client cannot hold a connection slot for ever. */
+#define CM_STATUS_IDLE_TIMEOUT_S 10
+
+/* Number of series registered in m (0 for NULL). */
+int cm_metrics_series_count(cm_metrics *m);
+/* Appends value to out escaped as a Prometheus label value (\\ \" \n), without quotes, so a
+ * caller can build `labels` from a value it does not control. Returns 0 or CM_E_NOMEM. */
+int cm_metrics_label_escape(cm_buf *out, const char *value);
+
 #endif

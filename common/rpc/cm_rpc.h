@@ -29,6 +29,16 @@
 #define CM_RPC_REQ_MAGIC 0x54535231u /* "TSR1" */
 #define CM_RPC_REP_MAGIC 0x54535031u /* "TSP1" */
 
+/* (Added.) Module-local limits, each with its reason (the global ones are in cm_limits.h). */
+/* nng contexts a server keeps receiving per worker thread: requests already read off a connection
+ * wait in a queue that every worker serves, so a slow handler holds back nothing it did not take;
+ * 8 per worker keeps 64 requests of one connection in progress with the default 8 workers. */
+#define CM_RPC_SERVER_CTX_PER_WORKER 8
+/* Client redial backoff after a connection fails: first retry after 10 ms (a restarted peer is
+ * found quickly), doubling up to 500 ms (a dead peer costs each client two connects a second). */
+#define CM_RPC_RECONNECT_MIN_MS 10
+#define CM_RPC_RECONNECT_MAX_MS 500
+
 /* One call as a handler sees it. Everything here is valid only during the handler. */
 typedef struct cm_rpc_req {
     uint32_t method;
@@ -60,6 +70,8 @@ int cm_rpc_server_register(cm_rpc_server *s, const cm_rpc_method *methods, size_
 int cm_rpc_server_start(cm_rpc_server *s, cm_err *err);
 /* The port actually bound (useful with port 0). */
 int cm_rpc_server_port(const cm_rpc_server *s);
+/* Malformed request frames answered with an error so far (short, bad magic, unknown method). */
+uint64_t cm_rpc_server_bad_frames(const cm_rpc_server *s);
 /* Stops serving (in-flight handlers finish) and frees the server. */
 void cm_rpc_server_free(cm_rpc_server *s);
 
@@ -74,13 +86,19 @@ const char *cm_rpc_client_addr(const cm_rpc_client *c);
 /* Sends one request and waits for its reply until timeout_ms passes. On 0, `reply` holds the
  * payload (appended). Errors: CM_E_TIMEOUT (deadline; the request may or may not have been
  * executed), CM_E_TOO_LARGE, the server's error code with its message, CM_E_RPC_BAD_FRAME for a
- * garbled reply. Thread-safe: many threads may call on one client at once. */
+ * garbled reply. Thread-safe: many threads may call on one client at once.
+ * (Added.) CM_E_UNAVAILABLE: the connection the request went out on broke before the reply came
+ * (peer restarted or network cut); like CM_E_TIMEOUT the request may or may not have been
+ * executed, and it is never sent again by this layer (see docs/rpc.md). */
 int cm_rpc_call(cm_rpc_client *c, uint32_t method, cm_slice req, cm_buf *reply, int64_t timeout_ms,
                 cm_err *err);
 
 /* Asynchronous form: `done_cb` runs once on an nng thread with the result; `reply` is borrowed
  * for the duration of the callback only. */
 typedef void (*cm_rpc_done_cb)(void *arg, int rc, cm_slice reply, const cm_err *err);
+/* (Added.) A non-zero return means the call was not started and done_cb will not run:
+ * CM_E_TOO_LARGE, CM_E_BUSY (CM_RPC_INFLIGHT_MAX calls already in flight: an asynchronous call
+ * never blocks), CM_E_NOMEM, CM_E_CLOSED. done_cb may start new calls. */
 int cm_rpc_call_async(cm_rpc_client *c, uint32_t method, cm_slice req, int64_t timeout_ms,
                       cm_rpc_done_cb done_cb, void *arg, cm_err *err);
 
