@@ -44,6 +44,8 @@ class Sqlnode:
             self.stop(signal.SIGKILL)
             raise RuntimeError(f"sqlnode did not start: {out!r}\n{self.log_text()}")
         self.port = int(m.group(1))
+        sm = re.search(rb"status_port=(-?\d+)", out)
+        self.status_port = int(sm.group(1)) if sm else -1
         self.cert = os.path.join(self.tls_dir, "server-cert.pem")
 
     def stop(self, sig=signal.SIGTERM, timeout=20):

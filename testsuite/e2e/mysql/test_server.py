@@ -4,6 +4,7 @@ require_secure_transport, SHOW STATUS, and a clean shutdown on SIGTERM that clos
 import signal
 import threading
 import time
+import urllib.request
 
 import MySQLdb
 import pymysql
@@ -162,3 +163,32 @@ def test_sigterm_closes_sessions(make_server):
     log = s.log_text()
     assert "shutting down: closing 4 session(s)" in log
     assert "all sessions closed" in log
+
+
+def test_metrics_endpoint(make_server):
+    s = make_server()
+    assert s.status_port > 0
+    c = connect(s)
+    cur = c.cursor()
+    cur.execute("SELECT 1")
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        cur.execute("SELECT nope()")
+    assert e.value.args[0] == 1305
+    c.close()
+    with pytest.raises(pymysql.err.OperationalError):
+        pymysql.connect(host="127.0.0.1", port=s.port, user="nobody", password="x")
+    url = f"http://127.0.0.1:{s.status_port}"
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("tessera_sql_"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values["tessera_sql_connections_total"] >= 2
+    assert values['tessera_sql_commands_total{command="query"}'] >= 2
+    assert values["tessera_sql_errors_total"] >= 2  # the 1305 and the 1045
+    assert values["tessera_sql_auth_failures_total"] >= 1
+    assert values["tessera_sql_bytes_received_total"] > 0
+    assert values["tessera_sql_bytes_sent_total"] > 0
+    status = urllib.request.urlopen(url + "/status", timeout=10).read().decode()
+    assert '"component":"sqlnode"' in status and f'"mysql_port":{s.port}' in status
