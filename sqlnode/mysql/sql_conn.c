@@ -24,6 +24,7 @@ struct sql_conn {
     const sql_conn_env *env;
     uint64_t id;
     sql_io *io;     /* current transport */
+    int fd;         /* the socket (-1 in memory); constant, so KILL may read it */
     sql_io *tls_io; /* owned, after an upgrade */
     sql_pkt pkt;
     sql_sess *sess;
@@ -98,6 +99,7 @@ int sql_conn_create(const sql_conn_env *env, uint64_t id, sql_io *io, const char
     c->env = env;
     c->id = id;
     c->io = io;
+    c->fd = io->fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "");
     c->started_ms = cm_time_mono_ms();
     c->command = "Connect";
@@ -182,10 +184,10 @@ const char *sql_conn_tls_cipher(const sql_conn *c)
 void sql_conn_kill(sql_conn *c, int query_only)
 {
     sql_sess_interrupt(c->sess, query_only);
-    if (!query_only && c->io != NULL && c->io->fd >= 0) {
+    if (!query_only && c->fd >= 0) {
         /* Wakes the connection's blocked read; the fd stays open until its own thread closes
          * it, and the registry keeps the connection alive while KILL runs. */
-        shutdown(c->io->fd, SHUT_RDWR);
+        shutdown(c->fd, SHUT_RDWR);
     }
 }
 

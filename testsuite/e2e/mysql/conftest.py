@@ -3,6 +3,17 @@ import pytest
 
 from tessera_mysql import Sqlnode
 
+
+def finish(s):
+    """Stops a server with SIGTERM and checks that it shut down cleanly: exit status 0 and no
+    sanitizer report in its log (when the tests run against an ASan/UBSan build)."""
+    code = s.stop()
+    log = s.log_text()
+    s.cleanup()
+    assert code == 0, f"sqlnode exited {code}\n{log[-3000:]}"
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert marker not in log, log[-5000:]
+
 USERS = "alice:caching_sha2_password:apw,bob:mysql_native_password:bpw"
 
 
@@ -12,10 +23,7 @@ def server():
     account."""
     s = Sqlnode(f"--users={USERS}")
     yield s
-    code = s.stop()
-    log = s.log_text()
-    s.cleanup()
-    assert code == 0, f"sqlnode exited {code}\n{log[-3000:]}"
+    finish(s)
 
 
 @pytest.fixture
@@ -30,7 +38,7 @@ def make_server():
 
     yield make
     for s in started:
-        s.cleanup()
+        finish(s)
 
 
 @pytest.hookimpl(trylast=True)

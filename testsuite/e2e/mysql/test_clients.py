@@ -340,3 +340,41 @@ def test_sysbench_select_1(server):
     events = int(out.split("total number of events:")[1].split()[0])
     assert events > 100, out
     assert "ignored errors:                      0" in out
+
+
+def test_mysqlclient_commands(server):
+    """COM_INIT_DB, COM_STATISTICS, COM_PING, COM_SET_OPTION, COM_CHANGE_USER and
+    COM_PROCESS_KILL as libmariadb sends them (through mysqlclient)."""
+    c = MySQLdb.connect(host="127.0.0.1", port=server.port, user="root", passwd="")
+    cur = c.cursor()
+    c.select_db("db1")
+    cur.execute("SELECT DATABASE()")
+    assert cur.fetchone() == ("db1",)
+    assert "Uptime:" in c.stat() and "Questions:" in c.stat()
+    c.ping()
+    c.set_server_option(0)  # MYSQL_OPTION_MULTI_STATEMENTS_ON
+    cur.execute("SELECT 1; SELECT 2")
+    assert cur.fetchall() == ((1,),)
+    assert cur.nextset() and cur.fetchall() == ((2,),)
+    c.set_server_option(1)  # off again
+    with pytest.raises(MySQLdb.MySQLError) as e:
+        cur.execute("SELECT 1; SELECT 2")
+    assert e.value.args[0] == 1064
+    c.change_user("bob", "bpw", "db2")
+    cur = c.cursor()
+    cur.execute("SELECT CURRENT_USER(), DATABASE(), @@autocommit")
+    assert cur.fetchone() == ("bob@%", "db2", 1)
+    c.change_user("alice", "apw")  # caching_sha2 account: plugin switch on change user
+    cur = c.cursor()
+    cur.execute("SELECT CURRENT_USER()")
+    assert cur.fetchone() == ("alice@%",)
+    victim = MySQLdb.connect(host="127.0.0.1", port=server.port, user="root", passwd="")
+    c.kill(victim.thread_id())
+    with pytest.raises(MySQLdb.OperationalError):
+        vc = victim.cursor()
+        vc.execute("SELECT 1")
+        vc.fetchall()
+    with pytest.raises(MySQLdb.OperationalError) as e:
+        c.change_user("bob", "wrong")
+    assert e.value.args[0] == 1045
+    c.close()

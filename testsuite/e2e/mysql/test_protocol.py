@@ -10,6 +10,7 @@ import time
 import pymysql
 import pytest
 
+from conftest import finish
 from tessera_mysql import (BASE_CAPS, CLIENT_SSL, RawConn, Sqlnode, err_code, packet)
 
 
@@ -52,10 +53,7 @@ def srv():
     c.cursor().execute("SET GLOBAL connect_timeout = 2, GLOBAL net_read_timeout = 2")
     c.close()
     yield s
-    code = s.stop()
-    log = s.log_text()
-    s.cleanup()
-    assert code == 0, log[-3000:]
+    finish(s)
 
 
 @pytest.fixture
