@@ -33,6 +33,8 @@ static const cm_cfg_option options[] = {
      "20s", 100, DAY_MS, NULL, "a store silent this long is Disconnected"},
     {"leader-lease", CM_CFG_DURATION, offsetof(pd_config, leader_lease_ms), "3s", 100, 60000, NULL,
      "PD leader lease when PD runs as 3 replicas"},
+    {"rpc-workers", CM_CFG_INT, offsetof(pd_config, rpc_workers), "0", 0, 256, NULL,
+     "RPC worker threads (0: the RPC layer's default)"},
 };
 
 const cm_cfg_table pd_config_table = {

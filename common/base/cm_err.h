@@ -52,6 +52,7 @@
     X(TXN_UNDETERMINED, -74, 8110, "HY000", "commit outcome undetermined")                         \
     X(DEADLOCK, -75, 1213, "40001",                                                                \
       "Deadlock found when trying to get lock; try restarting transaction")                        \
+    X(TXN_COMMITTED, -76, 1105, "HY000", "transaction already committed")                          \
     /* MySQL-facing */                                                                             \
     X(ACCESS_DENIED, -100, 1045, "28000", "Access denied")                                         \
     X(PARSE, -101, 1064, "42000", "You have an error in your SQL syntax")                          \

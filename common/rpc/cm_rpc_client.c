@@ -2,11 +2,11 @@
  * cm_rpc_client.c — the RPC client: one nng req0 socket (one connection) per peer address, many
  * calls in flight on it, one pooled nng context per call.
  *
- * A call runs as a two-step state machine on its context's aio: send (the aio's timeout is the
- * time left to the deadline, so a call made while the peer is down waits for the connection until
- * its deadline), then receive (timeout again the time left). The aio callback runs on an nng
- * thread and either advances the machine or completes the call: a synchronous caller is woken on
- * the call's condition variable, an asynchronous one gets its done_cb right there.
+ * A call is two steps on its context: send (the aio's timeout is the time left to the deadline,
+ * so a call made while the peer is down waits for the connection until its deadline), then
+ * receive (timeout again the time left). A synchronous call runs both steps on its own thread
+ * with a callback-less aio; an asynchronous one runs them as a state machine in the aio
+ * callback (an nng thread), which ends by calling done_cb.
  *
  * No automatic resend: NNG_OPT_REQ_RESENDTIME is NNG_DURATION_INFINITE on the socket and on each
  * context. With that setting nng 1.5.2 fails a request whose connection breaks after it was sent
@@ -34,7 +34,8 @@ typedef enum call_phase { CALL_IDLE, CALL_SEND, CALL_RECV } call_phase;
 typedef struct cli_call {
     cm_rpc_client *cli;
     nng_ctx ctx;
-    nng_aio *aio;
+    nng_aio *aio;      /* with call_cb: asynchronous calls */
+    nng_aio *aio_wait; /* no callback: a synchronous caller waits on it */
     call_phase phase;
     uint64_t deadline_ms; /* monotonic */
     int64_t timeout_ms;   /* as asked, for messages */
@@ -42,11 +43,6 @@ typedef struct cli_call {
     /* asynchronous completion */
     cm_rpc_done_cb done_cb;
     void *done_arg;
-    /* synchronous completion: the caller waits in nng_aio_wait */
-    bool sync;
-    int rc;
-    nng_msg *reply; /* owned by the call until taken */
-    cm_err err;
     struct cli_call *next_free;
 } cli_call;
 
@@ -92,7 +88,9 @@ static int call_new(cm_rpc_client *c, cli_call **out, cm_err *err)
     }
     /* Contexts copy the socket's resend time when opened; set it again so no path can differ. */
     nng_ctx_set_ms(call->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    if ((rv = nng_aio_alloc(&call->aio, call_cb, call)) != 0) {
+    if ((rv = nng_aio_alloc(&call->aio, call_cb, call)) != 0 ||
+        (rv = nng_aio_alloc(&call->aio_wait, NULL, NULL)) != 0) {
+        nng_aio_free(call->aio);
         nng_ctx_close(call->ctx);
         free(call);
         return cm_err_set(err, cm_rpc_nng_code(rv), "rpc: aio: %s", nng_strerror(rv));
@@ -174,18 +172,9 @@ static int64_t ms_left(const cli_call *call)
     return now >= call->deadline_ms ? 0 : (int64_t)(call->deadline_ms - now);
 }
 
-/* Ends a call: reply (owned, may be NULL) or an error. */
+/* Ends an asynchronous call: reply (owned, may be NULL) or an error. */
 static void call_finish(cli_call *call, int rc, nng_msg *reply, const cm_err *err)
 {
-    if (call->sync) {
-        /* The caller sleeps in nng_aio_wait, which returns after this callback has returned. */
-        call->rc = rc;
-        call->reply = reply;
-        if (rc != 0) {
-            call->err = *err;
-        }
-        return;
-    }
     cm_err e;
     cm_slice payload = {NULL, 0};
     if (rc == 0) {
@@ -206,33 +195,40 @@ static void call_finish(cli_call *call, int rc, nng_msg *reply, const cm_err *er
     call_release(call);
 }
 
-static void call_fail_nng(cli_call *call, int rv, const char *what)
+/* Describes an nng failure of the call's send step (phase CALL_SEND) or receive step. */
+static int call_nng_error(const cli_call *call, int rv, cm_err *e)
 {
-    cm_err e;
     int code = cm_rpc_nng_code(rv);
     switch (code) {
     case CM_E_TIMEOUT:
         if (call->phase == CALL_SEND) {
-            cm_err_set(&e, code,
-                       "rpc: no connection to %s within the %lld ms deadline (method %u "
-                       "not sent)",
+            cm_err_set(e, code,
+                       "rpc: no connection to %s within the %lld ms deadline (method %u not sent)",
                        call->cli->addr, (long long)call->timeout_ms, call->method);
         } else {
-            cm_err_set(&e, code, "rpc: no reply from %s within the %lld ms deadline (method %u)",
+            cm_err_set(e, code, "rpc: no reply from %s within the %lld ms deadline (method %u)",
                        call->cli->addr, (long long)call->timeout_ms, call->method);
         }
         break;
     case CM_E_UNAVAILABLE:
-        cm_err_set(&e, code,
-                   "rpc: connection to %s lost after method %u was sent; it may or may "
-                   "not have run and is not resent",
+        cm_err_set(e, code,
+                   "rpc: connection to %s lost after method %u was sent; it may or may not have "
+                   "run and is not resent",
                    call->cli->addr, call->method);
         break;
     default:
-        cm_err_set(&e, code, "rpc: %s %s (method %u): %s", what, call->cli->addr, call->method,
-                   nng_strerror(rv));
+        cm_err_set(e, code, "rpc: %s %s (method %u): %s",
+                   call->phase == CALL_SEND ? "send to" : "reply from", call->cli->addr,
+                   call->method, nng_strerror(rv));
         break;
     }
+    return code;
+}
+
+static void call_fail_nng(cli_call *call, int rv)
+{
+    cm_err e;
+    int code = call_nng_error(call, rv, &e);
     call_finish(call, code, NULL, &e);
 }
 
@@ -245,7 +241,7 @@ static void call_cb(void *arg)
             /* Not sent: the message came back to us. */
             nng_msg_free(nng_aio_get_msg(call->aio));
             nng_aio_set_msg(call->aio, NULL);
-            call_fail_nng(call, rv, "send to");
+            call_fail_nng(call, rv);
             return;
         }
         call->phase = CALL_RECV;
@@ -254,7 +250,7 @@ static void call_cb(void *arg)
         return;
     }
     if (rv != 0) {
-        call_fail_nng(call, rv, "reply from");
+        call_fail_nng(call, rv);
         return;
     }
     nng_msg *reply = nng_aio_get_msg(call->aio);
@@ -263,8 +259,8 @@ static void call_cb(void *arg)
 }
 
 /* Builds the request message and starts the send step. */
-static int call_start(cli_call *call, uint32_t method, cm_slice req, int64_t timeout_ms,
-                      cm_err *err)
+static int call_start(cli_call *call, nng_aio *aio, uint32_t method, cm_slice req,
+                      int64_t timeout_ms, cm_err *err)
 {
     nng_msg *m;
     int rv = nng_msg_alloc(&m, CM_RPC_FRAME_HDR_BYTES + req.len);
@@ -283,9 +279,9 @@ static int call_start(cli_call *call, uint32_t method, cm_slice req, int64_t tim
     call->timeout_ms = timeout_ms;
     call->deadline_ms = cm_time_mono_ms() + (uint64_t)timeout_ms;
     call->phase = CALL_SEND;
-    nng_aio_set_msg(call->aio, m);
-    nng_aio_set_timeout(call->aio, (nng_duration)timeout_ms);
-    nng_ctx_send(call->ctx, call->aio);
+    nng_aio_set_msg(aio, m);
+    nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
+    nng_ctx_send(call->ctx, aio);
     return 0;
 }
 
@@ -320,24 +316,31 @@ int cm_rpc_call(cm_rpc_client *c, uint32_t method, cm_slice req, cm_buf *reply, 
     if ((rc = call_acquire(c, true, deadline, &call, err)) != 0) {
         return rc;
     }
-    call->sync = true;
-    call->reply = NULL;
     int64_t left = (int64_t)(deadline - cm_time_mono_ms());
     if (left <= 0 || (uint64_t)left > (uint64_t)timeout_ms) {
         left = left <= 0 ? 1 : timeout_ms;
     }
-    if ((rc = call_start(call, method, req, left, err)) != 0) {
+    /* The caller's thread drives both steps on the callback-less aio: the nng thread that
+     * completes a step wakes it directly (a callback would add a hop through nng's task
+     * threads). */
+    nng_aio *aio = call->aio_wait;
+    if ((rc = call_start(call, aio, method, req, left, err)) != 0) {
         call_release(call);
         return rc;
     }
-    /* Returns once the call's last callback has returned (nng's aio timeout ends every call). */
-    nng_aio_wait(call->aio);
-    rc = call->rc;
-    nng_msg *m = call->reply;
-    if (rc != 0) {
-        if (err != NULL) {
-            *err = call->err;
-        }
+    nng_aio_wait(aio);
+    int rv = nng_aio_result(aio);
+    if (rv == 0) {
+        call->phase = CALL_RECV;
+        nng_aio_set_timeout(aio, (nng_duration)ms_left(call));
+        nng_ctx_recv(call->ctx, aio);
+        nng_aio_wait(aio);
+        rv = nng_aio_result(aio);
+    }
+    nng_msg *m = nng_aio_get_msg(aio); /* the reply, or the request when the send failed */
+    nng_aio_set_msg(aio, NULL);
+    if (rv != 0) {
+        rc = call_nng_error(call, rv, err);
     } else {
         cm_slice payload;
         rc = cm_rpc_frame_parse_rep(cm_slice_make(nng_msg_body(m), nng_msg_len(m)), &payload, err);
@@ -349,8 +352,6 @@ int cm_rpc_call(cm_rpc_client *c, uint32_t method, cm_slice req, cm_buf *reply, 
     if (m != NULL) {
         nng_msg_free(m);
     }
-    call->reply = NULL;
-    call->sync = false;
     call_release(call);
     return rc;
 }
@@ -366,10 +367,9 @@ int cm_rpc_call_async(cm_rpc_client *c, uint32_t method, cm_slice req, int64_t t
     if ((rc = call_acquire(c, false, 0, &call, err)) != 0) {
         return rc;
     }
-    call->sync = false;
     call->done_cb = done_cb;
     call->done_arg = arg;
-    if ((rc = call_start(call, method, req, timeout_ms, err)) != 0) {
+    if ((rc = call_start(call, call->aio, method, req, timeout_ms, err)) != 0) {
         call_release(call);
         return rc;
     }
@@ -425,6 +425,7 @@ void cm_rpc_client_free(cm_rpc_client *c)
     for (int i = 0; i < c->ncalls; i++) {
         cli_call *call = c->calls[i];
         nng_aio_free(call->aio); /* waits for a callback still running */
+        nng_aio_free(call->aio_wait);
         free(call);
     }
     pthread_mutex_destroy(&c->mu);

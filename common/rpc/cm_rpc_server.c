@@ -73,10 +73,12 @@ struct cm_rpc_server {
     srv_worker *workers;
     int nctx;
     srv_ctx *ctxs;
-    pthread_mutex_t mu; /* guards the queue, idle and stopping */
+    pthread_mutex_t mu; /* guards the queue, the worker counts and stopping */
     pthread_cond_t cv;
     srv_ctx *qhead, *qtail;
-    int idle;
+    int idle;      /* workers asleep on cv */
+    int searching; /* workers awake and not in a handler: they look at the queue before sleeping */
+    int waking;    /* signals sent whose worker has not yet woken */
     bool stopping;
     uint64_t bad_frames;   /* atomic */
     uint64_t bad_last_ms;  /* atomic: when the last bad-frame line was logged */
@@ -154,6 +156,19 @@ static void ctx_post_recv(srv_ctx *c)
     nng_ctx_recv(c->ctx, c->aio);
 }
 
+/* Wakes a sleeping worker for work in the queue unless an awake worker will see it anyway: one
+ * that is between handlers always looks at the queue before it sleeps, and one already signalled
+ * will. Waking a thread per request costs more than a small handler on this hardware (a context
+ * switch in each direction); waking none while every awake worker sits in a slow handler would
+ * leave requests waiting behind it. Called with s->mu held. */
+static void wake_one_if_needed(cm_rpc_server *s)
+{
+    if (s->qhead != NULL && s->searching == 0 && s->waking == 0 && s->idle > 0) {
+        s->waking++;
+        pthread_cond_signal(&s->cv);
+    }
+}
+
 static void ctx_cb(void *arg)
 {
     srv_ctx *c = arg;
@@ -196,9 +211,7 @@ static void ctx_cb(void *arg)
         s->qhead = c;
     }
     s->qtail = c;
-    if (s->idle > 0) {
-        pthread_cond_signal(&s->cv);
-    }
+    wake_one_if_needed(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -323,15 +336,20 @@ static void *worker_main(void *arg)
 {
     srv_worker *w = arg;
     cm_rpc_server *s = w->srv;
+    pthread_mutex_lock(&s->mu);
+    s->searching++;
     for (;;) {
-        pthread_mutex_lock(&s->mu);
         while (!s->stopping && s->qhead == NULL) {
+            s->searching--;
             s->idle++;
             pthread_cond_wait(&s->cv, &s->mu);
             s->idle--;
+            s->searching++;
+            if (s->waking > 0) {
+                s->waking--;
+            }
         }
         if (s->stopping) {
-            pthread_mutex_unlock(&s->mu);
             break;
         }
         srv_ctx *c = s->qhead;
@@ -339,9 +357,15 @@ static void *worker_main(void *arg)
         if (s->qhead == NULL) {
             s->qtail = NULL;
         }
+        s->searching--;
+        wake_one_if_needed(s); /* more work queued and this worker goes into a handler */
         pthread_mutex_unlock(&s->mu);
         serve_ctx(w, c);
+        pthread_mutex_lock(&s->mu);
+        s->searching++;
     }
+    s->searching--;
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 

@@ -127,6 +127,20 @@ int kv_batch_append(kv_batch *dst, const kv_batch *src)
     return 0;
 }
 
+kv_batch_mark kv_batch_mark_get(const kv_batch *b)
+{
+    kv_batch_mark m = {b->data.len, b->count};
+    return m;
+}
+
+void kv_batch_rewind(kv_batch *b, kv_batch_mark m)
+{
+    CM_ASSERT(m.len <= b->data.len);
+    CM_ASSERT(m.count <= b->count);
+    b->data.len = m.len;
+    b->count = m.count;
+}
+
 static const uint8_t empty_wire[1] = {BATCH_VERSION};
 
 cm_slice kv_batch_data(const kv_batch *b)

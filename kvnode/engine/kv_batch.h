@@ -89,6 +89,16 @@ int kv_batch_delete_range(kv_batch *b, kv_cf cf, cm_slice start, cm_slice end);
 /* Appends every operation of src after those of dst. */
 int kv_batch_append(kv_batch *dst, const kv_batch *src);
 
+/* A position in a batch, to undo appends: kv_batch_rewind(b, m) drops every operation appended
+ * after kv_batch_mark(b) returned m. (The transaction layer appends its writes as it checks
+ * keys and rewinds when a later key fails, so a failed command leaves nothing behind.) */
+typedef struct kv_batch_mark {
+    size_t len;
+    size_t count;
+} kv_batch_mark;
+kv_batch_mark kv_batch_mark_get(const kv_batch *b);
+void kv_batch_rewind(kv_batch *b, kv_batch_mark m);
+
 /* The wire form, borrowed from b (valid until b changes). */
 cm_slice kv_batch_data(const kv_batch *b);
 /* Replaces b's contents with a copy of wire bytes after validating every operation; on

@@ -5,14 +5,16 @@ Usage (from meson): /usr/bin/python3 testsuite/lib/pytest_tap.py TESTFILE [pytes
 Exit status is pytest's (0 all passed; 5 "no tests collected" is turned into a failure).
 Test files receive their arguments through environment variables set in meson.build.
 """
+import os
 import sys
 
 import pytest
 
 
 class TapPlugin:
-    def __init__(self):
+    def __init__(self, out=None):
         self.n = 0
+        self.out = out or sys.stdout
 
     def pytest_runtest_logreport(self, report):
         # A case is reported once: at its call phase, or at setup/teardown when those fail.
@@ -20,19 +22,23 @@ class TapPlugin:
             self.n += 1
             name = report.nodeid.split("::", 1)[-1]
             if report.passed:
-                print(f"ok {self.n} - {name}", flush=True)
+                print(f"ok {self.n} - {name}", file=self.out, flush=True)
             elif report.skipped:
-                print(f"ok {self.n} - {name} # SKIP", flush=True)
+                print(f"ok {self.n} - {name} # SKIP", file=self.out, flush=True)
             else:
-                print(f"not ok {self.n} - {name} ({report.when})", flush=True)
+                print(f"not ok {self.n} - {name} ({report.when})", file=self.out, flush=True)
                 for line in str(report.longrepr).splitlines()[-30:]:
-                    print(f"# {line}", flush=True)
+                    print(f"# {line}", file=self.out, flush=True)
 
     def pytest_sessionfinish(self, session, exitstatus):
-        print(f"1..{self.n}", flush=True)
+        print(f"1..{self.n}", file=self.out, flush=True)
 
 
 if __name__ == "__main__":
-    plugin = TapPlugin()
+    # TAP alone goes to stdout; pytest's progress dots (which would glue onto TAP lines) and
+    # anything the tests print go to stderr.
+    tap = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    plugin = TapPlugin(tap)
     rc = pytest.main(["-q", "-p", "no:cacheprovider", "-s", *sys.argv[1:]], plugins=[plugin])
     sys.exit(1 if rc == 5 else int(rc))
