@@ -78,6 +78,9 @@ typedef struct kv_raftstore_env {
      * during process(); it may only inspect the store (kv_raftstore_region). */
     void (*apply_observer_cb)(void *ctx, uint64_t region_id, uint64_t index, uint64_t term,
                               uint8_t type, cm_slice data);
+    /* Called (from the posting thread) after kv_raftstore_post queued a function, so a loop
+     * sleeping on its transport can wake up (optional). */
+    void (*wake_cb)(void *ctx);
 } kv_raftstore_env;
 
 /* ---- configuration -------------------------------------------------------------------------- */

@@ -629,10 +629,24 @@ void rs_apply_create_split_peers(kv_raftstore *s)
             for (size_t k = 0; k < s->n_dirty; k++) {
                 if (s->dirty[k] == old) {
                     s->dirty[k] = s->dirty[--s->n_dirty];
+                    old->dirty = false;
                     break;
                 }
             }
-            rs_peer_free(old);
+            /* It may be in this iteration's busy list: free it when the iteration ends. */
+            old->replaced = true;
+            if (s->n_graveyard == s->cap_graveyard) {
+                size_t cap = s->cap_graveyard ? s->cap_graveyard * 2 : 4;
+                rs_peer **v = realloc(s->graveyard, cap * sizeof(*v));
+                if (v == NULL) {
+                    CM_ERROR(RS_COMPONENT, "store=%llu out of memory replacing region %llu",
+                             (unsigned long long)s->store_id, (unsigned long long)old->region_id);
+                    continue;
+                }
+                s->graveyard = v;
+                s->cap_graveyard = cap;
+            }
+            s->graveyard[s->n_graveyard++] = old;
         }
         kv_rs_apply_state ast = {KV_RS_INIT_INDEX, KV_RS_INIT_TERM};
         rs_peer *p;

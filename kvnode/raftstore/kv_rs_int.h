@@ -130,6 +130,7 @@ typedef struct rs_peer {
     bool state_changed;   /* st must be written with this iteration's apply */
     bool apply_changed;   /* apply state must be written */
     bool destroy_pending; /* removed by an applied conf change: destroy after advance */
+    bool replaced;        /* an uninitialized peer a split replaced: freed at the iteration end */
     bool campaign_pending;
     bool hb_pending; /* report to PD after this iteration */
     bool was_leader;
@@ -242,6 +243,9 @@ struct kv_raftstore {
     rs_split_new *split_news;
     size_t n_split_news;
     size_t cap_split_news;
+    rs_peer **graveyard; /* out of the maps, still in this iteration's busy list */
+    size_t n_graveyard;
+    size_t cap_graveyard;
 
     uint64_t next_read_id;
     uint64_t ticks;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void free_graveyard(kv_raftstore *s);
+
 /* ---- hash map ------------------------------------------------------------------------------- */
 
 static size_t slot_of(uint64_t key, size_t cap)
@@ -553,6 +555,8 @@ void kv_raftstore_close(kv_raftstore *s)
     free(s->pending_ranges);
     rs_split_news_fini(s);
     rs_dones_fini(s);
+    free_graveyard(s);
+    free(s->graveyard);
     free(s->posts);
     pthread_mutex_destroy(&s->post_mu);
     kv_batch_fini(&s->wb);
@@ -582,6 +586,9 @@ int kv_raftstore_post(kv_raftstore *s, void (*fn)(kv_raftstore *s, void *arg), v
         s->n_posts++;
     }
     pthread_mutex_unlock(&s->post_mu);
+    if (rc == 0 && s->env.wake_cb != NULL) {
+        s->env.wake_cb(s->env.ctx);
+    }
     return rc;
 }
 
@@ -816,7 +823,7 @@ static void after_advance(kv_raftstore *s, rs_peer **busy, size_t n)
     rs_deliver_dones(s);
     for (size_t i = 0; i < n; i++) {
         rs_peer *p = busy[i];
-        if (p->destroy_pending) {
+        if (p->destroy_pending || p->replaced) {
             continue;
         }
         after_role_lost(p);
@@ -836,10 +843,18 @@ static void after_advance(kv_raftstore *s, rs_peer **busy, size_t n)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (busy[i]->destroy_pending) {
+        if (busy[i]->destroy_pending && !busy[i]->replaced) {
             rs_peer_destroy(busy[i], CM_E_REGION_NOT_FOUND, "removed from the region");
         }
     }
+}
+
+static void free_graveyard(kv_raftstore *s)
+{
+    for (size_t i = 0; i < s->n_graveyard; i++) {
+        rs_peer_free(s->graveyard[i]);
+    }
+    s->n_graveyard = 0;
 }
 
 int kv_raftstore_process(kv_raftstore *s)
@@ -895,6 +910,7 @@ int kv_raftstore_process(kv_raftstore *s)
         }
     }
     clear_pending_ranges(s);
+    free_graveyard(s);
     free(busy);
     rs_flush_outboxes(s);
     s->in_process = false;

@@ -38,6 +38,7 @@ struct kv_transport_rpc {
     size_t n_items;
     size_t cap_items;
     uint64_t inbox_bytes;
+    bool woken;
 
     pthread_mutex_t stats_mu;
     kv_transport_rpc_stats stats;
@@ -280,14 +281,24 @@ bool kv_transport_rpc_wait(kv_transport_rpc *t, int64_t timeout_ms)
         ts.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&t->inbox_mu);
-    while (t->n_items == 0) {
+    while (t->n_items == 0 && !t->woken) {
         if (pthread_cond_timedwait(&t->inbox_cv, &t->inbox_mu, &ts) == ETIMEDOUT) {
             break;
         }
     }
+    t->woken = false;
     bool any = t->n_items > 0;
     pthread_mutex_unlock(&t->inbox_mu);
     return any;
+}
+
+void kv_transport_rpc_wake(void *ctx)
+{
+    kv_transport_rpc *t = ctx;
+    pthread_mutex_lock(&t->inbox_mu);
+    t->woken = true;
+    pthread_cond_signal(&t->inbox_cv);
+    pthread_mutex_unlock(&t->inbox_mu);
 }
 
 void kv_transport_rpc_stats_get(kv_transport_rpc *t, kv_transport_rpc_stats *out)

@@ -52,8 +52,12 @@ const cm_rpc_method *kv_transport_rpc_methods(size_t *n);
 /* On the store's thread: hands up to max queued payloads (0: all) to the store. Returns how many
  * were delivered. */
 size_t kv_transport_rpc_drain(kv_transport_rpc *t, kv_raftstore *s, size_t max);
-/* Waits until the inbox is not empty or timeout_ms passes; true if something is there. */
+/* Waits until the inbox is not empty, kv_transport_rpc_wake was called, or timeout_ms passes;
+ * true if something is in the inbox. */
 bool kv_transport_rpc_wait(kv_transport_rpc *t, int64_t timeout_ms);
+/* Wakes a kv_transport_rpc_wait (usable as kv_raftstore_env.wake_cb with the transport as ctx,
+ * so kv_raftstore_post reaches a sleeping loop). Thread-safe. */
+void kv_transport_rpc_wake(void *ctx);
 
 typedef struct kv_transport_rpc_stats {
     uint64_t sent;         /* payloads handed to RPC */

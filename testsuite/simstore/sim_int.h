@@ -97,7 +97,9 @@ typedef struct node {
     kv_raftstore *rs;
     bool up;
     uint64_t down_ticks;
-    kv_raftstore_stats acc;                 /* counters of earlier incarnations */
+    kv_raftstore_stats acc; /* counters of earlier incarnations */
+    int64_t skew_ppm;       /* this store's clock (and timer) rate error, parts per million */
+    uint64_t next_tick_at;  /* its own timer, in simulated (true) time */
     uint64_t last_applied[SIM_REGIONS_MAX]; /* per region slot, this incarnation */
 } node;
 
@@ -213,8 +215,9 @@ struct sim {
     uint64_t next_pd_tick;
     uint64_t next_fault_tick;
     bool failed;
-    bool bank;           /* workload: Percolator bank (else registers) */
-    struct sim_bank *bk; /* sim_bank.c */
+    bool bank;             /* workload: Percolator bank (else registers) */
+    uint32_t skew_max_ppm; /* bound of the stores' clock errors this run */
+    struct sim_bank *bk;   /* sim_bank.c */
 };
 
 /* sim_store.c, shared with the workloads */

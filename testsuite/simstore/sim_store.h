@@ -33,6 +33,9 @@ typedef struct sim_store_opts {
     bool trace;       /* print events */
     uint32_t ticks;   /* length of the faulty phase (0: default) */
     uint8_t workload; /* sim_workload */
+    /* Bound on each store's clock rate error; 0: within the raftstore's drift bound. Larger
+     * values break the lease's assumption on purpose (the checkers must notice). */
+    uint32_t skew_ppm;
 } sim_store_opts;
 
 /* Coverage: every field a uint64_t (summed over seeds by the driver). */

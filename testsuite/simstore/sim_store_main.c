@@ -85,7 +85,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: sim_store (--seed S [--trace] | --seeds N [--first-seed S] [--tap] "
                     "[--replay-check K]) [--ticks T] [--workload mixed|register|bank] "
-                    "[--expect-violation]\n");
+                    "[--skew-ppm P] [--expect-violation]\n");
 }
 
 int main(int argc, char **argv)
@@ -93,6 +93,7 @@ int main(int argc, char **argv)
     uint64_t seed = 0, first = 1, count = 0, replay = 0;
     uint32_t ticks = 0;
     uint8_t workload = SIM_WORKLOAD_MIXED;
+    uint32_t skew = 0;
     bool have_seed = false, tap = false, trace = false, expect = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -125,6 +126,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (strcmp(a, "--skew-ppm") == 0 && v) {
+            skew = (uint32_t)strtoul(v, NULL, 10);
+            i++;
         } else if (strcmp(a, "--tap") == 0) {
             tap = true;
         } else if (strcmp(a, "--trace") == 0) {
@@ -146,6 +150,7 @@ int main(int argc, char **argv)
     o.trace = trace;
     o.ticks = ticks;
     o.workload = workload;
+    o.skew_ppm = skew;
     if (have_seed) {
         o.seed = seed;
         sim_store_result r;

@@ -17,6 +17,7 @@
 #include "cm_log.h"
 #include "cm_time.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ static void start(size_t replicas)
         env.clock_ns_cb = now_ns;
         env.rand_cb = rnd;
         env.alloc_ids_cb = alloc_ids;
+        env.wake_cb = kv_transport_rpc_wake;
         kv_raftstore_config cfg;
         kv_raftstore_config_default(&cfg);
         cfg.store_id = nd->id;
@@ -308,12 +310,48 @@ static void test_garbage_is_refused_harmlessly(void **state)
     stop();
 }
 
+static void posted_fn(kv_raftstore *s, void *arg)
+{
+    (void)s;
+    *(int *)arg = 1;
+}
+
+static void *poster(void *arg)
+{
+    struct timespec d = {0, 50 * 1000000};
+    nanosleep(&d, NULL);
+    (void)kv_raftstore_post(nodes[0].rs, posted_fn, arg);
+    return NULL;
+}
+
+/* kv_raftstore_post from another thread wakes a loop sleeping on its transport, and the function
+ * runs on the loop thread at the next process(). */
+static void test_post_wakes_the_loop(void **state)
+{
+    (void)state;
+    start(3);
+    int ran = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poster, &ran), 0);
+    uint64_t t0 = now_ns(NULL);
+    (void)kv_transport_rpc_wait(nodes[0].tr, 10000);
+    uint64_t waited_ms = (now_ns(NULL) - t0) / 1000000;
+    pthread_join(th, NULL);
+    assert_true(waited_ms < 5000);
+    assert_true(kv_raftstore_busy(nodes[0].rs));
+    assert_int_equal(ran, 0);
+    assert_int_equal(kv_raftstore_process(nodes[0].rs), 0);
+    assert_int_equal(ran, 1);
+    stop();
+}
+
 int main(void)
 {
     cm_log_set_level(getenv("RS_TEST_LOG") ? CM_LOG_INFO : CM_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replication_over_rpc),
         cmocka_unit_test(test_garbage_is_refused_harmlessly),
+        cmocka_unit_test(test_post_wakes_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
