@@ -213,7 +213,9 @@ static bool batch_in_region(const kv_region *r, const kv_batch *b)
     return true;
 }
 
-static int apply_write(rs_peer *p, const kv_rs_cmd *c, rs_proposal *pr, bool mine)
+/* Applies a write command and answers its proposal (exactly once) when it is ours. */
+static int apply_write(rs_peer *p, const cm_raft_entry *e, const kv_rs_cmd *c, rs_proposal *pr,
+                       bool mine)
 {
     kv_raftstore *s = p->store;
     if (!kv_epoch_eq(c->epoch, p->st.region.epoch)) {
@@ -249,7 +251,13 @@ static int apply_write(rs_peer *p, const kv_rs_cmd *c, rs_proposal *pr, bool min
     kv_batch_fini(&b);
     if (rc == 0) {
         s->stats.writes_applied++;
-        p->approx_valid = p->approx_valid; /* estimates refresh on their own period */
+        if (mine) {
+            rs_done *d = push_done(s, p, pr->cb, pr->user, 0, "applied");
+            if (d != NULL) {
+                d->index = e->index;
+                d->term = e->term;
+            }
+        }
     }
     return rc;
 }
@@ -466,18 +474,9 @@ static int apply_normal(rs_peer *p, const cm_raft_entry *e, rs_proposal *pr, boo
         }
         return 0;
     }
-    int rc = 0;
     switch (c.kind) {
     case KV_RS_CMD_WRITE:
-        rc = apply_write(p, &c, pr, mine);
-        if (rc == 0 && mine && kv_epoch_eq(c.epoch, p->st.region.epoch)) {
-            rs_done *d = push_done(p->store, p, pr->cb, pr->user, 0, "applied");
-            if (d != NULL) {
-                d->index = e->index;
-                d->term = e->term;
-            }
-        }
-        return rc;
+        return apply_write(p, e, &c, pr, mine);
     case KV_RS_CMD_SPLIT:
         return apply_split(p, &c, pr, mine);
     case KV_RS_CMD_PREPARE_PEER:

@@ -561,6 +561,63 @@ static void test_heartbeats_and_estimates(void **state)
     fx_fini(&f);
 }
 
+typedef struct read_rec {
+    int calls;
+    int rc;
+} read_rec;
+
+static void read_rec_cb(void *user, const kv_raftstore_result *res, kv_snapshot *snap)
+{
+    read_rec *r = user;
+    r->calls++;
+    r->rc = res->rc;
+    kv_snapshot_release(snap);
+}
+
+/* The leader serves reads under its lease, but not while a split it proposed is in flight (the
+ * new region may already serve the right half elsewhere): then ReadIndex, answered once the
+ * split applied — with EPOCH_NOT_MATCH for a read checked under the old epoch. */
+static void test_no_lease_read_while_split_in_flight(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, 3, 3, "", "", NULL);
+    uint64_t l = fx_wait_leader(&f, 1);
+    assert_int_equal(fx_put(&f, l, 1, "a", "1"), 0);
+    fx_tick(&f, 3);
+    kv_raftstore *rs = fx_rs(&f, l);
+    kv_raftstore_stats s0, s1;
+    kv_raftstore_stats_get(rs, &s0);
+    kv_epoch e = fx_epoch(&f, l, 1);
+    read_rec r1 = {0};
+    kv_raftstore_read(rs, 1, e, read_rec_cb, &r1);
+    assert_int_equal(r1.calls, 1); /* answered at once, under the lease */
+    assert_int_equal(r1.rc, 0);
+    kv_raftstore_stats_get(rs, &s1);
+    assert_int_equal(s1.lease_reads, s0.lease_reads + 1);
+    cb_rec split = {0};
+    kv_raftstore_split(rs, 1, e, cm_slice_cstr("m"), rec_cb, &split);
+    read_rec r2 = {0};
+    kv_raftstore_read(rs, 1, e, read_rec_cb, &r2);
+    assert_int_equal(r2.calls, 0); /* waits for ReadIndex and the apply */
+    kv_raftstore_stats_get(rs, &s0);
+    assert_int_equal(s0.lease_reads, s1.lease_reads);
+    assert_int_equal(s0.index_reads, s1.index_reads + 1);
+    fx_run(&f);
+    fx_tick(&f, 2);
+    assert_int_equal(split.rc, 0);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r2.rc, CM_E_EPOCH_NOT_MATCH);
+    /* After the split the lease serves again (under the new epoch). */
+    fx_tick(&f, 3);
+    read_rec r3 = {0};
+    kv_raftstore_read(rs, 1, fx_epoch(&f, l, 1), read_rec_cb, &r3);
+    fx_run(&f);
+    assert_int_equal(r3.calls, 1);
+    assert_int_equal(r3.rc, 0);
+    fx_fini(&f);
+}
+
 /* ---- codecs --------------------------------------------------------------------------------- */
 
 static void test_codecs_roundtrip_and_reject_garbage(void **state)
@@ -661,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_restart_recovers_regions),
         cmocka_unit_test(test_transfer_leader),
         cmocka_unit_test(test_heartbeats_and_estimates),
+        cmocka_unit_test(test_no_lease_read_while_split_in_flight),
         cmocka_unit_test(test_codecs_roundtrip_and_reject_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
