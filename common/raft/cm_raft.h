@@ -53,6 +53,10 @@
  * the RPC layer's own maximum (CM_RPC_MSG_BYTES_MAX, 64 MiB) is the real bound. */
 #define CM_RAFT_SNAPSHOT_BYTES_MAX (64u * 1024 * 1024)
 
+/* Largest term or index a message may carry: 2^62 entries or elections cannot happen, and the
+ * headroom keeps term+1 and index+n arithmetic from wrapping on hostile input. */
+#define CM_RAFT_TERM_INDEX_MAX (1ull << 62)
+
 #define CM_RAFT_NONE 0 /* "no node": node ids start at 1 */
 
 typedef enum cm_raft_role {

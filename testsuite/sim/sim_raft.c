@@ -37,7 +37,7 @@
 #define SIM_NODES_MAX 12
 /* Keys rotate: ACTIVE_KEYS are in use at a time and the set moves on every EPOCH_NS, so each
  * key's history is short (fast to check) yet densely contended (stale reads show). */
-#define SIM_KEYS        256
+#define SIM_KEYS        512
 #define ACTIVE_KEYS     4
 #define EPOCH_NS        (120 * MS)
 #define PROBE_KEY       SIM_KEYS /* the liveness probe's key, outside the checked histories */
@@ -52,7 +52,7 @@
 #define READ_TIMEOUT_NS  (100 * MS)
 #define LIVENESS_NS      (4000 * MS) /* after healing: 400 ticks, 40 election timeouts */
 #define SETTLE_NS        (200 * MS)
-#define CHAOS_MS_DEFAULT 2500
+#define CHAOS_MS_DEFAULT 4000
 
 /* Coverage minimums: a run below any of them fails. */
 #define MIN_WRITES_OK  20
