@@ -73,10 +73,11 @@ typedef struct kv_raftstore_env {
     int (*alloc_ids_cb)(void *ctx, size_t n, uint64_t *ids, cm_err *err);
     /* Region heartbeat sink (optional). */
     void (*heartbeat_cb)(void *ctx, const kv_region_heartbeat *hb);
-    /* Observer of every applied entry, for simulators and tests (optional): region, index, term
-     * and the entry's data as stored in the log. */
+    /* Observer of every applied entry, for simulators and tests (optional): region, index,
+     * term, entry type (cm_raft_entry_type) and the entry's data as stored in the log. Called
+     * during process(); it may only inspect the store (kv_raftstore_region). */
     void (*apply_observer_cb)(void *ctx, uint64_t region_id, uint64_t index, uint64_t term,
-                              cm_slice data);
+                              uint8_t type, cm_slice data);
 } kv_raftstore_env;
 
 /* ---- configuration -------------------------------------------------------------------------- */
@@ -233,6 +234,7 @@ typedef struct kv_peer_status {
     uint64_t last_index;
     uint64_t approx_bytes;
     uint64_t approx_keys;
+    cm_raft_conf conf; /* the Raft configuration in force (the latest in the peer's log) */
 } kv_peer_status;
 
 /* Copies the region (into an initialized kv_region) and the peer's status. Returns 0 or

@@ -398,6 +398,7 @@ int kv_raftstore_region(kv_raftstore *s, uint64_t region_id, kv_region *region, 
         out->last_index = p->last_index;
         out->approx_bytes = p->approx_bytes;
         out->approx_keys = p->approx_keys;
+        out->conf = st.conf;
     }
     return 0;
 }

@@ -569,7 +569,7 @@ int rs_apply_committed(rs_peer *p)
         p->apply.applied_term = e->term;
         p->apply_changed = true;
         if (s->env.apply_observer_cb != NULL) {
-            s->env.apply_observer_cb(s->env.ctx, p->region_id, e->index, e->term, e->data);
+            s->env.apply_observer_cb(s->env.ctx, p->region_id, e->index, e->term, e->type, e->data);
         }
     }
     if (rc == 0 && p->state_changed) {

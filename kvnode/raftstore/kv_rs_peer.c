@@ -556,7 +556,8 @@ void rs_peer_destroy(rs_peer *p, int rc, const char *why)
     CM_INFO(RS_COMPONENT, "store=%llu region=%llu peer=%llu destroyed: %s",
             (unsigned long long)s->store_id, (unsigned long long)p->region_id,
             (unsigned long long)p->peer_id, why);
-    rs_fail_proposals(p, rc, why, true);
+    /* A proposal's entry may still commit without us (the others go on): outcome unknown. */
+    rs_fail_proposals(p, rc == CM_E_CLOSED ? rc : CM_E_STALE_COMMAND, why, true);
     rs_fail_reads(p, rc, why);
     if (p->conf_next.due && p->conf_next.cb != NULL) {
         rs_reply_simple(p->conf_next.cb, p->conf_next.user, p->region_id, rc, why);

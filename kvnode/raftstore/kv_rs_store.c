@@ -785,6 +785,9 @@ static int persist_all(kv_raftstore *s, rs_peer **busy, size_t n)
         s->poisoned = CM_E_IO;
         return CM_E_IO;
     }
+#ifdef KV_RS_PLANT_NOSYNC
+    sync = false; /* planted bug (simulator self-test): acknowledge what is not durable */
+#endif
     rc = rs_write(s, &s->wb, sync);
     if (rc == 0 && sync) {
         s->stats.syncs++;
