@@ -210,14 +210,14 @@ void sql_auth_sha2_scramble(const uint8_t nonce[SQL_NONCE_LEN], const char *pw, 
     }
 }
 
-int sql_auth_sha2_check(const uint8_t h2[32], const uint8_t nonce[SQL_NONCE_LEN],
+int sql_auth_sha2_check(const uint8_t h2[32], const uint8_t *nonce, size_t nonce_len,
                         const uint8_t *resp, size_t n)
 {
     if (n != 32) {
         return 0;
     }
     uint8_t x[32], h1[32], got[32];
-    digest(EVP_sha256(), h2, 32, nonce, SQL_NONCE_LEN, x);
+    digest(EVP_sha256(), h2, 32, nonce, nonce_len, x);
     for (int i = 0; i < 32; i++) {
         h1[i] = resp[i] ^ x[i];
     }
@@ -263,10 +263,10 @@ void sql_auth_cache_put(sql_auth *a, const char *user, const uint8_t h2[32])
     pthread_mutex_unlock(&a->mu);
 }
 
-int sql_auth_rsa_password(sql_auth *a, const uint8_t nonce[SQL_NONCE_LEN], const uint8_t *in,
+int sql_auth_rsa_password(sql_auth *a, const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
                           size_t n, uint8_t *out, size_t cap, size_t *out_len)
 {
-    if (a->rsa_key == NULL) {
+    if (a->rsa_key == NULL || nonce_len == 0) {
         return CM_E_ACCESS_DENIED;
     }
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(a->rsa_key, NULL);
@@ -280,7 +280,7 @@ int sql_auth_rsa_password(sql_auth *a, const uint8_t nonce[SQL_NONCE_LEN], const
         return CM_E_ACCESS_DENIED;
     }
     for (size_t i = 0; i < len; i++) {
-        out[i] ^= nonce[i % SQL_NONCE_LEN];
+        out[i] ^= nonce[i % nonce_len];
     }
     if (out[len - 1] != '\0') {
         return CM_E_ACCESS_DENIED;

@@ -74,18 +74,22 @@ void sql_auth_native_h2(const char *pw, size_t n, uint8_t out[20]);
 int sql_auth_native_check(const uint8_t h2[20], const uint8_t nonce[SQL_NONCE_LEN],
                           const uint8_t *resp, size_t n);
 
-/* caching_sha2_password: the client's scramble, SHA256(SHA256(pw)), and the fast-path check. */
+/* caching_sha2_password: the client's scramble, SHA256(SHA256(pw)), and the fast-path check.
+ * The check takes the nonce's length because clients differ after an AuthSwitchRequest, whose
+ * data is the 20-byte nonce and a NUL: MariaDB's connectors drop the NUL, PyMySQL 1.0 keeps it
+ * in what it hashes; the server tries both (see sql_conn.c). */
 void sql_auth_sha2_scramble(const uint8_t nonce[SQL_NONCE_LEN], const char *pw, size_t n,
                             uint8_t out[32]);
 void sql_auth_sha2_h2(const char *pw, size_t n, uint8_t out[32]);
-int sql_auth_sha2_check(const uint8_t h2[32], const uint8_t nonce[SQL_NONCE_LEN],
+int sql_auth_sha2_check(const uint8_t h2[32], const uint8_t *nonce, size_t nonce_len,
                         const uint8_t *resp, size_t n);
 /* The cache of the fast path: filled after a successful full authentication. */
 int sql_auth_cache_get(sql_auth *a, const char *user, uint8_t h2[32]);
 void sql_auth_cache_put(sql_auth *a, const char *user, const uint8_t h2[32]);
-/* Decrypts an RSA-OAEP password block and undoes the XOR with the nonce. out receives the
- * password (NUL removed); *out_len its length. Returns 0 or CM_E_ACCESS_DENIED. */
-int sql_auth_rsa_password(sql_auth *a, const uint8_t nonce[SQL_NONCE_LEN], const uint8_t *in,
+/* Decrypts an RSA-OAEP password block and undoes the XOR with the nonce (nonce_len bytes,
+ * repeated). out receives the password (NUL removed); *out_len its length. Returns 0 or
+ * CM_E_ACCESS_DENIED. */
+int sql_auth_rsa_password(sql_auth *a, const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
                           size_t n, uint8_t *out, size_t cap, size_t *out_len);
 /* Constant-time comparison of a cleartext password with the account's. */
 int sql_auth_password_equal(const sql_account *acc, const uint8_t *pw, size_t n);

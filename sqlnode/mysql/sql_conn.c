@@ -24,11 +24,13 @@ struct sql_conn {
     const sql_conn_env *env;
     uint64_t id;
     sql_io *io;     /* current transport */
+    int fd;         /* the socket (-1 in memory); constant, so KILL may read it */
     sql_io *tls_io; /* owned, after an upgrade */
     sql_pkt pkt;
     sql_sess *sess;
     uint32_t caps; /* negotiated */
     uint8_t nonce[SQL_NONCE_LEN];
+    int connect_timeout_ms; /* connect_timeout when the connection began */
     char user[128];
     char peer[64];
     int authed;
@@ -97,16 +99,20 @@ int sql_conn_create(const sql_conn_env *env, uint64_t id, sql_io *io, const char
     c->env = env;
     c->id = id;
     c->io = io;
+    c->fd = io->fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "");
     c->started_ms = cm_time_mono_ms();
     c->command = "Connect";
     c->since_ms = c->started_ms;
     pthread_mutex_init(&c->info_mu, NULL);
-    sql_pkt_init(&c->pkt, io, SQL_CONNECT_TIMEOUT_MS);
+    sql_pkt_init(&c->pkt, io, SQL_CONNECT_TIMEOUT_MS); /* until login: connect_timeout bounds */
     sql_stmts_init(&c->stmts);
     cm_buf_init(&c->payload);
     cm_buf_init(&c->scratch);
     sql_res_sink_init(&c->rs, &c->pkt);
+    c->connect_timeout_ms =
+        (int)sql_sysvars_get_int(env->sess_env->globals, SQL_SV_CONNECT_TIMEOUT) * 1000;
+    c->pkt.read_timeout_ms = c->connect_timeout_ms;
     int rc = sql_sess_create(env->sess_env, id, &c->sess, err);
     if (rc != 0) {
         sql_conn_free(c);
@@ -178,10 +184,10 @@ const char *sql_conn_tls_cipher(const sql_conn *c)
 void sql_conn_kill(sql_conn *c, int query_only)
 {
     sql_sess_interrupt(c->sess, query_only);
-    if (!query_only && c->io != NULL && c->io->fd >= 0) {
+    if (!query_only && c->fd >= 0) {
         /* Wakes the connection's blocked read; the fd stays open until its own thread closes
          * it, and the registry keeps the connection alive while KILL runs. */
-        shutdown(c->io->fd, SHUT_RDWR);
+        shutdown(c->fd, SHUT_RDWR);
     }
 }
 
@@ -359,7 +365,7 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
     *ok = 0;
     int rc = more_data(c, &perform_full, 1);
     if (rc == 0) {
-        rc = read_packet(c, SQL_PREAUTH_PACKET_MAX, c->env->connect_timeout_ms, err);
+        rc = read_packet(c, SQL_PREAUTH_PACKET_MAX, c->connect_timeout_ms, err);
     }
     if (rc != 0) {
         return rc;
@@ -381,7 +387,7 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
         }
         rc = more_data(c, c->env->auth->rsa_pub_pem, c->env->auth->rsa_pub_len);
         if (rc == 0) {
-            rc = read_packet(c, SQL_PREAUTH_PACKET_MAX, c->env->connect_timeout_ms, err);
+            rc = read_packet(c, SQL_PREAUTH_PACKET_MAX, c->connect_timeout_ms, err);
         }
         if (rc != 0) {
             return rc;
@@ -389,8 +395,14 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
         p = c->payload.ptr;
         n = c->payload.len;
     }
-    if (sql_auth_rsa_password(c->env->auth, c->nonce, p, n, pw, sizeof(pw), &pwlen) == 0) {
-        *ok = acc != NULL && sql_auth_password_equal(acc, pw, pwlen);
+    /* The nonce as clients use it: 20 bytes, or 21 with the NUL after an AuthSwitchRequest. */
+    uint8_t nonce21[SQL_NONCE_LEN + 1];
+    memcpy(nonce21, c->nonce, SQL_NONCE_LEN);
+    nonce21[SQL_NONCE_LEN] = 0;
+    for (size_t nl = SQL_NONCE_LEN; nl <= SQL_NONCE_LEN + 1 && !*ok; nl++) {
+        if (sql_auth_rsa_password(c->env->auth, nonce21, nl, p, n, pw, sizeof(pw), &pwlen) == 0) {
+            *ok = acc != NULL && sql_auth_password_equal(acc, pw, pwlen);
+        }
     }
     memset(pw, 0, sizeof(pw));
     return 0;
@@ -411,6 +423,7 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
     size_t first_len = resp.len < sizeof(first) ? resp.len : sizeof(first);
     memcpy(first, resp.ptr ? resp.ptr : (const uint8_t *)"", first_len);
     int rc;
+    int switched = have != want;
     if (have != want) {
         if (!(c->caps & SQL_CLIENT_PLUGIN_AUTH)) {
             sql_metrics_add(SQL_M_AUTH_FAILURES, 1);
@@ -430,7 +443,7 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
             return cm_err_set(err, CM_E_NOMEM, "out of memory");
         }
         if ((rc = sql_pkt_end(&c->pkt, off)) != 0 ||
-            (rc = read_packet(c, SQL_PREAUTH_PACKET_MAX, c->env->connect_timeout_ms, err)) != 0) {
+            (rc = read_packet(c, SQL_PREAUTH_PACKET_MAX, c->connect_timeout_ms, err)) != 0) {
             return rc;
         }
         first_len = c->payload.len < sizeof(first) ? c->payload.len : sizeof(first);
@@ -451,7 +464,12 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
     } else if (first_len > 0) {
         uint8_t h2[32];
         if (acc != NULL && sql_auth_cache_get(a, user, h2)) {
-            ok = sql_auth_sha2_check(h2, c->nonce, first, first_len);
+            uint8_t nonce21[SQL_NONCE_LEN + 1];
+            memcpy(nonce21, c->nonce, SQL_NONCE_LEN);
+            nonce21[SQL_NONCE_LEN] = 0;
+            ok =
+                sql_auth_sha2_check(h2, nonce21, SQL_NONCE_LEN, first, first_len) ||
+                (switched && sql_auth_sha2_check(h2, nonce21, SQL_NONCE_LEN + 1, first, first_len));
             if (ok) {
                 static const uint8_t fast_ok = 0x03;
                 if ((rc = more_data(c, &fast_ok, 1)) != 0) {
@@ -499,8 +517,9 @@ static int handshake(sql_conn *c)
     if (sql_auth_nonce(c->nonce) != 0 || send_greeting(c) != 0) {
         return CM_E_IO;
     }
-    rc = sql_pkt_read(&c->pkt, &c->payload, SQL_PREAUTH_PACKET_MAX, c->env->connect_timeout_ms,
-                      &err);
+    c->pkt.exact = 1; /* a ClientHello may follow SSLRequest at once: leave it to OpenSSL */
+    rc = sql_pkt_read(&c->pkt, &c->payload, SQL_PREAUTH_PACKET_MAX, c->connect_timeout_ms, &err);
+    c->pkt.exact = 0;
     if (rc != 0) {
         if (rc != CM_E_CLOSED && rc != CM_E_IO && rc != CM_E_CORRUPT) {
             send_error(c, rc == CM_E_TIMEOUT ? CM_E_HANDSHAKE : rc,
@@ -529,8 +548,8 @@ static int handshake(sql_conn *c)
         c->tls_io = tio;
         c->io = tio;
         c->pkt.io = tio;
-        rc = sql_pkt_read(&c->pkt, &c->payload, SQL_PREAUTH_PACKET_MAX, c->env->connect_timeout_ms,
-                          &err);
+        rc =
+            sql_pkt_read(&c->pkt, &c->payload, SQL_PREAUTH_PACKET_MAX, c->connect_timeout_ms, &err);
         if (rc != 0) {
             return rc;
         }

@@ -29,7 +29,6 @@ typedef struct sql_conn_env {
     void *user;   /* passed to the hooks */
     /* COM_STATISTICS text. NULL: a minimal line. */
     int (*statistics)(void *user, cm_buf *out);
-    int connect_timeout_ms;
 } sql_conn_env;
 
 /* Longest query text kept for SHOW FULL PROCESSLIST. */

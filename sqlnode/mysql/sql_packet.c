@@ -24,9 +24,9 @@ void sql_pkt_fini(sql_pkt *p)
     cm_buf_fini(&p->out);
 }
 
-/* Reads more input into p->in. Returns bytes read (> 0) or an error code; end of stream is
- * CM_E_CLOSED. */
-static long fill(sql_pkt *p, int timeout_ms)
+/* Reads more input into p->in, at most `most` bytes in exact mode. Returns bytes read (> 0) or
+ * an error code; end of stream is CM_E_CLOSED. */
+static long fill(sql_pkt *p, int timeout_ms, size_t most)
 {
     if (p->in_pos == p->in.len) {
         p->in_pos = 0;
@@ -40,6 +40,9 @@ static long fill(sql_pkt *p, int timeout_ms)
         return CM_E_NOMEM;
     }
     size_t room = p->in.cap - p->in.len - 1;
+    if (p->exact && room > most) {
+        room = most;
+    }
     long got = p->io->ops->read(p->io, p->in.ptr + p->in.len, room, timeout_ms);
     if (got == 0) {
         return CM_E_CLOSED;
@@ -55,7 +58,7 @@ static long fill(sql_pkt *p, int timeout_ms)
 static int need(sql_pkt *p, size_t n, int timeout_ms)
 {
     while (p->in.len - p->in_pos < n) {
-        long got = fill(p, timeout_ms);
+        long got = fill(p, timeout_ms, n - (p->in.len - p->in_pos));
         if (got < 0) {
             return (int)got;
         }
@@ -76,7 +79,7 @@ static int read_body(sql_pkt *p, cm_buf *out, size_t len, cm_err *err)
     while (len > 0) {
         if (len < SQL_IN_CHUNK_BYTES) {
             /* Short remainder: go through the buffer, which may also pick up the next packet. */
-            long got = fill(p, p->read_timeout_ms);
+            long got = fill(p, p->read_timeout_ms, len);
             if (got < 0) {
                 return cm_err_set(err, got == CM_E_CLOSED ? CM_E_CORRUPT : (int)got,
                                   "connection ended inside a packet");

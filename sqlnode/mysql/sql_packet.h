@@ -25,6 +25,8 @@ typedef struct sql_pkt {
     cm_buf out;          /* pending output (whole packets) */
     uint8_t seq;         /* next sequence id to read or write */
     int read_timeout_ms; /* net_read_timeout: for every byte after a packet's first */
+    int exact;           /* read no byte past the current packet (before a TLS upgrade the
+                            client's ClientHello must stay in the socket for OpenSSL) */
     uint64_t bytes_in;
     uint64_t bytes_out;
 } sql_pkt;

@@ -429,8 +429,6 @@ int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err)
     s->conn_env.tls = cfg->tls;
     s->conn_env.user = s;
     s->conn_env.statistics = hook_statistics;
-    s->conn_env.connect_timeout_ms =
-        (int)sql_sysvars_get_int(cfg->globals, SQL_SV_CONNECT_TIMEOUT) * 1000;
     int rc = listen_on(cfg->listen_addr, &s->listen_fd, &s->port, err);
     if (rc == 0 && pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         rc = cm_err_set(err, CM_E_IO, "pipe: %s", strerror(errno));

@@ -412,7 +412,9 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
         } else if (have_row && (vt == SQLITE_TEXT || vt == SQLITE_BLOB)) {
             type = SQL_TYPE_VAR_STRING;
         } else if (have_row) {
-            type = SQL_TYPE_NULL;
+            /* NULL in the first row: the column's static type (NULL only for a NULL literal),
+             * since later rows may hold values the binary protocol must encode. */
+            type = it ? it->guess : SQL_TYPE_VAR_STRING;
         } else {
             type = it ? it->guess : SQL_TYPE_VAR_STRING;
             if (type == SQL_TYPE_VAR_STRING) {

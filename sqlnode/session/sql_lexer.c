@@ -404,7 +404,7 @@ int sql_lex(const char *src, size_t len, unsigned mode, sql_tokens *out, cm_err 
         if (lx.pos >= lx.len) {
             return 0;
         }
-        sql_token t = {0};
+        sql_token t = {0, 0, 0, 0, 0, 0};
         rc = lex_one(&lx, &t);
         if (rc != 0) {
             return rc;

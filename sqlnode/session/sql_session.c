@@ -785,6 +785,24 @@ int sql_sess_query(sql_sess *s, const char *sql, size_t len, sql_sink *sink, cm_
         sql_sess_note_error(s, err);
         return rc;
     }
+    if (nstmt > 1 && !s->multi_statements) {
+        /* Without CLIENT_MULTI_STATEMENTS the text is one statement: the first ';' followed by
+         * more text is a syntax error, and nothing runs. */
+        uint32_t k = 0;
+        while (k < s->toks.n && s->toks.v[k].type != SQL_TK_SEMI) {
+            k++;
+        }
+        const sql_token *at = &s->toks.v[k + 1 < s->toks.n ? k + 1 : k];
+        rc =
+            cm_err_set(err, CM_E_PARSE,
+                       "You have an error in your SQL syntax; check the manual that corresponds to "
+                       "your MySQL server version for the right syntax to use near '%.*s' at line "
+                       "1",
+                       (int)(len - at->off > 60 ? 60 : len - at->off), sql + at->off);
+        sql_diag_clear(s);
+        sql_sess_note_error(s, err);
+        return rc;
+    }
     uint32_t done = 0;
     for (uint32_t i = 0, b = 0; i <= s->toks.n && done < nstmt; i++) {
         if (i != s->toks.n && s->toks.v[i].type != SQL_TK_SEMI) {
@@ -793,7 +811,7 @@ int sql_sess_query(sql_sess *s, const char *sql, size_t len, sql_sink *sink, cm_
         const sql_token *t = s->toks.v + b;
         uint32_t n = i - b;
         b = i + 1;
-        if (n == 0 || (done > 0 && !s->multi_statements)) {
+        if (n == 0) {
             const sql_token *at = n == 0 ? &s->toks.v[i] : t;
             rc = cm_err_set(err, CM_E_PARSE,
                             "You have an error in your SQL syntax; check the manual that "

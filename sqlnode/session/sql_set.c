@@ -475,8 +475,7 @@ int sql_sess_sysvar_set(sql_sess *s, int id, int global, const sql_value *v, cm_
     if (global) {
         sql_sysvars *g = s->env->globals;
         pthread_mutex_lock(&g->mu);
-        sql_sv_val_free(&g->v[sid]);
-        g->v[sid] = nv;
+        sql_sysvars_store(g, sid, &nv);
         pthread_mutex_unlock(&g->mu);
         return 0;
     }

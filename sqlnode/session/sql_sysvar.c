@@ -369,16 +369,23 @@ int sql_sysvars_set_text(sql_sysvars *g, int id, const char *text, cm_err *err)
         return rc;
     }
     pthread_mutex_lock(&g->mu);
-    sql_sv_val_free(&g->v[id]);
-    g->v[id] = v;
+    sql_sysvars_store(g, id, &v);
     pthread_mutex_unlock(&g->mu);
     return 0;
 }
 
+void sql_sysvars_store(sql_sysvars *g, int id, sql_sv_val *v)
+{
+    sql_sv_val *dst = &g->v[id];
+    free(dst->s);
+    dst->s = v->s;
+    dst->d = v->d;
+    dst->is_null = v->is_null;
+    __atomic_store_n(&dst->i, v->i, __ATOMIC_RELAXED);
+    v->s = NULL;
+}
+
 int64_t sql_sysvars_get_int(sql_sysvars *g, int id)
 {
-    pthread_mutex_lock(&g->mu);
-    int64_t v = g->v[sql_sysvar_storage(id)].i;
-    pthread_mutex_unlock(&g->mu);
-    return v;
+    return __atomic_load_n(&g->v[sql_sysvar_storage(id)].i, __ATOMIC_RELAXED);
 }

@@ -196,8 +196,11 @@ void sql_sysvars_fini(sql_sysvars *g);
 /* Sets a global value from text at startup (config), read-only variables included; the text is
  * parsed as the variable's type. */
 int sql_sysvars_set_text(sql_sysvars *g, int id, const char *text, cm_err *err);
-/* Reads an integer/bool/enum global (under the lock). */
+/* Reads an integer/bool/enum global without the lock: writers store the integer field
+ * atomically (sql_sysvars_store), so hot paths (max_allowed_packet per command) never contend. */
 int64_t sql_sysvars_get_int(sql_sysvars *g, int id);
+/* Replaces a global value (caller holds g->mu); takes ownership of v's string. */
+void sql_sysvars_store(sql_sysvars *g, int id, sql_sv_val *v);
 
 /* Parses text as a value of def into *out (out->s owned). Used by SET and by startup.
  * Returns 0 or CM_E_WRONG_VALUE_FOR_VAR / CM_E_WRONG_TYPE_FOR_VAR. */

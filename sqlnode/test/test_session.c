@@ -366,7 +366,7 @@ static void test_prepared(void **state)
     cm_buf_reset(&f->sink.out);
     assert_int_equal(sql_sess_execute(f->s, p, v, 3, &f->sink.sink, &err), 0);
     assert_string_equal(ts_text(&f->sink),
-                        "cols a:8,CONCAT(?, 'x'):253,?:6\nrow 42|abx|\\N\ndone more=0 warn=0\n");
+                        "cols a:8,CONCAT(?, 'x'):253,?:253\nrow 42|abx|\\N\ndone more=0 warn=0\n");
     v[0].type = SQL_V_DOUBLE;
     v[0].d = 0.5;
     cm_buf_reset(&f->sink.out);
