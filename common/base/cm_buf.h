@@ -78,9 +78,13 @@ typedef struct cm_reader {
     size_t pos;
 } cm_reader;
 
+/* A reader never holds a NULL pointer: (NULL, 0) reads as an empty buffer, so decoders may
+ * compute `ptr + pos` without undefined behaviour (NULL + 0 is UB in C). */
 static inline void cm_reader_init(cm_reader *r, const void *p, size_t n)
 {
-    r->ptr = (const uint8_t *)p;
+    static const uint8_t empty[1];
+    r->ptr = p != NULL ? (const uint8_t *)p : empty;
+    n = p != NULL ? n : 0;
     r->len = n;
     r->pos = 0;
 }

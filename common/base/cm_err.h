@@ -43,6 +43,7 @@
     X(KEY_NOT_IN_REGION, -53, 9005, "HY000", "key not in region")                                  \
     X(SERVER_IS_BUSY, -54, 9003, "HY000", "KV server is busy")                                     \
     X(STALE_EPOCH, -55, 9005, "HY000", "stale region report")                                      \
+    X(STALE_COMMAND, -56, 9005, "HY000", "command dropped by a leadership change; retry")          \
     /* transactions */                                                                             \
     X(KEY_IS_LOCKED, -70, 1205, "HY000", "key is locked by another transaction")                   \
     X(WRITE_CONFLICT, -71, 9007, "HY000", "write conflict")                                        \

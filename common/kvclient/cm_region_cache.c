@@ -206,6 +206,31 @@ static int overlaps(const cm_pd_region *a, const cm_pd_region *b)
     return a_before_b_end && b_before_a_end;
 }
 
+static int older_than(const cm_pd_region *r, const cm_pd_region *held)
+{
+    return r->version < held->version || r->conf_ver < held->conf_ver;
+}
+
+/* Whether the cache holds something newer than r: the entry of r's id or any entry r overlaps. */
+static int cached_newer(const cm_region_cache *c, const cm_pd_region *r, const cm_pd_region *same)
+{
+    if (same != NULL && older_than(r, same)) {
+        return 1;
+    }
+    long i = find_le(c, cm_buf_slice(&r->start_key));
+    for (size_t pos = i < 0 ? 0 : (size_t)i; pos < c->n; pos++) {
+        if (overlaps(c->v[pos], r)) {
+            if (older_than(r, c->v[pos])) {
+                return 1;
+            }
+        } else if (cm_slice_cmp(cm_buf_slice(&c->v[pos]->start_key), cm_buf_slice(&r->start_key)) >=
+                   0) {
+            break; /* past r's range */
+        }
+    }
+    return 0;
+}
+
 int cm_region_cache_put(cm_region_cache *c, const cm_pd_region *r)
 {
     cm_pd_region *copy = malloc(sizeof(*copy));
@@ -219,8 +244,9 @@ int cm_region_cache_put(cm_region_cache *c, const cm_pd_region *r)
     }
     pthread_rwlock_wrlock(&c->lock);
     const cm_pd_region *old = id_get(c, r->id);
-    if (old != NULL && (old->version > r->version || old->conf_ver > r->conf_ver)) {
-        /* A slower reply carrying an older route must not replace a newer one. */
+    if (cached_newer(c, r, old)) {
+        /* A slower reply carrying an older route must not replace a newer one (PD's own
+         * staleness rule, docs/pd.md). */
         pthread_rwlock_unlock(&c->lock);
         region_free(copy);
         return 0;

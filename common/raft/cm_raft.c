@@ -145,7 +145,21 @@ int cm_raft_new(const cm_raft_config *cfg, cm_raft **out, cm_err *err)
     uint64_t first = raft_log_first_index(&r->log);
     uint64_t last = raft_log_last_index(&r->log);
     uint64_t commit = hs.commit > first - 1 ? hs.commit : first - 1;
-    if (commit > last || cfg->applied > commit || cfg->applied + 1 < first) {
+    if (commit > last) {
+        /* The hard state reached the disk but entries of the same ready did not (the contract
+         * lets term and vote go first): those entries are committed elsewhere, not here. */
+        commit = last;
+    }
+    uint64_t last_term = raft_log_last_term(&r->log);
+    if (last_term > hs.term) {
+        cm_raft_free(r);
+        return cm_err_set(err, CM_E_CORRUPT,
+                          "raft %llu: log holds term %llu but the hard state only term %llu "
+                          "(term and vote must be durable no later than entries)",
+                          (unsigned long long)cfg->id, (unsigned long long)last_term,
+                          (unsigned long long)hs.term);
+    }
+    if (cfg->applied > commit || cfg->applied + 1 < first) {
         cm_raft_free(r);
         return cm_err_set(err, CM_E_CORRUPT,
                           "raft %llu: inconsistent state (first %llu last %llu commit %llu "

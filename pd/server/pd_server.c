@@ -269,7 +269,12 @@ int pd_server_start(const pd_server_options *o, pd_server **out, cm_err *err)
     s->version = dup_or_empty(o->version);
     s->config_json = dup_or_empty(o->config_json);
     pthread_mutex_init(&s->tick_mu, NULL);
-    pthread_cond_init(&s->tick_cv, NULL);
+    /* The tick waits with a CLOCK_MONOTONIC deadline, so the condvar must use that clock. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->tick_cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->start_wall_ms = cm_time_wall_ms();
     if (s->opt.wall_clock == NULL) {
         s->opt.wall_clock = real_wall_ms;

