@@ -17,7 +17,7 @@
 
 void cm_kv_client_options_default(cm_kv_client_options *o)
 {
-    o->rpc_timeout_ms = 3000;
+    o->rpc_timeout_ms = 1000;
     o->retry_budget_ms = 20000;
     o->lock_ttl_ms = 3000;
     o->scan_page = 256;
@@ -235,6 +235,7 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
         target = r->leader.store_id ? r->leader.store_id : r->peers[0].store_id;
     }
     unsigned rot = 0;
+    uint64_t failed_store = 0; /* a store that did not answer: hints naming it are stale */
     int rc = 0;
     for (unsigned attempt = 0;; attempt++) {
         if (attempt > 0) {
@@ -268,8 +269,14 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
                 break; /* the server refused the request itself */
             }
             /* The store is down or slow: try the next peer. */
-            rot++;
-            target = r->peers[rot % r->npeers].store_id;
+            failed_store = target;
+            for (uint32_t k = 0; k < r->npeers; k++) {
+                rot++;
+                target = r->peers[rot % r->npeers].store_id;
+                if (target != failed_store) {
+                    break;
+                }
+            }
             hint_set(c, r->id, 0);
             kv_backoff(attempt, deadline_ms);
             continue;
@@ -297,11 +304,16 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
                                 (unsigned long long)r->id);
                 break;
             }
-            if (hint != 0 && hint != target) {
+            if (hint != 0 && hint != target && hint != failed_store) {
                 target = hint;
             } else {
-                rot++;
-                target = r->peers[rot % r->npeers].store_id;
+                for (uint32_t k = 0; k < r->npeers; k++) {
+                    rot++;
+                    target = r->peers[rot % r->npeers].store_id;
+                    if (target != failed_store) {
+                        break;
+                    }
+                }
                 kv_backoff(attempt, deadline_ms);
             }
             hint_set(c, r->id, hint);

@@ -45,7 +45,7 @@ typedef struct cm_txn_iter cm_txn_iter;
 typedef struct cm_pd_client cm_pd_client;
 
 typedef struct cm_kv_client_options {
-    int64_t rpc_timeout_ms;  /* one attempt (default 3000) */
+    int64_t rpc_timeout_ms;  /* one attempt (default 1000: a dead store costs that) */
     int64_t retry_budget_ms; /* one operation's total (default 20000) */
     uint64_t lock_ttl_ms;    /* base TTL of this client's locks (default 3000) */
     uint32_t scan_page;      /* rows fetched per scan request (default 256) */
