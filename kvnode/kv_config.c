@@ -34,6 +34,8 @@ static const cm_cfg_option options[] = {
      "RPC worker threads"},
     {"sync-log", CM_CFG_BOOL, offsetof(kv_config, sync_log), "true", 0, 0, NULL,
      "fsync the Raft log before acknowledging (turn off only for throwaway benchmarks)"},
+    {"max-replicas", CM_CFG_INT, offsetof(kv_config, max_replicas), "3", 1, 7, NULL,
+     "replicas per region (the leader's store adds learners and promotes them)"},
 };
 
 const cm_cfg_table kv_config_table = {

@@ -22,6 +22,7 @@ typedef struct kv_config {
     int64_t region_split_keys;
     int64_t rpc_workers;
     int sync_log;
+    int64_t max_replicas;
 } kv_config;
 
 extern const cm_cfg_table kv_config_table;

@@ -57,24 +57,9 @@ int main(int argc, char **argv)
     pd_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cm_err err;
-    int rc = cm_config_load(&pd_config_table, &cfg, &argc, argv, &err);
-    if (rc == CM_CONFIG_EXIT) {
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "pd: %s\n", err.msg);
-        return 2;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "pd: unexpected argument '%s' (see --help)\n", argv[1]);
-        cm_config_free(&pd_config_table, &cfg);
-        return 2;
-    }
-    cm_log_set_level((cm_log_level)cfg.log_level);
-    if (cfg.log_file && cfg.log_file[0] && cm_log_set_file(cfg.log_file) != 0) {
-        fprintf(stderr, "pd: cannot open log file %s\n", cfg.log_file);
-        cm_config_free(&pd_config_table, &cfg);
-        return 2;
+    int rc = cm_config_process_start(&pd_config_table, &cfg, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
     if (cfg.initial_cluster && cfg.initial_cluster[0]) {
         CM_WARN("pd", "initial-cluster is set but replicated PD is not built yet: running as a "

@@ -10,9 +10,7 @@
 #include "sql_sysvar.h"
 #include "sql_tls.h"
 
-#ifdef SQL_HAVE_CM_METRICS
 #include "cm_metrics.h"
-#endif
 
 #include <signal.h>
 #include <stdio.h>
@@ -71,12 +69,10 @@ static int apply_config(const sql_config *cfg, sql_sysvars *g)
     return 0;
 }
 
-#ifdef SQL_HAVE_CM_METRICS
 static int status_json(void *user, cm_buf *out)
 {
     return sql_server_status_json(user, out);
 }
-#endif
 
 static int run(const sql_config *cfg)
 {
@@ -133,7 +129,6 @@ static int run(const sql_config *cfg)
     snprintf(port, sizeof(port), "%d", sql_server_port(server));
     set_var(&globals, SQL_SV_PORT, port);
     int status_port = -1;
-#ifdef SQL_HAVE_CM_METRICS
     cm_status_server *status = NULL;
     if (cm_status_server_start(cfg->status_addr, cm_metrics_global(), status_json, server, &status,
                                &err) != 0) {
@@ -141,9 +136,6 @@ static int run(const sql_config *cfg)
         goto out;
     }
     status_port = cm_status_server_port(status);
-#else
-    CM_WARN("sql", "status server not started: common/metrics is not built yet");
-#endif
     g_server = server;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -155,9 +147,7 @@ static int run(const sql_config *cfg)
     printf("sqlnode ready mysql_port=%d status_port=%d\n", sql_server_port(server), status_port);
     fflush(stdout);
     sql_server_run(server);
-#ifdef SQL_HAVE_CM_METRICS
     cm_status_server_stop(status);
-#endif
     exit_code = 0;
 out:
     g_server = NULL;
@@ -172,19 +162,9 @@ int main(int argc, char **argv)
 {
     sql_config cfg;
     memset(&cfg, 0, sizeof(cfg));
-    cm_err err;
-    int rc = cm_config_load(&sql_config_table, &cfg, &argc, argv, &err);
-    if (rc == CM_CONFIG_EXIT) {
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "sqlnode: %s\n", err.msg);
-        return 2;
-    }
-    cm_log_set_level((cm_log_level)cfg.log_level);
-    if (cfg.log_file != NULL && cfg.log_file[0] != '\0' && cm_log_set_file(cfg.log_file) != 0) {
-        fprintf(stderr, "sqlnode: cannot open log file %s\n", cfg.log_file);
-        return 2;
+    int rc = cm_config_process_start(&sql_config_table, &cfg, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
     signal(SIGPIPE, SIG_IGN); /* TLS writes use write(2); a closed peer must not kill us */
     CM_INFO("sql", "starting mysql=%s pd=%s", cfg.mysql_addr, cfg.pd_addrs);

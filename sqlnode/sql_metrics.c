@@ -56,7 +56,6 @@ static const char *const metric_names[SQL_M_COUNT][2] = {
     {"tessera_sql_questions_total", "statements executed"},
 };
 
-#ifdef SQL_HAVE_CM_METRICS
 #include "cm_metrics.h"
 
 static cm_counter *counters[SQL_M_COUNT];
@@ -119,51 +118,3 @@ int sql_metrics_exported(void)
 {
     return 1;
 }
-
-#else
-
-static uint64_t counters[SQL_M_COUNT];
-static uint64_t commands[SQL_COM_MAX + 1];
-static int64_t open_conns;
-
-void sql_metrics_init(void)
-{
-    (void)metric_names;
-}
-
-void sql_metrics_add(sql_metric m, uint64_t n)
-{
-    __atomic_add_fetch(&counters[m], n, __ATOMIC_RELAXED);
-}
-
-uint64_t sql_metrics_get(sql_metric m)
-{
-    return __atomic_load_n(&counters[m], __ATOMIC_RELAXED);
-}
-
-void sql_metrics_command(uint8_t com)
-{
-    __atomic_add_fetch(&commands[com < SQL_COM_MAX ? com : SQL_COM_MAX], 1, __ATOMIC_RELAXED);
-}
-
-uint64_t sql_metrics_command_count(uint8_t com)
-{
-    return __atomic_load_n(&commands[com < SQL_COM_MAX ? com : SQL_COM_MAX], __ATOMIC_RELAXED);
-}
-
-void sql_metrics_open_connections(int64_t delta)
-{
-    __atomic_add_fetch(&open_conns, delta, __ATOMIC_RELAXED);
-}
-
-int64_t sql_metrics_open_connections_get(void)
-{
-    return __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
-}
-
-int sql_metrics_exported(void)
-{
-    return 0;
-}
-
-#endif

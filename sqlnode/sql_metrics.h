@@ -2,10 +2,8 @@
  * sql_metrics.h — the sqlnode's counters: connections, commands by type, errors, bytes in and
  * out, authentication failures, refused connections.
  *
- * A thin wrapper: when the common metrics module is linked (SQL_HAVE_CM_METRICS, set by
- * meson when common/metrics provides cm_metrics_dep) the counters are cm_metrics series in the
- * global registry, served by the status server at /metrics; otherwise they are plain atomics
- * here. Either way the same functions read them for SHOW STATUS and COM_STATISTICS.
+ * A thin wrapper over cm_metrics series in the global registry (served by the status server at
+ * /metrics); the same functions read them for SHOW STATUS and COM_STATISTICS.
  */
 #ifndef SQL_METRICS_H
 #define SQL_METRICS_H

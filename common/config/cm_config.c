@@ -1,6 +1,8 @@
 /* cm_config.c — see cm_config.h. */
 #include "cm_config.h"
 
+#include "cm_log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -458,4 +460,36 @@ int cm_config_dump(const cm_cfg_table *t, const void *cfg, int as_json, cm_buf *
         cm_buf_append_u8(out, '}');
     }
     return cm_buf_terminate(out);
+}
+
+int cm_config_process_start(const cm_cfg_table *t, void *cfg, int argc, char **argv)
+{
+    cm_err err;
+    int rc = cm_config_load(t, cfg, &argc, argv, &err);
+    if (rc == CM_CONFIG_EXIT) {
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", t->program, err.msg);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", t->program, argv[1]);
+        cm_config_free(t, cfg);
+        return 2;
+    }
+    const cm_cfg_option *level = find_option(t, "log-level");
+    if (level != NULL && level->type == CM_CFG_ENUM) {
+        cm_log_set_level((cm_log_level) * (const int *)((const char *)cfg + level->offset));
+    }
+    const cm_cfg_option *file = find_option(t, "log-file");
+    if (file != NULL && file->type == CM_CFG_STRING) {
+        const char *path = *(char *const *)((const char *)cfg + file->offset);
+        if (path != NULL && path[0] != '\0' && cm_log_set_file(path) != 0) {
+            fprintf(stderr, "%s: cannot open log file %s\n", t->program, path);
+            cm_config_free(t, cfg);
+            return 2;
+        }
+    }
+    return -1;
 }

@@ -55,6 +55,12 @@ int cm_config_load(const cm_cfg_table *t, void *cfg, int *argc_inout, char **arg
 /* Sets one option from text, as a flag would. */
 int cm_config_set(const cm_cfg_table *t, void *cfg, const char *name, const char *value,
                   cm_err *err);
+/* Start-up shared by every process: cm_config_load, then refuses positional arguments and
+ * applies the table's "log-level" (ENUM in cm_log_level order) and "log-file" options when it
+ * has them. Errors go to stderr prefixed with the program name. Returns -1 when the process
+ * should go on, else the status main() should return (0 after --help, 2 on bad configuration);
+ * on a non -1 return nothing is left to free. */
+int cm_config_process_start(const cm_cfg_table *t, void *cfg, int argc, char **argv);
 /* Frees strings held in cfg. */
 void cm_config_free(const cm_cfg_table *t, void *cfg);
 /* Prints --help text to out. */

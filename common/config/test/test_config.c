@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "cm_config.h"
+#include "cm_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,13 +135,31 @@ static void test_help_and_dump(void **state)
     cm_config_free(&table, &c);
 }
 
+static void test_process_start(void **state)
+{
+    (void)state;
+    test_cfg c;
+    memset(&c, 0, sizeof(c));
+    char *ok[] = {"p", "--log-level=warn", NULL};
+    assert_int_equal(cm_config_process_start(&table, &c, 2, ok), -1);
+    assert_int_equal(cm_log_level_min, 2); /* "warn" is index 2 of debug|info|warn */
+    cm_config_free(&table, &c);
+    cm_log_set_level(CM_LOG_INFO);
+    char *positional[] = {"p", "stray", NULL};
+    assert_int_equal(cm_config_process_start(&table, &c, 2, positional), 2);
+    assert_null(c.addr); /* freed on the error path */
+    char *bad[] = {"p", "--workers=0", NULL};
+    assert_int_equal(cm_config_process_start(&table, &c, 2, bad), 2);
+    char *help[] = {"p", "--help", NULL};
+    assert_int_equal(cm_config_process_start(&table, &c, 2, help), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_flags_override_ini),
-        cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_help_and_dump),
+        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_flags_override_ini),
+        cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_help_and_dump),
+        cmocka_unit_test(test_process_start),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
