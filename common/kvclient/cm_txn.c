@@ -517,11 +517,12 @@ static int send_group(group_job *j, const kv_route *rt, size_t lo, size_t hi)
                     int lrc =
                         kv_resolve_lock(t->c, ke->locked, t->start_ts, j->deadline, &wait, &j->err);
                     if (lrc == CM_E_KEY_IS_LOCKED) {
-                        if (cm_time_mono_ms() + wait >= j->deadline) {
-                            rc = lrc;
-                            break;
-                        }
-                        cm_time_sleep_ms(wait ? wait : 5);
+                        /* A live transaction holds the key: an optimistic transaction does not
+                         * wait for it (two that wait for each other would both sit out a TTL);
+                         * it fails as a conflict and the caller retries from scratch. */
+                        rc = cm_err_set(&j->err, CM_E_WRITE_CONFLICT, "key locked by txn %llu",
+                                        (unsigned long long)ke->locked->lock_version);
+                        break;
                     } else if (lrc != 0) {
                         rc = lrc;
                         break;

@@ -670,6 +670,7 @@ int kv_server_start(const kv_server_options *o, kv_server **out, cm_err *err)
         goto fail;
     }
     publish_summary(s);
+    atomic_store(&s->ready, true);
     if (pthread_create(&s->store_thread, NULL, store_loop, s) != 0) {
         rc = cm_err_set(err, CM_E_NOMEM, "cannot start the store thread");
         goto fail;

@@ -73,6 +73,9 @@ struct kv_server {
     bool pd_thread_started;
     atomic_bool stop_store;
     atomic_bool stop_pd;
+    /* Set once the store is open: the RPC server starts earlier (the store id and address must
+     * be registered first), and requests before that are answered ServerIsBusy. */
+    atomic_bool ready;
 
     pthread_mutex_t mu; /* summary, hb queue, ops */
     kv_srv_summary summary;

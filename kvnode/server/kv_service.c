@@ -137,6 +137,11 @@ static void call_post(kv_raftstore *rs, void *arg)
 
 int kv_call_run(kv_call *c)
 {
+    if (!atomic_load(&c->srv->ready)) {
+        c->rc = CM_E_SERVER_IS_BUSY;
+        snprintf(c->msg, sizeof(c->msg), "store is starting");
+        return c->rc;
+    }
     c->refs++;
     if (kv_raftstore_post(c->srv->rs, call_post, c) != 0) {
         c->refs--;

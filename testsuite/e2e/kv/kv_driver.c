@@ -479,7 +479,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: kv_driver --pd ADDR CMD ARGS...\n");
         return 2;
     }
-    cm_log_set_level(CM_LOG_WARN);
+    cm_log_set_level(getenv("KV_DRIVER_DEBUG") ? CM_LOG_DEBUG : CM_LOG_WARN);
     cm_err err;
     if (cm_kv_client_create(argv[2], NULL, &kc, &err) != 0) {
         return die("client", &err);
