@@ -72,7 +72,8 @@ def test_replication_to_three_stores(cluster):
 
 
 def test_split_into_four_regions(cluster):
-    cluster.driver_run("split", "acct00025", "acct00050", "acct00075")
+    cluster.driver_run("split", "acct00025", "acct00050")
+    assert "split at acct00075" in cluster.ctl(CTL, "split", "acct00075")
     rs = wait_replicated(cluster, 4)
     assert len(rs) >= 4
 
