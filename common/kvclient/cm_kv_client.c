@@ -264,6 +264,10 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
                 *uncertain = true;
             }
         }
+        if (rc == CM_E_SERVER_IS_BUSY) {
+            kv_backoff(attempt, deadline_ms); /* refused before it ran: same store again */
+            continue;
+        }
         if (rc != 0) {
             CM_DEBUG(KVC, "region=%llu store=%llu method=%u attempt=%u: %s",
                      (unsigned long long)r->id, (unsigned long long)target, method, attempt,
