@@ -95,7 +95,9 @@
     X(WRONG_PARAMCOUNT, -136, 1582, "42000",                                                       \
       "Incorrect parameter count in the call to a function")                                       \
     X(DEPRECATED, -137, 1287, "HY000", "deprecated syntax")                                        \
-    X(TRUNCATED_VALUE, -138, 1292, "22007", "Truncated incorrect value")
+    X(TRUNCATED_VALUE, -138, 1292, "22007", "Truncated incorrect value")                           \
+    X(QUERY_TIMEOUT, -139, 3024, "HY000",                                                          \
+      "Query execution was interrupted, maximum statement execution time exceeded")
 
 enum {
 #define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),

@@ -13,7 +13,7 @@
  *     cm_raft_advance(r, &rd)  tell raft that rd was handled
  *
  * Between cm_raft_ready_get() and cm_raft_advance() nothing else may be called on the group except
- * the read-only accessors (cm_raft_status, cm_raft_term_at, cm_raft_progress_of): the ready
+ * the read-only accessors (cm_raft_status_get, cm_raft_term_at, cm_raft_progress_of): the ready
  * borrows raft's memory. The persistence contract (what must be durable before which message
  * leaves) is written in docs/raft.md and summarized at cm_raft_ready below.
  *
@@ -52,6 +52,10 @@
 /* Largest snapshot payload accepted from the wire: the snapshot travels inside one message here;
  * the RPC layer's own maximum (CM_RPC_MSG_BYTES_MAX, 64 MiB) is the real bound. */
 #define CM_RAFT_SNAPSHOT_BYTES_MAX (64u * 1024 * 1024)
+
+/* Largest term or index a message may carry: 2^62 entries or elections cannot happen, and the
+ * headroom keeps term+1 and index+n arithmetic from wrapping on hostile input. */
+#define CM_RAFT_TERM_INDEX_MAX (1ull << 62)
 
 #define CM_RAFT_NONE 0 /* "no node": node ids start at 1 */
 
@@ -287,9 +291,10 @@ typedef struct cm_raft_read_state {
  * The work raft hands to the application, in this order (docs/raft.md, persistence contract):
  *   1. msgs_early may be sent at once, before or while persisting (a leader's appends,
  *      heartbeats, snapshots and TimeoutNow: they promise nothing about the sender's disk);
- *   2. persist snapshot (if any, replacing the whole log), then entries (truncating any stored
- *      entry at index >= entries[0].index), then hard_state (if hard_state_changed); when
- *      must_sync, make all of it durable (fsync) before going on;
+ *   2. persist hard_state (if hard_state_changed), snapshot (if any, replacing the whole log)
+ *      and entries (truncating any stored entry at index >= entries[0].index) — atomically,
+ *      or in the order term+vote, snapshot, entries, commit index; when must_sync, make it
+ *      durable (fsync) before going on;
  *   3. send msgs (votes, vote and append responses: each promises durable state);
  *   4. install snapshot data in the state machine, then apply committed entries in order;
  *   5. answer reads (each waits until its index is applied);

@@ -72,6 +72,11 @@ int raft_msg_validate(const cm_raft_msg *m, cm_err *err)
     if (m->from == CM_RAFT_NONE || m->to == CM_RAFT_NONE || m->term == 0) {
         return cm_err_set(err, CM_E_CORRUPT, "raft msg: zero from/to/term");
     }
+    if (m->term > CM_RAFT_TERM_INDEX_MAX || m->index > CM_RAFT_TERM_INDEX_MAX ||
+        m->log_term > CM_RAFT_TERM_INDEX_MAX || m->commit > CM_RAFT_TERM_INDEX_MAX ||
+        m->reject_hint > CM_RAFT_TERM_INDEX_MAX) {
+        return cm_err_set(err, CM_E_CORRUPT, "raft msg: term or index out of range");
+    }
     if (vote && m->log_term >= m->term) {
         return cm_err_set(err, CM_E_CORRUPT, "raft msg: vote request with last term >= term");
     }
@@ -80,8 +85,7 @@ int raft_msg_validate(const cm_raft_msg *m, cm_err *err)
                           cm_raft_msg_type_name(m->type));
     }
     if (m->type == CM_RAFT_MSG_APP) {
-        if (m->log_term > m->term || m->n_entries > CM_RAFT_MSG_ENTRIES_MAX ||
-            m->index > UINT64_MAX - CM_RAFT_MSG_ENTRIES_MAX - 1) {
+        if (m->log_term > m->term || m->n_entries > CM_RAFT_MSG_ENTRIES_MAX) {
             return cm_err_set(err, CM_E_CORRUPT, "raft msg: append header out of range");
         }
         uint64_t prev_term = m->log_term;
@@ -110,7 +114,8 @@ int raft_msg_validate(const cm_raft_msg *m, cm_err *err)
     }
     if (m->type == CM_RAFT_MSG_SNAP) {
         const cm_raft_snapshot *s = m->snapshot;
-        if (s == NULL || s->meta.index == 0 || s->meta.term == 0 || s->meta.term > m->term ||
+        if (s == NULL || s->meta.index == 0 || s->meta.index > CM_RAFT_TERM_INDEX_MAX ||
+            s->meta.term == 0 || s->meta.term > m->term ||
             s->data.len > CM_RAFT_SNAPSHOT_BYTES_MAX) {
             return cm_err_set(err, CM_E_CORRUPT, "raft msg: bad snapshot header");
         }

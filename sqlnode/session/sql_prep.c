@@ -350,10 +350,7 @@ int sql_sess_execute(sql_sess *s, sql_prep *p, const sql_value *params, uint32_t
     int rc;
     if (p->kind == SQL_KIND_QUERY || p->kind == SQL_KIND_DO) {
         sql_diag_clear(s);
-        s->stmt_start_us = sql_sess_now_us(s);
-        if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) == 1) {
-            __atomic_store_n(&s->killed, 0, __ATOMIC_RELEASE);
-        }
+        sql_sess_stmt_begin(s);
         rc = bind_params(s, p, params, nparams, err);
         if (rc == 0) {
             int discard = p->kind == SQL_KIND_DO;

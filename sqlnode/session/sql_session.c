@@ -214,6 +214,36 @@ sql_tr_ctx sql_sess_tr_ctx(sql_sess *s)
     return c;
 }
 
+/* ---- statements ---- */
+
+void sql_sess_stmt_begin(sql_sess *s)
+{
+    s->stmt_start_us = sql_sess_now_us(s);
+    s->stmt_ops = 0;
+    if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) == 1) {
+        __atomic_store_n(&s->killed, 0, __ATOMIC_RELEASE);
+    }
+}
+
+/* Called by SQLite every SQL_PROGRESS_OPS instructions; non-zero stops the statement. */
+static int progress_cb(void *user)
+{
+    sql_sess *s = user;
+    if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) != 0) {
+        return 1; /* reported as 1317 */
+    }
+    s->stmt_ops++;
+    uint64_t max_ops = s->env->stmt_ops_max;
+    int64_t max_ms = s->sv[SQL_SV_MAX_EXECUTION_TIME].i;
+    if ((max_ops > 0 && s->stmt_ops * SQL_PROGRESS_OPS > max_ops) ||
+        (max_ms > 0 && sql_sess_now_us(s) - s->stmt_start_us > max_ms * 1000)) {
+        cm_err_set(&s->fn_err, CM_E_QUERY_TIMEOUT,
+                   "Query execution was interrupted, maximum statement execution time exceeded");
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- lifecycle ---- */
 
 static int authorizer(void *user, int action, const char *a, const char *b, const char *c,
@@ -286,6 +316,7 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
             rc = cm_err_set(err, CM_E_INTERNAL, "cannot set up the session's SQLite connection");
         }
         sqlite3_set_authorizer(s->db, authorizer, s);
+        sqlite3_progress_handler(s->db, SQL_PROGRESS_OPS, progress_cb, s);
     }
     if (rc != 0) {
         sql_sess_free(s);
@@ -669,10 +700,7 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     if (!diagnostic) {
         sql_diag_clear(s);
     }
-    s->stmt_start_us = sql_sess_now_us(s);
-    if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) == 1) {
-        __atomic_store_n(&s->killed, 0, __ATOMIC_RELEASE);
-    }
+    sql_sess_stmt_begin(s);
     switch (k) {
     case SQL_KIND_QUERY:
         return run_query(s, src, t, n, key, keylen, sink, more, err);
@@ -748,10 +776,7 @@ int sql_sess_query(sql_sess *s, const char *sql, size_t len, sql_sink *sink, cm_
     sql_cached *c = sql_cache_get(&s->cache, sql, len, s->mode);
     if (c != NULL) {
         sql_diag_clear(s);
-        s->stmt_start_us = sql_sess_now_us(s);
-        if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) == 1) {
-            __atomic_store_n(&s->killed, 0, __ATOMIC_RELEASE);
-        }
+        sql_sess_stmt_begin(s);
         c->in_use = 1;
         int rc = sql_exec_run(s, c->stmt, c->items, c->nitems, sink, 0, 0, err);
         c->in_use = 0;

@@ -42,6 +42,9 @@ typedef struct sql_sess_env {
     int (*sleep_ms)(void *user, int64_t ms, const volatile int *stop);
     /* SQLite statements cached per session (config stmt-cache-size; 0 disables the cache). */
     uint32_t stmt_cache_size;
+    /* Most SQLite VM instructions one statement may run (0: no bound). The fuzz target uses it,
+     * where the clock is fixed and max_execution_time cannot fire. */
+    uint64_t stmt_ops_max;
 } sql_sess_env;
 
 /* Process-wide SQLite setup (multi-thread mode, no memory statistics). Call once before any

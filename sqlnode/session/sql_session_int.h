@@ -26,6 +26,9 @@
 #define SQL_DIAG_MAX 64
 /* User variables per session: bounds what one client can make the server hold. */
 #define SQL_USERVARS_MAX 4096
+/* SQLite VM instructions between two progress checks (KILL, max_execution_time, op budget):
+ * a few microseconds of work, so a KILL lands fast and the check costs nothing measurable. */
+#define SQL_PROGRESS_OPS 4096
 
 enum { SQL_DIAG_NOTE = 0, SQL_DIAG_WARNING = 1, SQL_DIAG_ERROR = 2 };
 
@@ -102,6 +105,7 @@ struct sql_sess {
     int64_t row_count;
     uint64_t found_rows;
     int64_t stmt_start_us;  /* NOW() of the running statement */
+    uint64_t stmt_ops;      /* progress checks of the running statement */
     int tz_system;          /* time_zone = SYSTEM */
     int64_t tz_offset_s;    /* otherwise UTC + this */
     double timestamp_fixed; /* SET timestamp: seconds, 0 = the clock */
@@ -132,6 +136,8 @@ struct sql_sess {
 };
 
 /* sql_session.c */
+/* Starts a statement: its time, its progress budget, and a stale KILL QUERY cleared. */
+void sql_sess_stmt_begin(sql_sess *s);
 void sql_diag_clear(sql_sess *s);
 void sql_diag_add(sql_sess *s, int level, int mysql_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

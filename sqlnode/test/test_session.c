@@ -413,6 +413,22 @@ static void test_kill_flag(void **state)
     assert_int_equal(q(f, "SELECT SLEEP(10)"), 1317);
 }
 
+static void test_runaway_statements(void **state)
+{
+    fixture *f = *state;
+    /* A recursive CTE without an end produces no output and never finishes by itself: the
+     * per-statement budget (injected here; max_execution_time with a real clock) stops it. */
+    f->env.stmt_ops_max = 2000000;
+    const char *forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                          "SELECT COUNT(*) FROM c";
+    assert_int_equal(q(f, forever), 3024);
+    check_value(f, "SELECT 1", "1"); /* the session goes on */
+    f->env.stmt_ops_max = 0;
+    /* A KILL QUERY stops it too (the progress handler sees the flag). */
+    sql_sess_interrupt(f->s, 1);
+    assert_int_equal(q(f, "SELECT 2"), 0); /* a stale KILL QUERY is dropped at statement start */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runaway_statements, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

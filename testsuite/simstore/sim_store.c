@@ -8,7 +8,7 @@
  */
 #include "sim_store.h"
 
-#include "sim_lin.h"
+#include "sim_int.h"
 #include "sim_oracle.h"
 
 #include "kv_memengine.h"
@@ -23,211 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TICK_NS              (100ull * 1000 * 1000)
-#define SIM_NODES_MAX        5
-#define SIM_KEYS             12
-#define SIM_CLIENTS          4
-#define SIM_OPS_MAX          2048
-#define SIM_OPS_PER_KEY      (SIM_LIN_OPS_MAX - 4) /* room for the final read */
-#define SIM_REGIONS_MAX      64
-#define SIM_CONFS_MAX        64
-#define SIM_PEERS_MAX        512
-#define SIM_OP_TIMEOUT_TICKS 40
-#define SIM_SETTLE_TICKS     80
-#define SIM_DRIVE_ROUNDS_MAX 200
-
-/* ---- PRNG: splitmix64-seeded xoshiro256** --------------------------------------------------- */
-
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-static uint64_t below(rng *r, uint64_t n)
-{
-    return n == 0 ? 0 : rng_next(r) % n;
-}
-
-static bool chance(rng *r, uint32_t ppm)
-{
-    return below(r, 1000000) < ppm;
-}
-
-static uint64_t hmix(uint64_t h, uint64_t v)
-{
-    uint64_t x = h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
-    return splitmix(&x);
-}
-
-static uint64_t fnv(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 1099511628211ull;
-    }
-    return h;
-}
-
-/* ---- state ---------------------------------------------------------------------------------- */
-
-typedef struct sim sim;
-
-typedef struct node {
-    sim *s;
-    int idx;
-    uint64_t id;
-    kv_engine *eng;
-    kv_raftstore *rs;
-    bool up;
-    uint64_t down_ticks;
-    kv_raftstore_stats acc;                 /* counters of earlier incarnations */
-    uint64_t last_applied[SIM_REGIONS_MAX]; /* per region slot, this incarnation */
-} node;
-
-typedef struct net_msg {
-    uint64_t at;
-    uint64_t seq;
-    uint8_t from;
-    uint8_t to;
-    uint32_t method;
-    cm_buf payload;
-} net_msg;
-
-enum { OP_PENDING = 0, OP_OK = 1, OP_FAILED = 2, OP_UNKNOWN = 3 };
-enum { OP_WRITE = 1, OP_READ = 2 };
-
-typedef struct op {
-    sim *s;
-    uint8_t kind;
-    uint8_t key;
-    uint8_t state;
-    bool abandoned;
-    int client;
-    uint64_t store; /* where it was sent */
-    uint64_t value;
-    uint64_t invoke;
-    uint64_t complete;
-} op;
-
-typedef struct client {
-    bool busy;
-    op *cur;
-    uint64_t next_at;
-    uint64_t route_region[SIM_KEYS];
-    uint64_t route_store[SIM_KEYS];
-} client;
-
-typedef struct conf_rec {
-    uint64_t index;
-    uint8_t n;
-    uint64_t voters[KV_REGION_PEERS_MAX];
-} conf_rec;
-
-typedef struct region_rec {
-    uint64_t id;
-    conf_rec confs[SIM_CONFS_MAX];
-    size_t n_confs;
-} region_rec;
-
-typedef struct applied_rec {
-    uint64_t region;
-    uint64_t index; /* 0: empty */
-    uint64_t term;
-    uint64_t hash;
-} applied_rec;
-
-typedef struct leader_rec {
-    uint64_t region;
-    uint64_t term; /* 0: empty */
-    uint64_t peer;
-} leader_rec;
-
-typedef struct range_rec {
-    uint64_t region;
-    uint64_t version; /* 0: empty */
-    uint64_t hash;
-} range_rec;
-
-struct sim {
-    const sim_store_opts *o;
-    sim_store_result *res;
-    rng r;
-    uint64_t now;
-    uint64_t next_tick_at;
-    uint64_t ticks;
-    uint64_t next_id;
-    uint64_t seq;
-    bool settling;
-
-    /* parameters of this seed */
-    size_t n;
-    uint32_t drop_ppm;
-    uint32_t dup_ppm;
-    uint64_t delay_max_ns;
-    kv_raftstore_config cfg;
-
-    node nodes[SIM_NODES_MAX];
-    bool cut[SIM_NODES_MAX][SIM_NODES_MAX];
-    uint64_t heal_at_tick;
-
-    net_msg **heap;
-    size_t nheap;
-    size_t capheap;
-
-    op *ops;
-    size_t n_ops;
-    uint32_t key_ops[SIM_KEYS];
-    uint64_t next_value;
-    client clients[SIM_CLIENTS];
-
-    region_rec regions[SIM_REGIONS_MAX];
-    size_t n_regions;
-    uint64_t peer_store[SIM_PEERS_MAX * 8]; /* peer id -> store (ids stay small) */
-    applied_rec *applied;
-    size_t cap_applied;
-    size_t n_applied;
-    leader_rec *leaders;
-    size_t cap_leaders;
-    size_t n_leaders;
-    range_rec *ranges;
-    size_t cap_ranges;
-    size_t n_ranges;
-
-    uint64_t next_pd_tick;
-    uint64_t next_fault_tick;
-    bool failed;
-};
-
-static void fail(sim *s, const char *check, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(sim *s, const char *check, const char *fmt, ...)
+void sim_fail(sim *s, const char *check, const char *fmt, ...)
 {
     if (s->failed) {
         return;
@@ -241,9 +37,7 @@ static void fail(sim *s, const char *check, const char *fmt, ...)
     va_end(ap);
 }
 
-static void trace(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void trace(sim *s, const char *fmt, ...)
+void sim_trace(sim *s, const char *fmt, ...)
 {
     if (!s->o->trace) {
         return;
@@ -256,7 +50,7 @@ static void trace(sim *s, const char *fmt, ...)
     va_end(ap);
 }
 
-static void hash_in(sim *s, uint64_t v)
+void sim_hash_in(sim *s, uint64_t v)
 {
     s->res->trace_hash = hmix(s->res->trace_hash, v);
 }
@@ -618,17 +412,17 @@ static void env_applied(void *ctx, uint64_t region, uint64_t index, uint64_t ter
         a->term = term;
         a->hash = h;
     } else if (a->term != term || a->hash != h) {
-        fail(s, "state-machine-safety",
-             "store %llu applied region %llu index %llu term %llu, another store applied term "
-             "%llu (or other data) there",
-             (unsigned long long)nd->id, (unsigned long long)region, (unsigned long long)index,
-             (unsigned long long)term, (unsigned long long)a->term);
+        sim_fail(s, "state-machine-safety",
+                 "store %llu applied region %llu index %llu term %llu, another store applied term "
+                 "%llu (or other data) there",
+                 (unsigned long long)nd->id, (unsigned long long)region, (unsigned long long)index,
+                 (unsigned long long)term, (unsigned long long)a->term);
     }
     size_t slot = region_index(s, region);
     if (index <= nd->last_applied[slot]) {
-        fail(s, "apply-once", "store %llu applied region %llu index %llu after %llu",
-             (unsigned long long)nd->id, (unsigned long long)region, (unsigned long long)index,
-             (unsigned long long)nd->last_applied[slot]);
+        sim_fail(s, "apply-once", "store %llu applied region %llu index %llu after %llu",
+                 (unsigned long long)nd->id, (unsigned long long)region, (unsigned long long)index,
+                 (unsigned long long)nd->last_applied[slot]);
     }
     nd->last_applied[slot] = index;
     if (type == CM_RAFT_ENTRY_CONF) {
@@ -656,7 +450,8 @@ static void node_open(sim *s, node *nd)
     cm_err err;
     int rc = kv_raftstore_open(&env, &cfg, &nd->rs, &err);
     if (rc != 0) {
-        fail(s, "restart", "store %llu does not reopen: %s", (unsigned long long)nd->id, err.msg);
+        sim_fail(s, "restart", "store %llu does not reopen: %s", (unsigned long long)nd->id,
+                 err.msg);
         nd->rs = NULL;
         nd->up = false;
         return;
@@ -686,14 +481,17 @@ static void node_crash(sim *s, node *nd)
     nd->rs = NULL;
     nd->up = false;
     kv_raftstore_close(rs); /* callbacks answer CLOSED: outcomes unknown */
+    if (s->bank) {
+        sim_bank_on_crash(s, nd->id);
+    }
     cm_err err;
     if (kv_engine_crash(nd->eng, &err) != 0) {
-        fail(s, "crash", "engine crash failed: %s", err.msg);
+        sim_fail(s, "crash", "engine crash failed: %s", err.msg);
     }
     nd->down_ticks = 0;
     s->res->cov.crashes++;
-    hash_in(s, 0xC0000 + nd->id);
-    trace(s, "crash store %llu", (unsigned long long)nd->id);
+    sim_hash_in(s, 0xC0000 + nd->id);
+    sim_trace(s, "crash store %llu", (unsigned long long)nd->id);
 }
 
 static void node_restart(sim *s, node *nd)
@@ -702,8 +500,8 @@ static void node_restart(sim *s, node *nd)
         return;
     }
     node_open(s, nd);
-    hash_in(s, 0xD0000 + nd->id);
-    trace(s, "restart store %llu", (unsigned long long)nd->id);
+    sim_hash_in(s, 0xD0000 + nd->id);
+    sim_trace(s, "restart store %llu", (unsigned long long)nd->id);
 }
 
 /* Runs every busy store until the cluster is quiet at this instant. */
@@ -719,12 +517,12 @@ static void drive(sim *s)
                 int rc = kv_raftstore_process(nd->rs);
                 kv_engine_stats_get(nd->eng, &e1);
                 if (e1.syncs > e0.syncs + 1) {
-                    fail(s, "one-sync", "store %llu synced %llu times in one iteration",
-                         (unsigned long long)nd->id, (unsigned long long)(e1.syncs - e0.syncs));
+                    sim_fail(s, "one-sync", "store %llu synced %llu times in one iteration",
+                             (unsigned long long)nd->id, (unsigned long long)(e1.syncs - e0.syncs));
                 }
                 if (rc != 0) {
-                    fail(s, "process", "store %llu: %s", (unsigned long long)nd->id,
-                         cm_err_name(rc));
+                    sim_fail(s, "process", "store %llu: %s", (unsigned long long)nd->id,
+                             cm_err_name(rc));
                     return;
                 }
                 any = true;
@@ -760,9 +558,9 @@ static void check_leaders(sim *s)
                 l->peer = st.peer_id;
                 s->res->cov.leader_changes++;
             } else if (l->peer != st.peer_id) {
-                fail(s, "election-safety", "region %llu term %llu has leaders %llu and %llu",
-                     (unsigned long long)ids[k], (unsigned long long)st.term,
-                     (unsigned long long)l->peer, (unsigned long long)st.peer_id);
+                sim_fail(s, "election-safety", "region %llu term %llu has leaders %llu and %llu",
+                         (unsigned long long)ids[k], (unsigned long long)st.term,
+                         (unsigned long long)l->peer, (unsigned long long)st.peer_id);
             }
         }
     }
@@ -793,9 +591,9 @@ static void check_regions(sim *s)
              * one's end. */
             if (have_prev && (prev.end_key.len == 0 ||
                               cm_slice_cmp(kv_region_start(&r), kv_region_end(&prev)) < 0)) {
-                fail(s, "region-overlap", "store %llu: regions %llu and %llu overlap",
-                     (unsigned long long)nd->id, (unsigned long long)prev.id,
-                     (unsigned long long)r.id);
+                sim_fail(s, "region-overlap", "store %llu: regions %llu and %llu overlap",
+                         (unsigned long long)nd->id, (unsigned long long)prev.id,
+                         (unsigned long long)r.id);
             }
             cm_buf d = CM_BUF_INIT;
             kv_region_describe(&r, &d);
@@ -806,8 +604,8 @@ static void check_regions(sim *s)
             if (rr->hash == 0) {
                 rr->hash = h;
             } else if (rr->hash != h) {
-                fail(s, "region-range", "region %llu version %llu has two ranges",
-                     (unsigned long long)r.id, (unsigned long long)r.epoch.version);
+                sim_fail(s, "region-range", "region %llu version %llu has two ranges",
+                         (unsigned long long)r.id, (unsigned long long)r.epoch.version);
             }
             kv_region_copy(&prev, &r);
             have_prev = true;
@@ -846,8 +644,8 @@ static void check_ack(sim *s, uint64_t store, uint64_t region, uint64_t index, u
     }
     region_rec *r = region_slot(s, region, false);
     if (r == NULL || r->n_confs == 0) {
-        fail(s, "ack-durable", "acknowledged write in region %llu with no known configuration",
-             (unsigned long long)region);
+        sim_fail(s, "ack-durable", "acknowledged write in region %llu with no known configuration",
+                 (unsigned long long)region);
         return;
     }
     size_t from = 0;
@@ -878,11 +676,11 @@ static void check_ack(sim *s, uint64_t store, uint64_t region, uint64_t index, u
         }
         printf("\n");
     }
-    fail(s, "ack-durable",
-         "write at region %llu index %llu term %llu acknowledged while durable on %zu voters "
-         "(quorum %zu)",
-         (unsigned long long)region, (unsigned long long)index, (unsigned long long)term, best,
-         need);
+    sim_fail(s, "ack-durable",
+             "write at region %llu index %llu term %llu acknowledged while durable on %zu voters "
+             "(quorum %zu)",
+             (unsigned long long)region, (unsigned long long)index, (unsigned long long)term, best,
+             need);
 }
 
 /* ---- clients -------------------------------------------------------------------------------- */
@@ -895,7 +693,7 @@ static void key_name(int k, char out[8])
     out[3] = '\0';
 }
 
-static uint64_t random_up_store(sim *s)
+uint64_t sim_random_up_store(sim *s)
 {
     for (int tries = 0; tries < 16; tries++) {
         size_t i = (size_t)below(&s->r, s->n);
@@ -917,7 +715,8 @@ static void reroute(sim *s, client *c, int key, const kv_raftstore_result *res)
 {
     switch (res->rc) {
     case CM_E_NOT_LEADER:
-        c->route_store[key] = res->leader.store_id != 0 ? res->leader.store_id : random_up_store(s);
+        c->route_store[key] =
+            res->leader.store_id != 0 ? res->leader.store_id : sim_random_up_store(s);
         break;
     case CM_E_EPOCH_NOT_MATCH:
     case CM_E_KEY_NOT_IN_REGION:
@@ -925,12 +724,12 @@ static void reroute(sim *s, client *c, int key, const kv_raftstore_result *res)
         break;
     default:
         c->route_region[key] = 0;
-        c->route_store[key] = random_up_store(s);
+        c->route_store[key] = sim_random_up_store(s);
         break;
     }
 }
 
-static bool definite_failure(int rc)
+bool sim_definite_failure(int rc)
 {
     return rc == CM_E_NOT_LEADER || rc == CM_E_EPOCH_NOT_MATCH || rc == CM_E_KEY_NOT_IN_REGION ||
            rc == CM_E_REGION_NOT_FOUND || rc == CM_E_SERVER_IS_BUSY || rc == CM_E_INVALID;
@@ -945,12 +744,12 @@ static void write_cb(void *user, const kv_raftstore_result *res)
     }
     client *c = &s->clients[o->client];
     o->complete = s->now;
-    hash_in(s, ((uint64_t)(uint32_t)res->rc << 32) ^ o->value);
+    sim_hash_in(s, ((uint64_t)(uint32_t)res->rc << 32) ^ o->value);
     if (res->rc == 0) {
         o->state = OP_OK;
         s->res->cov.writes_acked++;
         check_ack(s, o->store, res->region_id, res->index, res->term);
-    } else if (definite_failure(res->rc)) {
+    } else if (sim_definite_failure(res->rc)) {
         o->state = OP_FAILED;
         s->res->cov.writes_failed++;
     } else {
@@ -958,9 +757,10 @@ static void write_cb(void *user, const kv_raftstore_result *res)
         o->complete = SIM_LIN_UNKNOWN;
         s->res->cov.writes_unknown++;
     }
-    trace(s, "write k%02d=%llu -> %s (region %llu index %llu term %llu)", o->key,
-          (unsigned long long)o->value, cm_err_name(res->rc), (unsigned long long)res->region_id,
-          (unsigned long long)res->index, (unsigned long long)res->term);
+    sim_trace(s, "write k%02d=%llu -> %s (region %llu index %llu term %llu)", o->key,
+              (unsigned long long)o->value, cm_err_name(res->rc),
+              (unsigned long long)res->region_id, (unsigned long long)res->index,
+              (unsigned long long)res->term);
     if (res->rc != 0) {
         reroute(s, c, o->key, res);
     }
@@ -989,7 +789,7 @@ static void read_cb(void *user, const kv_raftstore_result *res, kv_snapshot *sna
         o->state = OP_FAILED;
         s->res->cov.reads_failed++;
         c->route_region[o->key] = 0;
-        c->route_store[o->key] = random_up_store(s);
+        c->route_store[o->key] = sim_random_up_store(s);
         if (c->cur == o) {
             client_idle(s, c);
         }
@@ -1010,7 +810,7 @@ static void read_cb(void *user, const kv_raftstore_result *res, kv_snapshot *sna
             o->state = OP_OK;
         } else {
             o->state = OP_FAILED;
-            fail(s, "read", "bad value under k%02d (%s)", o->key, cm_err_name(rc));
+            sim_fail(s, "read", "bad value under k%02d (%s)", o->key, cm_err_name(rc));
         }
         cm_buf_fini(&v);
         kv_snapshot_release(snap);
@@ -1020,10 +820,10 @@ static void read_cb(void *user, const kv_raftstore_result *res, kv_snapshot *sna
         s->res->cov.reads_failed++;
         reroute(s, c, o->key, res);
     }
-    hash_in(s, ((uint64_t)(uint32_t)res->rc << 32) ^ o->value ^ 0x5EAD);
-    trace(s, "read k%02d -> %s %llu (region %llu index %llu)", o->key, cm_err_name(res->rc),
-          (unsigned long long)o->value, (unsigned long long)res->region_id,
-          (unsigned long long)res->index);
+    sim_hash_in(s, ((uint64_t)(uint32_t)res->rc << 32) ^ o->value ^ 0x5EAD);
+    sim_trace(s, "read k%02d -> %s %llu (region %llu index %llu)", o->key, cm_err_name(res->rc),
+              (unsigned long long)o->value, (unsigned long long)res->region_id,
+              (unsigned long long)res->index);
     if (c->cur == o) {
         client_idle(s, c);
     }
@@ -1051,7 +851,7 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
     client *c = &s->clients[ci];
     uint64_t store = c->route_store[key];
     if (store == 0 || !s->nodes[store - 1].up) {
-        store = c->route_store[key] = random_up_store(s);
+        store = c->route_store[key] = sim_random_up_store(s);
     }
     if (store == 0) {
         c->next_at = s->now + TICK_NS;
@@ -1063,7 +863,7 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
     uint64_t region = c->route_region[key];
     if (region == 0 && kv_raftstore_route(rs, cm_slice_cstr(k), &region) != 0) {
         /* This store holds no region for the key: ask another one next time. */
-        c->route_store[key] = random_up_store(s);
+        c->route_store[key] = sim_random_up_store(s);
         c->next_at = s->now + 1000000 + below(&s->r, TICK_NS / 2);
         return NULL;
     }
@@ -1084,7 +884,7 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
             } else {
                 kv_region_fini(&r);
                 c->route_region[key] = 0;
-                c->route_store[key] = random_up_store(s);
+                c->route_store[key] = sim_random_up_store(s);
                 c->next_at = s->now + 1000000 + below(&s->r, TICK_NS / 2);
                 return NULL;
             }
@@ -1099,10 +899,10 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
     c->busy = true;
     c->cur = o;
     o->store = store;
-    trace(s, "client %d: %s k%02d to store %llu region %llu epoch %llu/%llu", ci,
-          kind == OP_WRITE ? "write" : "read", key, (unsigned long long)store,
-          (unsigned long long)region, (unsigned long long)ep.conf_ver,
-          (unsigned long long)ep.version);
+    sim_trace(s, "client %d: %s k%02d to store %llu region %llu epoch %llu/%llu", ci,
+              kind == OP_WRITE ? "write" : "read", key, (unsigned long long)store,
+              (unsigned long long)region, (unsigned long long)ep.conf_ver,
+              (unsigned long long)ep.version);
     if (kind == OP_WRITE) {
         o->value = ++s->next_value;
         uint8_t v[8];
@@ -1123,7 +923,7 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
 static void client_act(sim *s, int ci)
 {
     client *c = &s->clients[ci];
-    if (s->settling) {
+    if (s->settling || s->bank) {
         c->next_at = UINT64_MAX;
         return;
     }
@@ -1162,7 +962,7 @@ static void client_timeouts(sim *s)
             o->state = OP_FAILED;
             s->res->cov.reads_failed++;
         }
-        c->route_store[o->key] = random_up_store(s);
+        c->route_store[o->key] = sim_random_up_store(s);
         c->route_region[o->key] = 0;
         client_idle(s, c);
     }
@@ -1174,7 +974,7 @@ static void client_timeouts(sim *s)
 static void pd_cb(void *user, const kv_raftstore_result *res)
 {
     sim *s = user;
-    hash_in(s, 0xBD0000 ^ (uint64_t)(uint32_t)res->rc);
+    sim_hash_in(s, 0xBD0000 ^ (uint64_t)(uint32_t)res->rc);
 }
 
 static node *leader_of(sim *s, uint64_t region, kv_region *out)
@@ -1232,37 +1032,45 @@ static bool pd_try(sim *s)
     uint64_t x = below(&s->r, 100);
     if (x < 30 && s->n_regions < SIM_REGIONS_MAX - 4) {
         char k[8];
-        key_name(1 + (int)below(&s->r, SIM_KEYS - 1), k);
-        if (kv_region_contains(&r, cm_slice_cstr(k)) &&
-            !cm_slice_eq(kv_region_start(&r), cm_slice_cstr(k))) {
-            kv_raftstore_split(l->rs, region, r.epoch, cm_slice_cstr(k), pd_cb, s);
+        cm_buf kb = CM_BUF_INIT;
+        int ki = (int)below(&s->r, SIM_KEYS - 1);
+        if (s->bank) {
+            sim_bank_split_key(s, ki, &kb);
+        } else {
+            key_name(1 + ki, k);
+            (void)cm_buf_append_slice(&kb, cm_slice_cstr(k));
+        }
+        cm_slice key = cm_buf_slice(&kb);
+        if (kv_region_contains(&r, key) && !cm_slice_eq(kv_region_start(&r), key)) {
+            kv_raftstore_split(l->rs, region, r.epoch, key, pd_cb, s);
             s->res->cov.splits++;
             issued = true;
-            trace(s, "pd: split region %llu at %s", (unsigned long long)region, k);
+            sim_trace(s, "pd: split region %llu at key %d", (unsigned long long)region, ki);
         }
+        cm_buf_fini(&kb);
     } else if (x < 45) {
         const kv_peer *t = &r.peers[below(&s->r, r.n_peers)];
         if (t->role == KV_PEER_VOTER && t->store_id != l->id) {
             kv_raftstore_transfer_leader(l->rs, region, t->id);
             s->res->cov.transfers++;
             issued = true;
-            trace(s, "pd: transfer region %llu to peer %llu", (unsigned long long)region,
-                  (unsigned long long)t->id);
+            sim_trace(s, "pd: transfer region %llu to peer %llu", (unsigned long long)region,
+                      (unsigned long long)t->id);
         }
     } else if (learner != SIZE_MAX) {
         kv_raftstore_change_peer(l->rs, region, r.epoch, KV_CONF_PROMOTE, r.peers[learner], pd_cb,
                                  s);
         s->res->cov.conf_changes++;
         issued = true;
-        trace(s, "pd: promote peer %llu of region %llu", (unsigned long long)r.peers[learner].id,
-              (unsigned long long)region);
+        sim_trace(s, "pd: promote peer %llu of region %llu",
+                  (unsigned long long)r.peers[learner].id, (unsigned long long)region);
     } else if (voters > 3) {
         const kv_peer *t = &r.peers[below(&s->r, r.n_peers)];
         kv_raftstore_change_peer(l->rs, region, r.epoch, KV_CONF_REMOVE, *t, pd_cb, s);
         s->res->cov.conf_changes++;
         issued = true;
-        trace(s, "pd: remove peer %llu of region %llu", (unsigned long long)t->id,
-              (unsigned long long)region);
+        sim_trace(s, "pd: remove peer %llu of region %llu", (unsigned long long)t->id,
+                  (unsigned long long)region);
     } else if (r.n_peers < s->n) {
         size_t start = (size_t)below(&s->r, s->n);
         for (size_t k = 0; k < s->n; k++) {
@@ -1273,9 +1081,9 @@ static bool pd_try(sim *s)
                 kv_raftstore_change_peer(l->rs, region, r.epoch, KV_CONF_ADD_LEARNER, p, pd_cb, s);
                 s->res->cov.conf_changes++;
                 issued = true;
-                trace(s, "pd: add learner %llu of region %llu on store %llu",
-                      (unsigned long long)p.id, (unsigned long long)region,
-                      (unsigned long long)nd->id);
+                sim_trace(s, "pd: add learner %llu of region %llu on store %llu",
+                          (unsigned long long)p.id, (unsigned long long)region,
+                          (unsigned long long)nd->id);
                 break;
             }
         }
@@ -1328,14 +1136,14 @@ static void fault_act(sim *s)
         }
         s->heal_at_tick = s->ticks + 5 + below(&s->r, 25);
         s->res->cov.partitions++;
-        trace(s, "partition store %zu away", a + 1);
+        sim_trace(s, "partition store %zu away", a + 1);
     } else {
         size_t a = (size_t)below(&s->r, s->n), b = (size_t)below(&s->r, s->n);
         if (a != b) {
             s->cut[a][b] = s->cut[b][a] = true;
             s->heal_at_tick = s->ticks + 5 + below(&s->r, 25);
             s->res->cov.partitions++;
-            trace(s, "cut link %zu-%zu", a + 1, b + 1);
+            sim_trace(s, "cut link %zu-%zu", a + 1, b + 1);
         }
     }
 }
@@ -1346,13 +1154,13 @@ static void fault_act(sim *s)
 static void do_tick(sim *s)
 {
     s->ticks++;
-    hash_in(s, 0x71C4 + s->ticks);
+    sim_hash_in(s, 0x71C4 + s->ticks);
     for (size_t i = 0; i < s->n; i++) {
         node *nd = &s->nodes[i];
         if (nd->up) {
             int rc = kv_raftstore_tick(nd->rs);
             if (rc != 0) {
-                fail(s, "tick", "store %llu: %s", (unsigned long long)nd->id, cm_err_name(rc));
+                sim_fail(s, "tick", "store %llu: %s", (unsigned long long)nd->id, cm_err_name(rc));
             }
         }
     }
@@ -1374,6 +1182,9 @@ static void do_tick(sim *s)
         }
     }
     client_timeouts(s);
+    if (s->bank) {
+        sim_bank_tick(s);
+    }
     check_regions(s);
 }
 
@@ -1382,7 +1193,7 @@ static void deliver(sim *s, net_msg *m)
     node *nd = &s->nodes[m->to];
     if (nd->up && !s->cut[m->from][m->to]) {
         s->res->cov.msgs_delivered++;
-        hash_in(s, hmix(((uint64_t)m->from << 8) | m->to, fnv(m->payload.ptr, m->payload.len)));
+        sim_hash_in(s, hmix(((uint64_t)m->from << 8) | m->to, fnv(m->payload.ptr, m->payload.len)));
         if (m->method == KV_RAFTSTORE_MSG_BATCH) {
             (void)kv_raftstore_on_raft_batch(nd->rs, cm_buf_slice(&m->payload));
         } else {
@@ -1396,7 +1207,7 @@ static void deliver(sim *s, net_msg *m)
 }
 
 /* Advances to the next event and handles everything due then. */
-static void step(sim *s, uint64_t until)
+void sim_step(sim *s, uint64_t until)
 {
     uint64_t t = s->next_tick_at;
     if (s->nheap > 0 && s->heap[0]->at < t) {
@@ -1405,6 +1216,12 @@ static void step(sim *s, uint64_t until)
     for (int i = 0; i < SIM_CLIENTS; i++) {
         if (!s->clients[i].busy && s->clients[i].next_at < t) {
             t = s->clients[i].next_at;
+        }
+    }
+    if (s->bank) {
+        uint64_t b = sim_bank_next_at(s);
+        if (b < t) {
+            t = b;
         }
     }
     if (t > until) {
@@ -1418,6 +1235,9 @@ static void step(sim *s, uint64_t until)
         if (!s->clients[i].busy && s->clients[i].next_at <= s->now) {
             client_act(s, i);
         }
+    }
+    if (s->bank && sim_bank_next_at(s) <= s->now) {
+        sim_bank_act(s);
     }
     if (s->now >= s->next_tick_at) {
         s->next_tick_at += TICK_NS;
@@ -1454,6 +1274,8 @@ static void setup(sim *s, const sim_store_opts *o, sim_store_result *r)
     s->cfg.split_check_ticks = 20;
     s->cfg.request_timeout_ticks = 30;
     s->cfg.stale_peer_ticks = 60 + (uint32_t)below(&s->r, 60);
+    s->bank = o->workload == SIM_WORKLOAD_BANK ||
+              (o->workload == SIM_WORKLOAD_MIXED && (o->seed & 1) == 1);
     s->next_id = 1000;
     s->now = 1000000000ull;
     s->next_tick_at = s->now + TICK_NS;
@@ -1488,13 +1310,17 @@ static void setup(sim *s, const sim_store_opts *o, sim_store_result *r)
         }
         sim_oracle_register(nd->eng, (int)i);
         if (i < 3 && kv_raftstore_bootstrap(nd->eng, nd->id, &reg, &err) != 0) {
-            fail(s, "bootstrap", "%s", err.msg);
+            sim_fail(s, "bootstrap", "%s", err.msg);
         }
         node_open(s, nd);
     }
     kv_region_fini(&reg);
     for (int i = 0; i < SIM_CLIENTS; i++) {
-        s->clients[i].next_at = s->now + below(&s->r, TICK_NS);
+        s->clients[i].next_at = s->bank ? UINT64_MAX : s->now + below(&s->r, TICK_NS);
+    }
+    if (s->bank) {
+        sim_bank_init(s);
+        s->res->cov.bank_seeds = 1;
     }
 }
 
@@ -1529,6 +1355,7 @@ static void teardown(sim *s)
         free(m);
     }
     free(s->heap);
+    sim_bank_fini(s);
     free(s->ops);
     free(s->applied);
     free(s->leaders);
@@ -1578,7 +1405,7 @@ static void final_reads(sim *s)
             op *o = client_issue(s, 0, key, OP_READ);
             uint64_t until = s->now + 20 * TICK_NS;
             while (o != NULL && o->state == OP_PENDING && s->now < until && !s->failed) {
-                step(s, until);
+                sim_step(s, until);
             }
             if (o != NULL && o->state == OP_PENDING) {
                 o->state = OP_FAILED;
@@ -1589,12 +1416,12 @@ static void final_reads(sim *s)
             if (!done) {
                 uint64_t t = s->now + TICK_NS;
                 while (s->now < t && !s->failed) {
-                    step(s, t);
+                    sim_step(s, t);
                 }
             }
         }
         if (!done && !s->failed) {
-            fail(s, "liveness", "k%02d cannot be read after the faults stopped", key);
+            sim_fail(s, "liveness", "k%02d cannot be read after the faults stopped", key);
             if (s->o->trace) {
                 dump_regions(s);
             }
@@ -1637,12 +1464,16 @@ static void check_convergence(sim *s)
                 kv_snapshot *snap;
                 if (kv_engine_snapshot(nd->eng, &snap, NULL) == 0) {
                     kv_iter_opts io = {kv_region_start(&r), kv_region_end(&r)};
-                    kv_iter *it;
                     uint64_t h = 7;
-                    if (kv_iter_new(snap, KV_CF_DEFAULT, &io, &it, NULL) == 0) {
+                    static const kv_cf cfs[] = {KV_CF_DEFAULT, KV_CF_LOCK, KV_CF_WRITE};
+                    for (size_t c = 0; c < CM_ARRAY_LEN(cfs); c++) {
+                        kv_iter *it;
+                        if (kv_iter_new(snap, cfs[c], &io, &it, NULL) != 0) {
+                            continue;
+                        }
                         for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
                             cm_slice kk = kv_iter_key(it), vv = kv_iter_value(it);
-                            h = hmix(hmix(h, fnv(kk.ptr, kk.len)), fnv(vv.ptr, vv.len));
+                            h = hmix(hmix(h, fnv(kk.ptr, kk.len) + c), fnv(vv.ptr, vv.len));
                         }
                         kv_iter_free(it);
                     }
@@ -1664,8 +1495,9 @@ static void check_convergence(sim *s)
             if (ref == 0) {
                 ref = hashes[i];
             } else if (hashes[i] != ref) {
-                fail(s, "convergence", "region %llu: replicas at index %llu hold different data",
-                     (unsigned long long)ids[k], (unsigned long long)applied_max);
+                sim_fail(s, "convergence",
+                         "region %llu: replicas at index %llu hold different data",
+                         (unsigned long long)ids[k], (unsigned long long)applied_max);
             }
         }
     }
@@ -1694,7 +1526,7 @@ static void check_history(sim *s)
         char why[256];
         sim_lin_result lr = sim_lin_check(v, n, why, sizeof(why));
         if (lr == SIM_LIN_VIOLATION) {
-            fail(s, "linearizability", "k%02d: %s", key, why);
+            sim_fail(s, "linearizability", "k%02d: %s", key, why);
             for (size_t i = 0; i < n && s->o->trace; i++) {
                 printf("  k%02d %s %llu [%llu, %llu]\n", key,
                        v[i].kind == SIM_LIN_WRITE ? "W" : "R", (unsigned long long)v[i].value,
@@ -1718,7 +1550,7 @@ void sim_store_run(const sim_store_opts *o, sim_store_result *r)
     uint32_t ticks = o->ticks ? o->ticks : 220;
     uint64_t end = s->now + (uint64_t)ticks * TICK_NS;
     while (s->now < end && !s->failed) {
-        step(s, end);
+        sim_step(s, end);
     }
     /* Settle: faults stop, the network heals and stops losing messages, everyone comes back. */
     s->settling = true;
@@ -1730,7 +1562,7 @@ void sim_store_run(const sim_store_opts *o, sim_store_result *r)
     }
     uint64_t settle_end = s->now + SIM_SETTLE_TICKS * TICK_NS;
     while (s->now < settle_end && !s->failed) {
-        step(s, settle_end);
+        sim_step(s, settle_end);
     }
     for (int i = 0; i < SIM_CLIENTS; i++) {
         if (s->clients[i].busy && s->clients[i].cur != NULL) {
@@ -1739,11 +1571,15 @@ void sim_store_run(const sim_store_opts *o, sim_store_result *r)
     }
     client_timeouts(s);
     if (!s->failed) {
-        final_reads(s);
+        if (s->bank) {
+            sim_bank_final(s);
+        } else {
+            final_reads(s);
+        }
     }
     uint64_t conv_end = s->now + 20 * TICK_NS;
     while (s->now < conv_end && !s->failed) {
-        step(s, conv_end);
+        sim_step(s, conv_end);
     }
     if (!s->failed) {
         check_convergence(s);
@@ -1757,13 +1593,17 @@ void sim_store_run(const sim_store_opts *o, sim_store_result *r)
     /* The minimum of work that makes a seed count. */
     if (r->ok) {
         const sim_store_coverage *c = &r->cov;
-        if (c->writes_acked < 15 || c->reads_ok < 10 || c->crashes + c->partitions < 1 ||
+        bool work = c->bank_seeds ? c->bank_committed >= 5 && c->bank_checks >= 2
+                                  : c->writes_acked >= 15 && c->reads_ok >= 10;
+        if (!work || c->crashes + c->partitions < 1 ||
             c->splits + c->conf_changes + c->transfers < 1) {
             r->ok = false;
             snprintf(r->check, sizeof(r->check), "min-work");
             snprintf(r->why, sizeof(r->why),
-                     "too little work: %llu acked writes, %llu reads, %llu faults, %llu pd ops",
-                     (unsigned long long)c->writes_acked, (unsigned long long)c->reads_ok,
+                     "too little work: %llu acked writes or commits, %llu reads or checks, %llu "
+                     "faults, %llu pd ops",
+                     (unsigned long long)(c->writes_acked + c->bank_committed),
+                     (unsigned long long)(c->reads_ok + c->bank_checks),
                      (unsigned long long)(c->crashes + c->partitions),
                      (unsigned long long)(c->splits + c->conf_changes + c->transfers));
         }

@@ -5,7 +5,8 @@
  * network that drops, delays, reorders and duplicates messages and partitions stores; stores
  * crash (losing every unsynced write) and restart; a simple simulated PD splits regions, adds
  * learners, promotes, removes peers and transfers leaders; clients run a linearizable register
- * workload (one register per key, keys spread over the regions). Everything random comes from one
+ * workload (one register per key, keys spread over the regions) or a Percolator bank workload
+ * (kvnode/txn: transfers across regions, total preserved). Everything random comes from one
  * PRNG seeded by the run's seed, so a seed replays exactly (same trace hash).
  *
  * Checkers: Raft's election safety (one leader per region and term) and state-machine safety
@@ -21,10 +22,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+typedef enum sim_workload {
+    SIM_WORKLOAD_MIXED = 0,    /* odd seeds bank, even seeds registers */
+    SIM_WORKLOAD_REGISTER = 1, /* linearizable registers (raw writes through the raftstore) */
+    SIM_WORKLOAD_BANK = 2,     /* Percolator transfers with kvnode/txn, total preserved */
+} sim_workload;
+
 typedef struct sim_store_opts {
     uint64_t seed;
-    bool trace;     /* print events */
-    uint32_t ticks; /* length of the faulty phase (0: default) */
+    bool trace;       /* print events */
+    uint32_t ticks;   /* length of the faulty phase (0: default) */
+    uint8_t workload; /* sim_workload */
 } sim_store_opts;
 
 /* Coverage: every field a uint64_t (summed over seeds by the driver). */
@@ -58,6 +66,13 @@ typedef struct sim_store_coverage {
     uint64_t regions_at_end;
     uint64_t syncs;
     uint64_t acks_checked; /* acknowledgements verified against the durability oracle */
+    uint64_t bank_seeds;
+    uint64_t bank_committed;
+    uint64_t bank_aborted;
+    uint64_t bank_undetermined;
+    uint64_t bank_checks; /* snapshots whose total was checked */
+    uint64_t bank_locks_resolved;
+    uint64_t bank_commits_verified;
 } sim_store_coverage;
 
 typedef struct sim_store_result {

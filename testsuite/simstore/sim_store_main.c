@@ -1,6 +1,9 @@
 /*
  * sim_store_main.c — the `sim_store` binary (testsuite/simstore, DESIGN.md §9):
  *
+ * Options for both: --ticks T (faulty phase), --workload mixed|register|bank (default mixed: odd
+ * seeds run the Percolator bank, even seeds the registers).
+ *
  *   sim_store --seed S [--trace] [--ticks T]      one run, replayed exactly: prints the coverage
  *                                                 counters and the trace hash
  *   sim_store --seeds N [--first-seed S] [--tap] [--replay-check K] [--ticks T]
@@ -20,12 +23,42 @@
 #include <string.h>
 
 static const char *const cov_names[] = {
-    "stores",          "ticks",           "writes_acked",  "writes_failed",    "writes_unknown",
-    "reads_ok",        "reads_failed",    "lease_reads",   "index_reads",      "msgs_delivered",
-    "msgs_dropped",    "msgs_duplicated", "partitions",    "crashes",          "crashes_all",
-    "splits",          "conf_changes",    "transfers",     "leader_changes",   "snapshots_applied",
-    "peers_destroyed", "tombstones_sent", "overlap_drops", "epoch_rejections", "stale_commands",
-    "log_compactions", "regions_at_end",  "syncs",         "acks_checked",
+    "stores",
+    "ticks",
+    "writes_acked",
+    "writes_failed",
+    "writes_unknown",
+    "reads_ok",
+    "reads_failed",
+    "lease_reads",
+    "index_reads",
+    "msgs_delivered",
+    "msgs_dropped",
+    "msgs_duplicated",
+    "partitions",
+    "crashes",
+    "crashes_all",
+    "splits",
+    "conf_changes",
+    "transfers",
+    "leader_changes",
+    "snapshots_applied",
+    "peers_destroyed",
+    "tombstones_sent",
+    "overlap_drops",
+    "epoch_rejections",
+    "stale_commands",
+    "log_compactions",
+    "regions_at_end",
+    "syncs",
+    "acks_checked",
+    "bank_seeds",
+    "bank_committed",
+    "bank_aborted",
+    "bank_undetermined",
+    "bank_checks",
+    "bank_locks_resolved",
+    "bank_commits_verified",
 };
 
 static void print_cov(const sim_store_coverage *c, const char *prefix)
@@ -51,13 +84,15 @@ static void add_cov(sim_store_coverage *t, const sim_store_coverage *c)
 static void usage(void)
 {
     fprintf(stderr, "usage: sim_store (--seed S [--trace] | --seeds N [--first-seed S] [--tap] "
-                    "[--replay-check K]) [--ticks T] [--expect-violation]\n");
+                    "[--replay-check K]) [--ticks T] [--workload mixed|register|bank] "
+                    "[--expect-violation]\n");
 }
 
 int main(int argc, char **argv)
 {
     uint64_t seed = 0, first = 1, count = 0, replay = 0;
     uint32_t ticks = 0;
+    uint8_t workload = SIM_WORKLOAD_MIXED;
     bool have_seed = false, tap = false, trace = false, expect = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -77,6 +112,18 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--ticks") == 0 && v) {
             ticks = (uint32_t)strtoul(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--workload") == 0 && v) {
+            if (strcmp(v, "register") == 0) {
+                workload = SIM_WORKLOAD_REGISTER;
+            } else if (strcmp(v, "bank") == 0) {
+                workload = SIM_WORKLOAD_BANK;
+            } else if (strcmp(v, "mixed") == 0) {
+                workload = SIM_WORKLOAD_MIXED;
+            } else {
+                usage();
+                return 2;
+            }
             i++;
         } else if (strcmp(a, "--tap") == 0) {
             tap = true;
@@ -98,6 +145,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.trace = trace;
     o.ticks = ticks;
+    o.workload = workload;
     if (have_seed) {
         o.seed = seed;
         sim_store_result r;

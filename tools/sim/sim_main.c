@@ -120,7 +120,7 @@ static int cmd_raft(int argc, char **argv)
     sigaction(SIGABRT, &sa, NULL);
     sim_raft_coverage total;
     memset(&total, 0, sizeof(total));
-    uint64_t failed = 0, done = 0, n3 = 0, n5 = 0;
+    uint64_t failed = 0, done = 0, n3 = 0, n5 = 0, live_max = 0, live_max_seed = 0;
     if (tap) {
         printf("1..%" PRIu64 "\n", expect ? (uint64_t)1 : count);
     }
@@ -133,6 +133,10 @@ static int cmd_raft(int argc, char **argv)
         add_cov(&total, &r.cov);
         n3 += r.nodes == 3;
         n5 += r.nodes == 5;
+        if (r.cov.liveness_ms > live_max) {
+            live_max = r.cov.liveness_ms;
+            live_max_seed = s;
+        }
         if (!r.ok && expect && strcmp(r.check, "coverage") == 0) {
             continue; /* only a safety or liveness violation counts as catching the bug */
         }
@@ -162,6 +166,8 @@ static int cmd_raft(int argc, char **argv)
            tap ? "# " : "", done, n3, n5, failed);
     printf("%stotals: ", tap ? "# " : "");
     sim_raft_print_coverage(stdout, &total);
+    printf("%sslowest recovery after healing: %" PRIu64 " ms (seed %" PRIu64 ")\n", tap ? "# " : "",
+           live_max, live_max_seed);
     return failed ? 1 : 0;
 }
 

@@ -26,6 +26,7 @@ typedef struct oracle {
     _Atomic int inflight, max_inflight;
     _Atomic int fail_next;
     uint32_t max_count_seen;
+    _Atomic unsigned jitter;
 } oracle;
 
 static void spin_us(unsigned us)
@@ -55,7 +56,9 @@ static int oracle_fetch(void *user, uint32_t count, uint64_t *first, cm_err *err
         }
         pthread_mutex_unlock(&o->mu);
     }
-    spin_us(50);
+    /* A reply takes a varying time to come back, as replies do, so a batcher that had several
+     * requests in flight would see them complete out of the order PD served them. */
+    spin_us(10 + (unsigned)(atomic_fetch_add(&o->jitter, 7919) % 300));
     atomic_fetch_sub(&o->inflight, 1);
     return rc;
 }
@@ -150,7 +153,7 @@ static void test_batcher_properties(void **state)
 {
     (void)state;
     enum { THREADS = 16, PER = 3000 };
-    oracle o = {PTHREAD_MUTEX_INITIALIZER, 1000, 0, 0, 0, 0};
+    oracle o = {PTHREAD_MUTEX_INITIALIZER, 1000, 0, 0, 0, 0, 0};
     cm_tso_batcher *b;
     cm_err err;
     assert_int_equal(cm_tso_batcher_create(oracle_fetch, &o, 10000, &b, &err), 0);
@@ -180,7 +183,7 @@ static void test_batcher_properties(void **state)
 static void test_batcher_max_batch(void **state)
 {
     (void)state;
-    oracle o = {PTHREAD_MUTEX_INITIALIZER, 1, 0, 0, 0, 0};
+    oracle o = {PTHREAD_MUTEX_INITIALIZER, 1, 0, 0, 0, 0, 0};
     cm_tso_batcher *b;
     cm_err err;
     assert_int_equal(cm_tso_batcher_create(oracle_fetch, &o, 3, &b, &err), 0);
@@ -198,7 +201,7 @@ static void test_batcher_max_batch(void **state)
 static void test_batcher_error_then_recovery(void **state)
 {
     (void)state;
-    oracle o = {PTHREAD_MUTEX_INITIALIZER, 5, 0, 0, 0, 0};
+    oracle o = {PTHREAD_MUTEX_INITIALIZER, 5, 0, 0, 0, 0, 0};
     cm_tso_batcher *b;
     cm_err err;
     assert_int_equal(cm_tso_batcher_create(oracle_fetch, &o, 100, &b, &err), 0);
@@ -270,7 +273,7 @@ static void *load_main(void *p)
 static void test_batcher_causality_pairs(void **state)
 {
     (void)state;
-    oracle o = {PTHREAD_MUTEX_INITIALIZER, 1, 0, 0, 0, 0};
+    oracle o = {PTHREAD_MUTEX_INITIALIZER, 1, 0, 0, 0, 0, 0};
     cm_tso_batcher *b;
     cm_err err;
     assert_int_equal(cm_tso_batcher_create(oracle_fetch, &o, 10000, &b, &err), 0);

@@ -40,12 +40,3 @@ def make_server():
     for s in started:
         finish(s)
 
-
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config):
-    """pytest_tap.py prints one TAP line per case; pytest's own progress characters ('.')
-    would land in front of those lines and make them invalid TAP, so the terminal reporter is
-    taken out (failures are still printed by the TAP plugin)."""
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        config.pluginmanager.unregister(reporter)

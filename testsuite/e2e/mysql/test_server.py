@@ -192,3 +192,38 @@ def test_metrics_endpoint(make_server):
     assert values["tessera_sql_bytes_sent_total"] > 0
     status = urllib.request.urlopen(url + "/status", timeout=10).read().decode()
     assert '"component":"sqlnode"' in status and f'"mysql_port":{s.port}' in status
+
+
+def test_max_execution_time_and_kill_of_a_busy_statement(server):
+    forever = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+               "SELECT COUNT(*) FROM c")
+    c = connect(server)
+    cur = c.cursor()
+    cur.execute("SET SESSION max_execution_time = 300")
+    t0 = time.time()
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        cur.execute(forever)
+    assert e.value.args[0] == 3024
+    assert time.time() - t0 < 10
+    cur.execute("SET SESSION max_execution_time = 0")
+    # KILL QUERY reaches a statement that is computing (not sleeping).
+    killer = connect(server)
+    result = {}
+
+    def run():
+        try:
+            c.cursor().execute(forever)
+        except pymysql.err.MySQLError as ex:
+            result["err"] = ex.args[0]
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    killer.cursor().execute(f"KILL QUERY {c.thread_id()}")
+    t.join(10)
+    assert result.get("err") == 1317
+    cur = c.cursor()
+    cur.execute("SELECT 'alive'")
+    assert cur.fetchone() == ("alive",)
+    killer.close()
+    c.close()
