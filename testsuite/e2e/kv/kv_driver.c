@@ -213,8 +213,15 @@ static void *transferer(void *arg)
         cm_err err;
         cm_buf va = CM_BUF_INIT, vb = CM_BUF_INIT;
         int rc = cm_txn_begin(kc, &t, &err);
-        rc = rc ? rc : cm_txn_get(t, S(ka), &va, &err);
-        rc = rc ? rc : cm_txn_get(t, S(kb), &vb, &err);
+        cm_slice bk[2] = {S(ka), S(kb)};
+        cm_buf bv[2] = {CM_BUF_INIT, CM_BUF_INIT};
+        bool bf[2] = {false, false};
+        rc = rc ? rc : cm_txn_batch_get(t, bk, 2, bv, bf, &err);
+        if (rc == 0 && (!bf[0] || !bf[1])) {
+            rc = cm_err_set(&err, CM_E_CORRUPT, "account missing");
+        }
+        va = bv[0];
+        vb = bv[1];
         if (rc == 0) {
             cm_buf_terminate(&va);
             cm_buf_terminate(&vb);
