@@ -235,7 +235,7 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
         target = r->leader.store_id ? r->leader.store_id : r->peers[0].store_id;
     }
     unsigned rot = 0;
-    uint64_t failed_store = 0; /* a store that did not answer: hints naming it are stale */
+    uint64_t failed_store = 0; /* the last store that did not answer: hints naming it wait */
     int rc = 0;
     for (unsigned attempt = 0;; attempt++) {
         if (attempt > 0) {
@@ -264,7 +264,14 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
                 *uncertain = true;
             }
         }
+        if (rc == CM_E_SERVER_IS_BUSY) {
+            kv_backoff(attempt, deadline_ms); /* refused before it ran: same store again */
+            continue;
+        }
         if (rc != 0) {
+            CM_DEBUG(KVC, "region=%llu store=%llu method=%u attempt=%u: %s",
+                     (unsigned long long)r->id, (unsigned long long)target, method, attempt,
+                     err->msg);
             if (!transport_error(rc) && rc != CM_E_NOT_FOUND && rc != CM_E_TOO_LARGE) {
                 break; /* the server refused the request itself */
             }
@@ -287,6 +294,10 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
             break;
         }
         atomic_fetch_add(&c->region_errors, 1);
+        CM_DEBUG(KVC, "region=%llu store=%llu method=%u attempt=%u: region error %s%s%s",
+                 (unsigned long long)r->id, (unsigned long long)target, method, attempt,
+                 re->message ? re->message : "", re->not_leader ? " not_leader hint=" : "",
+                 re->not_leader && re->not_leader->leader ? "yes" : "");
         cm_err_set(err, CM_E_NOT_LEADER, "region %llu: %s", (unsigned long long)r->id,
                    re->message ? re->message : "region error");
         if (re->not_leader != NULL) {
@@ -304,7 +315,13 @@ int kv_send(cm_kv_client *c, const kv_route *rt, uint32_t method, ProtobufCMessa
                                 (unsigned long long)r->id);
                 break;
             }
-            if (hint != 0 && hint != target && hint != failed_store) {
+            if (hint != 0 && hint != target) {
+                if (hint == failed_store) {
+                    /* The hint names the store that did not answer: it may have restarted and
+                     * won the election, or the hint is stale. Wait a little, then try it. */
+                    kv_backoff(attempt, deadline_ms);
+                    failed_store = 0;
+                }
                 target = hint;
             } else {
                 for (uint32_t k = 0; k < r->npeers; k++) {

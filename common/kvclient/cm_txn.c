@@ -145,21 +145,127 @@ int cm_txn_get(cm_txn *t, cm_slice key, cm_buf *value, cm_err *err)
     return snapshot_get(t, key, value, err);
 }
 
+/* Reads keys idx[lo, hi) (sorted by key, all in one region of rt) with one BatchGet. Returns 0
+ * when the group is done, 1 when a lock was resolved (read the group again), or an error
+ * (CM_E_EPOCH_NOT_MATCH: regroup). */
+static int batch_get_group(cm_txn *t, const kv_route *rt, const cm_slice *keys, const size_t *idx,
+                           size_t lo, size_t hi, cm_buf *values, bool *found, uint64_t deadline,
+                           cm_err *err)
+{
+    size_t n = hi - lo;
+    ProtobufCBinaryData *kb = calloc(n, sizeof(*kb));
+    if (kb == NULL) {
+        return cm_err_set(err, CM_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        kb[i].data = (uint8_t *)keys[idx[lo + i]].ptr;
+        kb[i].len = keys[idx[lo + i]].len;
+    }
+    Tessera__Kvrpcpb__BatchGetRequest req = TESSERA__KVRPCPB__BATCH_GET_REQUEST__INIT;
+    req.n_keys = n;
+    req.keys = kb;
+    req.version = t->start_ts;
+    Tessera__Kvrpcpb__BatchGetResponse *resp = NULL;
+    bool unc = false;
+    int rc = kv_send(t->c, rt, TESSERA__KVRPCPB__METHOD__KV_BATCH_GET, &req.base,
+                     &tessera__kvrpcpb__batch_get_response__descriptor, (ProtobufCMessage **)&resp,
+                     deadline, &unc, err);
+    free(kb);
+    if (rc != 0) {
+        return rc;
+    }
+    if (resp->error != NULL) {
+        rc = cm_err_set(err, resp->error->code ? resp->error->code : CM_E_INTERNAL, "batch get: %s",
+                        resp->error->message);
+    }
+    bool relock = false;
+    for (size_t p = 0; rc == 0 && p < resp->n_pairs; p++) {
+        Tessera__Kvrpcpb__KvPair *kp = resp->pairs[p];
+        if (kp->error != NULL && kp->error->locked != NULL) {
+            rc = on_locked(t, kp->error->locked, deadline, err);
+            relock = true;
+            continue;
+        }
+        cm_slice k = cm_slice_make(kp->key.data, kp->key.len);
+        /* Every request index with this key (duplicates allowed). */
+        for (size_t i = lo; rc == 0 && i < hi; i++) {
+            if (cm_slice_eq(keys[idx[i]], k)) {
+                cm_buf_reset(&values[idx[i]]);
+                rc = cm_buf_append(&values[idx[i]], kp->value.data, kp->value.len);
+                found[idx[i]] = true;
+            }
+        }
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return rc ? rc : relock ? 1 : 0;
+}
+
 int cm_txn_batch_get(cm_txn *t, const cm_slice *keys, size_t n, cm_buf *values, bool *found,
                      cm_err *err)
 {
-    /* First cut: one Get per key (each retried and lock-resolved on its own). */
+    size_t *idx = calloc(n + 1, sizeof(size_t));
+    if (idx == NULL) {
+        return cm_err_set(err, CM_E_NOMEM, "out of memory");
+    }
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = cm_txn_get(t, keys[i], &values[i], err);
-        if (rc == CM_E_NOT_FOUND) {
-            found[i] = false;
-        } else if (rc != 0) {
-            return rc;
-        } else {
+        found[i] = false;
+        const cm_membuf_entry *e = cm_membuf_get(&t->mb, keys[i]);
+        if (e != NULL && e->op == CM_MB_PUT) {
+            cm_buf_reset(&values[i]);
+            if (cm_buf_append_slice(&values[i], cm_buf_slice(&e->value)) != 0) {
+                free(idx);
+                return cm_err_set(err, CM_E_NOMEM, "out of memory");
+            }
             found[i] = true;
+        } else if (e == NULL || e->op != CM_MB_DELETE) {
+            idx[m++] = i;
         }
     }
-    return 0;
+    /* qsort has no context argument: keys are only read, and one transaction is used by one
+     * thread, but several transactions may sort at once — so sort by insertion instead. */
+    for (size_t i = 1; i < m; i++) {
+        size_t v = idx[i], j = i;
+        while (j > 0 && cm_slice_cmp(keys[idx[j - 1]], keys[v]) > 0) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+    uint64_t deadline = deadline_of(t->c);
+    size_t lo = 0;
+    int rc = 0;
+    for (unsigned attempt = 0; rc == 0 && lo < m;) {
+        kv_route rt;
+        kv_route_init(&rt);
+        rc = kv_locate(t->c, keys[idx[lo]], &rt, err);
+        size_t hi = lo + 1;
+        while (
+            rc == 0 && hi < m &&
+            (rt.end_user.len == 0 || cm_slice_cmp(keys[idx[hi]], cm_buf_slice(&rt.end_user)) < 0)) {
+            hi++;
+        }
+        if (rc == 0) {
+            rc = batch_get_group(t, &rt, keys, idx, lo, hi, values, found, deadline, err);
+        } else {
+            rc = CM_E_EPOCH_NOT_MATCH;
+        }
+        kv_route_fini(&rt);
+        if (rc == CM_E_EPOCH_NOT_MATCH && cm_time_mono_ms() < deadline) {
+            kv_backoff(attempt++, deadline);
+            rc = 0;
+            continue;
+        }
+        if (rc == 1) { /* a lock was resolved: read the group again */
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            lo = hi;
+        }
+    }
+    free(idx);
+    return rc;
 }
 
 /* ---- writes --------------------------------------------------------------------------------- */
@@ -517,11 +623,12 @@ static int send_group(group_job *j, const kv_route *rt, size_t lo, size_t hi)
                     int lrc =
                         kv_resolve_lock(t->c, ke->locked, t->start_ts, j->deadline, &wait, &j->err);
                     if (lrc == CM_E_KEY_IS_LOCKED) {
-                        if (cm_time_mono_ms() + wait >= j->deadline) {
-                            rc = lrc;
-                            break;
-                        }
-                        cm_time_sleep_ms(wait ? wait : 5);
+                        /* A live transaction holds the key: an optimistic transaction does not
+                         * wait for it (two that wait for each other would both sit out a TTL);
+                         * it fails as a conflict and the caller retries from scratch. */
+                        rc = cm_err_set(&j->err, CM_E_WRITE_CONFLICT, "key locked by txn %llu",
+                                        (unsigned long long)ke->locked->lock_version);
+                        break;
                     } else if (lrc != 0) {
                         rc = lrc;
                         break;

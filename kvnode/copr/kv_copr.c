@@ -43,11 +43,14 @@ static int parse_plan(cm_slice data, cm_arena *arena, plan *p, cm_err *err)
         p->big[i].type = (cm_dtype)t;
     }
     uint64_t nsec;
-    if (cm_reader_uvarint(&rd, &nsec) != 0 || cm_reader_left(&rd) != 0) {
+    if (cm_reader_uvarint(&rd, &nsec) != 0) {
         return cm_err_set(err, CM_E_INVALID, "coprocessor: bad section list");
     }
     if (nsec != 0) {
         return cm_err_set(err, CM_E_UNSUPPORTED, "coprocessor: sections are not supported yet");
+    }
+    if (cm_reader_left(&rd) != 0) {
+        return cm_err_set(err, CM_E_INVALID, "coprocessor: trailing bytes after the plan");
     }
     return 0;
 }

@@ -593,6 +593,15 @@ int kv_server_start(const kv_server_options *o, kv_server **out, cm_err *err)
     if (s->opts.max_replicas == 0) {
         s->opts.max_replicas = 3;
     }
+    if (s->opts.rpc_workers <= 0) {
+        s->opts.rpc_workers = CM_RPC_WORKERS_DEFAULT;
+    }
+    /* Leave workers for the Raft transport (see kv_service.c). */
+    s->kv_inflight_max =
+        s->opts.rpc_workers > 8 ? s->opts.rpc_workers - 4 : s->opts.rpc_workers / 2;
+    if (s->kv_inflight_max < 1) {
+        s->kv_inflight_max = 1;
+    }
     if (s->opts.tick_ms == 0) {
         s->opts.tick_ms = 100;
     }
@@ -670,6 +679,7 @@ int kv_server_start(const kv_server_options *o, kv_server **out, cm_err *err)
         goto fail;
     }
     publish_summary(s);
+    atomic_store(&s->ready, true);
     if (pthread_create(&s->store_thread, NULL, store_loop, s) != 0) {
         rc = cm_err_set(err, CM_E_NOMEM, "cannot start the store thread");
         goto fail;

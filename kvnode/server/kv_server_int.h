@@ -73,6 +73,11 @@ struct kv_server {
     bool pd_thread_started;
     atomic_bool stop_store;
     atomic_bool stop_pd;
+    /* Set once the store is open: the RPC server starts earlier (the store id and address must
+     * be registered first), and requests before that are answered ServerIsBusy. */
+    atomic_bool ready;
+    atomic_int kv_inflight; /* KV commands in progress (kv_service.c gate) */
+    int kv_inflight_max;
 
     pthread_mutex_t mu; /* summary, hb queue, ops */
     kv_srv_summary summary;

@@ -137,6 +137,11 @@ static void call_post(kv_raftstore *rs, void *arg)
 
 int kv_call_run(kv_call *c)
 {
+    if (!atomic_load(&c->srv->ready)) {
+        c->rc = CM_E_SERVER_IS_BUSY;
+        snprintf(c->msg, sizeof(c->msg), "store is starting");
+        return c->rc;
+    }
     c->refs++;
     if (kv_raftstore_post(c->srv->rs, call_post, c) != 0) {
         c->refs--;
@@ -1213,27 +1218,68 @@ static int h_unsupported(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
     return cm_err_set(err, CM_E_UNSUPPORTED, "method %u is not implemented yet", req->method);
 }
 
+/* Handlers by method id. Every KV handler may block its RPC worker until the store answers;
+ * the Raft transport's messages (RAFT_BATCH, SNAPSHOT_CHUNK) are served by the same workers,
+ * and a leader whose workers all wait for proposals could not read the acknowledgements those
+ * proposals wait for. So KV commands in progress are capped below the worker count; beyond
+ * the cap a request is refused at once with SERVER_IS_BUSY (the client backs off). */
+static cm_rpc_handler_cb handlers[64];
+
+static int h_gate(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
+{
+    kv_server *s = user;
+    if (req->method >= 64 || handlers[req->method] == NULL) {
+        return cm_err_set(err, CM_E_RPC_NO_METHOD, "method %u", req->method);
+    }
+    int now = atomic_fetch_add(&s->kv_inflight, 1);
+    if (now >= s->kv_inflight_max) {
+        atomic_fetch_sub(&s->kv_inflight, 1);
+        cm_counter_inc(s->m_errors);
+        return cm_err_set(err, CM_E_SERVER_IS_BUSY, "%d KV commands in progress", now);
+    }
+    int rc = handlers[req->method](user, req, reply, err);
+    atomic_fetch_sub(&s->kv_inflight, 1);
+    return rc;
+}
+
 static const cm_rpc_method methods[] = {
-    {TESSERA__KVRPCPB__METHOD__KV_GET, "KvGet", h_get},
-    {TESSERA__KVRPCPB__METHOD__KV_BATCH_GET, "KvBatchGet", h_batch_get},
-    {TESSERA__KVRPCPB__METHOD__KV_SCAN, "KvScan", h_scan},
-    {TESSERA__KVRPCPB__METHOD__KV_PREWRITE, "KvPrewrite", h_prewrite},
-    {TESSERA__KVRPCPB__METHOD__KV_COMMIT, "KvCommit", h_commit},
-    {TESSERA__KVRPCPB__METHOD__KV_BATCH_ROLLBACK, "KvBatchRollback", h_batch_rollback},
-    {TESSERA__KVRPCPB__METHOD__KV_CLEANUP, "KvCleanup", h_cleanup},
-    {TESSERA__KVRPCPB__METHOD__KV_CHECK_TXN_STATUS, "KvCheckTxnStatus", h_check_txn_status},
-    {TESSERA__KVRPCPB__METHOD__KV_TXN_HEART_BEAT, "KvTxnHeartBeat", h_txn_heart_beat},
-    {TESSERA__KVRPCPB__METHOD__KV_RESOLVE_LOCK, "KvResolveLock", h_resolve_lock},
-    {TESSERA__KVRPCPB__METHOD__KV_SCAN_LOCK, "KvScanLock", h_scan_lock},
-    {TESSERA__KVRPCPB__METHOD__KV_GC, "KvGC", h_unsupported},
-    {TESSERA__KVRPCPB__METHOD__KV_DELETE_RANGE, "KvDeleteRange", h_unsupported},
-    {TESSERA__KVRPCPB__METHOD__COPROCESSOR, "Coprocessor", h_coprocessor},
-    {TESSERA__KVRPCPB__METHOD__SPLIT_REGION, "SplitRegion", h_split_region},
-    {TESSERA__KVRPCPB__METHOD__STORE_STATUS, "StoreStatus", h_store_status},
+    {TESSERA__KVRPCPB__METHOD__KV_GET, "KvGet", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_BATCH_GET, "KvBatchGet", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_SCAN, "KvScan", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_PREWRITE, "KvPrewrite", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_COMMIT, "KvCommit", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_BATCH_ROLLBACK, "KvBatchRollback", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_CLEANUP, "KvCleanup", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_CHECK_TXN_STATUS, "KvCheckTxnStatus", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_TXN_HEART_BEAT, "KvTxnHeartBeat", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_RESOLVE_LOCK, "KvResolveLock", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_SCAN_LOCK, "KvScanLock", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_GC, "KvGC", h_gate},
+    {TESSERA__KVRPCPB__METHOD__KV_DELETE_RANGE, "KvDeleteRange", h_gate},
+    {TESSERA__KVRPCPB__METHOD__COPROCESSOR, "Coprocessor", h_gate},
+    {TESSERA__KVRPCPB__METHOD__SPLIT_REGION, "SplitRegion", h_gate},
+    {TESSERA__KVRPCPB__METHOD__STORE_STATUS, "StoreStatus", h_gate},
 };
 
 const cm_rpc_method *kv_service_methods(size_t *n)
 {
+    handlers[TESSERA__KVRPCPB__METHOD__KV_GET] = h_get;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_BATCH_GET] = h_batch_get;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_SCAN] = h_scan;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_PREWRITE] = h_prewrite;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_COMMIT] = h_commit;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_BATCH_ROLLBACK] = h_batch_rollback;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_CLEANUP] = h_cleanup;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_CHECK_TXN_STATUS] = h_check_txn_status;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_TXN_HEART_BEAT] = h_txn_heart_beat;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_RESOLVE_LOCK] = h_resolve_lock;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_SCAN_LOCK] = h_scan_lock;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_GC] = h_unsupported;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_DELETE_RANGE] = h_unsupported;
+    handlers[TESSERA__KVRPCPB__METHOD__COPROCESSOR] = h_coprocessor;
+    handlers[TESSERA__KVRPCPB__METHOD__SPLIT_REGION] = h_split_region;
+    handlers[TESSERA__KVRPCPB__METHOD__STORE_STATUS] = h_store_status;
+
     *n = sizeof(methods) / sizeof(methods[0]);
     return methods;
 }

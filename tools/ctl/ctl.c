@@ -6,6 +6,8 @@
  *   ctl --pd HOST:PORT stores              every store (table; --json for JSON)
  *   ctl --pd HOST:PORT regions             every region in key order
  *   ctl --pd HOST:PORT region KEY|ID       the region with that id (all digits) or covering KEY
+ *   ctl --pd HOST:PORT split KEY           split the region holding user key KEY at KEY
+ *                                          (through the kvnode leading it; kvclient)
  *
  * KEY is text with C escapes (\xNN, \\), or hex:HEX for raw bytes, or key:TEXT to force a key
  * that looks like a number. In tables, keys print with non-printable bytes as \xNN, the empty
@@ -13,6 +15,7 @@
  * 2 usage.
  */
 #include "cm_config.h"
+#include "cm_kv_client.h"
 #include "cm_pd_client.h"
 
 #include <ctype.h>
@@ -394,6 +397,33 @@ static int cmd_region(cm_pd_client *c, const ctl_config *cfg, const char *arg)
     return 0;
 }
 
+/* Splits the region holding user key arg at arg (the kvnode encodes it and proposes the split
+ * through Raft with ids from PD). */
+static int cmd_split(const ctl_config *cfg, const char *arg)
+{
+    cm_buf key = CM_BUF_INIT;
+    if (parse_key(arg, &key) != 0 || key.len == 0) {
+        fprintf(stderr, "ctl: split: bad key '%s'\n", arg);
+        cm_buf_fini(&key);
+        return 2;
+    }
+    cm_kv_client_options o;
+    cm_kv_client_options_default(&o);
+    o.retry_budget_ms = cfg->timeout_ms;
+    cm_kv_client *kc = NULL;
+    cm_err err;
+    int rc = cm_kv_client_create(cfg->pd, &o, &kc, &err);
+    rc = rc ? rc : cm_kv_split(kc, cm_buf_slice(&key), &err);
+    cm_kv_client_free(kc);
+    cm_buf_fini(&key);
+    if (rc != 0) {
+        fprintf(stderr, "ctl: split: %s\n", err.msg);
+        return 1;
+    }
+    printf("split at %s\n", arg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ctl_config cfg;
@@ -413,6 +443,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "split") == 0 && argc == 3) {
+        rc = cmd_split(&cfg, argv[2]);
+        cm_config_free(&table, &cfg);
+        return rc;
+    }
     int known = strcmp(cmd, "tso") == 0 || strcmp(cmd, "members") == 0 ||
                 strcmp(cmd, "stores") == 0 || strcmp(cmd, "regions") == 0 ||
                 (strcmp(cmd, "region") == 0 && argc == 3);
