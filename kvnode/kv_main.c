@@ -15,24 +15,9 @@ int main(int argc, char **argv)
     kv_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cm_err err;
-    int rc = cm_config_load(&kv_config_table, &cfg, &argc, argv, &err);
-    if (rc == CM_CONFIG_EXIT) {
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "kvnode: %s\n", err.msg);
-        return 2;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "kvnode: unexpected argument '%s' (see --help)\n", argv[1]);
-        cm_config_free(&kv_config_table, &cfg);
-        return 2;
-    }
-    cm_log_set_level((cm_log_level)cfg.log_level);
-    if (cfg.log_file && cfg.log_file[0] && cm_log_set_file(cfg.log_file) != 0) {
-        fprintf(stderr, "kvnode: cannot open log file %s\n", cfg.log_file);
-        cm_config_free(&kv_config_table, &cfg);
-        return 2;
+    int rc = cm_config_process_start(&kv_config_table, &cfg, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
     sigset_t set;
     sigemptyset(&set);
