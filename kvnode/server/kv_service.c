@@ -575,6 +575,38 @@ static int h_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     return finish(req, &resp.base, &r->base, reply);
 }
 
+/* The reply pairs of a BatchGet or Scan: found values first, then one pair with a KeyIsLocked
+ * error per lock met. NULL (with *n_out 0) on out-of-memory; memory comes from `arena`. */
+static Tessera__Kvrpcpb__KvPair **read_pairs(cm_arena *arena, const kv_read_result *out,
+                                             size_t *n_out, cm_err *e)
+{
+    *n_out = 0;
+    Tessera__Kvrpcpb__KvPair **pairs =
+        cm_arena_alloc(arena, sizeof(void *) * (out->npairs + out->nlocks + 1));
+    if (pairs == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < out->npairs; i++) {
+        Tessera__Kvrpcpb__KvPair *p =
+            ANEW(arena, Tessera__Kvrpcpb__KvPair, TESSERA__KVRPCPB__KV_PAIR__INIT);
+        p->key = pbytes(out->pairs[i].key);
+        p->value = pbytes(out->pairs[i].value);
+        pairs[(*n_out)++] = p;
+    }
+    kv_txn_out o;
+    memset(&o, 0, sizeof(o));
+    o.locks = out->locks;
+    o.nlocks = out->nlocks;
+    for (size_t i = 0; i < out->nlocks; i++) {
+        Tessera__Kvrpcpb__KvPair *p =
+            ANEW(arena, Tessera__Kvrpcpb__KvPair, TESSERA__KVRPCPB__KV_PAIR__INIT);
+        p->key = pbytes(out->locks[i].key);
+        p->error = key_error(arena, CM_E_KEY_IS_LOCKED, &o, i, e);
+        pairs[(*n_out)++] = p;
+    }
+    return pairs;
+}
+
 static int h_batch_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
 {
     kv_server *s = user;
@@ -598,26 +630,7 @@ static int h_batch_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err 
             cm_err e;
             int grc = kv_mvcc_batch_get(c->snap, keys, r->n_keys, r->version, req->arena, &out, &e);
             if (grc == 0 || grc == CM_E_KEY_IS_LOCKED) {
-                size_t np = out.npairs + out.nlocks;
-                resp.pairs = cm_arena_alloc(req->arena, sizeof(void *) * (np + 1));
-                for (size_t i = 0; resp.pairs && i < out.npairs; i++) {
-                    Tessera__Kvrpcpb__KvPair *p =
-                        ANEW(req->arena, Tessera__Kvrpcpb__KvPair, TESSERA__KVRPCPB__KV_PAIR__INIT);
-                    p->key = pbytes(out.pairs[i].key);
-                    p->value = pbytes(out.pairs[i].value);
-                    resp.pairs[resp.n_pairs++] = p;
-                }
-                kv_txn_out o;
-                memset(&o, 0, sizeof(o));
-                o.locks = out.locks;
-                o.nlocks = out.nlocks;
-                for (size_t i = 0; resp.pairs && i < out.nlocks; i++) {
-                    Tessera__Kvrpcpb__KvPair *p =
-                        ANEW(req->arena, Tessera__Kvrpcpb__KvPair, TESSERA__KVRPCPB__KV_PAIR__INIT);
-                    p->key = pbytes(out.locks[i].key);
-                    p->error = key_error(req->arena, CM_E_KEY_IS_LOCKED, &o, i, &e);
-                    resp.pairs[resp.n_pairs++] = p;
-                }
+                resp.pairs = read_pairs(req->arena, &out, &resp.n_pairs, &e);
             } else {
                 resp.error = key_error(req->arena, grc, NULL, 0, &e);
             }
@@ -678,26 +691,7 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
             grc = kv_mvcc_scan(c->snap, &sr, req->arena, &out, &e);
         }
         if (rc == 0 && (grc == 0 || grc == CM_E_KEY_IS_LOCKED)) {
-            size_t np = out.npairs + out.nlocks;
-            resp.pairs = cm_arena_alloc(req->arena, sizeof(void *) * (np + 1));
-            for (size_t i = 0; resp.pairs && i < out.npairs; i++) {
-                Tessera__Kvrpcpb__KvPair *p =
-                    ANEW(req->arena, Tessera__Kvrpcpb__KvPair, TESSERA__KVRPCPB__KV_PAIR__INIT);
-                p->key = pbytes(out.pairs[i].key);
-                p->value = pbytes(out.pairs[i].value);
-                resp.pairs[resp.n_pairs++] = p;
-            }
-            kv_txn_out o;
-            memset(&o, 0, sizeof(o));
-            o.locks = out.locks;
-            o.nlocks = out.nlocks;
-            for (size_t i = 0; resp.pairs && i < out.nlocks; i++) {
-                Tessera__Kvrpcpb__KvPair *p =
-                    ANEW(req->arena, Tessera__Kvrpcpb__KvPair, TESSERA__KVRPCPB__KV_PAIR__INIT);
-                p->key = pbytes(out.locks[i].key);
-                p->error = key_error(req->arena, CM_E_KEY_IS_LOCKED, &o, i, &e);
-                resp.pairs[resp.n_pairs++] = p;
-            }
+            resp.pairs = read_pairs(req->arena, &out, &resp.n_pairs, &e);
         } else if (rc == 0) {
             resp.error = key_error(req->arena, grc, NULL, 0, &e);
         }
