@@ -1,0 +1,87 @@
+/*
+ * sql_types.h — MySQL column types: parsing a declared type, formatting it back (SHOW CREATE
+ * TABLE), checking and converting a value for storage (strict mode), turning a stored datum
+ * back into a value for SQLite, and the result-set metadata of a column (DESIGN.md §7 "Types").
+ *
+ * This module is the one authority on MySQL types in the sqlnode: the catalog parses column
+ * definitions through it, the vtab module converts every value it writes and reads through it,
+ * and the session describes table columns in result sets with it. It does not include SQLite's
+ * header: values cross as sql_value (sql_value.h), stored values as cm_datum (cm_codec.h).
+ */
+#ifndef SQL_TYPES_H
+#define SQL_TYPES_H
+
+#include "cm_buf.h"
+#include "cm_codec.h"
+#include "cm_err.h"
+#include "sql_lexer.h"
+#include "sql_value.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A column's declared MySQL type. */
+typedef struct sql_coltype {
+    uint8_t mysql_type;  /* SQL_TYPE_* wire code (mysql/sql_my_const.h) */
+    uint8_t dtype;       /* cm_dtype: how values are stored (docs/codec.md) */
+    uint8_t is_unsigned; /* integers, DECIMAL, FLOAT, DOUBLE */
+    uint8_t zerofill;
+    uint8_t fixed;      /* CHAR / BINARY: fixed length (CHAR drops trailing spaces on read) */
+    uint8_t precision;  /* DECIMAL(M,D): M */
+    uint8_t decimals;   /* DECIMAL: D; TIME/DATETIME/TIMESTAMP: fsp 0..6; FLOAT(M,D)/DOUBLE(M,D) */
+    uint32_t length;    /* CHAR/VARCHAR/BINARY/VARBINARY: length (characters or bytes);
+                           BLOB/TEXT kinds: max bytes; BIT: bits; integers: display width */
+    uint16_t collation; /* 46 utf8mb4_bin for text, 63 binary for bytes and numbers */
+    uint16_t nmembers;  /* ENUM / SET members */
+    char **members;     /* ENUM / SET member names (owner: whoever filled the struct) */
+} sql_coltype;
+
+/* Why a value was changed on its way to storage (non-strict mode), for SHOW WARNINGS. */
+typedef struct sql_type_note {
+    uint16_t code; /* MySQL errno of the warning (1264, 1265, 1366, 1292 …); 0: none */
+    char msg[160];
+} sql_type_note;
+
+/* Parses a column type starting at t[*pos] (e.g. `INT(11) UNSIGNED ZEROFILL`, `CHAR(120)`,
+ * `DECIMAL(10,2)`, `ENUM('a','b')`, `VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+ * on success *pos is past the type. Member strings are allocated with malloc (free with
+ * sql_coltype_free). Errors: CM_E_PARSE (1064), CM_E_INVALID with the MySQL errno of an invalid
+ * type (1074 too long, 1425/1426 bad scale/precision …). */
+int sql_type_parse(const char *src, const sql_token *t, uint32_t n, uint32_t *pos, sql_coltype *out,
+                   cm_err *err);
+void sql_coltype_free(sql_coltype *t);
+/* Deep copy (members duplicated). */
+int sql_coltype_copy(sql_coltype *dst, const sql_coltype *src, cm_err *err);
+
+/* Appends the type as SHOW CREATE TABLE prints it (`int`, `char(120)`, `decimal(10,2) unsigned`,
+ * `enum('a','b')`). */
+int sql_type_format(const sql_coltype *t, cm_buf *out);
+
+/* The declared type to give SQLite for this column in a virtual table's schema, which sets the
+ * column's affinity: "INTEGER", "REAL", "TEXT", "BLOB" or "NUMERIC". */
+const char *sql_type_sqlite_decl(const sql_coltype *t);
+
+/* Checks and converts in (a value from SQLite or a client) for storage in a column of type t.
+ * strict: STRICT_TRANS_TABLES/STRICT_ALL_TABLES in effect — a value that does not fit is an error
+ * (1264 out of range, 1406 data too long, 1366 incorrect value, 1292 incorrect datetime,
+ * 1265 data truncated); otherwise it is clamped/truncated and *note says so. Byte payloads of
+ * *out point into in or into scratch (appended to; the caller resets it between rows). A NULL
+ * in gives a NULL datum (NOT NULL is the caller's check). col_name is for messages. */
+int sql_type_store(const sql_coltype *t, const char *col_name, const sql_value *in, bool strict,
+                   cm_datum *out, cm_buf *scratch, sql_type_note *note, cm_err *err);
+
+/* Converts a stored datum of a column of type t into the value SQLite works with: integers as
+ * INT/UINT, floats as DOUBLE, DECIMAL as TEXT in its exact form, strings as TEXT (CHAR without
+ * trailing spaces), bytes as BLOB, temporal types as TEXT in MySQL's format with fsp digits, YEAR
+ * as INT, ENUM/SET as their member text, BIT as BLOB (big-endian bytes), JSON as TEXT. Text is
+ * appended to scratch and *out points into it (valid until scratch changes). */
+int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_buf *scratch,
+                  cm_err *err);
+
+/* Result-set metadata of a table column of type t (name borrowed): wire type, flags (NOT_NULL,
+ * UNSIGNED, BINARY, ENUM, SET, ZEROFILL, BLOB, PRI_KEY/UNIQUE_KEY/MULTIPLE_KEY from key_flags),
+ * display length, collation and decimals — as MySQL 8.0 reports them. */
+sql_column sql_type_column(const sql_coltype *t, const char *name, bool not_null,
+                           uint16_t key_flags);
+
+#endif

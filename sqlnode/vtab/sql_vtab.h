@@ -1,0 +1,78 @@
+/*
+ * sql_vtab.h — the SQLite virtual-table module `tessera`: every MySQL table is a virtual table
+ * whose rows and index entries live in the KV store under `t<id>_r<handle>` and
+ * `t<id>_i<index>_<values>` (DESIGN.md §4, §7).
+ *
+ * The session registers the module once on its SQLite connection with its sql_vt_env and
+ * declares tables lazily:
+ *     CREATE VIRTUAL TABLE <schema>."<table>" USING tessera("<db>", "<table>")
+ * xCreate/xConnect look the table up in env->schema(), declare its columns (types from
+ * sql_type_sqlite_decl) and keep the table's id and version. The session drops and re-declares
+ * tables when the schema version moves.
+ *
+ * Transactions belong to the session (DESIGN.md §7): the module reads and writes through the
+ * cm_txn that env->txn() returns (the session begins one lazily at a fresh start_ts); xUpdate
+ * only stages writes in that transaction's buffer. Statement atomicity is the session's: it takes
+ * a checkpoint before stepping a statement and rolls back to it when the statement fails.
+ * The module never commits.
+ *
+ * Reads: xBestIndex chooses among the handle (integer primary key) and the PUBLIC indexes with a
+ * cost model (equality prefix + one range column), sets orderByConsumed when the scan order
+ * serves ORDER BY, uses LIMIT/OFFSET only when every other constraint and the order are consumed
+ * (SQLite 3.40 trap); xFilter builds key ranges: point gets and index lookups batched by region,
+ * table scans through the coprocessor with the projection from colUsed (or cm_txn_scan when the
+ * transaction has writes to merge), covering-index scans when colUsed allows.
+ * Writes: xUpdate converts values with sql_type_store (strict per sql_mode), allocates handles
+ * and AUTO_INCREMENT values (0 or NULL means next value), maintains every index according to its
+ * state, checks unique keys (ER_DUP_ENTRY 1062 with MySQL's message), and honours the statement's
+ * conflict mode (INSERT IGNORE, REPLACE) through sqlite3_vtab_on_conflict.
+ */
+#ifndef SQL_VTAB_H
+#define SQL_VTAB_H
+
+#include "cm_err.h"
+#include "cm_kv_client.h"
+#include "sql_catalog.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Most tables one transaction writes and remembers for the schema check at commit. */
+#define SQL_VT_WRITTEN_MAX 64
+
+/* Per-session environment, owned by the session; borrowed by the module for the connection's
+ * life. The session fills the inputs before each statement and reads the outputs after it. */
+typedef struct sql_vt_env {
+    cm_kv_client *kc;
+    sql_catalog *cat;
+    void *sess; /* passed to the callbacks */
+    /* The session's transaction, begun on first use. Errors are KV errors (CM_E_*). */
+    int (*txn)(void *sess, cm_txn **out, cm_err *err);
+    /* The schema snapshot the session runs statements against (borrowed). */
+    const sql_schema *(*schema)(void *sess);
+    /* Adds a warning to the statement's diagnostics (code = MySQL errno). */
+    void (*warn)(void *sess, uint16_t code, const char *msg);
+
+    /* inputs, per statement */
+    bool strict;     /* sql_mode has STRICT_TRANS_TABLES or STRICT_ALL_TABLES */
+    bool found_rows; /* CLIENT_FOUND_ROWS: UPDATE counts matched rows */
+    int64_t now_us;  /* the statement's NOW() for DEFAULT/ON UPDATE CURRENT_TIMESTAMP */
+
+    /* outputs, per statement (the session zeroes them before stepping) */
+    uint64_t affected;        /* MySQL affected rows (REPLACE of an existing row counts 2) */
+    uint64_t first_insert_id; /* first AUTO_INCREMENT value generated (LAST_INSERT_ID) */
+    bool insert_id_set;
+    cm_err err; /* the MySQL error behind a failed xUpdate/xFilter (code != 0), e.g. 1062 */
+
+    /* per transaction: tables written, for the schema-version check at commit (the session
+     * clears it when the transaction ends) */
+    int64_t written[SQL_VT_WRITTEN_MAX];
+    uint32_t nwritten;
+    bool written_overflow; /* more tables than fit: check every table's version */
+} sql_vt_env;
+
+/* Registers module "tessera" on db with env (borrowed). */
+int sql_vt_register(sqlite3 *db, sql_vt_env *env, cm_err *err);
+
+#endif
