@@ -42,6 +42,12 @@ class SltError(Exception):
     pass
 
 
+# Client errors meaning the server went away or did not answer: can't connect, gone away, lost.
+LOST = (2003, 2006, 2013, 2055)
+# After this many records in a row lost their connection, the rest of the file is not run.
+LOST_IN_A_ROW_MAX = 3
+
+
 class Record:
     def __init__(self, kind, line, args, sql, expected=None, conditions=()):
         self.kind = kind  # statement, query, hash-threshold, halt, connection
@@ -150,9 +156,11 @@ class Runner:
         self.conns = {}
         self.cur_name = "default"
         self.hash_threshold = 0
+        self.lost = 0
         self.labels = {}
         self.n = 0
         self.failed = 0
+        self.lost = 0
 
     # ---- connections ----
     def connect(self, database):
@@ -164,8 +172,8 @@ class Runner:
                                        database=database, conv={}, autocommit=True,
                                        connect_timeout=10, read_timeout=self.opts.timeout,
                                        write_timeout=self.opts.timeout, charset="utf8mb4")
-            except pymysql.err.OperationalError:
-                if time.time() > deadline:
+            except pymysql.err.OperationalError as e:
+                if not e.args or e.args[0] not in LOST or time.time() > deadline:
                     raise
                 time.sleep(0.5)
 
@@ -204,15 +212,27 @@ class Runner:
                 print("# " + line, file=self.out, flush=True)
 
     def execute(self, sql):
-        """Runs one SQL text; returns (rows, ncols) or raises pymysql errors."""
-        c = self.conn()
-        with c.cursor() as cur:
-            cur.execute(sql)
-            ncols = len(cur.description) if cur.description else 0
-            rows = cur.fetchall() if cur.description else ()
-            while cur.nextset():
-                pass
-            return list(rows), ncols
+        """Runs one SQL text; returns (rows, ncols) or raises pymysql errors. A lost connection
+        is dropped (the next record opens a new one) and counted towards giving up."""
+        try:
+            c = self.conn()
+            with c.cursor() as cur:
+                cur.execute(sql)
+                ncols = len(cur.description) if cur.description else 0
+                rows = cur.fetchall() if cur.description else ()
+                while cur.nextset():
+                    pass
+        except pymysql.err.OperationalError as e:
+            if e.args and e.args[0] in LOST:
+                self.conns.pop(self.cur_name, None)
+                self.lost += 1
+            raise
+        except pymysql.err.InterfaceError:
+            self.conns.pop(self.cur_name, None)
+            self.lost += 1
+            raise
+        self.lost = 0
+        return list(rows), ncols
 
     def run_statement(self, rec, where):
         want_error = rec.args[:1] == ["error"]
@@ -232,8 +252,8 @@ class Runner:
             if text is not None and text not in str(msg):
                 return self.report(False, where, "error message %r lacks %r\nSQL: %s" %
                                    (msg, text, rec.sql))
-            if isinstance(e, pymysql.err.OperationalError) and code in (2006, 2013, 2003):
-                self.conns.pop(self.cur_name, None)
+            if code in LOST:
+                return self.report(False, where, "lost the connection: %s\nSQL: %s" % (msg, rec.sql))
             return self.report(True, where)
         if want_error:
             return self.report(False, where, "statement succeeded, expected error %s\nSQL: %s" %
@@ -311,9 +331,14 @@ class Runner:
             except pymysql.err.MySQLError as e:
                 # Connecting failed (the record's own errors are handled above).
                 self.report(False, where, "connection %s: %s" % (self.cur_name, e))
+            if self.lost >= LOST_IN_A_ROW_MAX:
+                self.report(False, "%s: gave up" % name, "%d records in a row lost the "
+                            "connection; the rest of the file is not run" % self.lost)
+                break
         self.close_all()
         self.cur_name = "default"
         self.hash_threshold = 0
+        self.lost = 0
 
 
 def prepare_database(opts, database):
