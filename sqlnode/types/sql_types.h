@@ -49,6 +49,22 @@ typedef struct sql_type_note {
  * type (1074 too long, 1425/1426 bad scale/precision …). */
 int sql_type_parse(const char *src, const sql_token *t, uint32_t n, uint32_t *pos, sql_coltype *out,
                    cm_err *err);
+/* sql_type_parse with the column's name for MySQL's messages ("… for column 'c'"; NULL: none)
+ * and the lexer's SQL_MODE_* bits (NO_BACKSLASH_ESCAPES changes ENUM/SET member strings).
+ * Recognised words: every MySQL 8.0 type name and synonym (INT1..INT8, MIDDLEINT, FLOAT4/8,
+ * DOUBLE PRECISION, REAL, NUMERIC/DEC/FIXED, BOOL/BOOLEAN, CHARACTER/NCHAR/NATIONAL … [VARYING],
+ * NVARCHAR, LONG [VARCHAR|VARBINARY], SERIAL = BIGINT UNSIGNED: the catalog adds SERIAL's NOT
+ * NULL AUTO_INCREMENT UNIQUE), then UNSIGNED/SIGNED/ZEROFILL for numbers and CHARACTER SET /
+ * CHARSET / COLLATE / BINARY / ASCII / UNICODE / BYTE for strings. A binary charset turns
+ * CHAR/VARCHAR/TEXT into BINARY/VARBINARY/BLOB, as in MySQL. Every other text charset and
+ * collation is accepted by name and stored as utf8mb4_bin (46), the only one Tessera compares
+ * with (DESIGN.md §7). */
+int sql_type_parse_named(const char *src, const sql_token *t, uint32_t n, uint32_t *pos,
+                         const char *col_name, unsigned lex_mode, sql_coltype *out, cm_err *err);
+/* Applies a COLLATE clause met later in a column definition (`c VARCHAR(5) NOT NULL COLLATE x`):
+ * name[0, len) is the collation's name. Errors: CM_E_UNKNOWN_COLLATION (1273), CM_E_INVALID for
+ * a non-string type. A binary collation turns a text type into its binary twin. */
+int sql_type_apply_collate(sql_coltype *t, const char *name, size_t len, cm_err *err);
 void sql_coltype_free(sql_coltype *t);
 /* Deep copy (members duplicated). */
 int sql_coltype_copy(sql_coltype *dst, const sql_coltype *src, cm_err *err);
@@ -69,6 +85,19 @@ const char *sql_type_sqlite_decl(const sql_coltype *t);
  * in gives a NULL datum (NOT NULL is the caller's check). col_name is for messages. */
 int sql_type_store(const sql_coltype *t, const char *col_name, const sql_value *in, bool strict,
                    cm_datum *out, cm_buf *scratch, sql_type_note *note, cm_err *err);
+/* sql_type_store with the row number MySQL puts in its messages ("at row N"; sql_type_store
+ * says row 1). Scratch: one call appends at most SQL_TYPE_STORE_SCRATCH_MAX bytes, and appending
+ * may move scratch's memory — which would leave the datums of earlier columns pointing at freed
+ * memory. A caller converting several values into one scratch therefore reserves
+ * ncols * SQL_TYPE_STORE_SCRATCH_MAX bytes (cm_buf_reserve) before the first call.
+ * Warnings and notes: *note holds the last one of the call (note->code 0: none). Some are notes
+ * even in strict mode, as in MySQL: 1265 for DECIMAL rounding, for trailing spaces cut from a
+ * CHAR/VARCHAR, for a time part dropped by a DATE column. */
+int sql_type_store_row(const sql_coltype *t, const char *col_name, uint64_t row,
+                       const sql_value *in, bool strict, cm_datum *out, cm_buf *scratch,
+                       sql_type_note *note, cm_err *err);
+/* Most bytes one sql_type_store call appends to scratch: a BINARY(255) padded value. */
+#define SQL_TYPE_STORE_SCRATCH_MAX 256
 
 /* Converts a stored datum of a column of type t into the value SQLite works with: integers as
  * INT/UINT, floats as DOUBLE, DECIMAL as TEXT in its exact form, strings as TEXT (CHAR without
