@@ -1207,6 +1207,40 @@ const char *sql_type_sqlite_decl(const sql_coltype *t)
     }
 }
 
+const char *sql_type_sqlite_collation(const sql_coltype *t)
+{
+    return t->dtype == CM_DT_DECIMAL ? SQL_TYPE_DECIMAL_COLLATION : NULL;
+}
+
+static int parse_dec(const void *p, int n, cm_decimal *d)
+{
+    if (n <= 0 || n > 200) {
+        return -1;
+    }
+    return cm_decimal_parse(cm_slice_make(p, (size_t)n), d, NULL, NULL);
+}
+
+int sql_type_decimal_collate(void *arg, int n1, const void *a, int n2, const void *b)
+{
+    (void)arg;
+    cm_decimal x, y;
+    bool xa = parse_dec(a, n1, &x) == 0;
+    bool yb = parse_dec(b, n2, &y) == 0;
+    if (xa && yb) {
+        return cm_decimal_cmp(&x, &y);
+    }
+    if (xa != yb) {
+        return xa ? -1 : 1;
+    }
+    size_t l1 = n1 > 0 ? (size_t)n1 : 0, l2 = n2 > 0 ? (size_t)n2 : 0;
+    size_t l = l1 < l2 ? l1 : l2;
+    int c = l > 0 ? memcmp(a, b, l) : 0;
+    if (c != 0) {
+        return c < 0 ? -1 : 1;
+    }
+    return l1 < l2 ? -1 : l1 > l2;
+}
+
 /* ---- result-set metadata ---- */
 
 static uint8_t wire_type(const sql_coltype *t)

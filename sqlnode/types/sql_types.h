@@ -76,6 +76,18 @@ int sql_type_format(const sql_coltype *t, cm_buf *out);
 /* The declared type to give SQLite for this column in a virtual table's schema, which sets the
  * column's affinity: "INTEGER", "REAL", "TEXT", "BLOB" or "NUMERIC". */
 const char *sql_type_sqlite_decl(const sql_coltype *t);
+/* The collation to declare after the type ("<col> NUMERIC COLLATE tessera_decimal"), or NULL.
+ * DECIMAL values reach SQLite as exact text; this collation makes SQLite order and group them as
+ * numbers (ORDER BY, MIN/MAX, GROUP BY, DISTINCT, joins on two DECIMAL columns), while NUMERIC
+ * affinity makes comparisons with numbers numeric (docs/sql-layer.md, "Types"). Whoever declares
+ * tables registers it once per connection:
+ *     sqlite3_create_collation(db, SQL_TYPE_DECIMAL_COLLATION, SQLITE_UTF8, NULL,
+ *                              sql_type_decimal_collate); */
+const char *sql_type_sqlite_collation(const sql_coltype *t);
+#define SQL_TYPE_DECIMAL_COLLATION "tessera_decimal"
+/* A SQLite collation callback (xCompare) over decimal texts: exact numeric order ('9.5' = '9.50'
+ * < '10'); texts that are not decimals sort after every number, by their bytes. arg is unused. */
+int sql_type_decimal_collate(void *arg, int n1, const void *a, int n2, const void *b);
 
 /* Checks and converts in (a value from SQLite or a client) for storage in a column of type t.
  * strict: STRICT_TRANS_TABLES/STRICT_ALL_TABLES in effect — a value that does not fit is an error
@@ -106,6 +118,8 @@ int sql_type_store_row(const sql_coltype *t, const char *col_name, uint64_t row,
  * appended to scratch and *out points into it (valid until scratch changes). */
 int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_buf *scratch,
                   cm_err *err);
+/* (sql_type_load, continued.) STRING, BYTES and JSON values point into in's bytes (no copy): they
+ * live as long as the datum's bytes do. Everything else that is text lives in scratch. */
 
 /* Result-set metadata of a table column of type t (name borrowed): wire type, flags (NOT_NULL,
  * UNSIGNED, BINARY, ENUM, SET, ZEROFILL, BLOB, PRI_KEY/UNIQUE_KEY/MULTIPLE_KEY from key_flags),

@@ -468,6 +468,48 @@ static void test_sqlite_decl(void **state)
     }
 }
 
+/* The DECIMAL collation: exact numeric order, equal scales ignored, a total order. */
+static void test_decimal_collation(void **state)
+{
+    (void)state;
+    static const char *sorted[] = {
+        "-99999999999999999999999999999999.5",
+        "-100",
+        "-9.5",
+        "-0.001",
+        "0",
+        "0.00000000000000000001",
+        "9.4999999999999999999999",
+        "9.5",
+        "10",
+        "100.25",
+        "12345678901234567890123456789",
+        "12345678901234567890123456790",
+        "abc",
+        "abd",
+    };
+    size_t n = sizeof(sorted) / sizeof(sorted[0]);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            int c = sql_type_decimal_collate(NULL, (int)strlen(sorted[i]), sorted[i],
+                                             (int)strlen(sorted[j]), sorted[j]);
+            int want = i < j ? -1 : i > j;
+            if (c != want) {
+                fail_msg("collate('%s', '%s') = %d, want %d", sorted[i], sorted[j], c, want);
+            }
+        }
+    }
+    assert_int_equal(sql_type_decimal_collate(NULL, 4, "9.50", 3, "9.5"), 0);
+    assert_int_equal(sql_type_decimal_collate(NULL, 5, "-0.00", 1, "0"), 0);
+    assert_int_equal(sql_type_decimal_collate(NULL, 0, "", 1, "0"), 1);
+    assert_int_equal(sql_type_decimal_collate(NULL, 0, "", 0, ""), 0);
+    sql_coltype t;
+    parse_ok("decimal(5,2)", &t);
+    assert_string_equal(sql_type_sqlite_collation(&t), SQL_TYPE_DECIMAL_COLLATION);
+    parse_ok("double", &t);
+    assert_null(sql_type_sqlite_collation(&t));
+}
+
 /* ---- metadata ---- */
 
 typedef struct meta_case {
@@ -1147,6 +1189,7 @@ int main(void)
         cmocka_unit_test(test_set_too_many_members),
         cmocka_unit_test(test_apply_collate),
         cmocka_unit_test(test_sqlite_decl),
+        cmocka_unit_test(test_decimal_collation),
         cmocka_unit_test(test_column_metadata),
         cmocka_unit_test(test_store_table),
         cmocka_unit_test(test_store_messages),
