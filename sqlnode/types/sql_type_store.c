@@ -166,12 +166,16 @@ static bool in_is_str(const sql_value *v)
 /* Copies bytes into scratch and points the datum there. */
 static int emit_copy(sctx *c, cm_dtype type, const void *p, size_t n)
 {
+    c->out->type = type;
+    if (n == 0) {
+        c->out->v.bytes = cm_slice_make("", 0);
+        return 0;
+    }
     size_t at = c->scratch->len;
     int rc = cm_buf_append(c->scratch, p, n);
     if (rc != 0) {
         return cm_err_set(c->err, rc, "out of memory");
     }
-    c->out->type = type;
     c->out->v.bytes = cm_slice_make(c->scratch->ptr + at, n);
     return 0;
 }
@@ -686,7 +690,7 @@ static int store_bytes(sctx *c)
         }
         n = t->length;
     }
-    if (t->fixed && n < t->length) { /* BINARY(M): padded with 0x00 */
+    if (t->fixed && n < t->length && t->length > 0) { /* BINARY(M): padded with 0x00 */
         size_t at = c->scratch->len;
         if ((rc = cm_buf_reserve(c->scratch, t->length)) != 0) {
             return cm_err_set(c->err, rc, "out of memory");

@@ -154,22 +154,22 @@ static bool eat_tk(tparser *p, sql_tk type)
     return false;
 }
 
-/* MySQL's 1064 message, pointing at the current token. */
+/* MySQL's 1064 message, pointing at the current token. The source is not NUL-terminated in
+ * general: the text quoted is bounded by the last token's end. */
 static int syntax_error(tparser *p)
 {
     const sql_token *k = peek(p);
-    const char *near = k != NULL ? p->src + k->off : "";
-    size_t len = strlen(near) < 80 ? strlen(near) : 80;
+    const char *near = "";
+    size_t len = 0;
+    unsigned line = 1;
     if (k != NULL) {
-        /* The source is not NUL-terminated at the statement's end in general: bound by the last
-         * token's end. */
         const sql_token *last = &p->t[p->n - 1];
         size_t avail = (size_t)(last->off + last->len - k->off);
+        near = p->src + k->off;
         len = avail < 80 ? avail : 80;
-    }
-    unsigned line = 1;
-    for (uint32_t i = 0; k != NULL && i < k->off; i++) {
-        line += p->src[i] == '\n';
+        for (uint32_t i = 0; i < k->off; i++) {
+            line += p->src[i] == '\n';
+        }
     }
     return cm_err_set(p->err, CM_E_PARSE,
                       "You have an error in your SQL syntax; check the manual that corresponds to "

@@ -382,6 +382,30 @@ static void test_parse_errors(void **state)
     }
 }
 
+/* A syntax error quotes the source up to the last token only: the source need not be
+ * NUL-terminated (found by fuzz_sql_type_store; ASAN checks the bound). */
+static void test_parse_error_unterminated_source(void **state)
+{
+    (void)state;
+    static const char *srcs[] = {"bit((10)", "varchar", "int(5", "enum('a'"};
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        size_t n = strlen(srcs[i]);
+        char *src = malloc(n); /* no NUL */
+        assert_non_null(src);
+        memcpy(src, srcs[i], n);
+        sql_tokens toks;
+        sql_tokens_init(&toks);
+        cm_err err;
+        assert_int_equal(sql_lex(src, n, 0, &toks, &err), 0);
+        uint32_t pos = 0;
+        sql_coltype t;
+        assert_int_equal(sql_type_parse(src, toks.v, toks.n, &pos, &t, &err), CM_E_PARSE);
+        assert_non_null(strstr(err.msg, "at line 1"));
+        sql_tokens_fini(&toks);
+        free(src);
+    }
+}
+
 static void test_set_too_many_members(void **state)
 {
     (void)state;
@@ -713,6 +737,10 @@ static const st_case st_cases[] = {
     {"char(2)", "s:ab     ", 0, 1265, "ab"},
     {"char(0)", "s:", 0, 0, ""},
     {"char(0)", "s:a", 1406, 1265, ""},
+    {"varchar(0)", "i:5", 1406, 1265, ""},
+    {"varchar(0)", "s:", 0, 0, ""},
+    {"binary(0)", "s:", 0, 0, "x''"},
+    {"binary(0)", "d:1.5", 1406, 1265, "x''"},
     {"tinytext", "s:abc", 0, 0, "abc"},
     {"text", "s:", 0, 0, ""},
     /* bytes */
@@ -1186,6 +1214,7 @@ int main(void)
         cmocka_unit_test(test_parse_format_roundtrip),
         cmocka_unit_test(test_parse_stops_at_attributes),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_error_unterminated_source),
         cmocka_unit_test(test_set_too_many_members),
         cmocka_unit_test(test_apply_collate),
         cmocka_unit_test(test_sqlite_decl),
