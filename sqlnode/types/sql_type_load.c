@@ -130,7 +130,10 @@ int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_b
         return 0;
     }
     case CM_DT_JSON:
-        *out = sql_value_text((const char *)in->v.bytes.ptr, in->v.bytes.len);
+        if (sql_json_normalize(in->v.bytes.ptr, in->v.bytes.len, scratch) != 0) {
+            return nomem(err);
+        }
+        *out = text_at(scratch, at);
         return 0;
     case CM_DT_BYTES:
         *out = sql_value_text((const char *)in->v.bytes.ptr, in->v.bytes.len);

@@ -107,6 +107,24 @@ static bool is_hex(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Four hex digits at s[i]. */
+static bool u4(const jp *p, size_t i, uint32_t *v)
+{
+    if (i + 4 > p->n) {
+        return false;
+    }
+    uint32_t x = 0;
+    for (size_t k = 0; k < 4; k++) {
+        uint8_t c = p->s[i + k];
+        if (!is_hex(c)) {
+            return false;
+        }
+        x = x << 4 | (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    *v = x;
+    return true;
+}
+
 static bool jstring(jp *p)
 {
     p->i++; /* opening quote */
@@ -125,11 +143,22 @@ static bool jstring(jp *p)
             }
             uint8_t e = p->s[p->i + 1];
             if (e == 'u') {
-                if (p->i + 6 > p->n || !is_hex(p->s[p->i + 2]) || !is_hex(p->s[p->i + 3]) ||
-                    !is_hex(p->s[p->i + 4]) || !is_hex(p->s[p->i + 5])) {
+                uint32_t cp;
+                if (!u4(p, p->i + 2, &cp)) {
                     return fail(p, "Incorrect hex digit after \\u escape in string.");
                 }
                 p->i += 6;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    return fail(p, "The surrogate pair in string is invalid.");
+                }
+                if (cp >= 0xD800 && cp <= 0xDBFF) { /* must be followed by a low surrogate */
+                    uint32_t lo;
+                    if (p->i + 1 >= p->n || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u' ||
+                        !u4(p, p->i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                        return fail(p, "The surrogate pair in string is invalid.");
+                    }
+                    p->i += 6;
+                }
                 continue;
             }
             if (strchr("\"\\/bfnrt", e) == NULL || e == '\0') {

@@ -79,6 +79,9 @@ size_t sql_utf8_bytes_of_chars(const uint8_t *s, size_t n, size_t nchars);
 /* Whether s is one JSON text (RFC 8259, nesting at most SQL_JSON_DEPTH_MAX). On failure *pos is
  * the offset of the problem and *why a short reason. */
 bool sql_json_valid(const uint8_t *s, size_t n, size_t *pos, const char **why);
+/* Appends the JSON text s (valid, as stored) the way MySQL prints a JSON value (see
+ * sql_type_json.c); text that does not parse is appended unchanged. Returns 0 or CM_E_NOMEM. */
+int sql_json_normalize(const uint8_t *s, size_t n, cm_buf *out);
 /* MySQL's JSON nesting limit (max depth of a JSON document). */
 #define SQL_JSON_DEPTH_MAX 100
 

@@ -880,13 +880,14 @@ static const st_case st_cases[] = {
     {"bit(16)", "s:A", 0, 0, "x'0041'"},
     {"bit(8)", "s:AB", 1406, 1264, "x'ff'"},
     {"bit(1)", "i:1", 0, 0, "x'01'"},
-    /* JSON */
+    /* JSON: stored as given (validated), read back as MySQL prints it */
     {"json", "s:{\"a\": [1, 2.5e3, true, null, \"x\"]}", 0, 0,
-     "{\"a\": [1, 2.5e3, true, null, \"x\"]}"},
-    {"json", "s:  3 ", 0, 0, "  3 "},
-    {"json", "s:\"\\u00e9\"", 0, 0, "\"\\u00e9\""},
+     "{\"a\": [1, 2500.0, true, null, \"x\"]}"},
+    {"json", "s:  3 ", 0, 0, "3"},
+    {"json", "s:\"\\u00e9\"", 0, 0, "\"é\""},
     {"json", "i:5", 0, 0, "5"},
     {"json", "d:1.5", 0, 0, "1.5"},
+    {"json", "s:{\"b\":1,\"a\":2}", 0, 0, "{\"a\": 2, \"b\": 1}"},
 };
 
 static int errno_of(int rc)
@@ -1055,10 +1056,36 @@ static void test_json_validity(void **state)
         "[\"\\uD83D\\uDE00\"]",
     };
     static const char *bad[] = {
-        "",      " ",          "{",          "}",     "[1,]",    "{\"a\"}",     "{\"a\":}",
-        "{a:1}", "01",         "1.",         ".5",    "-",       "1e",          "+1",
-        "tru",   "nul",        "[1 2]",      "\"abc", "\"\\x\"", "\"\\u12g4\"", "\"a\nb\"",
-        "1 2",   "{\"a\":1,}", "[\"\xff\"]", "NaN",   "'a'",
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{a:1}",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "1e",
+        "+1",
+        "tru",
+        "nul",
+        "[1 2]",
+        "\"abc",
+        "\"\\x\"",
+        "\"\\u12g4\"",
+        "\"a\nb\"",
+        "1 2",
+        "{\"a\":1,}",
+        "[\"\xff\"]",
+        "NaN",
+        "'a'",
+        "\"\\udc00\"",
+        "\"\\ud800\"",
+        "\"\\ud800\\u0041\"",
+        "[\"\\ud800x\"]",
     };
     size_t pos;
     const char *why;
@@ -1080,6 +1107,53 @@ static void test_json_validity(void **state)
         memset(deep + d, ']', (size_t)d);
         assert_int_equal(sql_json_valid((const uint8_t *)deep, (size_t)d * 2, &pos, &why),
                          d == 100);
+    }
+}
+
+static void test_json_normalize(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"{}", "{}"},
+        {" [ ] ", "[]"},
+        {"{\"b\":1,\"a\":2}", "{\"a\": 2, \"b\": 1}"},
+        {"{\"bb\":1,\"a\":2,\"c\":3}", "{\"a\": 2, \"c\": 3, \"bb\": 1}"},
+        {"{\"a\":1,\"b\":0,\"a\":2}", "{\"a\": 2, \"b\": 0}"},
+        {"{\"x\":{},\"y\":[],\"\":null}", "{\"\": null, \"x\": {}, \"y\": []}"},
+        {"[1.0,1e2,2.5E-1,12345678901234567890,123456789012345678901]",
+         "[1.0, 100.0, 0.25, 12345678901234567890, 1.2345678901234568e20]"},
+        {"[-9223372036854775808,-9223372036854775809]",
+         "[-9223372036854775808, -9.223372036854776e18]"},
+        {"\"a\\u0001\\/\\\"\\\\\\n\"", "\"a\\u0001/\\\"\\\\\\n\""},
+        {"\"\\ud83d\\ude00\"", "\"😀\""},
+        {"\"日本\"", "\"日本\""},
+        {"[true,false,null]", "[true, false, null]"},
+        {"{\"k\":[{\"z\":1,\"y\":[2,{\"b\":3,\"a\":4}]}]}",
+         "{\"k\": [{\"y\": [2, {\"a\": 4, \"b\": 3}], \"z\": 1}]}"},
+        {"not json", "not json"}, /* a corrupt row reads back as it is */
+        {"nul", "nul"},
+        {"{\"\":1,\"\":2}", "{\"\": 2}"}, /* empty keys only (fuzz: NULL key buffer) */
+        {"[1,", "[1,"},
+        {"{\"a\" 1}", "{\"a\" 1}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cm_buf b = CM_BUF_INIT;
+        assert_int_equal(sql_json_normalize((const uint8_t *)cases[i].in, strlen(cases[i].in), &b),
+                         0);
+        assert_int_equal(cm_buf_terminate(&b), 0);
+        if (strcmp((char *)b.ptr, cases[i].out) != 0) {
+            fail_msg("'%s' normalizes to '%s', want '%s'", cases[i].in, (char *)b.ptr,
+                     cases[i].out);
+        }
+        /* normalizing twice changes nothing */
+        cm_buf b2 = CM_BUF_INIT;
+        assert_int_equal(sql_json_normalize(b.ptr, b.len, &b2), 0);
+        assert_int_equal(b2.len, b.len);
+        assert_memory_equal(b2.ptr, b.ptr, b.len);
+        cm_buf_fini(&b);
+        cm_buf_fini(&b2);
     }
 }
 
@@ -1223,6 +1297,7 @@ int main(void)
         cmocka_unit_test(test_store_table),
         cmocka_unit_test(test_store_messages),
         cmocka_unit_test(test_json_validity),
+        cmocka_unit_test(test_json_normalize),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_double_format),
         cmocka_unit_test(test_scratch_bound),
