@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cm_row.h"
 #include "sql_lexer.h"
 #include "sql_my_const.h"
 #include "sql_types.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- helpers ---- */
 
@@ -1282,6 +1284,332 @@ static void test_load_edges(void **state)
     cm_buf_fini(&s);
 }
 
+/* ---- randomized round trips: canonical value → store → row codec → key codec → load ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+    return n == 0 ? 0 : rnd() % n;
+}
+
+static bool leap(unsigned y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static unsigned mdays(unsigned y, unsigned m)
+{
+    static const unsigned d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+/* Appends a random canonical value of the declared type to text (what load must give back) and
+ * the input to store to *in (pointing into text when it is text). */
+static void gen_value(const char *decl, const sql_coltype *t, cm_buf *text, sql_value *in,
+                      bool *as_text)
+{
+    *as_text = false;
+    if (t->dtype == CM_DT_INT64 || t->dtype == CM_DT_UINT64) {
+        unsigned bits = t->mysql_type == SQL_TYPE_TINY    ? 8
+                        : t->mysql_type == SQL_TYPE_SHORT ? 16
+                        : t->mysql_type == SQL_TYPE_INT24 ? 24
+                        : t->mysql_type == SQL_TYPE_LONG  ? 32
+                                                          : 64;
+        uint64_t span = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+        uint64_t u = rnd_below(4) == 0 ? (rnd_below(2) ? span : 0) : rnd() & span;
+        if (t->is_unsigned) {
+            cm_buf_printf(text, "%llu", (unsigned long long)u);
+            in->type = SQL_V_UINT;
+            in->u = u;
+        } else {
+            int64_t v = bits == 64 ? (int64_t)u : (int64_t)u - (int64_t)(span / 2) - 1;
+            cm_buf_printf(text, "%lld", (long long)v);
+            *in = sql_value_int(v);
+        }
+        *as_text = rnd_below(2) == 0;
+        return;
+    }
+    switch (t->dtype) {
+    case CM_DT_DECIMAL: {
+        unsigned ip = t->precision - t->decimals;
+        unsigned nint = (unsigned)rnd_below(ip + 1);
+        bool neg = rnd_below(2) && !t->is_unsigned;
+        cm_buf body = CM_BUF_INIT;
+        bool nonzero = false;
+        for (unsigned i = 0; i < nint; i++) {
+            char dch = (char)('0' + (i == 0 ? 1 + rnd_below(9) : rnd_below(10)));
+            cm_buf_append_u8(&body, (uint8_t)dch);
+            nonzero = true;
+        }
+        if (nint == 0) {
+            cm_buf_append_u8(&body, '0');
+        }
+        if (t->decimals > 0) {
+            cm_buf_append_u8(&body, '.');
+            for (unsigned i = 0; i < t->decimals; i++) {
+                char dch = (char)('0' + rnd_below(10));
+                nonzero |= dch != '0';
+                cm_buf_append_u8(&body, (uint8_t)dch);
+            }
+        }
+        if (neg && nonzero) {
+            cm_buf_append_u8(text, '-');
+        }
+        cm_buf_append(text, body.ptr, body.len);
+        cm_buf_fini(&body);
+        *as_text = true;
+        return;
+    }
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP: {
+        unsigned y, mo, d, h, mi, se, us = 0;
+        if (t->dtype == CM_DT_TIMESTAMP) {
+            y = 1971 + (unsigned)rnd_below(66);
+        } else {
+            y = 1 + (unsigned)rnd_below(9999);
+        }
+        mo = 1 + (unsigned)rnd_below(12);
+        d = 1 + (unsigned)rnd_below(mdays(y, mo));
+        h = (unsigned)rnd_below(24);
+        mi = (unsigned)rnd_below(60);
+        se = (unsigned)rnd_below(60);
+        cm_buf_printf(text, "%04u-%02u-%02u", y, mo, d);
+        if (t->dtype != CM_DT_DATE) {
+            cm_buf_printf(text, " %02u:%02u:%02u", h, mi, se);
+            if (t->decimals > 0) {
+                us = (unsigned)rnd_below(1000000);
+                char f[8];
+                snprintf(f, sizeof(f), "%06u", us);
+                cm_buf_printf(text, ".%.*s", t->decimals, f);
+            }
+        }
+        *as_text = true;
+        return;
+    }
+    case CM_DT_TIME: {
+        uint64_t secs = rnd_below(838 * 3600 + 59 * 60 + 60);
+        bool neg = rnd_below(2) && secs > 0;
+        cm_buf_printf(text, "%s%02llu:%02llu:%02llu", neg ? "-" : "",
+                      (unsigned long long)(secs / 3600), (unsigned long long)(secs / 60 % 60),
+                      (unsigned long long)(secs % 60));
+        if (t->decimals > 0) {
+            char f[8];
+            snprintf(f, sizeof(f), "%06u", (unsigned)rnd_below(1000000));
+            cm_buf_printf(text, ".%.*s", t->decimals, f);
+        }
+        *as_text = true;
+        return;
+    }
+    case CM_DT_YEAR: {
+        uint64_t y =
+            rnd_below(10) == 0 ? 0 : CM_YEAR_MIN + rnd_below(CM_YEAR_MAX - CM_YEAR_MIN + 1);
+        cm_buf_printf(text, "%llu", (unsigned long long)y);
+        *in = sql_value_int((int64_t)y);
+        return;
+    }
+    case CM_DT_ENUM: {
+        const char *m = t->members[rnd_below(t->nmembers)];
+        cm_buf_printf(text, "%s", m);
+        *as_text = true;
+        return;
+    }
+    case CM_DT_SET: {
+        uint64_t bits = rnd() & ((UINT64_C(1) << t->nmembers) - 1);
+        bool first = true;
+        for (unsigned i = 0; i < t->nmembers; i++) {
+            if (bits >> i & 1) {
+                cm_buf_printf(text, "%s%s", first ? "" : ",", t->members[i]);
+                first = false;
+            }
+        }
+        *as_text = true;
+        return;
+    }
+    case CM_DT_BIT: {
+        uint64_t v = t->length == 64 ? rnd() : rnd() & ((UINT64_C(1) << t->length) - 1);
+        unsigned nb = (t->length + 7) / 8;
+        cm_buf_printf(text, "x'");
+        for (unsigned i = 0; i < nb; i++) {
+            cm_buf_printf(text, "%02x", (unsigned)(v >> (8 * (nb - 1 - i)) & 0xff));
+        }
+        cm_buf_printf(text, "'");
+        in->type = SQL_V_UINT;
+        in->u = v;
+        return;
+    }
+    case CM_DT_STRING: {
+        static const char *pool[] = {"a", "Z", " ", "\t", "é", "日", "😀", "0", "'", "\\"};
+        uint64_t n = rnd_below(t->length + 1);
+        size_t start = text->len;
+        bool lob = t->mysql_type != SQL_TYPE_STRING && t->mysql_type != SQL_TYPE_VARCHAR;
+        for (uint64_t i = 0; i < n; i++) {
+            const char *ch = pool[rnd_below(sizeof(pool) / sizeof(pool[0]))];
+            if (lob && text->len - start + strlen(ch) > t->length) {
+                break; /* TEXT kinds count bytes */
+            }
+            cm_buf_printf(text, "%s", ch);
+        }
+        if (t->fixed) { /* CHAR reads back without trailing spaces */
+            while (text->len > start && text->ptr[text->len - 1] == ' ') {
+                text->len--;
+            }
+        }
+        *as_text = true;
+        return;
+    }
+    case CM_DT_BYTES: {
+        uint64_t n = t->fixed ? t->length : rnd_below((t->length < 200 ? t->length : 200) + 1);
+        uint8_t *b = malloc(n + 1);
+        cm_buf_printf(text, "x'");
+        for (uint64_t i = 0; i < n; i++) {
+            b[i] = (uint8_t)rnd();
+            cm_buf_printf(text, "%02x", b[i]);
+        }
+        cm_buf_printf(text, "'");
+        /* the input bytes live after the expected text, which is terminated first */
+        cm_buf_terminate(text);
+        size_t at = text->len + 1;
+        cm_buf_reserve(text, n + 2);
+        memcpy(text->ptr + at, b, n);
+        in->type = SQL_V_BLOB;
+        in->s = (const char *)text->ptr + at;
+        in->n = (size_t)n;
+        free(b);
+        return;
+    }
+    default:
+        fail_msg("no generator for %s", decl);
+    }
+}
+
+static void test_random_roundtrip(void **state)
+{
+    (void)state;
+    static const char *decls[] = {
+        "tinyint",
+        "tinyint unsigned",
+        "smallint",
+        "mediumint unsigned",
+        "int",
+        "int unsigned",
+        "bigint",
+        "bigint unsigned",
+        "decimal(10,2)",
+        "decimal(65,30)",
+        "decimal(18,0) unsigned",
+        "decimal(5,5)",
+        "date",
+        "datetime",
+        "datetime(3)",
+        "datetime(6)",
+        "timestamp",
+        "timestamp(4)",
+        "time",
+        "time(1)",
+        "time(6)",
+        "year",
+        "enum('a','bb','日本','')",
+        "set('x','y','z','w')",
+        "bit(1)",
+        "bit(13)",
+        "bit(64)",
+        "char(10)",
+        "varchar(30)",
+        "tinytext",
+        "binary(5)",
+        "varbinary(40)",
+        "blob",
+    };
+    const char *env = getenv("CM_TEST_SEED");
+    uint64_t seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    printf("# types seed=%llu (replay with CM_TEST_SEED=%llu)\n", (unsigned long long)seed,
+           (unsigned long long)seed);
+    rng_state = seed * 2654435761u + 1;
+    const size_t ndecl = sizeof(decls) / sizeof(decls[0]);
+    sql_coltype types[sizeof(decls) / sizeof(decls[0])];
+    for (size_t i = 0; i < ndecl; i++) {
+        parse_ok(decls[i], &types[i]);
+    }
+    cm_buf text = CM_BUF_INIT, scratch = CM_BUF_INIT, row = CM_BUF_INIT, key = CM_BUF_INIT,
+           ls = CM_BUF_INIT;
+    for (int iter = 0; iter < 30000; iter++) {
+        size_t k = rnd_below(ndecl);
+        const sql_coltype *t = &types[k];
+        cm_buf_reset(&text);
+        cm_buf_reset(&scratch);
+        cm_buf_reset(&row);
+        cm_buf_reset(&key);
+        cm_buf_reset(&ls);
+        sql_value in = sql_value_null();
+        bool as_text;
+        gen_value(decls[k], t, &text, &in, &as_text);
+        size_t tlen = text.len;
+        cm_buf_terminate(&text);
+        if (as_text) {
+            in = sql_value_text((const char *)text.ptr, tlen);
+        }
+        cm_datum d;
+        cm_err err;
+        sql_type_note note;
+        int rc = sql_type_store(t, "c", &in, true, &d, &scratch, &note, &err);
+        if (rc != 0 || note.code != 0) {
+            fail_msg("seed %llu: %s <- '%s': rc %d note %d (%s %s)", (unsigned long long)seed,
+                     decls[k], (char *)text.ptr, rc, note.code, err.msg, note.msg);
+        }
+        /* through the row codec */
+        cm_row_cell cell = {7, d};
+        assert_int_equal(cm_row_encode(&row, &cell, 1, &err), 0);
+        cm_row_col rc7 = {7, (cm_dtype)t->dtype};
+        cm_datum back;
+        assert_int_equal(cm_row_decode(cm_buf_slice(&row), &rc7, 1, &back, NULL, &err), 0);
+        sql_value v;
+        assert_int_equal(sql_type_load(t, &back, &v, &ls, &err), 0);
+        char out[512];
+        render(&v, out, sizeof(out));
+        if (strcmp(out, (char *)text.ptr) != 0) {
+            fail_msg("seed %llu: %s: '%s' reads back as '%s'", (unsigned long long)seed, decls[k],
+                     (char *)text.ptr, out);
+        }
+        /* through the key codec (strings lose trailing spaces there, by design) */
+        if (t->dtype != CM_DT_JSON && t->dtype != CM_DT_STRING) {
+            cm_arena arena_s;
+            cm_arena *arena = &arena_s;
+            cm_arena_init(arena, 0);
+            assert_int_equal(cm_codec_encode_datum(&key, &d, &err), 0);
+            cm_reader r;
+            cm_reader_init(&r, key.ptr, key.len);
+            assert_int_equal(cm_codec_decode_datum(&r, arena, &back, &err), 0);
+            cm_buf_reset(&ls);
+            assert_int_equal(sql_type_load(t, &back, &v, &ls, &err), 0);
+            render(&v, out, sizeof(out));
+            if (strcmp(out, (char *)text.ptr) != 0) {
+                fail_msg("seed %llu: %s: '%s' reads back from a key as '%s'",
+                         (unsigned long long)seed, decls[k], (char *)text.ptr, out);
+            }
+            cm_arena_fini(arena);
+        }
+    }
+    for (size_t i = 0; i < ndecl; i++) {
+        sql_coltype_free(&types[i]);
+    }
+    cm_buf_fini(&text);
+    cm_buf_fini(&scratch);
+    cm_buf_fini(&row);
+    cm_buf_fini(&key);
+    cm_buf_fini(&ls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1302,6 +1630,7 @@ int main(void)
         cmocka_unit_test(test_double_format),
         cmocka_unit_test(test_scratch_bound),
         cmocka_unit_test(test_load_edges),
+        cmocka_unit_test(test_random_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
