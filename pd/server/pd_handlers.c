@@ -364,7 +364,7 @@ typedef struct store_list {
     int oom;
 } store_list;
 
-static int collect_store_cb(void *user, const pd_store *st, pd_store_live live)
+static int sched_store_cb(void *user, const pd_store *st, pd_store_live live)
 {
     store_list *l = user;
     if (l->n == l->cap) {
@@ -393,7 +393,7 @@ static int schedule(pd_server *s, const pd_region *r, const Tessera__Pdpb__Regio
 {
     uint64_t now = pd_server_mono_ms();
     store_list l = {NULL, 0, 0, 0};
-    pd_cluster_foreach_store(&s->cluster, now, 0, collect_store_cb, &l);
+    pd_cluster_foreach_store(&s->cluster, now, 0, sched_store_cb, &l);
     uint64_t pending[PD_REGION_PEERS_MAX];
     size_t np = 0;
     for (size_t i = 0; i < info->n_pending_peers && np < PD_REGION_PEERS_MAX; i++) {

@@ -3,6 +3,7 @@ processes on 127.0.0.1. PD decides (add learner, promote, remove) and answers re
 with operators; the leaders execute them. One store is killed -9 and never comes back: once PD
 declares it Down (--max-store-down-time 3s) every region must end with 3 voters on the 3 live
 stores, and every acknowledged write must still be readable."""
+import json
 import os
 import re
 import sys
@@ -23,6 +24,8 @@ FAST_ELECTION = ["--raft-election-ticks", "5"]
 PD_FAST_DOWN = ["--max-store-down-time", "3s", "--store-heartbeat-timeout", "2s"]
 NACCT = 100
 BALANCE = 1000
+
+KILLED = {}  # the store killed by test_down_store_peers_replaced_and_data_kept: index, id
 
 REGION_RE = re.compile(r"^(\d+)\s.*peers=(\S+) leader=(\d+)@(\d+)", re.M)
 
@@ -104,7 +107,7 @@ def test_down_store_peers_replaced_and_data_kept(cluster):
     wait_all_healthy(cluster, 4)
     cluster.driver_run("bank-init", NACCT, BALANCE)
     log = os.path.join(cluster.dir, "bank.log")
-    r = cluster.driver_run("bank", 3, 2, 1, NACCT, log, check=False)
+    r = cluster.driver_run("bank", 3, 2, 1, NACCT, NACCT * BALANCE, log, check=False)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
     ids = store_ids(cluster, 4)
     rs = regions(cluster)
@@ -115,6 +118,7 @@ def test_down_store_peers_replaced_and_data_kept(cluster):
             count[st] = count.get(st, 0) + (10 if st == reg["leader_store"] else 9)
     victim = max(count, key=count.get)
     live = set(ids) - {victim}
+    KILLED.update(index=ids[victim], store=victim)
     removes_before = pd_metric(cluster, "tessera_pd_operators_total", 'kind="remove_peer"')
     cluster.kill9(ids[victim])
     t0 = time.time()
@@ -135,3 +139,29 @@ def test_writes_after_repair_reach_new_replicas(cluster):
     cluster.driver_run("multi-put", "acct00010x", "acct00030x", "acct00060x", "acct00090x")
     for k in ("acct00010x", "acct00090x"):
         assert "value=probe" in cluster.driver_run("get", k).stdout
+
+
+def test_restarted_store_destroys_its_removed_replicas(cluster):
+    """The killed store comes back with replicas PD removed while it was away: the live peers
+    answer its votes with tombstones and it destroys them (data, Raft state) — and PD, seeing
+    every region healthy, gives it nothing new."""
+    assert KILLED, "needs the previous test"
+    _, status_port = cluster.start_kv(KILLED["index"])
+    end = time.time() + 40
+    st = None
+    while time.time() < end:
+        st = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/status" % status_port,
+                                               timeout=5).read())
+        if st["regions"] == 0:
+            break
+        time.sleep(0.3)
+    assert st is not None and st["regions"] == 0, st
+    # It did come back with replicas (recovered from its disk), and destroyed each of them.
+    with open(os.path.join(cluster.dir, "kv%d.err" % KILLED["index"]), errors="replace") as f:
+        log = f.read()
+    m = re.findall(r"store=%d recovered (\d+) regions" % KILLED["store"], log)
+    assert m and int(m[-1]) >= 1, log[-3000:]
+    destroyed = set(re.findall(r"store=%d region=(\d+) peer=\d+ destroyed" % KILLED["store"], log))
+    assert len(destroyed) >= int(m[-1]), log[-3000:]
+    rs = wait_all_healthy(cluster, 4)
+    assert all(KILLED["store"] not in {p[1] for p in reg["peers"]} for reg in rs)
