@@ -1,0 +1,471 @@
+/*
+ * gc_driver.c — the GC end-to-end test's client: runs the SQL layer's GC worker (sqlnode/gc)
+ * against a real cluster (pd + 3 kvnodes) and inspects the stores' RocksDB afterwards.
+ *
+ *   gc_driver --pd ADDR versions N   N keys gcv/NNNN with 3 versions (the middle one a long
+ *                                    value in the default CF), a deleted key, and a dead
+ *                                    transaction's lock; one GC round (life time 1 ms) must
+ *                                    resolve the lock, refuse reads below the safe point, keep
+ *                                    the newest version, and leave nothing to do for a 2nd pass
+ *   gc_driver --pd ADDR queue        keys drop/000..039 over 2 regions queued for deletion in a
+ *                                    transaction; a round whose safe point is below the drop
+ *                                    leaves them, a round above it removes them and the entry
+ *   gc_driver --pd ADDR guard        a transaction registered on node B holds the safe point of
+ *                                    node A's rounds below its start_ts until it ends
+ *   gc_driver --pd ADDR inspect DIR  (cluster stopped) one store's RocksDB: every gcv/ key holds
+ *                                    exactly its newest version, no long value, no lock; no
+ *                                    drop/ key is left in any column family; the neighbours are
+ * Exit status 0 when the check held, 1 when it did not, 2 on usage errors.
+ */
+#include "cm_codec.h"
+#include "cm_keys.h"
+#include "cm_kv_client.h"
+#include "cm_log.h"
+#include "cm_pd_client.h"
+#include "cm_time.h"
+#include "kv_engine.h"
+#include "kv_rocks.h"
+#include "sql_gc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cm_kv_client *kc;
+
+static cm_slice S(const char *s)
+{
+    return cm_slice_make(s, strlen(s));
+}
+
+static int fail(const char *what, const cm_err *err)
+{
+    fprintf(stderr, "gc_driver: %s: %s\n", what, err ? err->msg : "check failed");
+    return 1;
+}
+
+#define CHECK(cond, what)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "gc_driver: check failed: %s (%s:%d)\n", what, __FILE__, __LINE__);    \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Writes every key of keys[0..n) with the value fmt % i in one transaction; *commit_ts. */
+static int write_all(int n, const char *prefix, const char *valfmt, size_t pad, uint64_t *commit_ts,
+                     cm_err *err)
+{
+    cm_txn *t = NULL;
+    int rc = cm_txn_begin(kc, &t, err);
+    char k[64], v[600];
+    for (int i = 0; rc == 0 && i < n; i++) {
+        snprintf(k, sizeof(k), "%s%04d", prefix, i);
+        int len = snprintf(v, sizeof(v), valfmt, i);
+        while ((size_t)len < pad && (size_t)len < sizeof(v) - 1) {
+            v[len++] = '.';
+        }
+        v[len] = '\0';
+        rc = cm_txn_set(t, S(k), S(v), err);
+    }
+    rc = rc ? rc : cm_txn_commit(t, err);
+    *commit_ts = rc ? 0 : cm_txn_commit_ts(t);
+    cm_txn_free(t);
+    return rc;
+}
+
+static int start_gc(const char *node, int64_t life_ms, sql_gc **g, cm_err *err)
+{
+    sql_gc_options o;
+    sql_gc_options_default(&o);
+    o.node_name = node;
+    o.life_time_ms = life_ms;
+    o.interval_ms = 3600000; /* rounds only through sql_gc_run_once */
+    o.publish_ms = 200;
+    return sql_gc_start(kc, &o, g, err);
+}
+
+/* get at ts: 0 with the value, CM_E_NOT_FOUND, or the error (e.g. GC_TOO_EARLY). */
+static int get_at(uint64_t ts, const char *key, cm_buf *v, cm_err *err)
+{
+    cm_txn *t = NULL;
+    int rc = ts ? cm_txn_begin_at(kc, ts, &t, err) : cm_txn_begin(kc, &t, err);
+    cm_buf_reset(v);
+    rc = rc ? rc : cm_txn_get(t, S(key), v, err);
+    cm_txn_free(t);
+    return rc;
+}
+
+static int cmd_versions(int n)
+{
+    cm_err err;
+    uint64_t c1, c2, c3, cdel;
+    int rc = write_all(n, "gcv/", "v1-%d", 0, &c1, &err);
+    rc = rc ? rc : write_all(n, "gcv/", "v2-%d-long", 300, &c2, &err);
+    rc = rc ? rc : write_all(n, "gcv/", "v3-%d", 0, &c3, &err);
+    cm_txn *t = NULL;
+    rc = rc ? rc : cm_txn_begin(kc, &t, &err);
+    rc = rc ? rc : cm_txn_set(t, S("gcv/del"), S("gone soon"), &err);
+    rc = rc ? rc : cm_txn_commit(t, &err);
+    cm_txn_free(t);
+    t = NULL;
+    rc = rc ? rc : cm_txn_begin(kc, &t, &err);
+    rc = rc ? rc : cm_txn_delete(t, S("gcv/del"), &err);
+    rc = rc ? rc : cm_txn_commit(t, &err);
+    cdel = rc ? 0 : cm_txn_commit_ts(t);
+    cm_txn_free(t);
+    if (rc != 0) {
+        return fail("writing versions", &err);
+    }
+    /* A dead transaction's lock (the client "dies" after prewrite: never freed before GC). */
+    cm_txn *dead = NULL;
+    rc = cm_txn_begin(kc, &dead, &err);
+    rc = rc ? rc : cm_txn_set(dead, S("gcv/lock"), S("never committed"), &err);
+    rc = rc ? rc : cm_txn_prewrite_only(dead, &err);
+    if (rc != 0) {
+        return fail("dead prewrite", &err);
+    }
+    cm_buf v = CM_BUF_INIT;
+    CHECK(get_at(c1, "gcv/0000", &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S("v1-0")),
+          "v1 readable at its commit before GC");
+    cm_time_sleep_ms(20);
+
+    sql_gc *g = NULL;
+    uint64_t sp = 0;
+    uint64_t t0 = cm_time_mono_ms();
+    rc = start_gc("nodeA", 1, &g, &err);
+    rc = rc ? rc : sql_gc_run_once(g, &sp, &err);
+    if (rc != 0) {
+        return fail("gc round", &err);
+    }
+    uint64_t round_ms = cm_time_mono_ms() - t0;
+    CHECK(sp > cdel && sp > c3, "the safe point passed the last commit");
+    uint64_t pd_sp = 0;
+    CHECK(cm_pd_get_gc_safe_point(cm_kv_client_pd(kc), &pd_sp, &err) == 0 && pd_sp == sp,
+          "PD holds the round's safe point");
+    /* Below the safe point: refused, never a wrong answer. */
+    rc = get_at(c1, "gcv/0000", &v, &err);
+    CHECK(rc == CM_E_GC_TOO_EARLY, "a read at v1's commit is refused with GC_TOO_EARLY");
+    CHECK(strstr(err.msg, "GC life time is shorter than transaction duration") != NULL,
+          "TiDB's message");
+    CHECK(get_at(c2, "gcv/0001", &v, &err) == CM_E_GC_TOO_EARLY, "a read at v2 is refused");
+    /* At and above it: the newest version of every key; the deleted key and the dead
+     * transaction's key are absent. */
+    char k[32], want[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof(k), "gcv/%04d", i);
+        snprintf(want, sizeof(want), "v3-%d", i);
+        CHECK(get_at(sp, k, &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S(want)),
+              "newest version at the safe point");
+        CHECK(get_at(0, k, &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S(want)),
+              "newest version now");
+    }
+    CHECK(get_at(0, "gcv/del", &v, &err) == CM_E_NOT_FOUND, "deleted key stays deleted");
+    CHECK(get_at(0, "gcv/lock", &v, &err) == CM_E_NOT_FOUND, "dead lock resolved (rolled back)");
+    /* A second pass over the keys finds nothing left to remove. */
+    cm_kv_gc_stats st;
+    memset(&st, 0, sizeof(st));
+    rc = cm_kv_gc_range(kc, sp, S("gcv/"), S("gcv0"), &st, &err);
+    if (rc != 0) {
+        return fail("second gc pass", &err);
+    }
+    CHECK(st.versions_deleted == 0 && st.values_deleted == 0, "nothing left below the safe point");
+    CHECK(st.keys_scanned == (uint64_t)n, "exactly the live keys remain");
+    sql_gc_stats gs;
+    sql_gc_stats_get(g, &gs);
+    CHECK(gs.rounds == 1 && gs.safe_point == sp, "worker stats");
+    sql_gc_stop(g);
+    /* `dead` is left unfreed on purpose: freeing rolls it back again, which would write a fresh
+     * Rollback record below the safe point that the store inspection would count. */
+    (void)dead;
+    cm_buf_fini(&v);
+    printf("versions ok keys=%d safe_point=%llu round_ms=%llu\n", n, (unsigned long long)sp,
+           (unsigned long long)round_ms);
+    return 0;
+}
+
+static int count_range(const char *start, const char *end, int *count, cm_err *err)
+{
+    cm_txn *t = NULL;
+    cm_txn_iter *it = NULL;
+    *count = 0;
+    int rc = cm_txn_begin(kc, &t, err);
+    rc = rc ? rc : cm_txn_scan(t, S(start), S(end), &it, err);
+    for (int i = 0; rc == 0 && i < 100000; i++) {
+        cm_slice k, v;
+        int more = cm_txn_iter_next(it, &k, &v, err);
+        if (more <= 0) {
+            rc = more;
+            break;
+        }
+        (*count)++;
+    }
+    cm_txn_iter_free(it);
+    cm_txn_free(t);
+    return rc;
+}
+
+static int cmd_queue(void)
+{
+    cm_err err;
+    uint64_t cts;
+    int rc = write_all(40, "drop/", "row-%d", 0, &cts, &err);
+    cm_txn *t = NULL;
+    rc = rc ? rc : cm_txn_begin(kc, &t, &err);
+    rc = rc ? rc : cm_txn_set(t, S("drop."), S("neighbour below"), &err);
+    rc = rc ? rc : cm_txn_set(t, S("dropA"), S("neighbour above"), &err);
+    rc = rc ? rc : cm_txn_commit(t, &err);
+    cm_txn_free(t);
+    rc = rc ? rc : cm_kv_split(kc, S("drop/0020"), &err);
+    if (rc != 0) {
+        return fail("writing rows", &err);
+    }
+    /* The "drop": its cleanup queued in the dropping transaction itself. */
+    t = NULL;
+    rc = cm_txn_begin(kc, &t, &err);
+    uint64_t drop_ts = t ? cm_txn_start_ts(t) : 0;
+    rc = rc ? rc : sql_gc_queue_delete_range(t, drop_ts, S("drop/"), S("drop0"), &err);
+    rc = rc ? rc : cm_txn_commit(t, &err);
+    cm_txn_free(t);
+    if (rc != 0) {
+        return fail("queueing", &err);
+    }
+    int n = 0;
+    /* A round whose safe point stays below the drop (life time 1 min) leaves everything. */
+    sql_gc *g = NULL;
+    uint64_t sp = 0;
+    rc = start_gc("nodeA", 60000, &g, &err);
+    rc = rc ? rc : sql_gc_run_once(g, &sp, &err);
+    if (rc != 0) {
+        return fail("gc round 1", &err);
+    }
+    sql_gc_stats gs;
+    sql_gc_stats_get(g, &gs);
+    sql_gc_stop(g);
+    CHECK(gs.ranges_done == 0 && gs.ranges_waiting == 1, "the range waits for the safe point");
+    CHECK(count_range("drop/", "drop0", &n, &err) == 0 && n == 40, "rows still there");
+    /* Once the safe point passes the drop, the range runs and leaves the queue. */
+    cm_time_sleep_ms(20);
+    rc = start_gc("nodeA", 1, &g, &err);
+    rc = rc ? rc : sql_gc_run_once(g, &sp, &err);
+    if (rc != 0) {
+        return fail("gc round 2", &err);
+    }
+    sql_gc_stats_get(g, &gs);
+    CHECK(sp > drop_ts, "safe point passed the drop");
+    CHECK(gs.ranges_done == 1 && gs.ranges_waiting == 0, "the range ran");
+    CHECK(count_range("drop/", "drop0", &n, &err) == 0 && n == 0, "rows gone");
+    CHECK(count_range("drop.", "drop/", &n, &err) == 0 && n == 1, "neighbour below kept");
+    CHECK(count_range("drop0", "dropB", &n, &err) == 0 && n == 1, "neighbour above kept");
+    cm_buf qs = CM_BUF_INIT, qe = CM_BUF_INIT;
+    CHECK(sql_gc_queue_range(&qs, &qe, &err) == 0, "queue range");
+    t = NULL;
+    cm_txn_iter *it = NULL;
+    cm_slice k, v;
+    rc = cm_txn_begin(kc, &t, &err);
+    rc = rc ? rc : cm_txn_scan(t, cm_buf_slice(&qs), cm_buf_slice(&qe), &it, &err);
+    CHECK(rc == 0 && cm_txn_iter_next(it, &k, &v, &err) == 0, "queue empty");
+    cm_txn_iter_free(it);
+    cm_txn_free(t);
+    /* A later round does not run it again. */
+    rc = sql_gc_run_once(g, &sp, &err);
+    sql_gc_stats_get(g, &gs);
+    CHECK(rc == 0 && gs.ranges_done == 1, "ran once");
+    sql_gc_stop(g);
+    cm_buf_fini(&qs);
+    cm_buf_fini(&qe);
+    printf("queue ok drop_ts=%llu safe_point=%llu\n", (unsigned long long)drop_ts,
+           (unsigned long long)sp);
+    return 0;
+}
+
+static int cmd_guard(void)
+{
+    cm_err err;
+    uint64_t cts;
+    int rc = write_all(1, "guard/", "g-%d", 0, &cts, &err);
+    sql_gc *b = NULL, *a = NULL;
+    rc = rc ? rc : start_gc("nodeB", 1, &b, &err);
+    rc = rc ? rc : start_gc("nodeA", 1, &a, &err);
+    cm_txn *t = NULL;
+    rc = rc ? rc : cm_txn_begin(kc, &t, &err);
+    if (rc != 0) {
+        return fail("setup", &err);
+    }
+    uint64_t ts = cm_txn_start_ts(t);
+    CHECK(sql_gc_txn_begin(b, ts) == 0, "register");
+    cm_time_sleep_ms(700); /* node B publishes every 200 ms */
+    uint64_t sp = 0;
+    for (int round = 0; round < 3; round++) {
+        rc = sql_gc_run_once(a, &sp, &err);
+        if (rc != 0) {
+            return fail("gc round (held)", &err);
+        }
+        CHECK(sp < ts, "the safe point stays below the running transaction");
+        cm_time_sleep_ms(100);
+    }
+    cm_buf v = CM_BUF_INIT;
+    CHECK(cm_txn_get(t, S("guard/0000"), &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S("g-0")),
+          "the running transaction still reads");
+    sql_gc_txn_end(b, ts);
+    cm_time_sleep_ms(700);
+    uint64_t sp2 = 0;
+    rc = sql_gc_run_once(a, &sp2, &err);
+    if (rc != 0) {
+        return fail("gc round (released)", &err);
+    }
+    CHECK(sp2 > ts, "the safe point passes it once it ended");
+    CHECK(cm_txn_get(t, S("guard/0000"), &v, &err) == CM_E_GC_TOO_EARLY,
+          "the finished transaction's snapshot is now refused");
+    cm_txn_free(t);
+    sql_gc_stop(a);
+    sql_gc_stop(b);
+    cm_buf_fini(&v);
+    printf("guard ok start_ts=%llu held_sp=%llu released_sp=%llu\n", (unsigned long long)ts,
+           (unsigned long long)sp, (unsigned long long)sp2);
+    return 0;
+}
+
+/* ---- inspecting a stopped store ------------------------------------------------------------ */
+
+typedef struct cf_count {
+    int gcv_keys;     /* distinct gcv/ user keys with write records */
+    int gcv_bad;      /* gcv/ user keys with != 1 write record */
+    int gcv_default;  /* default-CF values of gcv/ keys */
+    int gcv_locks;    /* locks on gcv/ keys */
+    int drop_entries; /* anything of drop/ keys in any CF */
+    int neighbours;   /* write records of drop. and dropA */
+} cf_count;
+
+static int user_key_of(cm_slice k, bool versioned, cm_buf *out)
+{
+    cm_slice enc = k;
+    uint64_t ts;
+    if (versioned && cm_keys_split_mvcc(k, &enc, &ts, NULL) != 0) {
+        return -1;
+    }
+    cm_reader r;
+    cm_reader_init(&r, enc.ptr, enc.len);
+    cm_buf_reset(out);
+    return cm_codec_read_bytes(&r, out, NULL);
+}
+
+static bool has_prefix(const cm_buf *b, const char *p)
+{
+    size_t n = strlen(p);
+    return b->len >= n && memcmp(b->ptr, p, n) == 0;
+}
+
+static int inspect_cf(kv_snapshot *snap, kv_cf cf, cf_count *c, cm_err *err)
+{
+    kv_iter *it = NULL;
+    kv_iter_opts o;
+    memset(&o, 0, sizeof(o));
+    int rc = kv_iter_new(snap, cf, &o, &it, err);
+    if (rc != 0) {
+        return rc;
+    }
+    cm_buf u = CM_BUF_INIT, prev = CM_BUF_INIT;
+    int versions = 0;
+    for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
+        if (user_key_of(kv_iter_key(it), cf != KV_CF_LOCK, &u) != 0) {
+            continue;
+        }
+        if (has_prefix(&u, "drop/")) {
+            c->drop_entries++;
+        }
+        if (cf == KV_CF_WRITE && (cm_slice_eq(cm_buf_slice(&u), S("drop.")) ||
+                                  cm_slice_eq(cm_buf_slice(&u), S("dropA")))) {
+            c->neighbours++;
+        }
+        if (!has_prefix(&u, "gcv/")) {
+            continue;
+        }
+        if (cf == KV_CF_DEFAULT) {
+            c->gcv_default++;
+        } else if (cf == KV_CF_LOCK) {
+            c->gcv_locks++;
+        } else if (cm_slice_eq(cm_buf_slice(&u), cm_buf_slice(&prev))) {
+            versions++;
+        } else {
+            if (prev.len > 0 && versions != 1) {
+                c->gcv_bad++;
+            }
+            cm_buf_reset(&prev);
+            cm_buf_append_slice(&prev, cm_buf_slice(&u));
+            versions = 1;
+            c->gcv_keys++;
+        }
+    }
+    if (cf == KV_CF_WRITE && prev.len > 0 && versions != 1) {
+        c->gcv_bad++;
+    }
+    rc = kv_iter_status(it, err);
+    kv_iter_free(it);
+    cm_buf_fini(&u);
+    cm_buf_fini(&prev);
+    return rc;
+}
+
+static int cmd_inspect(const char *dir, int n)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/db", dir);
+    kv_rocks_opts o;
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    kv_engine *e = NULL;
+    kv_snapshot *snap = NULL;
+    cm_err err;
+    int rc = kv_rocks_open(&o, &e, &err);
+    rc = rc ? rc : kv_engine_snapshot(e, &snap, &err);
+    cf_count c;
+    memset(&c, 0, sizeof(c));
+    for (kv_cf cf = KV_CF_DEFAULT; rc == 0 && cf <= KV_CF_WRITE; cf++) {
+        rc = inspect_cf(snap, cf, &c, &err);
+    }
+    kv_snapshot_release(snap);
+    kv_engine_close(e);
+    if (rc != 0) {
+        return fail("inspect", &err);
+    }
+    printf("inspect %s gcv_keys=%d gcv_bad=%d gcv_default=%d gcv_locks=%d drop_entries=%d "
+           "neighbours=%d\n",
+           dir, c.gcv_keys, c.gcv_bad, c.gcv_default, c.gcv_locks, c.drop_entries, c.neighbours);
+    CHECK(c.gcv_keys == n, "every live gcv key has one version (deleted/dead keys none)");
+    CHECK(c.gcv_bad == 0, "no gcv key holds more than its newest version");
+    CHECK(c.gcv_default == 0, "the long middle versions left the default CF");
+    CHECK(c.gcv_locks == 0, "the dead lock was resolved");
+    CHECK(c.drop_entries == 0, "the deleted range is empty in every CF");
+    CHECK(c.neighbours == 2, "the neighbours of the range are kept");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4 || strcmp(argv[1], "--pd") != 0) {
+        fprintf(stderr, "usage: gc_driver --pd ADDR CMD ARGS...\n");
+        return 2;
+    }
+    cm_log_set_level(getenv("GC_DRIVER_DEBUG") ? CM_LOG_DEBUG : CM_LOG_WARN);
+    const char *cmd = argv[3];
+    if (strcmp(cmd, "inspect") == 0 && argc == 6) {
+        return cmd_inspect(argv[4], atoi(argv[5]));
+    }
+    cm_err err;
+    if (cm_kv_client_create(argv[2], NULL, &kc, &err) != 0) {
+        return fail("client", &err);
+    }
+    int rc = 2;
+    if (strcmp(cmd, "versions") == 0 && argc == 5) {
+        rc = cmd_versions(atoi(argv[4]));
+    } else if (strcmp(cmd, "queue") == 0 && argc == 4) {
+        rc = cmd_queue();
+    } else if (strcmp(cmd, "guard") == 0 && argc == 4) {
+        rc = cmd_guard();
+    } else {
+        fprintf(stderr, "gc_driver: unknown command or arguments: %s\n", cmd);
+    }
+    cm_kv_client_free(kc);
+    return rc;
+}
