@@ -383,7 +383,11 @@ static int lease_tick(sql_gc *g, bool campaign, bool *owner, cm_err *err)
         rc = cm_pd_renew(g->pd, SQL_GC_OWNER_LEASE, g->node, term, SQL_GC_LEASE_TTL_MS, &ttl_left,
                          err);
         new_term = rc == 0 ? term : 0;
-    } else if (campaign) {
+        if (rc == CM_E_NOT_FOUND) {
+            rc = 0; /* lost (expired, or PD moved on): a campaign may win it back at once */
+        }
+    }
+    if (new_term == 0 && rc == 0 && campaign) {
         cm_pd_lease l;
         memset(&l, 0, sizeof(l));
         rc = cm_pd_campaign(g->pd, SQL_GC_OWNER_LEASE, g->node, SQL_GC_LEASE_TTL_MS, &l, err);
@@ -401,13 +405,13 @@ static int lease_tick(sql_gc *g, bool campaign, bool *owner, cm_err *err)
         }
         g->term = new_term;
         g->lease_until_ms = sent + ttl_left;
-    } else if (held || rc != 0) {
+    } else {
         g->term = 0; /* lost, or unknown: act as a non-owner until a campaign succeeds */
         g->lease_until_ms = 0;
     }
     *owner = g->term != 0 && cm_time_mono_ms() < g->lease_until_ms;
     pthread_mutex_unlock(&g->mu);
-    return rc == CM_E_NOT_FOUND ? 0 : rc;
+    return rc;
 }
 
 /* Runs (and dequeues) every queued delete range with ts below sp. */
@@ -500,9 +504,13 @@ int sql_gc_run_once(sql_gc *g, uint64_t *safe_point, cm_err *err)
     *safe_point = 0;
     pthread_mutex_lock(&g->round_mu);
     bool owner = false;
+    err->code = 0;
     int rc = lease_tick(g, true, &owner, err);
     if (rc == 0 && !owner) {
-        rc = cm_err_set(err, CM_E_BUSY, "gc: this node does not own the gc_owner lease");
+        /* lease_tick named the owner when PD refused the campaign */
+        rc = err->code == CM_E_BUSY
+                 ? CM_E_BUSY
+                 : cm_err_set(err, CM_E_BUSY, "gc: this node does not own the gc_owner lease");
     }
     rc = rc ? rc : round_run(g, safe_point, err);
     pthread_mutex_unlock(&g->round_mu);

@@ -304,6 +304,10 @@ static int cmd_guard(void)
         CHECK(sp < ts, "the safe point stays below the running transaction");
         cm_time_sleep_ms(100);
     }
+    /* Node A holds the gc_owner lease: node B runs no round. */
+    uint64_t spb = 0;
+    CHECK(sql_gc_run_once(b, &spb, &err) == CM_E_BUSY && strstr(err.msg, "nodeA") != NULL,
+          "a node without the lease runs no round and names the owner");
     cm_buf v = CM_BUF_INIT;
     CHECK(cm_txn_get(t, S("guard/0000"), &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S("g-0")),
           "the running transaction still reads");
