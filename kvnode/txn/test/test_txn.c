@@ -743,7 +743,7 @@ static void test_gc_pages(void **state)
     for (;;) {
         kv_snapshot *s;
         assert_int_equal(kv_engine_snapshot(v->e, &s, NULL), 0);
-        kv_gc_req req = {30, cm_slice_make(start, start_len), K(""), 10};
+        kv_gc_req req = {30, cm_slice_make(start, start_len), K(""), 10, 0};
         kv_batch_clear(&v->batch);
         cm_arena_reset(&v->arena);
         assert_int_equal(kv_gc(s, &req, &v->batch, &v->arena, &res, NULL), 0);
