@@ -96,6 +96,14 @@ static int get_at(uint64_t ts, const char *key, cm_buf *v, cm_err *err)
     return rc;
 }
 
+static int no_rows_cb(void *user, cm_slice key, cm_slice cols)
+{
+    (void)user;
+    (void)key;
+    (void)cols;
+    return 1; /* never reached: the scan is refused */
+}
+
 static int cmd_versions(int n)
 {
     cm_err err;
@@ -128,6 +136,20 @@ static int cmd_versions(int n)
     cm_buf v = CM_BUF_INIT;
     CHECK(get_at(c1, "gcv/0000", &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S("v1-0")),
           "v1 readable at its commit before GC");
+    /* GC of a sub-range first: the stores clip to [gcv/0010, gcv/0020) exactly (10 keys, v1 and
+     * v2 of each removed, v2's long value with it). */
+    uint64_t sp0 = 0;
+    cm_kv_gc_stats st0;
+    memset(&st0, 0, sizeof(st0));
+    rc = cm_pd_get_ts(cm_kv_client_pd(kc), &sp0, &err);
+    rc = rc ? rc : cm_kv_gc_range(kc, sp0, S("gcv/0010"), S("gcv/0020"), &st0, &err);
+    if (rc != 0) {
+        return fail("gc of a sub-range", &err);
+    }
+    CHECK(st0.keys_scanned == 10 && st0.versions_deleted == 20 && st0.values_deleted == 10,
+          "sub-range GC removed exactly v1 and v2 of its 10 keys");
+    CHECK(get_at(c1, "gcv/0000", &v, &err) == CM_E_GC_TOO_EARLY,
+          "after any GC, reads below its safe point are refused (store-wide)");
     cm_time_sleep_ms(20);
 
     sql_gc *g = NULL;
@@ -149,6 +171,9 @@ static int cmd_versions(int n)
     CHECK(strstr(err.msg, "GC life time is shorter than transaction duration") != NULL,
           "TiDB's message");
     CHECK(get_at(c2, "gcv/0001", &v, &err) == CM_E_GC_TOO_EARLY, "a read at v2 is refused");
+    CHECK(cm_kv_copr_scan(kc, S("gcv/"), S("gcv0"), c2, NULL, 0, no_rows_cb, NULL, &err) ==
+              CM_E_GC_TOO_EARLY,
+          "a coprocessor scan at v2 is refused");
     /* At and above it: the newest version of every key; the deleted key and the dead
      * transaction's key are absent. */
     char k[32], want[32];
