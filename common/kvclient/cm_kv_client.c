@@ -21,6 +21,7 @@ void cm_kv_client_options_default(cm_kv_client_options *o)
     o->retry_budget_ms = 20000;
     o->lock_ttl_ms = 3000;
     o->scan_page = 256;
+    o->gc_page_keys = 0;
 }
 
 int cm_kv_client_create(const char *pd_addr, const cm_kv_client_options *o, cm_kv_client **out,
@@ -584,6 +585,7 @@ static int gc_request(cm_kv_client *c, const kv_route *rt, uint64_t sp, cm_buf *
     req.start_key.len = cur->len;
     req.end_key.data = (uint8_t *)end.ptr;
     req.end_key.len = end.len;
+    req.limit_keys = c->o.gc_page_keys;
     Tessera__Kvrpcpb__GCResponse *resp = NULL;
     bool unc = false;
     *next = 0;

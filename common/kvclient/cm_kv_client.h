@@ -49,6 +49,8 @@ typedef struct cm_kv_client_options {
     int64_t retry_budget_ms; /* one operation's total (default 20000) */
     uint64_t lock_ttl_ms;    /* base TTL of this client's locks (default 3000) */
     uint32_t scan_page;      /* rows fetched per scan request (default 256) */
+    uint32_t gc_page_keys;   /* user keys per KV_GC request (default 0: each request works
+                              * ~300 ms on the store); tests set it to exercise paging */
 } cm_kv_client_options;
 
 void cm_kv_client_options_default(cm_kv_client_options *o);

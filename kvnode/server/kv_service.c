@@ -1331,6 +1331,7 @@ static int gc_step(kv_server *s, const cm_rpc_req *req, const Tessera__Kvrpcpb__
         kv_gc_req gr;
         memset(&gr, 0, sizeof(gr));
         gr.safe_point = r->safe_point;
+        gr.limit_keys = r->limit_keys; /* 0 or above KV_GC_KEYS_MAX: kv_gc's own bound */
         gr.start = max_start(*cursor, rs);
         gr.end = min_end(sbytes(r->end_key), re);
         if (gr.end.len > 0 && cm_slice_cmp(gr.start, gr.end) >= 0) {
@@ -1397,8 +1398,8 @@ static int h_gc(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
             if (resp.region_error != NULL || resp.error != NULL) {
                 break;
             }
-            if (!done && cm_time_mono_ms() >= deadline) {
-                break;
+            if (!done && (r->limit_keys != 0 || cm_time_mono_ms() >= deadline)) {
+                break; /* a caller's page is one step */
             }
         }
         if (rc == 0 && resp.region_error == NULL && resp.error == NULL && !done) {

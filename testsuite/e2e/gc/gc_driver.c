@@ -32,6 +32,7 @@
 #include <string.h>
 
 static cm_kv_client *kc;
+static const char *pd_addr;
 
 static cm_slice S(const char *s)
 {
@@ -136,18 +137,27 @@ static int cmd_versions(int n)
     cm_buf v = CM_BUF_INIT;
     CHECK(get_at(c1, "gcv/0000", &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S("v1-0")),
           "v1 readable at its commit before GC");
+    /* A second client whose KV_GC requests page 3 keys at a time (resume keys across requests). */
+    cm_kv_client_options po;
+    cm_kv_client_options_default(&po);
+    po.gc_page_keys = 3;
+    cm_kv_client *paged = NULL;
+    if (cm_kv_client_create(pd_addr, &po, &paged, &err) != 0) {
+        return fail("client", &err);
+    }
     /* GC of a sub-range first: the stores clip to [gcv/0010, gcv/0020) exactly (10 keys, v1 and
      * v2 of each removed, v2's long value with it). */
     uint64_t sp0 = 0;
     cm_kv_gc_stats st0;
     memset(&st0, 0, sizeof(st0));
     rc = cm_pd_get_ts(cm_kv_client_pd(kc), &sp0, &err);
-    rc = rc ? rc : cm_kv_gc_range(kc, sp0, S("gcv/0010"), S("gcv/0020"), &st0, &err);
+    rc = rc ? rc : cm_kv_gc_range(paged, sp0, S("gcv/0010"), S("gcv/0020"), &st0, &err);
     if (rc != 0) {
         return fail("gc of a sub-range", &err);
     }
     CHECK(st0.keys_scanned == 10 && st0.versions_deleted == 20 && st0.values_deleted == 10,
           "sub-range GC removed exactly v1 and v2 of its 10 keys");
+    CHECK(st0.requests >= 4, "pages of 3 keys: at least 4 requests");
     CHECK(get_at(c1, "gcv/0000", &v, &err) == CM_E_GC_TOO_EARLY,
           "after any GC, reads below its safe point are refused (store-wide)");
     cm_time_sleep_ms(20);
@@ -190,12 +200,14 @@ static int cmd_versions(int n)
     /* A second pass over the keys finds nothing left to remove. */
     cm_kv_gc_stats st;
     memset(&st, 0, sizeof(st));
-    rc = cm_kv_gc_range(kc, sp, S("gcv/"), S("gcv0"), &st, &err);
+    rc = cm_kv_gc_range(paged, sp, S("gcv/"), S("gcv0"), &st, &err);
     if (rc != 0) {
         return fail("second gc pass", &err);
     }
     CHECK(st.versions_deleted == 0 && st.values_deleted == 0, "nothing left below the safe point");
-    CHECK(st.keys_scanned == (uint64_t)n, "exactly the live keys remain");
+    CHECK(st.keys_scanned == (uint64_t)n, "exactly the live keys remain (paged: none twice)");
+    CHECK(st.requests >= (uint64_t)n / 3, "paged pass");
+    cm_kv_client_free(paged);
     sql_gc_stats gs;
     sql_gc_stats_get(g, &gs);
     CHECK(gs.rounds == 1 && gs.safe_point == sp, "worker stats");
@@ -482,6 +494,7 @@ int main(int argc, char **argv)
         return cmd_inspect(argv[4], atoi(argv[5]));
     }
     cm_err err;
+    pd_addr = argv[2];
     if (cm_kv_client_create(argv[2], NULL, &kc, &err) != 0) {
         return fail("client", &err);
     }
