@@ -395,8 +395,10 @@ static void gc_sp_raise(uint64_t sp)
     }
 }
 
-/* 0 when ts may be served; CM_E_GC_TOO_EARLY; or the error loading PD's safe point. */
-static int gc_gate(kv_server *s, uint64_t ts, cm_err *err)
+/* 0 when ts may be served; CM_E_GC_TOO_EARLY; or the error loading PD's safe point. A read at
+ * the safe point itself is fine (the version at the safe point is kept); a write (`writes`) at
+ * it is not — the Rollback records that stop a late prewrite at or below it are gone. */
+static int gc_gate(kv_server *s, uint64_t ts, bool writes, cm_err *err)
 {
     if (!atomic_load(&gc_sp_loaded)) {
         pthread_mutex_lock(&gc_sp_mu);
@@ -417,20 +419,21 @@ static int gc_gate(kv_server *s, uint64_t ts, cm_err *err)
         }
     }
     uint64_t sp = atomic_load(&gc_sp);
-    if (ts < sp) {
+    if (ts < sp || (writes && ts == sp && sp != 0)) {
         return cm_err_set(err, CM_E_GC_TOO_EARLY,
-                          "GC life time is shorter than transaction duration: ts %llu is below "
+                          "GC life time is shorter than transaction duration: ts %llu is %s "
                           "the GC safe point %llu",
-                          (unsigned long long)ts, (unsigned long long)sp);
+                          (unsigned long long)ts, ts < sp ? "below" : "at", (unsigned long long)sp);
     }
     return 0;
 }
 
 /* Fills *ke or *re when ts may not be served (see gc_gate); true when refused. */
-static bool gc_refuse(kv_server *s, cm_arena *a, uint64_t ts, KeyError **ke, RegionError **re)
+static bool gc_refuse(kv_server *s, cm_arena *a, uint64_t ts, bool writes, KeyError **ke,
+                      RegionError **re)
 {
     cm_err e;
-    int rc = gc_gate(s, ts, &e);
+    int rc = gc_gate(s, ts, writes, &e);
     if (rc == 0) {
         return false;
     }
@@ -616,7 +619,7 @@ static int h_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     UNPACK(Tessera__Kvrpcpb__GetRequest, tessera__kvrpcpb__get_request__descriptor, r);
     Tessera__Kvrpcpb__GetResponse resp = TESSERA__KVRPCPB__GET_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = gc_refuse(s, req->arena, r->version, &resp.error, &resp.region_error)
+    int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
     if (rc == 0 && c != NULL) {
@@ -690,7 +693,7 @@ static int h_batch_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err 
     UNPACK(Tessera__Kvrpcpb__BatchGetRequest, tessera__kvrpcpb__batch_get_request__descriptor, r);
     Tessera__Kvrpcpb__BatchGetResponse resp = TESSERA__KVRPCPB__BATCH_GET_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = gc_refuse(s, req->arena, r->version, &resp.error, &resp.region_error)
+    int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
     if (rc == 0 && c != NULL) {
@@ -745,7 +748,7 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     UNPACK(Tessera__Kvrpcpb__ScanRequest, tessera__kvrpcpb__scan_request__descriptor, r);
     Tessera__Kvrpcpb__ScanResponse resp = TESSERA__KVRPCPB__SCAN_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = gc_refuse(s, req->arena, r->version, &resp.error, &resp.region_error)
+    int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
     if (rc == 0 && c != NULL) {
@@ -817,7 +820,7 @@ static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *
                           r->lock_ttl, r->txn_size};
     write_result wr;
     KeyError *gce = NULL;
-    if (gc_refuse(s, req->arena, r->start_version, &gce, &resp.region_error)) {
+    if (gc_refuse(s, req->arena, r->start_version, true, &gce, &resp.region_error)) {
         /* Below the safe point GC may have removed the newest record a conflict check needs. */
         resp.errors = gce ? cm_arena_alloc(req->arena, sizeof(void *)) : NULL;
         if (resp.errors != NULL) {
@@ -1183,7 +1186,7 @@ static int h_coprocessor(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
     Tessera__Kvrpcpb__CoprocessorResponse resp = TESSERA__KVRPCPB__COPROCESSOR_RESPONSE__INIT;
     kv_call *c = NULL;
     KeyError *gce = NULL;
-    int rc = gc_refuse(s, req->arena, r->start_ts, &gce, &resp.region_error)
+    int rc = gc_refuse(s, req->arena, r->start_ts, false, &gce, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
     if (gce != NULL) {
