@@ -2,9 +2,10 @@
  * gc_driver.c — the GC end-to-end test's client: runs the SQL layer's GC worker (sqlnode/gc)
  * against a real cluster (pd + 3 kvnodes) and inspects the stores' RocksDB afterwards.
  *
+ *   gc_driver --pd ADDR dead-prewrite KEY  prewrite KEY and exit without committing
  *   gc_driver --pd ADDR versions N   N keys gcv/NNNN with 3 versions (the middle one a long
- *                                    value in the default CF), a deleted key, and a dead
- *                                    transaction's lock; one GC round (life time 1 ms) must
+ *                                    value in the default CF) and a deleted key, after a dead
+ *                                    transaction's lock on gcv/lock; one GC round (life 1 ms) must
  *                                    resolve the lock, refuse reads below the safe point, keep
  *                                    the newest version, and leave nothing to do for a 2nd pass
  *   gc_driver --pd ADDR queue        keys drop/000..039 over 2 regions queued for deletion in a
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static cm_kv_client *kc;
 static const char *pd_addr;
@@ -126,14 +128,6 @@ static int cmd_versions(int n)
     if (rc != 0) {
         return fail("writing versions", &err);
     }
-    /* A dead transaction's lock (the client "dies" after prewrite: never freed before GC). */
-    cm_txn *dead = NULL;
-    rc = cm_txn_begin(kc, &dead, &err);
-    rc = rc ? rc : cm_txn_set(dead, S("gcv/lock"), S("never committed"), &err);
-    rc = rc ? rc : cm_txn_prewrite_only(dead, &err);
-    if (rc != 0) {
-        return fail("dead prewrite", &err);
-    }
     cm_buf v = CM_BUF_INIT;
     CHECK(get_at(c1, "gcv/0000", &v, &err) == 0 && cm_slice_eq(cm_buf_slice(&v), S("v1-0")),
           "v1 readable at its commit before GC");
@@ -212,13 +206,26 @@ static int cmd_versions(int n)
     sql_gc_stats_get(g, &gs);
     CHECK(gs.rounds == 1 && gs.safe_point == sp, "worker stats");
     sql_gc_stop(g);
-    /* `dead` is left unfreed on purpose: freeing rolls it back again, which would write a fresh
-     * Rollback record below the safe point that the store inspection would count. */
-    (void)dead;
     cm_buf_fini(&v);
     printf("versions ok keys=%d safe_point=%llu round_ms=%llu\n", n, (unsigned long long)sp,
            (unsigned long long)round_ms);
     return 0;
+}
+
+/* A transaction that prewrites KEY and dies (the process leaves without rolling back). */
+static int cmd_dead_prewrite(const char *key)
+{
+    cm_err err;
+    cm_txn *t = NULL;
+    int rc = cm_txn_begin(kc, &t, &err);
+    rc = rc ? rc : cm_txn_set(t, S(key), S("never committed"), &err);
+    rc = rc ? rc : cm_txn_prewrite_only(t, &err);
+    if (rc != 0) {
+        return fail("dead prewrite", &err);
+    }
+    printf("dead-prewrite ok start_ts=%llu\n", (unsigned long long)cm_txn_start_ts(t));
+    fflush(stdout);
+    _exit(0); /* no cm_txn_free: it would roll the transaction back */
 }
 
 static int count_range(const char *start, const char *end, int *count, cm_err *err)
@@ -501,6 +508,8 @@ int main(int argc, char **argv)
     int rc = 2;
     if (strcmp(cmd, "versions") == 0 && argc == 5) {
         rc = cmd_versions(atoi(argv[4]));
+    } else if (strcmp(cmd, "dead-prewrite") == 0 && argc == 5) {
+        rc = cmd_dead_prewrite(argv[4]);
     } else if (strcmp(cmd, "queue") == 0 && argc == 4) {
         rc = cmd_queue();
     } else if (strcmp(cmd, "guard") == 0 && argc == 4) {

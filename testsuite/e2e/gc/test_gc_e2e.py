@@ -44,6 +44,8 @@ def wait_replicated(c, timeout=60):
 
 
 def test_gc_removes_old_versions_keeps_newest(cluster):
+    r = cluster.driver_run("dead-prewrite", "gcv/lock", timeout=60)
+    assert "dead-prewrite ok" in r.stdout, r.stdout
     r = cluster.driver_run("versions", NKEYS, timeout=120)
     assert "versions ok" in r.stdout, r.stdout
 
