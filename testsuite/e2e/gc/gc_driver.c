@@ -13,6 +13,8 @@
  *                                    leaves them, a round above it removes them and the entry
  *   gc_driver --pd ADDR guard        a transaction registered on node B holds the safe point of
  *                                    node A's rounds below its start_ts until it ends
+ *   gc_driver --pd ADDR worker       the worker thread alone: rounds every 300 ms as the owner,
+ *                                    lease resigned and registry entry gone after stop
  *   gc_driver --pd ADDR inspect DIR  (cluster stopped) one store's RocksDB: every gcv/ key holds
  *                                    exactly its newest version, no long value, no lock; no
  *                                    drop/ key is left in any column family; the neighbours are
@@ -339,6 +341,18 @@ static int cmd_guard(void)
     uint64_t ts = cm_txn_start_ts(t);
     CHECK(sql_gc_txn_begin(b, ts) == 0, "register");
     cm_time_sleep_ms(700); /* node B publishes every 200 ms */
+    cm_buf pub = CM_BUF_INIT;
+    uint64_t ttl_left = 0, pub_ts = 0;
+    CHECK(cm_pd_registry_get(cm_kv_client_pd(kc), SQL_GC_TXN_PREFIX "nodeB", &pub, &ttl_left,
+                             &err) == 0 &&
+              pub.len == 8,
+          "node B's entry in PD's registry");
+    for (size_t i = 0; i < 8; i++) {
+        pub_ts = pub_ts << 8 | pub.ptr[i];
+    }
+    cm_buf_fini(&pub);
+    CHECK(pub_ts == ts && ttl_left > 0,
+          "it carries the running transaction's start_ts, with a TTL");
     uint64_t sp = 0;
     for (int round = 0; round < 3; round++) {
         rc = sql_gc_run_once(a, &sp, &err);
@@ -371,6 +385,59 @@ static int cmd_guard(void)
     cm_buf_fini(&v);
     printf("guard ok start_ts=%llu held_sp=%llu released_sp=%llu\n", (unsigned long long)ts,
            (unsigned long long)sp, (unsigned long long)sp2);
+    return 0;
+}
+
+/* The worker thread on its own: rounds every 300 ms as the lease owner, then a clean stop
+ * (lease resigned, registry entry removed). */
+static int cmd_worker(void)
+{
+    cm_err err;
+    uint64_t before = 0;
+    int rc = cm_pd_get_ts(cm_kv_client_pd(kc), &before, &err);
+    sql_gc_options o;
+    sql_gc_options_default(&o);
+    o.node_name = "nodeC";
+    o.life_time_ms = 1;
+    o.interval_ms = 300;
+    o.publish_ms = 200;
+    sql_gc *g = NULL;
+    rc = rc ? rc : sql_gc_start(kc, &o, &g, &err);
+    if (rc != 0) {
+        return fail("start", &err);
+    }
+    sql_gc_stats st;
+    memset(&st, 0, sizeof(st));
+    uint64_t end = cm_time_mono_ms() + 20000;
+    while (cm_time_mono_ms() < end) {
+        sql_gc_stats_get(g, &st);
+        if (st.rounds >= 3) {
+            break;
+        }
+        cm_time_sleep_ms(50);
+    }
+    CHECK(st.rounds >= 3, "three rounds by the worker thread within 20 s");
+    CHECK(st.owner, "the worker holds the gc_owner lease");
+    CHECK(st.safe_point > before, "its rounds moved the safe point");
+    CHECK(st.publishes >= 1, "it published this node's oldest start_ts");
+    cm_pd_lease l;
+    memset(&l, 0, sizeof(l));
+    CHECK(cm_pd_get_owner(cm_kv_client_pd(kc), SQL_GC_OWNER_LEASE, &l, &err) == 0 &&
+              strcmp(l.owner, "nodeC") == 0,
+          "PD names nodeC the owner");
+    sql_gc_stop(g);
+    memset(&l, 0, sizeof(l));
+    CHECK(cm_pd_get_owner(cm_kv_client_pd(kc), SQL_GC_OWNER_LEASE, &l, &err) == 0 &&
+              l.owner[0] == '\0',
+          "the lease is resigned at stop");
+    cm_buf v = CM_BUF_INIT;
+    uint64_t ttl = 0;
+    CHECK(cm_pd_registry_get(cm_kv_client_pd(kc), SQL_GC_TXN_PREFIX "nodeC", &v, &ttl, &err) ==
+              CM_E_NOT_FOUND,
+          "the registry entry is removed at stop");
+    cm_buf_fini(&v);
+    printf("worker ok rounds=%llu safe_point=%llu\n", (unsigned long long)st.rounds,
+           (unsigned long long)st.safe_point);
     return 0;
 }
 
@@ -512,6 +579,8 @@ int main(int argc, char **argv)
         rc = cmd_dead_prewrite(argv[4]);
     } else if (strcmp(cmd, "queue") == 0 && argc == 4) {
         rc = cmd_queue();
+    } else if (strcmp(cmd, "worker") == 0 && argc == 4) {
+        rc = cmd_worker();
     } else if (strcmp(cmd, "guard") == 0 && argc == 4) {
         rc = cmd_guard();
     } else {

@@ -60,6 +60,11 @@ def test_safe_point_never_passes_running_txn(cluster):
     assert "guard ok" in r.stdout, r.stdout
 
 
+def test_worker_thread_rounds_and_clean_stop(cluster):
+    r = cluster.driver_run("worker", timeout=120)
+    assert "worker ok" in r.stdout, r.stdout
+
+
 def test_every_replica_applied_the_same(cluster):
     time.sleep(1.5)  # followers learn the last commit index from the next heartbeat
     cluster.stop()
