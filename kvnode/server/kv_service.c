@@ -428,6 +428,27 @@ static int gc_gate(kv_server *s, uint64_t ts, bool writes, cm_err *err)
     return 0;
 }
 
+/* After a read's snapshot was taken: if a GC batch is in it, the safe point was raised before
+ * that batch applied (announcement and KV_GC raise it first), so checking again here closes the
+ * window between the first check and the snapshot. Puts the call and fills *ke when refused. */
+static bool gc_refuse_after(kv_server *s, cm_arena *a, uint64_t ts, kv_call **c, KeyError **ke)
+{
+    uint64_t sp = atomic_load(&gc_sp);
+    if (*c == NULL || ts >= sp) {
+        return false;
+    }
+    cm_err e;
+    cm_err_set(&e, CM_E_GC_TOO_EARLY,
+               "GC life time is shorter than transaction duration: ts %llu is below the GC safe "
+               "point %llu",
+               (unsigned long long)ts, (unsigned long long)sp);
+    *ke = key_error(a, CM_E_GC_TOO_EARLY, NULL, 0, &e);
+    cm_counter_inc(s->m_errors);
+    kv_call_put(*c);
+    *c = NULL;
+    return true;
+}
+
 /* Fills *ke or *re when ts may not be served (see gc_gate); true when refused. */
 static bool gc_refuse(kv_server *s, cm_arena *a, uint64_t ts, bool writes, KeyError **ke,
                       RegionError **re)
@@ -622,6 +643,7 @@ static int h_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->version, &c, &resp.error);
     if (rc == 0 && c != NULL) {
         cm_slice key = sbytes(r->key);
         if (!key_in_region(&c->regions[0], key)) {
@@ -696,6 +718,7 @@ static int h_batch_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err 
     int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->version, &c, &resp.error);
     if (rc == 0 && c != NULL) {
         cm_slice *keys = cm_arena_alloc(req->arena, sizeof(cm_slice) * (r->n_keys + 1));
         for (size_t i = 0; keys && i < r->n_keys && resp.region_error == NULL; i++) {
@@ -751,6 +774,7 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->version, &c, &resp.error);
     if (rc == 0 && c != NULL) {
         cm_slice rs, re;
         kv_scan_req sr;
@@ -789,9 +813,17 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
 
 /* ---- writes --------------------------------------------------------------------------------- */
 
+typedef struct prewrite_arg {
+    kv_server *srv;
+    const kv_prewrite_req *pr;
+} prewrite_arg;
+
 static int step_prewrite(void *arg, kv_snapshot *snap, kv_txn_out *out, cm_err *err)
 {
-    return kv_txn_prewrite(snap, arg, out, err);
+    prewrite_arg *a = arg;
+    /* Again on the snapshot: a GC batch applied in it raised the safe point before it applied. */
+    int rc = gc_gate(a->srv, a->pr->start_ts, true, err);
+    return rc ? rc : kv_txn_prewrite(snap, a->pr, out, err);
 }
 
 static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -828,7 +860,8 @@ static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *
         }
         return finish(req, &resp.base, &r->base, reply);
     }
-    int rc = run_write(s, req, r->context, keys, n, step_prewrite, &pr, &wr, err);
+    prewrite_arg pa = {s, &pr};
+    int rc = run_write(s, req, r->context, keys, n, step_prewrite, &pa, &wr, err);
     if (rc != 0) {
         protobuf_c_message_free_unpacked(&r->base, NULL);
         return rc;
@@ -1189,6 +1222,7 @@ static int h_coprocessor(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
     int rc = gc_refuse(s, req->arena, r->start_ts, false, &gce, &resp.region_error)
                  ? 0
                  : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->start_ts, &c, &gce);
     if (gce != NULL) {
         resp.other_error = gce->message;
     }
