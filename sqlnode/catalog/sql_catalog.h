@@ -18,6 +18,7 @@
 #ifndef SQL_CATALOG_H
 #define SQL_CATALOG_H
 
+#include "cm_codec.h"
 #include "cm_err.h"
 #include "cm_kv_client.h"
 #include "sql_lexer.h"
@@ -100,6 +101,9 @@ const sql_cat_table *sql_schema_table(const sql_schema *s, const char *db, const
 const sql_cat_table *sql_schema_table_by_id(const sql_schema *s, int64_t table_id);
 /* The column of t named name, or NULL. */
 const sql_cat_col *sql_table_col(const sql_cat_table *t, const char *name);
+/* The index of t named name (any state), or NULL. A clustered primary key (handle_col >= 0) is
+ * not in t->indexes. */
+const sql_cat_index *sql_table_index(const sql_cat_table *t, const char *name);
 /* Iteration: databases in name order; the tables of one database in name order. */
 uint32_t sql_schema_ndbs(const sql_schema *s);
 const sql_cat_db *sql_schema_db_at(const sql_schema *s, uint32_t i);
@@ -123,6 +127,8 @@ void sql_cat_close(sql_catalog *c);
 /* The current snapshot (reference taken; never NULL after a successful open). */
 sql_schema *sql_cat_acquire(sql_catalog *c);
 void sql_schema_release(sql_schema *s);
+/* Takes one more reference on s (a reader that hands the snapshot on). */
+void sql_schema_retain(sql_schema *s);
 /* Loads the schema now if the stored version moved (after a commit failed on a schema change). */
 int sql_cat_reload(sql_catalog *c, cm_err *err);
 
@@ -147,6 +153,18 @@ bool sql_ddl_is_ddl(const char *src, const sql_token *t, uint32_t n);
  * primary keys, 1075 auto column must be a key, 1067 invalid default, 1064 syntax. */
 int sql_ddl_exec(sql_catalog *c, const char *curdb, const char *src, const sql_token *t, uint32_t n,
                  sql_ddl_result *res, cm_err *err);
+
+/* The KV entry of index ix of table t for one row (docs/sql-layer.md "Index entries"), shared by
+ * the vtab's index maintenance and the catalog's backfill so both write the same bytes.
+ * vals[i] (borrowed) is the stored value of column ix->cols[i] (NULL datums allowed); column
+ * prefixes (prefix_len) are applied here: STRING to that many UTF-8 characters, BYTES to that many
+ * bytes. The key (cm_keys_append_index) is appended to key and the value to value:
+ *   unique and no NULL:   key = prefix + datums,           value = int64 body of the handle (8 B)
+ *   otherwise:            key = prefix + datums + handle,  value = the single byte '0'
+ * *handle_in_key (may be NULL) tells which. */
+int sql_cat_index_entry(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
+                        int64_t handle, cm_buf *key, cm_buf *value, bool *handle_in_key,
+                        cm_err *err);
 
 /* ---- SHOW ---------------------------------------------------------------------------------- */
 
