@@ -743,7 +743,7 @@ int sql_cat_create_table_text(const sql_cat_table *t, cm_buf *b)
         }
     }
     cm_buf_printf(b, "\n) ENGINE=InnoDB");
-    if (t->autoinc_start > 1) {
+    if (t->autoinc_col >= 0 && t->autoinc_start > 1) {
         cm_buf_printf(b, " AUTO_INCREMENT=%llu", (unsigned long long)t->autoinc_start);
     }
     cm_buf_printf(b, " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");

@@ -107,12 +107,29 @@ static int check_default(sql_ddl_col *dc, sql_cat_col *c, cm_arena *a, cm_err *e
                           "BLOB, TEXT, GEOMETRY or JSON column '%s' can't have a default value",
                           name);
     }
+    sql_value in = dc->def_value;
+    bool numeric = c->type.dtype == CM_DT_INT64 || c->type.dtype == CM_DT_UINT64 ||
+                   c->type.dtype == CM_DT_FLOAT64 || c->type.dtype == CM_DT_FLOAT32 ||
+                   c->type.dtype == CM_DT_DECIMAL || c->type.dtype == CM_DT_BIT ||
+                   c->type.dtype == CM_DT_YEAR;
+    if (in.type == SQL_V_BLOB && numeric && in.n <= 8) {
+        /* a hex literal in a numeric context is a number (MySQL) */
+        uint64_t u = 0;
+        for (size_t i = 0; i < in.n; i++) {
+            u = u << 8 | (uint8_t)in.s[i];
+        }
+        in = sql_value_int((int64_t)u);
+        if (u > (uint64_t)INT64_MAX) {
+            in.type = SQL_V_UINT;
+            in.u = u;
+        }
+    }
     cm_datum d;
     cm_buf scratch = CM_BUF_INIT, scratch2 = CM_BUF_INIT, text = CM_BUF_INIT;
     sql_type_note note;
     memset(&note, 0, sizeof(note));
     cm_err e2;
-    int rc = sql_type_store(&c->type, name, &dc->def_value, true, &d, &scratch, &note, &e2);
+    int rc = sql_type_store(&c->type, name, &in, true, &d, &scratch, &note, &e2);
     if (rc == CM_E_NOMEM) {
         rc = nomem(err);
     } else if (rc != 0) {
@@ -275,10 +292,19 @@ static int place_index(sql_cat_table *t, const sql_ddl_index *ix, sql_cat_index 
         if (name_taken(t, ix->name)) {
             return cm_err_set(err, CM_E_DUP_KEYNAME, "Duplicate key name '%s'", ix->name);
         }
-        x->name = ix->name;
+        x->name = cm_arena_strndup(a, ix->name, strlen(ix->name));
+        if (x->name == NULL) {
+            return nomem(err);
+        }
     } else {
         x->name = generate_name(t, t->cols[x->cols[0]].name, a);
         if (x->name == NULL) {
+            return nomem(err);
+        }
+    }
+    if (x->comment != NULL) {
+        x->comment = cm_arena_strndup(a, x->comment, strlen(x->comment));
+        if (x->comment == NULL) {
             return nomem(err);
         }
     }

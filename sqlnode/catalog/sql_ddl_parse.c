@@ -255,13 +255,12 @@ static int charset_option(ps *p, sql_ddl_stmt *st)
 {
     uint32_t save = p->i;
     accept_kw(p, "DEFAULT");
-    if (accept_kw(p, "CHARSET") || (is_kw(p, "CHARACTER") && is_kw_at(p, 1, "SET"))) {
-        if (sql_tok_is(p->src, &p->t[p->i - 1], "CHARACTER") || is_kw(p, "SET")) {
-            if (is_kw(p, "CHARACTER")) {
-                p->i++;
-            }
-            accept_kw(p, "SET");
-        }
+    bool cs = accept_kw(p, "CHARSET");
+    if (!cs && is_kw(p, "CHARACTER") && is_kw_at(p, 1, "SET")) {
+        p->i += 2;
+        cs = true;
+    }
+    if (cs) {
         accept_op(p, "=");
         int rc = charset_name(p, &st->charset);
         return rc != 0 ? rc : 1;
