@@ -160,7 +160,7 @@ int sql_ddl_exec(sql_catalog *c, const char *curdb, const char *src, const sql_t
  * prefixes (prefix_len) are applied here: STRING to that many UTF-8 characters, BYTES to that many
  * bytes. The key (cm_keys_append_index) is appended to key and the value to value:
  *   unique and no NULL:   key = prefix + datums,           value = int64 body of the handle (8 B)
- *   otherwise:            key = prefix + datums + handle,  value = the single byte '0'
+ *   otherwise:            key = prefix + datums + handle,  value = the single byte 0x00
  * *handle_in_key (may be NULL) tells which. */
 int sql_cat_index_entry(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
                         int64_t handle, cm_buf *key, cm_buf *value, bool *handle_in_key,

@@ -690,7 +690,7 @@ int sql_cat_index_entry(const sql_cat_table *t, const sql_cat_index *ix, const c
     if (handle_in_key != NULL) {
         *handle_in_key = hik;
     }
-    rc = hik ? cm_buf_append_u8(value, '0') : cm_codec_append_int64(value, handle);
+    rc = hik ? cm_buf_append_u8(value, 0) : cm_codec_append_int64(value, handle);
     return rc != 0 ? nomem(err) : 0;
 }
 

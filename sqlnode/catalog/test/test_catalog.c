@@ -871,7 +871,7 @@ static void test_index_entry(void **state)
     assert_int_equal(sql_cat_index_entry(&t, u, &nul, 4, &key, &val, &hik, &err), 0);
     assert_true(hik);
     assert_int_equal(val.len, 1);
-    assert_int_equal(val.ptr[0], '0');
+    assert_int_equal(val.ptr[0], 0);
     /* a prefix of 3 characters (UTF-8 aware) */
     cm_datum sv = {.type = CM_DT_STRING};
     sv.v.bytes = cm_slice_make("h\xc3\xa9llo", 6);
