@@ -78,7 +78,6 @@
     X(TOO_LONG_IDENT, -204, 1059, "42000", "Identifier name is too long")                          \
     X(DUP_FIELDNAME, -205, 1060, "42S21", "Duplicate column name")                                 \
     X(DUP_KEYNAME, -206, 1061, "42000", "Duplicate key name")                                      \
-    X(WRONG_FIELD_SPEC, -207, 1063, "42000", "Incorrect column specifier")                         \
     X(INVALID_DEFAULT, -208, 1067, "42000", "Invalid default value")                               \
     X(MULTIPLE_PRI_KEY, -209, 1068, "42000", "Multiple primary key defined")                       \
     X(TOO_MANY_KEYS, -210, 1069, "42000", "Too many keys specified; max 64 keys allowed")          \
