@@ -336,6 +336,7 @@ static int create_like(ddl_ctx *x, cm_err *err)
     rc = next_id(x, &t->id, err);
     for (uint32_t i = 0; rc == 0 && i < t->nindexes; i++) {
         rc = next_id(x, &t->indexes[i].id, err);
+        t->indexes[i].state = SQL_OBJ_PUBLIC; /* the new table is empty: nothing to backfill */
     }
     return rc == 0 ? put_table(x, t, err) : rc;
 }

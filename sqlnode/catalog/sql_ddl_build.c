@@ -508,10 +508,6 @@ int sql_ddl_build_table(const sql_ddl_stmt *st, cm_arena *a, sql_cat_id_cb id_cb
     for (uint32_t i = 0; i < out->ncols; i++) {
         sql_cat_col *c = &out->cols[i];
         sql_ddl_col dc = st->cols[i];
-        if (c->auto_inc && !dc.col.has_default) {
-            c->has_default = false;
-            c->default_null = false;
-        }
         rc = check_default(&dc, c, a, err);
         if (rc != 0) {
             return rc;

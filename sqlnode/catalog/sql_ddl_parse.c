@@ -745,7 +745,10 @@ static int column_attrs(ps *p, sql_ddl_col *dc)
             rc = string_lit(p, &c->comment);
         } else if (accept_kw(p, "COLLATE")) {
             char *x;
-            rc = collation_name(p, &x);
+            rc = word_or_string(p, &x);
+            if (rc == 0) {
+                rc = sql_type_apply_collate(&c->type, x, strlen(x), p->err);
+            }
         } else if (accept_kw(p, "CHARSET") ||
                    (is_kw(p, "CHARACTER") && is_kw_at(p, 1, "SET") && (p->i += 2))) {
             char *x;
@@ -789,7 +792,8 @@ static int column_def(ps *p, sql_ddl_stmt *st)
     sql_coltype ty;
     memset(&ty, 0, sizeof(ty));
     uint32_t pos = p->i;
-    rc = sql_type_parse(p->src, p->t, p->n, &pos, &ty, p->err);
+    bool serial = is_kw(p, "SERIAL");
+    rc = sql_type_parse_named(p->src, p->t, p->n, &pos, dc.col.name, 0, &ty, p->err);
     if (rc != 0) {
         return rc;
     }
@@ -811,6 +815,11 @@ static int column_def(ps *p, sql_ddl_stmt *st)
         }
     }
     sql_coltype_free(&ty);
+    if (serial) { /* SERIAL = BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE */
+        dc.col.not_null = true;
+        dc.col.auto_inc = true;
+        dc.inline_unique = true;
+    }
     rc = column_attrs(p, &dc);
     if (rc != 0) {
         return rc;

@@ -399,12 +399,37 @@ static void test_build_options(void **state)
     assert_true(t.cols[1].on_update_now);
     assert_true(t.cols[2].default_now);
     assert_string_equal(t.cols[3].default_text, "y");
-    assert_string_equal(t.cols[4].default_text, "-1");
+    assert_string_equal(t.cols[4].default_text, "-1.00");
     assert_true(t.cols[5].default_null);
     assert_string_equal(t.cols[5].comment, "the n");
     assert_string_equal(t.cols[6].default_text, "16");
     assert_int_equal(t.autoinc_col, 0);
     parsed_fini(&p);
+}
+
+static void test_build_serial_collate(void **state)
+{
+    (void)state;
+    parsed p;
+    sql_cat_table t;
+    assert_int_equal(build(&p,
+                           "CREATE TABLE s (id SERIAL, name VARCHAR(10) NOT NULL COLLATE "
+                           "utf8mb4_bin, b VARCHAR(4) COLLATE binary)",
+                           &t),
+                     0);
+    /* SERIAL = BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE */
+    assert_true(t.cols[0].not_null);
+    assert_true(t.cols[0].auto_inc);
+    assert_true(t.cols[0].type.is_unsigned);
+    assert_int_equal(t.autoinc_col, 0);
+    assert_int_equal(t.handle_col, -1);
+    assert_int_equal(t.nindexes, 1);
+    assert_string_equal(t.indexes[0].name, "id");
+    assert_true(t.indexes[0].unique);
+    assert_true(t.cols[1].not_null);
+    assert_int_equal(t.cols[2].type.dtype, CM_DT_BYTES); /* a binary collation: VARBINARY */
+    parsed_fini(&p);
+    expect_error("CREATE TABLE s (a VARCHAR(10) NOT NULL COLLATE nosuch)", 1273);
 }
 
 static void test_build_errors(void **state)
@@ -1126,6 +1151,7 @@ int main(void)
         cmocka_unit_test(test_build_handle_rule),
         cmocka_unit_test(test_build_index_names),
         cmocka_unit_test(test_build_options),
+        cmocka_unit_test(test_build_serial_collate),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build_limits),
         cmocka_unit_test(test_add_index),

@@ -291,15 +291,15 @@ static int cmd_rows(int c, const char *db, const char *name, long n, long mod)
             for (uint32_t i = 0; i < t->ncols; i++) {
                 cells[i].id = t->cols[i].id;
                 if ((int32_t)i == t->handle_col) {
-                    cells[i].d.type = CM_DT_INT64;
-                    cells[i].d.v.i64 = h;
+                    cells[i].value.type = CM_DT_INT64;
+                    cells[i].value.v.i64 = h;
                 } else if (col_is_string(&t->cols[i])) {
                     snprintf(texts[i], 32, "s%ld", v);
-                    cells[i].d.type = (cm_dtype)t->cols[i].type.dtype;
-                    cells[i].d.v.bytes = cm_slice_make(texts[i], strlen(texts[i]));
+                    cells[i].value.type = (cm_dtype)t->cols[i].type.dtype;
+                    cells[i].value.v.bytes = cm_slice_make(texts[i], strlen(texts[i]));
                 } else {
-                    cells[i].d.type = CM_DT_INT64;
-                    cells[i].d.v.i64 = v;
+                    cells[i].value.type = CM_DT_INT64;
+                    cells[i].value.v.i64 = v;
                 }
             }
             cm_buf_reset(&key);
