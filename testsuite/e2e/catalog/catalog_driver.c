@@ -15,7 +15,9 @@
  *                                    handle % MOD (MOD 0: the handle), string columns "s<value>"
  *   checkindex A DB TABLE INDEX      every index entry matches a row and every row has its entry
  *                                    -> "ok entries=N" | "err …"
- *   countrange A DB TABLE            keys under the table's prefix -> "ok keys=N"
+ *   countrange A TABLE_ID            keys under the table's prefix -> "ok keys=N"
+ *   gcqueue A                        the GC worker's queued delete ranges -> "range START END"
+ *                                    (hex) lines, then "ok ranges=N"
  *   wait A VERSION MS                until A's snapshot reaches VERSION (poll thread)
  *   close A
  * Exit status 0 when every command ran (errors of DDL statements are results, not failures),
@@ -27,6 +29,7 @@
 #include "cm_row.h"
 #include "cm_time.h"
 #include "sql_catalog.h"
+#include "sql_gc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +465,45 @@ static int cmd_countrange(int c, int64_t table_id)
     return 0;
 }
 
+static void hex(cm_slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        printf("%02x", s.ptr[i]);
+    }
+}
+
+static int cmd_gcqueue(int c)
+{
+    cm_buf s = CM_BUF_INIT, e = CM_BUF_INIT;
+    kvlist l = {CM_BUF_INIT, 0};
+    cm_err err;
+    int rc = sql_gc_queue_range(&s, &e, &err);
+    if (rc == 0) {
+        rc = scan_all(kcs[c], cm_buf_slice(&s), cm_buf_slice(&e), &l, &err);
+    }
+    for (size_t off = 0; rc == 0 && off < l.keys.len;) {
+        cm_slice k, v, rs, re;
+        uint64_t ts;
+        off = next_pair(&l, off, &k, &v);
+        rc = sql_gc_queue_decode(k, v, &ts, &rs, &re, &err);
+        if (rc == 0) {
+            printf("range ");
+            hex(rs);
+            printf(" ");
+            hex(re);
+            printf("\n");
+        }
+    }
+    cm_buf_fini(&s);
+    cm_buf_fini(&e);
+    cm_buf_fini(&l.keys);
+    if (rc != 0) {
+        return fail("gcqueue", &err);
+    }
+    printf("ok ranges=%u\n", l.n);
+    return 0;
+}
+
 static int cmd_wait(int c, uint64_t version, long ms)
 {
     uint64_t end = cm_time_mono_ms() + (uint64_t)ms;
@@ -553,6 +595,9 @@ static int run_line(char *line)
     }
     if (strcmp(cmd, "countrange") == 0 && a1) {
         return cmd_countrange(c, atoll(a1));
+    }
+    if (strcmp(cmd, "gcqueue") == 0) {
+        return cmd_gcqueue(c);
     }
     if (strcmp(cmd, "wait") == 0 && a2) {
         return cmd_wait(c, strtoull(a1, NULL, 10), atol(a2));

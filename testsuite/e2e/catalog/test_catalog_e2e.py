@@ -74,6 +74,18 @@ def dump(lines):
     return version, dbs, tables
 
 
+def table_prefix(tid):
+    return "74" + "%016x" % (tid ^ (1 << 63))
+
+
+def index_prefix(tid, iid):
+    return table_prefix(tid) + "5f69" + "%016x" % (iid ^ (1 << 63))
+
+
+def queued(lines):
+    return {l.split()[1]: l.split()[2] for l in lines if l.startswith("range ")}
+
+
 def test_bootstrap_once_from_two_nodes(cluster):
     """Two catalogs opening a fresh cluster at once: one bootstrap, version 1, test and mysql."""
     script = "open A 200\ndump A\n"
@@ -143,8 +155,9 @@ def test_ids_never_reused(cluster):
                        "ddl A CREATE TABLE r (id INT PRIMARY KEY, a INT, KEY (a), UNIQUE (a))\n"
                        "dump A\nddl A TRUNCATE TABLE r\ndump A\n"
                        "ddl A DROP DATABASE IF EXISTS gone\n"
-                       "ddl A CREATE DATABASE gone\nddl A DROP DATABASE gone\n"
-                       "ddl A CREATE DATABASE gone\ndump A\n")
+                       "ddl A CREATE DATABASE gone\nuse A gone\nddl A CREATE TABLE g1 (a INT)\n"
+                       "ddl A CREATE TABLE g2 (a INT)\ndump A\nddl A DROP DATABASE gone\n"
+                       "ddl A CREATE DATABASE gone\ndump A\ngcqueue A\n")
     dumps = [i for i, l in enumerate(out) if l.startswith("version ")]
     seen = set()
     versions = []
@@ -162,8 +175,20 @@ def test_ids_never_reused(cluster):
     res = results(out)
     warn = [l for l in res if "warn=1008" in l]
     assert len(warn) == 1, res
-    v_last, dbs, _ = dump(out[dumps[3]:])
-    assert "gone" in dbs
+    assert "ok affected=2 warnings=0" in res, res  # DROP DATABASE of two tables
+    _, dbs_before, t_gone = dump(out[dumps[3]:dumps[4]])
+    _, dbs, t_after = dump(out[dumps[4]:])
+    assert "gone" in dbs and dbs["gone"] != dbs_before["gone"]  # a new database id
+    assert not [k for k in t_after if k[0] == "gone"]
+    # every dropped table's keys were queued for the GC worker in the dropping transaction:
+    # the first r (DROP TABLE), the second r's old id (TRUNCATE), g1 and g2 (DROP DATABASE)
+    q = queued(out)
+    _, _, t0 = dump(out[dumps[0]:dumps[1]])
+    _, _, t1 = dump(out[dumps[1]:dumps[2]])
+    for tid in (t0[("test", "r")]["id"], t1[("test", "r")]["id"], t_gone[("gone", "g1")]["id"],
+                t_gone[("gone", "g2")]["id"]):
+        assert table_prefix(tid) in q, (tid, q)
+    assert table_prefix(t_after[("test", "r")]["id"]) not in q
 
 
 def test_autoid_batches_unique_across_nodes(cluster):
@@ -212,7 +237,7 @@ def test_backfill_and_unique_violation(cluster):
                        "rows A test hb 700 0\n"
                        "ddl A ALTER TABLE hb ADD UNIQUE (b)\n"
                        "checkindex A test hb b\n"
-                       "ddl A DROP INDEX ik ON bf\ndump A\n", timeout=300)
+                       "ddl A DROP INDEX ik ON bf\ndump A\ngcqueue A\n", timeout=300)
     res = results(out)
     assert res[4] == "ok affected=0 warnings=0", res   # CREATE INDEX ik
     assert res[5] == "ok entries=1200", res
@@ -225,6 +250,12 @@ def test_backfill_and_unique_violation(cluster):
     assert res[14] == "ok entries=700", res
     _, _, t2 = dump(out[dumps[1]:])
     assert set(t2[("test", "bf")]["idx"]) == {"uid", "sp"}
+    # the dropped index's entries are queued for deletion, the others are not
+    q = queued(out)
+    tid = t1[("test", "bf")]["id"]
+    assert index_prefix(tid, t1[("test", "bf")]["idx"]["ik"][0]) in q, q
+    for name, (iid, _, _) in t2[("test", "bf")]["idx"].items():
+        assert index_prefix(tid, iid) not in q
     assert all(x[1] == 5 for x in t2[("test", "bf")]["idx"].values())
 
 
