@@ -295,3 +295,31 @@ def test_errors(cluster):
     rows = [l for l in out if l.startswith("row ")]
     assert rows == ["row e4", "row e5"], out  # e1 (still there after the failed DROP) renamed
     assert codes[21] == 1146, res
+
+
+def test_concurrent_ddl_from_two_nodes(cluster):
+    """Two nodes creating and dropping tables at once: every DDL lands once (conflicts on the
+    version key are retried), versions strictly increase, both nodes end with the same schema."""
+    run(cluster, "open A\nddl A CREATE DATABASE conc\n")
+    scripts = []
+    for node in ("A", "B"):
+        lines = ["open %s 100" % node, "use %s conc" % node]
+        for i in range(15):
+            lines.append("ddl %s CREATE TABLE %s%d (id INT PRIMARY KEY, v INT, KEY (v))"
+                         % (node, node.lower(), i))
+        for i in range(0, 15, 3):
+            lines.append("ddl %s DROP TABLE %s%d" % (node, node.lower(), i))
+        lines.append("reload %s" % node)
+        lines.append("dump %s" % node)
+        scripts.append("\n".join(lines) + "\n")
+    ps = [start(cluster, s) for s in scripts]
+    outs = [finish(cluster, p, s, timeout=300) for p, s in zip(ps, scripts)]
+    for o in outs:
+        assert all(l.startswith("ok") for l in results(o)), o
+    out = run(cluster, "open C\ndump C\n")
+    _, _, tables = dump(out)
+    names = sorted(n for (d, n) in tables if d == "conc")
+    want = sorted("%s%d" % (p, i) for p in "ab" for i in range(15) if i % 3 != 0)
+    assert names == want
+    ids = [t["id"] for (d, n), t in tables.items() if d == "conc"]
+    assert len(set(ids)) == len(ids)
