@@ -73,7 +73,8 @@ typedef struct sql_cat_table {
     uint32_t ncols;
     sql_cat_col *cols; /* in declaration order: cols[i].offset == i */
     uint32_t nindexes;
-    sql_cat_index *indexes;
+    sql_cat_index *indexes; /* PRIMARY (when not the handle), unique, then the others; the
+                               clustered primary key (handle_col >= 0) has no entry here */
     int32_t handle_col;     /* offset of the integer primary key column that is the row handle
                                (clustered), or -1: a hidden row id is the handle */
     int32_t autoinc_col;    /* offset of the AUTO_INCREMENT column, or -1 */
@@ -183,7 +184,8 @@ int sql_cat_describe(sql_catalog *c, const sql_schema *s, const char *curdb, con
 
 /* Next AUTO_INCREMENT value (or hidden row id when t has no handle column) for t, from this
  * node's batch; a new batch is taken from the table's allocator key in its own transaction.
- * Values are unique and increasing per node. */
+ * Values are unique and increasing per node. AUTO_INCREMENT values and hidden row ids of one
+ * table come from the same allocator (a table with both gets distinct values for each use). */
 int sql_cat_next_autoid(sql_catalog *c, const sql_cat_table *t, uint64_t *out, cm_err *err);
 /* An explicit value v was inserted into the AUTO_INCREMENT column: later values are above it. */
 int sql_cat_rebase_autoid(sql_catalog *c, const sql_cat_table *t, uint64_t v, cm_err *err);
