@@ -464,8 +464,11 @@ void sql_cat_autoid_forget(sql_catalog *c, int64_t table_id)
 static int autoid_take(sql_catalog *c, const sql_cat_table *t, uint64_t floor, uint64_t step,
                        uint64_t *lo, uint64_t *hi, cm_err *err)
 {
-    cm_buf k = CM_BUF_INIT;
-    if (sql_cat_key_autoid(&k, t->db_id, t->id) != 0) {
+    cm_buf k = CM_BUF_INIT, tk = CM_BUF_INIT, tv = CM_BUF_INIT;
+    if (sql_cat_key_autoid(&k, t->db_id, t->id) != 0 ||
+        sql_cat_key_table(&tk, t->db_id, t->id) != 0) {
+        cm_buf_fini(&k);
+        cm_buf_fini(&tk);
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
     int rc = 0;
@@ -474,6 +477,17 @@ static int autoid_take(sql_catalog *c, const sql_cat_table *t, uint64_t floor, u
         rc = cm_txn_begin(c->kc, &x, err);
         uint64_t base = 0;
         bool found;
+        if (rc == 0) {
+            /* a definition from an old snapshot (the table was dropped or truncated since)
+             * must not leave an allocator key behind */
+            rc = cm_txn_get(x, cm_buf_slice(&tk), &tv, err);
+            if (rc == CM_E_NOT_FOUND) {
+                rc = cm_err_set(err, CM_E_SCHEMA_CHANGED,
+                                "Information schema is changed: table '%s' was dropped or "
+                                "truncated",
+                                t->name);
+            }
+        }
         if (rc == 0) {
             rc = read_u64(x, cm_buf_slice(&k), &base, &found, err);
         }
@@ -505,6 +519,8 @@ static int autoid_take(sql_catalog *c, const sql_cat_table *t, uint64_t floor, u
         }
     }
     cm_buf_fini(&k);
+    cm_buf_fini(&tk);
+    cm_buf_fini(&tv);
     return rc;
 }
 
@@ -558,14 +574,23 @@ int sql_cat_rebase_autoid(sql_catalog *c, const sql_cat_table *t, uint64_t v, cm
         pthread_mutex_unlock(&c->mu);
         return 0;
     }
-    if (e != NULL) {
-        e->end = 0; /* beyond the batch: the next call takes a batch above v */
-        e->next = 1;
-    }
     pthread_mutex_unlock(&c->mu);
     if (e == NULL) {
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
+    /* beyond the batch: a new batch above v, so a run of explicit values (a restore) costs one
+     * transaction per autoid_step values, not one each */
     uint64_t lo, hi;
-    return autoid_take(c, t, v, 0, &lo, &hi, err);
+    int rc = autoid_take(c, t, v, c->opt.autoid_step, &lo, &hi, err);
+    if (rc != 0) {
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    e = autoid_slot(c, t->id, true);
+    if (e != NULL && e->end < hi) {
+        e->next = lo + 1; /* lo >= v */
+        e->end = hi;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return e == NULL ? cm_err_set(err, CM_E_NOMEM, "out of memory") : 0;
 }

@@ -8,7 +8,9 @@
  *   ddl A SQL…                       -> "ok affected=N warnings=N [warn=CODE msg]" | "err ERRNO
  * msg" show A SQL…                      -> "row c1|c2|…" lines then "ok rows=N" dump A -> "version
  * V", "db ID NAME", "table DB NAME ID handle=H auto=A idx=NAME:ID:STATE[:u],…" lines, then "ok"
- *   autoid A DB TABLE N              N values from sql_cat_next_autoid -> "ids v1 v2 …"
+ *   autoid A DB TABLE N [held]       N values from sql_cat_next_autoid -> "ids v1 v2 …"
+ *                                    (held: the table as the snapshot taken by `hold A` saw it)
+ *   hold A                           keep a reference to A's current snapshot
  *   rebase A DB TABLE V              sql_cat_rebase_autoid
  *   rows A DB TABLE N MOD            N rows with handles 1..N (table with an integer handle or a
  *                                    hidden one: handle = row number); integer columns get
@@ -42,6 +44,7 @@ static const char *pd_addr;
 static cm_kv_client *kcs[NCAT];
 static sql_catalog *cats[NCAT];
 static char curdb[NCAT][128];
+static sql_schema *held[NCAT];
 
 static int cat_index(const char *name)
 {
@@ -83,6 +86,8 @@ static int cmd_open(int c, const char *poll, const char *step)
 
 static void cmd_close(int c)
 {
+    sql_schema_release(held[c]);
+    held[c] = NULL;
     sql_cat_close(cats[c]);
     cm_kv_client_free(kcs[c]);
     cats[c] = NULL;
@@ -227,21 +232,33 @@ static const sql_cat_table *lookup(int c, const char *db, const char *name, sql_
     return t;
 }
 
-static int cmd_autoid(int c, const char *db, const char *name, long n)
+static int cmd_autoid(int c, const char *db, const char *name, long n, bool use_held)
 {
     sql_schema *s;
-    const sql_cat_table *t = lookup(c, db, name, &s);
+    const sql_cat_table *t = NULL;
+    if (use_held && held[c] != NULL) {
+        s = held[c];
+        sql_schema_retain(s);
+        t = sql_schema_table(s, db, name);
+    } else {
+        t = lookup(c, db, name, &s);
+    }
     if (t == NULL) {
+        if (use_held) {
+            sql_schema_release(s);
+            printf("err 1146 no table %s.%s\n", db, name);
+        }
         return 0;
     }
     cm_err err;
     printf("ids");
     for (long i = 0; i < n; i++) {
         uint64_t v;
-        if (sql_cat_next_autoid(cats[c], t, &v, &err) != 0) {
+        int rc = sql_cat_next_autoid(cats[c], t, &v, &err);
+        if (rc != 0) {
             sql_schema_release(s);
-            printf("\n");
-            return fail("autoid", &err);
+            printf("\nerr %d %s\n", cm_err_mysql_errno(rc), err.msg);
+            return 0;
         }
         printf(" %llu", (unsigned long long)v);
     }
@@ -582,7 +599,13 @@ static int run_line(char *line)
         return 0;
     }
     if (strcmp(cmd, "autoid") == 0 && a3) {
-        return cmd_autoid(c, a1, a2, atol(a3));
+        return cmd_autoid(c, a1, a2, atol(a3), a4 != NULL && strcmp(a4, "held") == 0);
+    }
+    if (strcmp(cmd, "hold") == 0) {
+        sql_schema_release(held[c]);
+        held[c] = sql_cat_acquire(cats[c]);
+        printf("ok\n");
+        return 0;
     }
     if (strcmp(cmd, "rebase") == 0 && a3) {
         return cmd_rebase(c, a1, a2, strtoull(a3, NULL, 10));
@@ -624,6 +647,7 @@ int main(int argc, char **argv)
     free(line);
     for (int c = 0; c < NCAT; c++) {
         if (cats[c] != NULL) {
+            sql_schema_release(held[c]);
             sql_cat_close(cats[c]);
             cm_kv_client_free(kcs[c]);
         }

@@ -214,13 +214,20 @@ def test_autoid_rebase_start_and_truncate(cluster):
                        "autoid A test rb 2\nrebase A test rb 105\nautoid A test rb 1\n"
                        "rebase A test rb 5000\nautoid A test rb 2\n"
                        "open B 1000 10\nautoid B test rb 1\n"
-                       "ddl A TRUNCATE rb\nautoid A test rb 1\n")
+                       "hold A\nddl A TRUNCATE rb\nautoid A test rb 1\n"
+                       "autoid A test rb 1 held\n"
+                       "ddl A CREATE TABLE rx (id INT AUTO_INCREMENT PRIMARY KEY)\n"
+                       "rebase A test rx 1\nrebase A test rx 2\nrebase A test rx 3\n"
+                       "autoid A test rx 1\n")
     ids = [[int(x) for x in l.split()[1:]] for l in out if l.startswith("ids")]
     assert ids[0] == [100, 101]
     assert ids[1] == [106]
     assert ids[2] == [5001, 5002]
     assert ids[3][0] > 5002  # another node: above the rebased base
     assert ids[4] == [100]   # TRUNCATE: a new table, the counter starts again
+    # the old definition (a snapshot from before TRUNCATE) gets no values and leaves no key
+    assert [l for l in out if l.startswith("err ")][0].startswith("err 8028 "), out
+    assert ids[6] == [4]     # explicit 1, 2, 3 then the next value
 
 
 def test_backfill_and_unique_violation(cluster):
