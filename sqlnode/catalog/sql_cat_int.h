@@ -206,8 +206,12 @@ int sql_cat_alloc_ids(sql_catalog *c, uint32_t n, int64_t *first, cm_err *err);
 /* Forgets this node's AUTO_INCREMENT batch of a table (DROP / TRUNCATE). */
 void sql_cat_autoid_forget(sql_catalog *c, int64_t table_id);
 
-/* SHOW CREATE TABLE's text of t (appended to b, NUL-terminated). */
-int sql_cat_create_table_text(const sql_cat_table *t, cm_buf *b);
+/* SHOW CREATE TABLE's text of t (appended to b, NUL-terminated); next_autoid > 1 prints the
+ * AUTO_INCREMENT= option as MySQL does. */
+int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_buf *b);
+/* The table's next AUTO_INCREMENT value as SHOW reports it: the allocator's base + 1 (at least
+ * the AUTO_INCREMENT= start), read at a fresh snapshot; c NULL or a failed read: the start. */
+uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t);
 /* SHOW helpers shared with DESCRIBE. */
 int sql_cat_show_columns(const sql_cat_table *t, bool full, const char *like, sql_sink *sink,
                          cm_err *err);

@@ -676,7 +676,7 @@ static void key_cols(cm_buf *b, const sql_cat_table *t, const uint32_t *cols, co
     cm_buf_printf(b, ")");
 }
 
-int sql_cat_create_table_text(const sql_cat_table *t, cm_buf *b)
+int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_buf *b)
 {
     cm_buf ty = CM_BUF_INIT;
     cm_buf_printf(b, "CREATE TABLE ");
@@ -743,8 +743,8 @@ int sql_cat_create_table_text(const sql_cat_table *t, cm_buf *b)
         }
     }
     cm_buf_printf(b, "\n) ENGINE=InnoDB");
-    if (t->autoinc_col >= 0 && t->autoinc_start > 1) {
-        cm_buf_printf(b, " AUTO_INCREMENT=%llu", (unsigned long long)t->autoinc_start);
+    if (t->autoinc_col >= 0 && next_autoid > 1) {
+        cm_buf_printf(b, " AUTO_INCREMENT=%llu", (unsigned long long)next_autoid);
     }
     cm_buf_printf(b, " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
     if (t->comment != NULL) {
@@ -771,8 +771,8 @@ static int find_table(const sql_schema *s, const char *curdb, const show_req *q,
     return 0;
 }
 
-static int show_tables(const sql_schema *s, const char *curdb, const show_req *q, res *r,
-                       cm_buf *title, bool status, cm_err *err)
+static int show_tables(sql_catalog *c, const sql_schema *s, const char *curdb, const show_req *q,
+                       res *r, cm_buf *title, bool status, cm_err *err)
 {
     const char *dbn = q->db ? q->db : curdb;
     if (dbn == NULL) {
@@ -819,7 +819,7 @@ static int show_tables(const sql_schema *s, const char *curdb, const show_req *q
                 put_int(r, 0);
             }
             if (t->autoinc_col >= 0) {
-                put_int(r, (int64_t)(t->autoinc_start > 0 ? t->autoinc_start : 1));
+                put_int(r, (int64_t)sql_cat_autoid_peek(c, t));
             } else {
                 put_null(r);
             }
@@ -841,7 +841,6 @@ static int show_tables(const sql_schema *s, const char *curdb, const show_req *q
 int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const char *src,
                  const sql_token *t, uint32_t n, sql_sink *sink, cm_err *err)
 {
-    (void)c;
     show_req q;
     if (!parse_show(src, t, n, &q)) {
         show_req_fini(&q);
@@ -869,7 +868,7 @@ int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const c
         break;
     case SHOW_TABLES:
     case SHOW_TABLE_STATUS:
-        rc = show_tables(s, curdb, &q, &r, &title, q.kind == SHOW_TABLE_STATUS, err);
+        rc = show_tables(c, s, curdb, &q, &r, &title, q.kind == SHOW_TABLE_STATUS, err);
         break;
     case SHOW_COLUMNS:
         rc = find_table(s, curdb, &q, &tab, err);
@@ -890,7 +889,9 @@ int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const c
             r.cols[0] = col_text("Table");
             r.cols[1] = col_text("Create Table");
             r.ncols = 2;
-            rc = sql_cat_create_table_text(tab, &text) != 0 ? CM_E_NOMEM : 0;
+            rc = sql_cat_create_table_text(tab, sql_cat_autoid_peek(c, tab), &text) != 0
+                     ? CM_E_NOMEM
+                     : 0;
             row_begin(&r);
             put_text(&r, tab->name);
             put_text_n(&r, (const char *)text.ptr, text.len ? text.len - 0 : 0);

@@ -524,6 +524,26 @@ static int autoid_take(sql_catalog *c, const sql_cat_table *t, uint64_t floor, u
     return rc;
 }
 
+uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t)
+{
+    uint64_t start = t->autoinc_start > 0 ? t->autoinc_start : 1;
+    if (c == NULL) {
+        return start;
+    }
+    cm_buf k = CM_BUF_INIT;
+    cm_txn *x = NULL;
+    cm_err err;
+    uint64_t base = 0;
+    bool found = false;
+    if (sql_cat_key_autoid(&k, t->db_id, t->id) == 0 && cm_txn_begin(c->kc, &x, &err) == 0 &&
+        read_u64(x, cm_buf_slice(&k), &base, &found, &err) == 0 && found && base >= start) {
+        start = base + 1;
+    }
+    cm_txn_free(x);
+    cm_buf_fini(&k);
+    return start;
+}
+
 int sql_cat_next_autoid(sql_catalog *c, const sql_cat_table *t, uint64_t *out, cm_err *err)
 {
     pthread_mutex_lock(&c->mu);

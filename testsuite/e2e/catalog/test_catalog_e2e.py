@@ -218,7 +218,8 @@ def test_autoid_rebase_start_and_truncate(cluster):
                        "autoid A test rb 1 held\n"
                        "ddl A CREATE TABLE rx (id INT AUTO_INCREMENT PRIMARY KEY)\n"
                        "rebase A test rx 1\nrebase A test rx 2\nrebase A test rx 3\n"
-                       "autoid A test rx 1\n")
+                       "autoid A test rx 1\nshow A SHOW CREATE TABLE rx\n"
+                       "show A SHOW TABLE STATUS LIKE 'rx'\n")
     ids = [[int(x) for x in l.split()[1:]] for l in out if l.startswith("ids")]
     assert ids[0] == [100, 101]
     assert ids[1] == [106]
@@ -228,6 +229,11 @@ def test_autoid_rebase_start_and_truncate(cluster):
     # the old definition (a snapshot from before TRUNCATE) gets no values and leaves no key
     assert [l for l in out if l.startswith("err ")][0].startswith("err 8028 "), out
     assert ids[6] == [4]     # explicit 1, 2, 3 then the next value
+    # SHOW reports the allocator's next value (above everything handed out, as TiDB does)
+    rows = [l for l in out if l.startswith("row ")]
+    m = re.search(r"AUTO_INCREMENT=(\d+) DEFAULT", rows[0])
+    assert m and int(m.group(1)) > 4, rows
+    assert rows[1].split("|")[10] == m.group(1), rows
 
 
 def test_backfill_and_unique_violation(cluster):
