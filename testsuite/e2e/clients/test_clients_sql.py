@@ -82,6 +82,16 @@ def server():
     s.cleanup()
 
 
+def check(out):
+    """Compares a client's lines with the expected ones, showing every line that differs."""
+    want = expected()
+    diff = ["line %d: got %r, want %r" % (i + 1, g, w) for i, (g, w) in enumerate(zip(out, want))
+            if g != w]
+    if len(out) != len(want):
+        diff.append("got %d lines, want %d" % (len(out), len(want)))
+    assert not diff, "\n".join(diff)
+
+
 def fresh_db(server, name):
     c = pymysql.connect(host="127.0.0.1", port=server.port, user="root", autocommit=True)
     with c.cursor() as cur:
@@ -154,7 +164,7 @@ def test_pymysql(server):
     out = run_dbapi(lambda: pymysql.connect(host="127.0.0.1", port=server.port, user="root",
                                             database=db, autocommit=False, read_timeout=60),
                     pymysql.err.MySQLError)
-    assert out == expected()
+    check(out)
 
 
 def test_mysqlclient(server):
@@ -162,7 +172,7 @@ def test_mysqlclient(server):
     out = run_dbapi(lambda: MySQLdb.connect(host="127.0.0.1", port=server.port, user="root",
                                             database=db, autocommit=False, read_timeout=60),
                     MySQLdb.MySQLError)
-    assert out == expected()
+    check(out)
 
 
 def test_odbc(server):
@@ -172,7 +182,7 @@ def test_odbc(server):
                 "OPTION=3;NO_SSPS=0" % (MAODBC, server.port, db))
     out = run_dbapi(lambda: pyodbc.connect(conn_str, autocommit=False, timeout=30),
                     pyodbc.Error, marker="?")
-    assert out == expected()
+    check(out)
 
 
 def test_mariadb_cli(server):
@@ -205,7 +215,7 @@ def test_mariadb_cli(server):
     out.append("after rollback: count %s, other connection count %s" % (res[1][0], res2[0][0]))
     rc, _, err = cli(DUP + ";\n")
     out.append("duplicate: %s" % ("1062" if rc != 0 and "ERROR 1062" in err else err.strip()))
-    assert out == expected()
+    check(out)
 
 
 def test_connector_j(server):
@@ -217,4 +227,4 @@ def test_connector_j(server):
         p = subprocess.run(["java", "-cp", "%s:%s" % (JAR, d), "ClientsJdbc", str(server.port),
                             db], capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.splitlines() == expected()
+    check(p.stdout.splitlines())
