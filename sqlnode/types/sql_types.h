@@ -115,6 +115,34 @@ int sql_type_store_row(const sql_coltype *t, const char *col_name, uint64_t row,
 /* Most bytes one sql_type_store call appends to scratch: a BINARY(255) padded value. */
 #define SQL_TYPE_STORE_SCRATCH_MAX 256
 
+/* How a comparison operand converted for a key relates to the operand itself. */
+typedef enum sql_type_fit {
+    SQL_TYPE_FIT_EXACT = 0, /* out has in's value */
+    SQL_TYPE_FIT_UP,        /* out is the smallest column value above in (5.5 → 6 for INT) */
+    SQL_TYPE_FIT_DOWN,      /* out is the largest column value below in (DATE from a datetime) */
+    SQL_TYPE_FIT_NONE,      /* out tells nothing: no value of the column equals in, and in's
+                               place in the key order is unknown (clamped, not a number, a bad
+                               date, an unknown ENUM member …) */
+} sql_type_fit;
+
+/* Converts in — the other side of a comparison with a column of type t (a constraint value) —
+ * into a datum for a key, like sql_type_store in non-strict mode, and says in *fit how out
+ * relates to in. For an index range:
+ *     col = in   EXACT: look up out;            anything else: nothing matches
+ *     col > in   EXACT/DOWN: keys > out;         UP: keys >= out;   NONE: no lower bound
+ *     col >= in  EXACT/UP: keys >= out;          DOWN: keys > out;  NONE: no lower bound
+ *     col < in   EXACT/UP: keys < out;           DOWN: keys <= out; NONE: no upper bound
+ *     col <= in  EXACT/DOWN: keys <= out;        UP: keys < out;    NONE: no upper bound
+ * and only where sql_type_key_ordered(t). A NULL in gives a NULL datum and EXACT. Returns 0 or
+ * CM_E_NOMEM (scratch as for sql_type_store). */
+int sql_type_key_value(const sql_coltype *t, const sql_value *in, cm_datum *out, cm_buf *scratch,
+                       sql_type_fit *fit, cm_err *err);
+/* Whether the key order of t's values is the order SQLite sees in their loaded form, so that
+ * range predicates may be served from keys: false for ENUM and SET (keys hold member numbers,
+ * SQLite sees member text), TIME (its text does not sort: '-01:00:00', '100:00:00'), BIT (SQLite
+ * sees BLOBs, which never compare with numbers) and JSON (not indexable). */
+bool sql_type_key_ordered(const sql_coltype *t);
+
 /* Converts a stored datum of a column of type t into the value SQLite works with: integers as
  * INT/UINT, floats as DOUBLE, DECIMAL as TEXT in its exact form, strings as TEXT (CHAR without
  * trailing spaces), bytes as BLOB, temporal types as TEXT in MySQL's format with fsp digits, YEAR

@@ -14,6 +14,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void store_one(const sql_coltype *t, const sql_value *in)
 {
+    {
+        cm_buf scratch = CM_BUF_INIT;
+        cm_datum d;
+        cm_err err;
+        sql_type_fit fit;
+        if (sql_type_key_value(t, in, &d, &scratch, &fit, &err) == 0 && fit != SQL_TYPE_FIT_NONE &&
+            d.type != CM_DT_NULL && (d.type != t->dtype || !cm_datum_valid(&d))) {
+            abort(); /* a key value the codec would refuse */
+        }
+        cm_buf_fini(&scratch);
+    }
     for (int strict = 0; strict < 2; strict++) {
         cm_buf scratch = CM_BUF_INIT, ls = CM_BUF_INIT;
         cm_datum d;

@@ -1284,6 +1284,129 @@ static void test_load_edges(void **state)
     cm_buf_fini(&s);
 }
 
+/* ---- key values of comparison operands ---- */
+
+static void test_key_value(void **state)
+{
+    (void)state;
+    enum {
+        E = SQL_TYPE_FIT_EXACT,
+        U = SQL_TYPE_FIT_UP,
+        D = SQL_TYPE_FIT_DOWN,
+        N = SQL_TYPE_FIT_NONE
+    };
+    static const struct {
+        const char *decl, *in;
+        int fit;
+        const char *out; /* loaded back; NULL: not checked */
+    } cases[] = {
+        {"int", "i:5", E, "5"},
+        {"int", "d:5.5", U, "6"},
+        {"int", "d:5.4", D, "5"},
+        {"int", "d:-5.5", D, "-6"},
+        {"int", "d:5", E, "5"},
+        {"int", "s:5", E, "5"},
+        {"int", "s: 5.50 ", U, "6"},
+        {"int", "s:5abc", N, NULL},
+        {"int", "s:abc", N, NULL},
+        {"int", "d:1e20", N, NULL},
+        {"int", "i:-3000000000", N, NULL},
+        {"tinyint unsigned", "i:-1", N, NULL},
+        {"int unsigned", "d:-0.4", U, "0"},
+        {"bigint unsigned", "u:18446744073709551615", E, "18446744073709551615"},
+        {"decimal(5,2)", "s:1.005", U, "1.01"},
+        {"decimal(5,2)", "s:1.004", D, "1.00"},
+        {"decimal(5,2)", "d:1.5", E, "1.50"},
+        {"decimal(5,2)", "i:1000", N, NULL},
+        {"decimal(5,2) unsigned", "s:-0.001", U, "0.00"},
+        {"year", "i:2024", E, "2024"},
+        {"year", "i:24", N, NULL},
+        {"year", "i:0", E, "0"},
+        {"double", "d:0.1", E, "0.1"},
+        {"double", "i:3", E, "3"},
+        {"float", "d:0.1", U, "0.1"},
+        {"float", "d:0.5", E, "0.5"},
+        {"float(5,2)", "d:1.234", D, "1.23"},
+        {"float", "d:1e39", N, NULL},
+        {"varchar(5)", "s:abc", E, "abc"},
+        {"varchar(5)", "s:abc  ", E, "abc  "},
+        {"varchar(3)", "s:abc   ", E, "abc"},
+        {"varchar(3)", "s:abcd", N, NULL},
+        {"varchar(5)", "i:12", E, "12"},
+        {"varchar(5)", "d:1.5", N, NULL},
+        {"varchar(5)", "b:ab", N, NULL},
+        {"char(5)", "s:ab  ", E, "ab"},
+        {"varbinary(4)", "b:ab", E, "x'6162'"},
+        {"varbinary(4)", "b:abcde", N, NULL},
+        {"varbinary(4)", "s:ab", N, NULL},
+        {"binary(4)", "b:ab", U, "x'61620000'"},
+        {"date", "s:2024-01-02", E, "2024-01-02"},
+        {"date", "s:2024-01-02 10:00:00", D, "2024-01-02"},
+        {"date", "i:20240102", E, "2024-01-02"},
+        {"date", "s:2024-02-30", N, NULL},
+        {"datetime", "s:2024-01-02 03:04:05.5", U, "2024-01-02 03:04:06"},
+        {"datetime", "s:2024-01-02 03:04:05.4", D, "2024-01-02 03:04:05"},
+        {"datetime(6)", "s:2024-01-02 03:04:05.5", E, "2024-01-02 03:04:05.500000"},
+        {"datetime", "s:2024-01-02", E, "2024-01-02 00:00:00"},
+        {"datetime", "s:garbage", N, NULL},
+        {"timestamp", "s:2040-01-01 00:00:00", N, NULL},
+        {"time", "s:10:00:00", E, "10:00:00"},
+        {"time", "s:10:00:00.7", U, "10:00:01"},
+        {"time", "s:900:00:00", N, NULL},
+        {"enum('a','b')", "s:b", E, "b"},
+        {"enum('a','b')", "s:b  ", E, "b"},
+        {"enum('a','b')", "s:2", N, NULL},
+        {"enum('a','b')", "i:2", N, NULL},
+        {"enum('a','b')", "s:c", N, NULL},
+        {"set('a','b','c')", "s:a,c", E, "a,c"},
+        {"set('a','b','c')", "s:c,a", N, NULL},
+        {"bit(8)", "b:\x05", E, "x'05'"},
+        {"bit(8)", "i:5", N, NULL},
+        {"json", "s:{}", N, NULL},
+        {"int", "n:", E, "NULL"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sql_coltype t;
+        parse_ok(cases[i].decl, &t);
+        sql_value in = input(cases[i].in);
+        cm_datum d;
+        cm_buf scratch = CM_BUF_INIT, ls = CM_BUF_INIT;
+        cm_err err;
+        sql_type_fit fit;
+        assert_int_equal(sql_type_key_value(&t, &in, &d, &scratch, &fit, &err), 0);
+        if ((int)fit != cases[i].fit) {
+            fail_msg("%s vs %s: fit %d, want %d", cases[i].decl, cases[i].in, fit, cases[i].fit);
+        }
+        if (cases[i].out != NULL) {
+            sql_value v;
+            char out[256];
+            assert_int_equal(sql_type_load(&t, &d, &v, &ls, &err), 0);
+            render(&v, out, sizeof(out));
+            if (strcmp(out, cases[i].out) != 0) {
+                fail_msg("%s vs %s: key value '%s', want '%s'", cases[i].decl, cases[i].in, out,
+                         cases[i].out);
+            }
+        }
+        cm_buf_fini(&scratch);
+        cm_buf_fini(&ls);
+        sql_coltype_free(&t);
+    }
+    static const struct {
+        const char *decl;
+        bool ordered;
+    } ord[] = {
+        {"int", true},       {"decimal(5,2)", true}, {"varchar(3)", true}, {"datetime", true},
+        {"date", true},      {"year", true},         {"time", false},      {"enum('a')", false},
+        {"set('a')", false}, {"bit(3)", false},      {"json", false},      {"blob", true},
+    };
+    for (size_t i = 0; i < sizeof(ord) / sizeof(ord[0]); i++) {
+        sql_coltype t;
+        parse_ok(ord[i].decl, &t);
+        assert_int_equal(sql_type_key_ordered(&t), ord[i].ordered);
+        sql_coltype_free(&t);
+    }
+}
+
 /* ---- randomized round trips: canonical value → store → row codec → key codec → load ---- */
 
 static uint64_t rng_state;
@@ -1668,6 +1791,7 @@ int main(void)
         cmocka_unit_test(test_double_format),
         cmocka_unit_test(test_scratch_bound),
         cmocka_unit_test(test_load_edges),
+        cmocka_unit_test(test_key_value),
         cmocka_unit_test(test_random_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
