@@ -40,6 +40,7 @@ typedef struct sql_coltype {
 typedef struct sql_type_note {
     uint16_t code; /* MySQL errno of the warning (1264, 1265, 1366, 1292 …); 0: none */
     char msg[160];
+    uint8_t is_note; /* MySQL reports it as a Note, not a Warning (DECIMAL rounding …) */
 } sql_type_note;
 
 /* Parses a column type starting at t[*pos] (e.g. `INT(11) UNSIGNED ZEROFILL`, `CHAR(120)`,
