@@ -27,7 +27,7 @@ static int nomem(cm_err *err)
     return cm_err_set(err, CM_E_NOMEM, "out of memory");
 }
 
-static int load_set(const sql_coltype *t, uint64_t bits, cm_buf *scratch, size_t at, cm_err *err)
+static int load_set(const sql_coltype *t, uint64_t bits, cm_buf *scratch, cm_err *err)
 {
     bool first = true;
     for (uint32_t i = 0; i < t->nmembers && i < 64; i++) {
@@ -42,7 +42,6 @@ static int load_set(const sql_coltype *t, uint64_t bits, cm_buf *scratch, size_t
         }
         first = false;
     }
-    (void)at;
     return 0;
 }
 
@@ -212,7 +211,7 @@ int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_b
         return 0;
     }
     case CM_DT_SET:
-        if ((rc = load_set(t, in->v.u64, scratch, at, err)) != 0) {
+        if ((rc = load_set(t, in->v.u64, scratch, err)) != 0) {
             return rc;
         }
         *out = text_at(scratch, at);

@@ -400,7 +400,6 @@ int sql_time_parse_time(const char *s, size_t n, unsigned fsp, sql_tparse *out)
     uint64_t days = 0, h = 0, mi = 0, se = 0;
     uint32_t micro = 0;
     bool carry6 = false;
-    size_t start = i;
     uint64_t first;
     unsigned nd = read_digits(s, n, &i, 12, &first);
     if (nd == 0) {
@@ -442,7 +441,6 @@ int sql_time_parse_time(const char *s, size_t n, unsigned fsp, sql_tparse *out)
         if (nd > 10) {
             return -1;
         }
-        (void)start;
         se = first % 100;
         mi = first / 100 % 100;
         h = first / 10000;
