@@ -661,8 +661,8 @@ static int build_projection(vt_cursor *c)
     for (uint32_t i = 0; i < v->ncols; i++) {
         c->proj_of[i] = -1;
         const vt_col *col = &v->cols[i];
-        if (col->vcol < 0 || col->vcol == v->handle_vcol) {
-            continue;
+        if (col->vcol < 0 || (col->vcol == v->handle_vcol && col->dtype == CM_DT_INT64)) {
+            continue; /* not declared, or the handle itself (read from the key) */
         }
         bool used = col->vcol >= 63 ? (c->p.used >> 63) & 1 : (c->p.used >> col->vcol) & 1;
         if (!used) {
