@@ -291,11 +291,6 @@ int sql_vt_refresh(sql_vt *v)
 
 /* ---- declaration ----------------------------------------------------------------------------- */
 
-/* Text of the DEFAULT of a CURRENT_TIMESTAMP column in the declaration: a blob no client sends,
- * which xUpdate replaces by the statement's time (SQLite's own CURRENT_TIMESTAMP is UTC text of
- * its own clock, not the statement's NOW()). */
-const uint8_t sql_vt_now_marker[SQL_VT_NOW_MARKER_LEN] = {0x00, 0x54, 0x4e, 0x4f, 0x57, 0x00};
-
 static int append_quoted(cm_buf *b, const char *s, char q)
 {
     int rc = cm_buf_append_u8(b, (uint8_t)q);
@@ -317,16 +312,8 @@ static int vt_declare(sql_vt *v, cm_err *err)
         rc = k ? cm_buf_printf(&sql, ", ") : 0;
         rc = rc ? rc : append_quoted(&sql, c->name, '"');
         rc = rc ? rc : cm_buf_printf(&sql, " %s", sql_type_sqlite_decl(&c->type));
-        if (rc == 0 && c->default_now) {
-            rc = cm_buf_printf(&sql, " DEFAULT X'");
-            for (int i = 0; rc == 0 && i < SQL_VT_NOW_MARKER_LEN; i++) {
-                rc = cm_buf_printf(&sql, "%02X", sql_vt_now_marker[i]);
-            }
-            rc = rc ? rc : cm_buf_printf(&sql, "'");
-        } else if (rc == 0 && c->has_default && !c->default_null && c->default_text != NULL) {
-            rc = cm_buf_printf(&sql, " DEFAULT ");
-            rc = rc ? rc : append_quoted(&sql, c->default_text, '\'');
-        }
+        /* No DEFAULT: SQLite 3.40 drops the defaults of a virtual table's declaration and
+         * passes NULL for omitted columns; xUpdate applies the catalog's defaults. */
     }
     rc = rc ? rc : cm_buf_printf(&sql, ")");
     rc = rc ? rc : cm_buf_terminate(&sql);

@@ -88,10 +88,6 @@ typedef struct sql_vt {
 } sql_vt;
 
 /* sql_vtab.c */
-/* The declared DEFAULT of a DEFAULT CURRENT_TIMESTAMP column: a blob xUpdate turns into the
- * statement's time. */
-#define SQL_VT_NOW_MARKER_LEN 6
-extern const uint8_t sql_vt_now_marker[SQL_VT_NOW_MARKER_LEN];
 /* Makes v->t current against the session's schema snapshot; an error (schema changed) sets the
  * vtab's message. Returns SQLITE_OK or an error code. */
 int sql_vt_refresh(sql_vt *v);

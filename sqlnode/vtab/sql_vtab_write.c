@@ -91,13 +91,6 @@ static int now_text(wctx *w, cm_slice *out)
     return 0;
 }
 
-static bool is_now_marker(sqlite3_value *val)
-{
-    return sqlite3_value_type(val) == SQLITE_BLOB &&
-           sqlite3_value_bytes(val) == SQL_VT_NOW_MARKER_LEN &&
-           memcmp(sqlite3_value_blob(val), sql_vt_now_marker, SQL_VT_NOW_MARKER_LEN) == 0;
-}
-
 /* Converts in for column off into v->newv[off]. */
 static int store(wctx *w, uint32_t off, const sql_value *in)
 {
@@ -133,11 +126,35 @@ static int store_now(wctx *w, uint32_t off)
 
 static int store_arg(wctx *w, uint32_t off, sqlite3_value *val)
 {
-    if (is_now_marker(val)) {
-        return store_now(w, off);
-    }
     sql_value in = sql_vt_value(val);
     return store(w, off, &in);
+}
+
+/* The column's default for an INSERT that did not give a value. */
+static int store_default(wctx *w, uint32_t off)
+{
+    const vt_col *col = &w->v->cols[off];
+    const sql_cat_col *c = col->c;
+    if (c->default_now) {
+        return store_now(w, off);
+    }
+    if (c->has_default && !c->default_null && c->default_text != NULL) {
+        sql_value in = sql_value_text(c->default_text, strlen(c->default_text));
+        return store(w, off, &in);
+    }
+    w->v->newv[off] = cm_datum_null();
+    return 0;
+}
+
+/* SQLite 3.40 does not apply the DEFAULTs of a virtual table's declaration (its default list
+ * is dropped when the table is declared) and passes NULL for every column an INSERT omits. A
+ * NULL that does not come from a bound parameter is therefore taken as "omitted" when the
+ * column has a non-NULL default; an explicit NULL literal into such a column thus gets the
+ * default too (MySQL would store NULL, or refuse it for a NOT NULL column in strict mode). */
+static bool omitted(const sql_cat_col *c, sqlite3_value *val)
+{
+    return sqlite3_value_type(val) == SQLITE_NULL && !sqlite3_value_frombind(val) &&
+           (c->default_now || (c->has_default && !c->default_null && c->default_text != NULL));
 }
 
 /* Re-points payloads into scratch after it stopped moving. */
@@ -581,12 +598,12 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
     for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
         const vt_col *col = &v->cols[i];
         w->offs[i] = SIZE_MAX;
-        if (col->vcol >= 0) {
+        if (col->vcol >= 0 && !omitted(col->c, vals[col->vcol])) {
             rc = store_arg(w, i, vals[col->vcol]);
-        } else if (col->written && col->c->default_now) {
-            rc = store_now(w, i);
+        } else if (col->written) {
+            rc = store_default(w, i);
         } else {
-            v->newv[i] = col->written ? col->dflt : cm_datum_null();
+            v->newv[i] = cm_datum_null();
         }
     }
     fix_payloads(w);

@@ -120,7 +120,8 @@ static void refresh_schema(drv *d)
     d->schema = sql_cat_acquire(d->cat);
 }
 
-/* Runs one statement; rows go to d->out as "a|b\n" lines. Returns the SQLite code. */
+/* Runs one statement; rows go to d->out as "a|b\n" lines; parameters are bound to NULL
+ * explicitly. Returns the SQLite code. */
 static int run(drv *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run(drv *d, const char *fmt, ...)
 {
@@ -143,8 +144,11 @@ static int run(drv *d, const char *fmt, ...)
     int stmt_cp = d->txn && d->explicit_txn ? cm_txn_checkpoint(d->txn) : 0;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(d->db, sql, -1, &st, NULL);
+    for (int i = 1; rc == SQLITE_OK && i <= sqlite3_bind_parameter_count(st); i++) {
+        rc = sqlite3_bind_null(st, i);
+    }
     size_t o = 0;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (st != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int n = sqlite3_column_count(st);
         for (int i = 0; i < n; i++) {
             const char *t = (const char *)sqlite3_column_text(st, i);
@@ -324,12 +328,12 @@ static void case_basic(drv *d)
     check(d, d->rc == SQLITE_OK && d->env.affected == 5, "delete through the index: 5");
     run(d, "SELECT count(*) FROM t1");
     check(d, out_is(d, "34\n"), "rows left");
-    run(d, "INSERT INTO t1 (id, k) VALUES (500, NULL)");
-    check(d,
-          d->rc != SQLITE_OK && d->my_errno == 1048 &&
-              strcmp(d->errmsg, "Column 'k' cannot be null") == 0,
-          "NOT NULL: 1048");
+    run(d, "INSERT INTO t1 (id, k) VALUES (500, ?)");
+    check(d, d->rc != SQLITE_OK && d->my_errno == 1048 &&
+                 strcmp(d->errmsg, "Column 'k' cannot be null") == 0,
+          "NOT NULL, NULL bound to a parameter: 1048");
     run(d, "INSERT INTO t1 (id) VALUES (501)");
+    check(d, d->rc == SQLITE_OK && d->env.affected == 1, "insert naming only the key");
     run(d, "SELECT k, c, pad FROM t1 WHERE id = 501");
     check(d, out_is(d, "0||NULL\n"), "declared defaults fill omitted columns");
 }
@@ -510,6 +514,9 @@ static void case_hidden(drv *d)
     if (create(d, "h", "(name VARCHAR(20) NOT NULL, v INT, UNIQUE KEY uk (name))") != 0) {
         return;
     }
+    run(d, "INSERT INTO h (v) VALUES (5)");
+    check(d, d->my_errno == 1048 && strcmp(d->errmsg, "Column 'name' cannot be null") == 0,
+          "omitted NOT NULL column without default: 1048");
     run(d, "INSERT INTO h VALUES ('x', 1), ('y', 2), ('z', 3)");
     check(d, d->rc == SQLITE_OK && d->env.affected == 3, "hidden row ids");
     run(d, "SELECT name, v FROM h ORDER BY name");
