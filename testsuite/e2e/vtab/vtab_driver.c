@@ -252,6 +252,7 @@ static bool plan_has(drv *d, const char *needle, const char *fmt, ...)
     va_end(ap);
     snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
     run(d, "%s", q);
+    printf("     plan of %s:\n%s", sql, d->out);
     return d->rc == SQLITE_OK && strstr(d->out, needle) != NULL;
 }
 
@@ -420,17 +421,21 @@ static void case_order_limit(drv *d)
           plan_has(d, "limit", "SELECT id FROM o ORDER BY id LIMIT 5 OFFSET 3") &&
               strstr(d->out, "TEMP B-TREE") == NULL,
           "order consumed and LIMIT pushed");
-    run(d, "SELECT id FROM o WHERE c LIKE '%%1%%' ORDER BY id LIMIT 5 OFFSET 3");
-    check(d, out_is(d, "12\n13\n14\n15\n16\n"),
+    /* c is not indexed: SQLite offers LIMIT/OFFSET along with c > ?, which the module does
+     * not use — pushing the LIMIT would stop before SQLite's filter found enough rows */
+    run(d, "SELECT id FROM o WHERE c > 'c2' ORDER BY id LIMIT 5 OFFSET 3");
+    check(d, out_is(d, "6\n7\n8\n9\n20\n"),
           "3.40 trap: extra constraint not consumed, LIMIT/OFFSET still right");
     check(d,
-          plan_has(d, "full scan", "SELECT id FROM o WHERE c LIKE '%%1%%' ORDER BY id LIMIT 5") &&
+          plan_has(d, "full scan", "SELECT id FROM o WHERE c > 'c2' ORDER BY id LIMIT 5") &&
               strstr(d->out, "limit") == NULL,
           "no LIMIT pushed with a constraint left to SQLite");
     run(d, "SELECT id FROM o WHERE id > 10 ORDER BY id LIMIT 3 OFFSET 2");
     check(d, out_is(d, "13\n14\n15\n"), "range + ORDER BY + LIMIT/OFFSET");
+    run(d, "SELECT id FROM o WHERE id > 10 AND c > 'c2' ORDER BY id LIMIT 3 OFFSET 1");
+    check(d, out_is(d, "21\n22\n23\n"), "range + unconsumed constraint + LIMIT/OFFSET");
     run(d, "SELECT id FROM o WHERE id > 10 AND k %% 2 = 0 ORDER BY id LIMIT 3 OFFSET 1");
-    check(d, out_is(d, "13\n15\n17\n"), "range + unconsumed constraint + LIMIT/OFFSET");
+    check(d, out_is(d, "13\n15\n17\n"), "range + expression filter + LIMIT/OFFSET");
     run(d, "SELECT id FROM o ORDER BY id DESC LIMIT 2");
     check(d, out_is(d, "30\n29\n"), "DESC not consumed, sorted by SQLite");
     run(d, "SELECT k FROM o ORDER BY k LIMIT 4");
