@@ -420,14 +420,54 @@ int sql_vt_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info)
     return SQLITE_OK;
 }
 
+/* Reads a decimal (base 10) or hexadecimal (base 16) number at *p followed by sep (0: end). */
+static bool read_num(const char **p, int base, char sep, uint64_t *out)
+{
+    const char *q = *p;
+    uint64_t v = 0;
+    int n = 0;
+    for (;; q++, n++) {
+        int d;
+        if (*q >= '0' && *q <= '9') {
+            d = *q - '0';
+        } else if (base == 16 && *q >= 'a' && *q <= 'f') {
+            d = *q - 'a' + 10;
+        } else {
+            break;
+        }
+        if (n >= 16) {
+            return false;
+        }
+        v = v * (uint64_t)base + (uint64_t)d;
+    }
+    if (n == 0 || *q != sep) {
+        return false;
+    }
+    *p = sep ? q + 1 : q;
+    *out = v;
+    return true;
+}
+
+/* Hand-written rather than sscanf: xFilter parses it once per execution of a statement. */
 bool sql_vt_plan_parse(const char *idx_str, vt_plan *p)
 {
     const char *h = idx_str ? strrchr(idx_str, '#') : NULL;
-    unsigned long long used = 0;
-    if (h == NULL ||
-        sscanf(h + 1, "%d,%d,%d,%d,%llx", &p->access, &p->index, &p->neq, &p->flags, &used) != 5) {
+    if (h == NULL) {
         return false;
     }
-    p->used = used;
-    return p->access >= VT_FULL && p->access <= VT_INDEX && p->neq >= 0 && p->neq <= 16;
+    h++;
+    uint64_t a, i, n, f, u;
+    if (!read_num(&h, 10, ',', &a) || !read_num(&h, 10, ',', &i) || !read_num(&h, 10, ',', &n) ||
+        !read_num(&h, 10, ',', &f) || !read_num(&h, 16, 0, &u)) {
+        return false;
+    }
+    if (a > VT_INDEX || i > 1024 || n > 16 || f > 0xff) {
+        return false;
+    }
+    p->access = (int)a;
+    p->index = (int)i;
+    p->neq = (int)n;
+    p->flags = (int)f;
+    p->used = u;
+    return true;
 }

@@ -11,6 +11,7 @@
  * and exits 0 only when every check held.
  */
 #include "cm_err.h"
+#include "cm_keys.h"
 #include "cm_kv_client.h"
 #include "cm_time.h"
 #include "sql_catalog.h"
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct drv {
@@ -330,8 +332,9 @@ static void case_basic(drv *d)
     run(d, "SELECT count(*) FROM t1");
     check(d, out_is(d, "34\n"), "rows left");
     run(d, "INSERT INTO t1 (id, k) VALUES (500, ?)");
-    check(d, d->rc != SQLITE_OK && d->my_errno == 1048 &&
-                 strcmp(d->errmsg, "Column 'k' cannot be null") == 0,
+    check(d,
+          d->rc != SQLITE_OK && d->my_errno == 1048 &&
+              strcmp(d->errmsg, "Column 'k' cannot be null") == 0,
           "NOT NULL, NULL bound to a parameter: 1048");
     run(d, "INSERT INTO t1 (id) VALUES (501)");
     check(d, d->rc == SQLITE_OK && d->env.affected == 1, "insert naming only the key");
@@ -567,6 +570,85 @@ static void case_scan(drv *d)
     check(d, out_is(d, "100\n"), "100 left");
 }
 
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* CPU time of the calling thread: what the module costs, without the wait for the store. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* n point reads of pf: raw cm_txn_get of the row key, then the cached SELECT through the
+ * module; per-query wall and thread-CPU microseconds. */
+static void perf_loop(drv *d, const char *what, int64_t tid, int n)
+{
+    cm_txn *t = NULL;
+    cm_err err;
+    d_txn(d, &t, &err);
+    cm_buf key = CM_BUF_INIT, val = CM_BUF_INIT;
+    double t0 = now_s(), c0 = cpu_s();
+    for (int i = 0; i < n; i++) {
+        cm_buf_reset(&key);
+        cm_keys_append_row(&key, tid, 1 + (i * 37) % 1000);
+        cm_txn_get(t, cm_buf_slice(&key), &val, &err);
+    }
+    double raw = (now_s() - t0) / n * 1e6, raw_cpu = (cpu_s() - c0) / n * 1e6;
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(d->db, "SELECT c FROM pf WHERE id = ?", -1, &st, NULL);
+    t0 = now_s();
+    c0 = cpu_s();
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, 1 + (i * 37) % 1000);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            found += sqlite3_column_bytes(st, 0) == 120;
+        }
+        sqlite3_reset(st);
+    }
+    double vt = (now_s() - t0) / n * 1e6, vt_cpu = (cpu_s() - c0) / n * 1e6;
+    sqlite3_finalize(st);
+    printf("point select, %s (%d queries): raw cm_txn_get %.2f us wall / %.2f us CPU; SELECT "
+           "through the vtab %.2f us wall / %.2f us CPU\n",
+           what, n, raw, raw_cpu, vt, vt_cpu);
+    check(d, found == n, "every point select found its row");
+    cm_buf_fini(&key);
+    cm_buf_fini(&val);
+}
+
+/* Not a test (not in the pytest list): point-select cost through the module next to the raw KV
+ * read it wraps, with a cached prepared statement as the session has. First against rows in
+ * the transaction's own buffer (no RPC: the module's and SQLite's CPU cost alone), then
+ * against committed rows (one KV round trip each). */
+static void case_perf(drv *d)
+{
+    if (create(d, "pf",
+               "(id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, c CHAR(120) NOT NULL "
+               "DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k))") != 0) {
+        return;
+    }
+    char full[64];
+    snprintf(full, sizeof full, "pf%s", g_suffix);
+    int64_t tid = sql_schema_table(d->schema, "test", full)->id;
+    const char *load = "WITH RECURSIVE q(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM q WHERE "
+                       "x < 1000) INSERT INTO pf SELECT x, x * 7 % 1000, printf('%0120d', x), "
+                       "printf('%060d', x) FROM q";
+    d->explicit_txn = true;
+    run(d, "%s", load);
+    check(d, d->rc == SQLITE_OK && d->env.affected == 1000, "1000 rows buffered");
+    perf_loop(d, "rows in the txn buffer", tid, 200000);
+    end_txn(d, true);
+    perf_loop(d, "committed rows, one RPC each", tid, 3000);
+    end_txn(d, false);
+    d->explicit_txn = false;
+}
+
 typedef struct vt_case {
     const char *name;
     void (*fn)(drv *d);
@@ -575,7 +657,7 @@ typedef struct vt_case {
 static const vt_case cases[] = {
     {"basic", case_basic},       {"unique", case_unique}, {"order_limit", case_order_limit},
     {"covering", case_covering}, {"ryw", case_ryw},       {"hidden", case_hidden},
-    {"scan", case_scan},
+    {"scan", case_scan},         {"perf", case_perf},
 };
 
 int main(int argc, char **argv)
