@@ -37,6 +37,7 @@ typedef enum vt_access {
 #define VT_P_LIMIT    0x10 /* LIMIT argument present (a row budget) */
 #define VT_P_OFFSET   0x20 /* OFFSET argument present (added to the budget, never skipped here) */
 #define VT_P_COVERING 0x40 /* index scan answers every used column: no row fetch */
+#define VT_P_IN       0x80 /* VT_PK_EQ: the argument is a whole IN list (sqlite3_vtab_in) */
 
 /* What xBestIndex chose, carried in idxStr after the readable part ("... #k,i,n,f,mask"). */
 typedef struct vt_plan {

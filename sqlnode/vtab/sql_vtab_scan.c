@@ -71,6 +71,9 @@ typedef struct vt_cursor {
     size_t nbatch, bpos;
     cm_arena arena;
     cm_datum keyv[17];
+    /* IN list on the handle: sorted distinct handles, read SQL_VT_LOOKUP_BATCH at a time */
+    int64_t *inh;
+    size_t nin, inpos, incap;
 } vt_cursor;
 
 /* ---- constraint values ----------------------------------------------------------------------- */
@@ -238,6 +241,7 @@ static void cur_reset(vt_cursor *c)
     c->nbatch = c->bpos = 0;
     c->it_done = false;
     c->ix = NULL;
+    c->nin = c->inpos = 0;
 }
 
 static void cur_free(vt_cursor *c)
@@ -265,6 +269,7 @@ static void cur_free(vt_cursor *c)
     free(c->crows);
     free(c->cpres);
     free(c->cvals);
+    free(c->inh);
     cm_arena_fini(&c->arena);
     free(c);
 }
@@ -448,10 +453,11 @@ static int copr_position(vt_cursor *c)
     return 0;
 }
 
+static int fetch_rows(vt_cursor *c);
+
 /* Index entries: the next batch, then their rows (unless covering). */
 static int index_refill(vt_cursor *c)
 {
-    sql_vt *v = c->v;
     size_t want = SQL_VT_LOOKUP_BATCH;
     if (c->has_budget && c->budget - c->emitted < want) {
         want = (size_t)(c->budget - c->emitted);
@@ -504,6 +510,13 @@ static int index_refill(vt_cursor *c)
     if (rc != 0 || covering || c->nbatch == 0) {
         return rc;
     }
+    return fetch_rows(c);
+}
+
+/* Reads the rows of the handles hs[0, nbatch) with one batch get. */
+static int fetch_rows(vt_cursor *c)
+{
+    sql_vt *v = c->v;
     cm_buf_reset(&c->rkeys);
     for (size_t i = 0; i < c->nbatch; i++) {
         if (cm_keys_append_row(&c->rkeys, v->table_id, c->hs[i]) != 0) {
@@ -526,6 +539,29 @@ static int advance(vt_cursor *c)
     }
     switch (c->p.access) {
     case VT_PK_EQ:
+        while (c->p.flags & VT_P_IN) {
+            if (c->bpos >= c->nbatch) {
+                if (c->inpos >= c->nin) {
+                    break;
+                }
+                c->bpos = 0;
+                c->nbatch = 0;
+                while (c->nbatch < SQL_VT_LOOKUP_BATCH && c->inpos < c->nin) {
+                    c->hs[c->nbatch++] = c->inh[c->inpos++];
+                }
+                rc = fetch_rows(c);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+            size_t i = c->bpos++;
+            if (c->rfound[i]) {
+                set_row(c, c->hs[i], cm_buf_slice(&c->rvals[i]));
+                c->eof = false;
+                c->emitted++;
+                return 0;
+            }
+        }
         c->eof = true;
         return 0;
     case VT_PK_RANGE:
@@ -769,10 +805,65 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
     return rc;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The handles of an IN list, sorted (the scan order) and without duplicates. */
+static int collect_in(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
+{
+    if (*argi >= argc) {
+        return cm_err_set(&c->err, CM_E_INTERNAL, "vtab: missing IN argument");
+    }
+    int rc = ensure_index_bufs(c);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_value *list = argv[(*argi)++], *val = NULL;
+    c->nin = 0;
+    int src;
+    for (src = sqlite3_vtab_in_first(list, &val); src == SQLITE_OK && val != NULL;
+         src = sqlite3_vtab_in_next(list, &val)) {
+        int64_t lo = INT64_MIN, hi = INT64_MAX;
+        if (!sql_vt_handle_bound(SQLITE_INDEX_CONSTRAINT_EQ, val, &lo, &hi)) {
+            continue;
+        }
+        if (c->nin == c->incap) {
+            size_t cap = c->incap ? c->incap * 2 : 64;
+            int64_t *n = realloc(c->inh, cap * sizeof *n);
+            if (!n) {
+                return cm_err_set(&c->err, CM_E_NOMEM, "vtab: out of memory");
+            }
+            c->inh = n;
+            c->incap = cap;
+        }
+        c->inh[c->nin++] = lo;
+    }
+    if (src != SQLITE_OK && src != SQLITE_DONE) {
+        return cm_err_set(&c->err, CM_E_INTERNAL, "vtab: reading an IN list failed (%d)", src);
+    }
+    qsort(c->inh, c->nin, sizeof *c->inh, cmp_i64);
+    size_t n = 0;
+    for (size_t i = 0; i < c->nin; i++) {
+        if (n == 0 || c->inh[n - 1] != c->inh[i]) {
+            c->inh[n++] = c->inh[i];
+        }
+    }
+    c->nin = n;
+    c->inpos = 0;
+    c->nbatch = c->bpos = 0;
+    return n == 0 ? 1 : 0;
+}
+
 static int filter_handle(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
 {
     sql_vt *v = c->v;
     int64_t lo = INT64_MIN, hi = INT64_MAX;
+    if (c->p.access == VT_PK_EQ && (c->p.flags & VT_P_IN)) {
+        return collect_in(c, argc, argv, argi);
+    }
     if (c->p.access == VT_PK_EQ) {
         if (*argi >= argc ||
             !sql_vt_handle_bound(SQLITE_INDEX_CONSTRAINT_EQ, argv[*argi], &lo, &hi)) {

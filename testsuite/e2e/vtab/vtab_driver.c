@@ -277,6 +277,10 @@ static void case_basic(drv *d)
     check(d, out_is(d, "c7|p7|0\n"), "point select by id");
     check(d, plan_has(d, "point get PRIMARY", "SELECT c FROM t1 WHERE id = 7"),
           "point select uses a point get");
+    run(d, "SELECT id, c FROM t1 WHERE id IN (9, 3, 1000, '5', 3, 7.5) ORDER BY id");
+    check(d, out_is(d, "3|c3\n5|c5\n9|c9\n"), "IN list on the handle");
+    check(d, plan_has(d, "batch get PRIMARY", "SELECT c FROM t1 WHERE id IN (1, 2, 3)"),
+          "IN list read with one batch get");
     run(d, "SELECT c FROM t1 WHERE id = 1000");
     check(d, out_is(d, ""), "point select of a missing row is empty");
     run(d, "SELECT count(*), sum(id), sum(k) FROM t1");
