@@ -574,6 +574,72 @@ static void case_scan(drv *d)
     check(d, out_is(d, "100\n"), "100 left");
 }
 
+static void case_prefix(drv *d)
+{
+    if (create(d, "px",
+               "(id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, tag VARBINARY(10), "
+               "KEY pn (name(3)), UNIQUE KEY ut (tag(2)))") != 0) {
+        return;
+    }
+    run(d, "INSERT INTO px VALUES (1, 'abcdef', x'0102'), (2, 'abcxyz', x'0203'), "
+           "(3, 'abd', NULL), (4, 'ab', NULL), (5, 'b', x'0304')");
+    check(d, d->rc == SQLITE_OK && d->env.affected == 5, "rows with prefix-indexed values");
+    run(d, "SELECT id FROM px WHERE name = 'abcxyz'");
+    check(d, out_is(d, "2\n"), "equality through a prefix index (SQLite re-checks the rest)");
+    check(d,
+          plan_has(d, "index pn", "SELECT id FROM px WHERE name = 'abcxyz'") &&
+              strstr(d->out, "covering") == NULL,
+          "prefix index used, never covering");
+    run(d, "SELECT id FROM px WHERE name > 'abc' ORDER BY id");
+    check(d, out_is(d, "1\n2\n3\n5\n"), "range bound on a prefix column is inclusive");
+    run(d, "SELECT id FROM px WHERE name <= 'abc' ORDER BY id");
+    check(d, out_is(d, "4\n"), "upper bound on a prefix column");
+    run(d, "INSERT INTO px VALUES (6, 'zz', x'0102ff')");
+    check(d, d->my_errno == 1062, "unique prefix: same first 2 bytes is a duplicate");
+    run(d, "UPDATE px SET name = 'abzzz' WHERE id = 1");
+    run(d, "SELECT id FROM px WHERE name = 'abzzz'");
+    check(d, out_is(d, "1\n"), "prefix entry moved by an update");
+    run(d, "SELECT id FROM px WHERE name = 'abcdef'");
+    check(d, out_is(d, ""), "old prefix entry gone");
+}
+
+static void case_types(drv *d)
+{
+    if (create(
+            d, "ty",
+            "(id BIGINT UNSIGNED PRIMARY KEY, d DECIMAL(10,2), dt DATETIME, e ENUM('x','y','z'), "
+            "f DOUBLE, ch CHAR(5), u INT UNSIGNED, dd DATE DEFAULT '2020-02-02', "
+            "ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, KEY kd (d), KEY kdt (dt), "
+            "UNIQUE KEY ue (e, ch))") != 0) {
+        return;
+    }
+    run(d, "INSERT INTO ty (id, d, dt, e, f, ch, u) VALUES "
+           "(1, '12.5', '2024-01-02 03:04:05', 'y', 1.5, 'ab  ', 4000000000), "
+           "(2, -3, '2023-12-31 23:59:59', 'x', -0.25, 'q', 0), "
+           "(3, 12.50, '2024-01-02 03:04:06', 'z', 1e10, NULL, NULL)");
+    check(d, d->rc == SQLITE_OK && d->env.affected == 3, "mixed types inserted");
+    run(d, "SELECT id, d, dt, e, f, ch, u, dd FROM ty ORDER BY id");
+    check(d,
+          out_is(d, "1|12.50|2024-01-02 03:04:05|y|1.5|ab|4000000000|2020-02-02\n"
+                    "2|-3.00|2023-12-31 23:59:59|x|-0.25|q|0|2020-02-02\n"
+                    "3|12.50|2024-01-02 03:04:06|z|10000000000.0|NULL|NULL|2020-02-02\n"),
+          "values back as MySQL shows them (DECIMAL scale, CHAR trimmed, defaults)");
+    run(d, "SELECT count(*) FROM ty WHERE ts >= '2000-01-01' AND length(ts) = 19");
+    check(d, out_is(d, "3\n"), "DEFAULT CURRENT_TIMESTAMP filled");
+    run(d, "SELECT id FROM ty WHERE d = 12.5 ORDER BY id");
+    check(d, out_is(d, "1\n3\n"), "decimal index lookup (1.5 keyed like 1.50)");
+    run(d, "SELECT id FROM ty WHERE dt > '2024-01-01' ORDER BY id");
+    check(d, out_is(d, "1\n3\n"), "datetime index range");
+    check(d, plan_has(d, "index kdt", "SELECT id FROM ty WHERE dt > '2024-01-01'"),
+          "datetime range uses kdt");
+    run(d, "INSERT INTO ty (id, e, ch) VALUES (4, 'y', 'ab')");
+    check(d, d->my_errno == 1062, "unique (enum, char) duplicate (trailing spaces do not count)");
+    run(d, "INSERT INTO ty (id, d) VALUES (5, 123456789.123)");
+    check(d, d->rc != SQLITE_OK && d->my_errno != 0, "strict mode refuses a decimal out of range");
+    run(d, "SELECT count(*) FROM ty WHERE id = 18446744073709551615");
+    check(d, out_is(d, "0\n"), "an unsigned key above INT64_MAX finds nothing");
+}
+
 static double now_s(void)
 {
     struct timeval tv;
@@ -661,7 +727,8 @@ typedef struct vt_case {
 static const vt_case cases[] = {
     {"basic", case_basic},       {"unique", case_unique}, {"order_limit", case_order_limit},
     {"covering", case_covering}, {"ryw", case_ryw},       {"hidden", case_hidden},
-    {"scan", case_scan},         {"perf", case_perf},
+    {"scan", case_scan},         {"prefix", case_prefix}, {"types", case_types},
+    {"perf", case_perf},
 };
 
 int main(int argc, char **argv)
