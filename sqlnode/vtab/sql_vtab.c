@@ -278,14 +278,16 @@ int sql_vt_refresh(sql_vt *v)
                    v->tname, (unsigned long long)t->version);
         return sql_vt_fail(v, &err);
     }
-    v->schema = s;
     if (t != v->t) {
         v->t = t;
         /* Same version: same columns and indexes, but the pointers are the new snapshot's. */
         if (vt_build(v, &err) != 0) {
+            v->schema = NULL; /* rebuild on the next call */
+            v->t = NULL;
             return sql_vt_fail(v, &err);
         }
     }
+    v->schema = s;
     return SQLITE_OK;
 }
 

@@ -663,6 +663,25 @@ static int do_delete(wctx *w, sqlite3_value *old)
 {
     sql_vt *v = w->v;
     int64_t h = sqlite3_value_int64(old);
+    bool entries = false;
+    for (uint32_t i = 0; i < v->t->nindexes; i++) {
+        entries = entries || idx_deletes(v->t->indexes[i].state);
+    }
+    if (!entries) {
+        /* No index entry to find: the row key alone goes, without reading the row (the cursor
+         * found it at this statement's snapshot, so it counts). */
+        cm_buf_reset(&v->key2);
+        int rc = cm_keys_append_row(&v->key2, v->table_id, h);
+        rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+        if (rc == 0) {
+            if (v->cache_valid && v->cache_handle == h) {
+                v->cache_valid = false;
+            }
+            v->env->affected++;
+            sql_vt_mark_written(v);
+        }
+        return rc;
+    }
     cm_slice row;
     int rc = read_row(w, h, &v->rowbuf, &row);
     if (rc == 1) {
