@@ -314,6 +314,9 @@ static int vt_declare(sql_vt *v, cm_err *err)
         rc = k ? cm_buf_printf(&sql, ", ") : 0;
         rc = rc ? rc : append_quoted(&sql, c->name, '"');
         rc = rc ? rc : cm_buf_printf(&sql, " %s", sql_type_sqlite_decl(&c->type));
+        if (rc == 0 && c->type.dtype == CM_DT_STRING) {
+            rc = cm_buf_printf(&sql, " COLLATE " SQL_VT_PAD_COLLATION);
+        }
         /* No DEFAULT: SQLite 3.40 drops the defaults of a virtual table's declaration and
          * passes NULL for omitted columns; xUpdate applies the catalog's defaults. */
     }
@@ -457,9 +460,24 @@ static const sqlite3_module vt_module = {
     .xUpdate = sql_vt_update,
 };
 
+/* utf8mb4_bin is PAD SPACE: trailing spaces do not count ('a' = 'a  ', 'a\t' < 'a'), exactly
+ * the order of the string keys (cm_codec_string_cmp), so SQLite's re-checks, ORDER BY, GROUP BY
+ * and DISTINCT agree with MySQL and with the index order the module reports as consumed. */
+static int pad_collate(void *arg, int n1, const void *a, int n2, const void *b)
+{
+    (void)arg;
+    return cm_codec_string_cmp(cm_slice_make(a, (size_t)n1), cm_slice_make(b, (size_t)n2));
+}
+
 int sql_vt_register(sqlite3 *db, sql_vt_env *env, cm_err *err)
 {
-    int rc = sqlite3_create_module_v2(db, "tessera", &vt_module, env, NULL);
+    int rc =
+        sqlite3_create_collation_v2(db, SQL_VT_PAD_COLLATION, SQLITE_UTF8, NULL, pad_collate, NULL);
+    if (rc != SQLITE_OK) {
+        return cm_err_set(err, CM_E_INTERNAL, "registering collation %s: %s", SQL_VT_PAD_COLLATION,
+                          sqlite3_errmsg(db));
+    }
+    rc = sqlite3_create_module_v2(db, "tessera", &vt_module, env, NULL);
     if (rc != SQLITE_OK) {
         return cm_err_set(err, CM_E_INTERNAL, "registering module tessera: %s", sqlite3_errmsg(db));
     }

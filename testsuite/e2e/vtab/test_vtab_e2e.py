@@ -14,7 +14,8 @@ PD = os.environ.get("TESSERA_PD")
 KV = os.environ.get("TESSERA_KVNODE")
 DRIVER = os.environ.get("TESSERA_VTAB_DRIVER")
 
-CASES = ["basic", "unique", "order_limit", "covering", "ryw", "hidden", "scan", "prefix", "types"]
+CASES = ["basic", "unique", "order_limit", "covering", "ryw", "hidden", "scan", "prefix", "types",
+         "backfill"]
 LISTED = CASES + ["perf"]  # perf prints figures (tools/bench style), not run as a test
 
 
