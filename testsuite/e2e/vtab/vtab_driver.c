@@ -667,7 +667,8 @@ static void case_types(drv *d)
             d, "ty",
             "(id BIGINT UNSIGNED PRIMARY KEY, d DECIMAL(10,2), dt DATETIME, e ENUM('x','y','z'), "
             "f DOUBLE, ch CHAR(5), u INT UNSIGNED, dd DATE DEFAULT '2020-02-02', "
-            "ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, KEY kd (d), KEY kdt (dt), "
+            "ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+            "tu DATETIME NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP, KEY kd (d), KEY kdt (dt), "
             "UNIQUE KEY ue (e, ch))") != 0) {
         return;
     }
@@ -684,6 +685,17 @@ static void case_types(drv *d)
           "values back as MySQL shows them (DECIMAL scale, CHAR trimmed, defaults)");
     run(d, "SELECT count(*) FROM ty WHERE ts >= '2000-01-01' AND length(ts) = 19");
     check(d, out_is(d, "3\n"), "DEFAULT CURRENT_TIMESTAMP filled");
+    run(d, "SELECT count(*) FROM ty WHERE tu IS NULL");
+    check(d, out_is(d, "3\n"), "ON UPDATE column NULL after insert");
+    run(d, "UPDATE ty SET f = f WHERE id = 1");
+    run(d, "SELECT count(*) FROM ty WHERE tu IS NULL");
+    check(d, out_is(d, "3\n"), "an update that changes nothing leaves it");
+    run(d, "UPDATE ty SET f = 2.5 WHERE id = 1");
+    run(d, "SELECT id FROM ty WHERE tu IS NOT NULL AND tu > '2000-01-01'");
+    check(d, out_is(d, "1\n"), "ON UPDATE CURRENT_TIMESTAMP set when the row changes");
+    run(d, "UPDATE ty SET f = 3.5, tu = '2001-01-01 00:00:00' WHERE id = 2");
+    run(d, "SELECT tu FROM ty WHERE id = 2");
+    check(d, out_is(d, "2001-01-01 00:00:00\n"), "an explicit value wins over ON UPDATE");
     run(d, "SELECT id FROM ty WHERE d = 12.5 ORDER BY id");
     check(d, out_is(d, "1\n3\n"), "decimal index lookup (1.5 keyed like 1.50)");
     run(d, "SELECT id FROM ty WHERE dt > '2024-01-01' ORDER BY id");
