@@ -314,8 +314,12 @@ static int vt_declare(sql_vt *v, cm_err *err)
         rc = k ? cm_buf_printf(&sql, ", ") : 0;
         rc = rc ? rc : append_quoted(&sql, c->name, '"');
         rc = rc ? rc : cm_buf_printf(&sql, " %s", sql_type_sqlite_decl(&c->type));
-        if (rc == 0 && c->type.dtype == CM_DT_STRING) {
-            rc = cm_buf_printf(&sql, " COLLATE " SQL_VT_PAD_COLLATION);
+        const char *coll = sql_type_sqlite_collation(&c->type);
+        if (coll == NULL && c->type.dtype == CM_DT_STRING) {
+            coll = SQL_VT_PAD_COLLATION;
+        }
+        if (rc == 0 && coll != NULL) {
+            rc = cm_buf_printf(&sql, " COLLATE %s", coll);
         }
         /* No DEFAULT: SQLite 3.40 drops the defaults of a virtual table's declaration and
          * passes NULL for omitted columns; xUpdate applies the catalog's defaults. */
@@ -348,6 +352,8 @@ static void vt_free(sql_vt *v)
     cm_buf_fini(&v->key);
     cm_buf_fini(&v->key2);
     cm_buf_fini(&v->val);
+    cm_buf_fini(&v->ival);
+    cm_buf_fini(&v->nval);
     cm_buf_fini(&v->rowbuf);
     cm_buf_fini(&v->scratch);
     cm_buf_fini(&v->scratch2);
@@ -476,6 +482,12 @@ int sql_vt_register(sqlite3 *db, sql_vt_env *env, cm_err *err)
     if (rc != SQLITE_OK) {
         return cm_err_set(err, CM_E_INTERNAL, "registering collation %s: %s", SQL_VT_PAD_COLLATION,
                           sqlite3_errmsg(db));
+    }
+    rc = sqlite3_create_collation_v2(db, SQL_TYPE_DECIMAL_COLLATION, SQLITE_UTF8, NULL,
+                                     sql_type_decimal_collate, NULL);
+    if (rc != SQLITE_OK) {
+        return cm_err_set(err, CM_E_INTERNAL, "registering collation %s: %s",
+                          SQL_TYPE_DECIMAL_COLLATION, sqlite3_errmsg(db));
     }
     rc = sqlite3_create_module_v2(db, "tessera", &vt_module, env, NULL);
     if (rc != SQLITE_OK) {

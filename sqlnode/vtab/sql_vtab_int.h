@@ -76,7 +76,7 @@ typedef struct sql_vt {
     int handle_vcol;          /* SQLite column of the handle, -1: hidden row id */
 
     /* scratch reused by xUpdate (no per-row malloc) */
-    cm_buf key, key2, val, rowbuf, scratch, scratch2, msg;
+    cm_buf key, key2, val, ival, nval, rowbuf, scratch, scratch2, msg;
     cm_datum *newv, *oldv; /* [ncols] */
     cm_arena arena;
 

@@ -175,10 +175,12 @@ static int null_error(wctx *w, const sql_cat_col *c)
 
 /* ---- keys and messages ----------------------------------------------------------------------- */
 
-/* Appends the entry key of ix for vals (by table offset) to out; *value_handle tells whether the
- * entry's value is the handle (unique without NULL). */
+/* Appends the entry of ix for vals (by table offset) through sql_cat_index_entry, the one
+ * function the catalog's backfill uses too (docs/sql-layer.md "Index entries"): the key to out,
+ * the value to value (reset first; NULL: not needed). *value_handle tells whether the value is
+ * the handle (unique without NULL). */
 static int index_key(wctx *w, const sql_cat_index *ix, const cm_datum *vals, int64_t handle,
-                     cm_buf *out, bool *value_handle)
+                     cm_buf *out, cm_buf *value, bool *value_handle)
 {
     sql_vt *v = w->v;
     cm_datum kd[VT_IDX_COLS_MAX];
@@ -186,19 +188,14 @@ static int index_key(wctx *w, const sql_cat_index *ix, const cm_datum *vals, int
         return cm_err_set(&w->err, CM_E_INVALID, "index %s has too many columns", ix->name);
     }
     for (uint32_t k = 0; k < ix->ncols; k++) {
-        kd[k] = sql_vt_index_datum(v, ix, k, &vals[ix->cols[k]]);
+        kd[k] = vals[ix->cols[k]];
     }
+    cm_buf *val = value ? value : &v->ival;
+    cm_buf_reset(val);
     bool in_key = false;
-    int rc = cm_keys_append_index(out, v->table_id, ix->id, kd, ix->ncols, ix->unique, handle,
-                                  &in_key, &w->err);
+    int rc = sql_cat_index_entry(v->t, ix, kd, handle, out, val, &in_key, &w->err);
     *value_handle = !in_key;
     return rc;
-}
-
-static int index_value(bool value_handle, int64_t handle, cm_buf *out)
-{
-    cm_buf_reset(out);
-    return value_handle ? cm_codec_append_int64(out, handle) : cm_buf_append_u8(out, 0);
 }
 
 /* "Duplicate entry 'v1-v2' for key 't.idx'" (MySQL 8.0). ix NULL: the primary key (handle). */
@@ -286,7 +283,7 @@ static int delete_entries(wctx *w, int64_t handle, const cm_datum *vals)
         }
         bool vh;
         cm_buf_reset(&v->key2);
-        rc = index_key(w, ix, vals, handle, &v->key2, &vh);
+        rc = index_key(w, ix, vals, handle, &v->key2, NULL, &vh);
         rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
     }
     if (v->cache_valid && v->cache_handle == handle) {
@@ -379,7 +376,7 @@ static int collect_checks(wctx *w, checks *ck, int64_t handle, bool check_row,
         }
         size_t start = kb->len;
         bool vh;
-        rc = index_key(w, ix, v->newv, handle, kb, &vh);
+        rc = index_key(w, ix, v->newv, handle, kb, NULL, &vh);
         if (rc != 0) {
             break;
         }
@@ -390,7 +387,7 @@ static int collect_checks(wctx *w, checks *ck, int64_t handle, bool check_row,
         if (old_vals != NULL) {
             cm_buf_reset(&v->key2);
             bool ovh;
-            rc = index_key(w, ix, old_vals, old_handle, &v->key2, &ovh);
+            rc = index_key(w, ix, old_vals, old_handle, &v->key2, NULL, &ovh);
             if (rc == 0 && ovh && v->key2.len == kb->len - start &&
                 memcmp(v->key2.ptr, kb->ptr + start, v->key2.len) == 0) {
                 kb->len = start; /* unchanged: the row keeps its own entry */
@@ -477,15 +474,15 @@ static int write_entries(wctx *w, int64_t handle, const cm_datum *old_vals, int6
     cm_buf_reset(&v->key2);
     int rc = cm_keys_append_row(&v->key2, v->table_id, handle);
     rc = rc ? rc : cm_txn_set(w->txn, cm_buf_slice(&v->key2), cm_buf_slice(&v->val), &w->err);
-    cm_buf ival = CM_BUF_INIT;
+    cm_buf *ival = &v->nval;
     for (uint32_t i = 0; rc == 0 && i < v->t->nindexes; i++) {
         const sql_cat_index *ix = &v->t->indexes[i];
         bool vh, ovh = false;
         cm_buf_reset(&v->key);
-        rc = index_key(w, ix, v->newv, handle, &v->key, &vh);
+        rc = index_key(w, ix, v->newv, handle, &v->key, ival, &vh);
         if (rc == 0 && old_vals != NULL && idx_deletes(ix->state)) {
             cm_buf_reset(&v->key2);
-            rc = index_key(w, ix, old_vals, old_handle, &v->key2, &ovh);
+            rc = index_key(w, ix, old_vals, old_handle, &v->key2, NULL, &ovh);
             bool same = rc == 0 && cm_slice_eq(cm_buf_slice(&v->key), cm_buf_slice(&v->key2)) &&
                         (!vh || handle == old_handle);
             if (same && idx_writes(ix->state)) {
@@ -496,11 +493,9 @@ static int write_entries(wctx *w, int64_t handle, const cm_datum *old_vals, int6
             }
         }
         if (rc == 0 && idx_writes(ix->state)) {
-            rc = index_value(vh, handle, &ival);
-            rc = rc ? rc : cm_txn_set(w->txn, cm_buf_slice(&v->key), cm_buf_slice(&ival), &w->err);
+            rc = cm_txn_set(w->txn, cm_buf_slice(&v->key), cm_buf_slice(ival), &w->err);
         }
     }
-    cm_buf_fini(&ival);
     if (v->cache_valid && (v->cache_handle == handle || v->cache_handle == old_handle)) {
         v->cache_valid = false;
     }

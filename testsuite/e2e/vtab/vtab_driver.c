@@ -696,6 +696,13 @@ static void case_types(drv *d)
     run(d, "UPDATE ty SET f = 3.5, tu = '2001-01-01 00:00:00' WHERE id = 2");
     run(d, "SELECT tu FROM ty WHERE id = 2");
     check(d, out_is(d, "2001-01-01 00:00:00\n"), "an explicit value wins over ON UPDATE");
+    run(d, "INSERT INTO ty (id, d) VALUES (6, 9.5)");
+    run(d, "SELECT d FROM ty WHERE d IS NOT NULL ORDER BY d");
+    check(d, out_is(d, "-3.00\n9.50\n12.50\n12.50\n"),
+          "DECIMAL orders numerically (collation tessera_decimal), not as text");
+    run(d, "SELECT max(d), min(d) FROM ty");
+    check(d, out_is(d, "12.50|-3.00\n"), "DECIMAL max/min");
+    run(d, "DELETE FROM ty WHERE id = 6");
     run(d, "SELECT id FROM ty WHERE d = 12.5 ORDER BY id");
     check(d, out_is(d, "1\n3\n"), "decimal index lookup (1.5 keyed like 1.50)");
     run(d, "SELECT id FROM ty WHERE dt > '2024-01-01' ORDER BY id");
