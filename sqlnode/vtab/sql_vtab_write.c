@@ -825,6 +825,16 @@ int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_in
         if (w.err.code == 0) {
             cm_err_set(&w.err, rc, "vtab: write failed");
         }
+        /* INSERT/UPDATE IGNORE: a statement-level error of the row (1048, a value the type
+         * refuses in strict mode; 1062 is handled where it is found) skips the row with a
+         * warning. MySQL would store an adjusted value instead; errors of the KV layer (codes
+         * above -100) still fail the statement. */
+        if (argc > 1 && w.err.code <= -100 && sqlite3_vtab_on_conflict(v->db) == SQLITE_IGNORE) {
+            if (v->env->warn) {
+                v->env->warn(v->env->sess, (uint16_t)cm_err_mysql_errno(w.err.code), w.err.msg);
+            }
+            return SQLITE_OK;
+        }
         return sql_vt_fail(v, &w.err);
     }
     return SQLITE_OK;

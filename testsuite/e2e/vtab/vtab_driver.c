@@ -529,6 +529,10 @@ static void case_hidden(drv *d)
     run(d, "INSERT INTO h (v) VALUES (5)");
     check(d, d->my_errno == 1048 && strcmp(d->errmsg, "Column 'name' cannot be null") == 0,
           "omitted NOT NULL column without default: 1048");
+    d->nwarn = 0;
+    run(d, "INSERT OR IGNORE INTO h (v) VALUES (5)");
+    check(d, d->rc == SQLITE_OK && d->env.affected == 0 && d->nwarn == 1 && d->warn_code == 1048,
+          "INSERT IGNORE: a NOT NULL violation skips the row with warning 1048");
     run(d, "INSERT INTO h VALUES ('x', 1), ('y', 2), ('z', 3)");
     check(d, d->rc == SQLITE_OK && d->env.affected == 3, "hidden row ids");
     run(d, "SELECT name, v FROM h ORDER BY name");
