@@ -451,6 +451,10 @@ static void case_order_limit(drv *d)
           plan_has(d, "index k_1", "SELECT k FROM o ORDER BY k LIMIT 4") &&
               strstr(d->out, "TEMP B-TREE") == NULL,
           "ORDER BY k served by index k_1");
+    run(d, "SELECT id FROM o WHERE k IN (5, 3, 4) ORDER BY id");
+    check(d, out_is(d, "26\n27\n28\n"), "IN on an index column with ORDER BY the handle");
+    run(d, "SELECT id FROM o WHERE id IN (28, 3, 17) ORDER BY id LIMIT 2");
+    check(d, out_is(d, "3\n17\n"), "IN on the handle, sorted, with LIMIT");
     run(d, "SELECT id, k FROM o WHERE k >= 28 ORDER BY k");
     check(d, out_is(d, "3|28\n2|29\n1|30\n"), "index range");
     run(d, "SELECT a.id, b.id FROM o a JOIN o b ON b.id = a.k WHERE a.id <= 3 ORDER BY a.id");
