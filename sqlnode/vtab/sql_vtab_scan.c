@@ -996,6 +996,12 @@ static int current_datum(vt_cursor *c, uint32_t off, cm_datum *d)
     sql_vt *v = c->v;
     const vt_col *col = &v->cols[off];
     cm_slice val;
+    if ((int32_t)off == v->t->handle_col && c->src != SRC_ROW) {
+        /* the handle column is the key's handle (covering and coprocessor rows) */
+        *d = col->dtype == CM_DT_UINT64 ? cm_datum_uint64((uint64_t)c->handle)
+                                        : cm_datum_int64(c->handle);
+        return 0;
+    }
     switch (c->src) {
     case SRC_ROW: {
         if (!c->view_ok) {

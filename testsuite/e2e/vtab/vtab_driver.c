@@ -721,6 +721,12 @@ static void case_types(drv *d)
     check(d, d->my_errno == 1062, "unique (enum, char) duplicate (trailing spaces do not count)");
     run(d, "INSERT INTO ty (id, d) VALUES (5, 123456789.123)");
     check(d, d->rc != SQLITE_OK && d->my_errno != 0, "strict mode refuses a decimal out of range");
+    run(d, "SELECT id, d FROM ty WHERE d > 0 ORDER BY id");
+    check(d, out_is(d, "1|12.50\n3|12.50\n"), "unsigned handle column through an index");
+    run(d, "SELECT id FROM ty WHERE dt > '2000-01-01' ORDER BY id");
+    check(d, out_is(d, "1\n2\n3\n"), "unsigned handle column from a covering scan");
+    run(d, "SELECT sum(id) FROM ty");
+    check(d, out_is(d, "6\n"), "unsigned handle column from a coprocessor scan");
     run(d, "SELECT count(*) FROM ty WHERE id = 18446744073709551615");
     check(d, out_is(d, "0\n"), "an unsigned key above INT64_MAX finds nothing");
 }
