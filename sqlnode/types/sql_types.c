@@ -946,8 +946,8 @@ int sql_type_parse_named(const char *src, const sql_token *t, uint32_t n, uint32
     sql_coltype o;
     memset(&o, 0, sizeof(o));
     o.collation = SQL_COLLATION_BINARY;
-    int k;
-    bool national;
+    int k = 0;
+    bool national = false;
     int rc = parse_type_words(&p, &k, &o, &national);
     if (rc != 0) {
         return rc;
