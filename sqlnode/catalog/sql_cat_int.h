@@ -114,11 +114,15 @@ typedef struct sql_ddl_col {
 typedef enum sql_alter_kind {
     SQL_ALTER_ADD_INDEX = 1,
     SQL_ALTER_DROP_INDEX,
+    SQL_ALTER_RENAME_INDEX, /* RENAME {INDEX|KEY} ix.name TO new_name */
+    SQL_ALTER_OPTIONS,      /* table options: in the statement's charset/engine/comment/… */
+    SQL_ALTER_NOOP,         /* DISABLE KEYS / ENABLE KEYS (mysqldump) */
 } sql_alter_kind;
 
 typedef struct sql_alter_op {
     uint8_t kind;     /* sql_alter_kind */
     sql_ddl_index ix; /* ADD: the index; DROP: ix.name (ix.primary for DROP PRIMARY KEY) */
+    char *new_name;   /* RENAME INDEX */
 } sql_alter_op;
 
 typedef struct sql_ddl_stmt {

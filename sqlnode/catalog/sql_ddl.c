@@ -505,6 +505,83 @@ static int rename_tables(ddl_ctx *x, cm_err *err)
 
 /* ---- indexes --------------------------------------------------------------------------------- */
 
+/* ALTER TABLE … RENAME {INDEX|KEY} a TO b (t is the statement's working copy). */
+static int rename_index(sql_cat_table *t, const sql_alter_op *op, cm_arena *a, cm_err *err)
+{
+    sql_cat_index *ix = NULL;
+    for (uint32_t j = 0; j < t->nindexes; j++) {
+        if (sql_cat_namecmp(t->indexes[j].name, op->ix.name) == 0) {
+            ix = &t->indexes[j];
+        }
+    }
+    if (ix == NULL || ix->primary) {
+        return cm_err_set(err, CM_E_KEY_DOES_NOT_EXIST, "Key '%s' doesn't exist in table '%s'",
+                          op->ix.name, t->name);
+    }
+    if (sql_cat_namecmp(op->new_name, "PRIMARY") == 0) {
+        return cm_err_set(err, CM_E_WRONG_NAME_FOR_INDEX, "Incorrect index name '%s'",
+                          op->new_name);
+    }
+    int rc = sql_cat_check_name(op->new_name, CM_E_WRONG_NAME_FOR_INDEX, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const sql_cat_index *other = sql_table_index(t, op->new_name);
+    if (other != NULL && other != ix) {
+        return cm_err_set(err, CM_E_DUP_KEYNAME, "Duplicate key name '%s'", op->new_name);
+    }
+    ix->name = cm_arena_strndup(a, op->new_name, strlen(op->new_name));
+    return ix->name == NULL ? nomem(err) : 0;
+}
+
+/* ALTER TABLE … ENGINE=, [DEFAULT] CHARSET=, COLLATE=, COMMENT=, AUTO_INCREMENT=, … */
+static int alter_options(ddl_ctx *x, sql_cat_table *t, cm_err *err)
+{
+    const sql_ddl_stmt *st = x->st;
+    if (st->engine != NULL) {
+        t->engine = st->engine;
+    }
+    if (st->charset != NULL) {
+        t->charset = st->charset;
+    }
+    if (st->collation != NULL) {
+        t->collation = st->collation;
+    }
+    if (st->comment != NULL) {
+        t->comment = st->comment;
+    }
+    if (!st->has_autoinc_start || st->autoinc_start == 0) {
+        return 0;
+    }
+    /* AUTO_INCREMENT=N: the next value is at least N (a lower N is ignored, as InnoDB does) */
+    cm_buf k = CM_BUF_INIT, v = CM_BUF_INIT;
+    int rc = sql_cat_key_autoid(&k, t->db_id, t->id) != 0 ? nomem(err) : 0;
+    uint64_t base = 0;
+    if (rc == 0) {
+        rc = cm_txn_get(x->t, cm_buf_slice(&k), &v, err);
+        if (rc == 0 && v.len == 8) {
+            for (int i = 7; i >= 0; i--) {
+                base = base << 8 | v.ptr[i];
+            }
+        } else if (rc == CM_E_NOT_FOUND) {
+            rc = 0;
+        }
+    }
+    if (rc == 0 && base < st->autoinc_start - 1) {
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++) {
+            b[i] = (uint8_t)((st->autoinc_start - 1) >> (8 * i));
+        }
+        rc = cm_txn_set(x->t, cm_buf_slice(&k), cm_slice_make(b, 8), err);
+    }
+    cm_buf_fini(&k);
+    cm_buf_fini(&v);
+    if (rc == 0 && x->nforget < 64) {
+        x->forget[x->nforget++] = t->id; /* this node's batch may be below N */
+    }
+    return rc;
+}
+
 static int alter_table(ddl_ctx *x, cm_err *err)
 {
     const sql_cat_table *old;
@@ -517,9 +594,11 @@ static int alter_table(ddl_ctx *x, cm_err *err)
         return nomem(err);
     }
     x->bf_n = 0;
+    bool changed = false;
     for (uint32_t i = 0; i < x->st->nops; i++) {
         const sql_alter_op *op = &x->st->ops[i];
         if (op->kind == SQL_ALTER_ADD_INDEX) {
+            changed = true;
             sql_cat_table *n = cm_arena_alloc(x->a, sizeof(*n));
             if (n == NULL) {
                 return nomem(err);
@@ -536,6 +615,24 @@ static int alter_table(ddl_ctx *x, cm_err *err)
                 }
             }
             t = n;
+            continue;
+        }
+        if (op->kind == SQL_ALTER_NOOP) {
+            continue;
+        }
+        changed = true;
+        if (op->kind == SQL_ALTER_OPTIONS) {
+            rc = alter_options(x, t, err);
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        }
+        if (op->kind == SQL_ALTER_RENAME_INDEX) {
+            rc = rename_index(t, op, x->a, err);
+            if (rc != 0) {
+                return rc;
+            }
             continue;
         }
         /* DROP INDEX */
@@ -583,7 +680,7 @@ static int alter_table(ddl_ctx *x, cm_err *err)
     }
     x->bf_db_id = t->db_id;
     x->bf_table_id = t->id;
-    return put_table(x, t, err);
+    return changed ? put_table(x, t, err) : 0;
 }
 
 /* ---- the transaction loop -------------------------------------------------------------------- */

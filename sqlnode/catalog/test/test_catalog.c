@@ -193,6 +193,36 @@ static void test_parse_other_statements(void **state)
     assert_true(p.st.ops[6].ix.primary);
     parsed_fini(&p);
 
+    parse(&p, "ALTER TABLE t ENGINE=InnoDB DEFAULT CHARSET=utf8mb4, COMMENT 'c', "
+              "AUTO_INCREMENT=50 ROW_FORMAT=DYNAMIC, RENAME KEY a TO b, DISABLE KEYS");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.st.kind, SQL_DDL_ALTER_TABLE);
+    assert_int_equal(p.st.nops, 5);
+    assert_int_equal(p.st.ops[0].kind, SQL_ALTER_OPTIONS);
+    assert_int_equal(p.st.ops[1].kind, SQL_ALTER_OPTIONS);
+    assert_int_equal(p.st.ops[2].kind, SQL_ALTER_OPTIONS);
+    assert_int_equal(p.st.ops[3].kind, SQL_ALTER_RENAME_INDEX);
+    assert_string_equal(p.st.ops[3].ix.name, "a");
+    assert_string_equal(p.st.ops[3].new_name, "b");
+    assert_int_equal(p.st.ops[4].kind, SQL_ALTER_NOOP);
+    assert_string_equal(p.st.engine, "InnoDB");
+    assert_string_equal(p.st.comment, "c");
+    assert_true(p.st.has_autoinc_start);
+    assert_int_equal(p.st.autoinc_start, 50);
+    parsed_fini(&p);
+    /* mysqldump: an executable comment the lexer opens */
+    parse(&p, "/*!40000 ALTER TABLE `t` DISABLE KEYS */");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.st.ops[0].kind, SQL_ALTER_NOOP);
+    parsed_fini(&p);
+    parse(&p, "ALTER TABLE d.t RENAME AS e.u");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.st.kind, SQL_DDL_RENAME_TABLE);
+    assert_int_equal(p.st.nnames, 2);
+    assert_string_equal(p.st.names[0].db, "d");
+    assert_string_equal(p.st.names[1].name, "u");
+    parsed_fini(&p);
+
     parse(&p, "CREATE TABLE IF NOT EXISTS t2 LIKE d.t1");
     assert_int_equal(p.rc, 0);
     assert_int_equal(p.st.kind, SQL_DDL_CREATE_LIKE);
@@ -206,7 +236,10 @@ static void test_parse_other_statements(void **state)
     expect_error("ALTER TABLE t ADD COLUMN x INT", 1235);
     expect_error("ALTER TABLE t ADD x INT", 1235);
     expect_error("ALTER TABLE t DROP COLUMN x", 1235);
-    expect_error("ALTER TABLE t ENGINE=InnoDB", 1235);
+    expect_error("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", 1235);
+    expect_error("ALTER TABLE t RENAME TO u, ADD INDEX (a)", 1235);
+    expect_error("ALTER TABLE t RENAME COLUMN a TO b", 1235);
+    expect_error("ALTER TABLE t RENAME INDEX a b", 1064);
     expect_error("ALTER TABLE t", 1064);
     expect_error("CREATE TEMPORARY TABLE t (a INT)", 1235);
     expect_error("CREATE FULLTEXT INDEX f ON t (a)", 1235);
