@@ -69,6 +69,21 @@
       "Connections using insecure transport are prohibited while --require_secure_transport=ON.")  \
     X(OUT_OF_RANGE, -111, 1264, "22003", "Out of range value")                                     \
     X(DATA_TOO_LONG, -112, 1406, "22001", "Data too long")                                         \
+    /* MySQL column types (sqlnode/types): strict-mode store errors and bad type declarations */   \
+    X(INCORRECT_VALUE, -160, 1366, "HY000", "Incorrect value for column")                          \
+    X(DATA_TRUNCATED, -161, 1265, "01000", "Data truncated for column")                            \
+    X(INVALID_JSON, -162, 3140, "22032", "Invalid JSON text")                                      \
+    X(TOO_BIG_FIELDLENGTH, -163, 1074, "42000", "Column length too big")                           \
+    X(TOO_BIG_PRECISION, -164, 1426, "42000", "Too-big precision")                                 \
+    X(TOO_BIG_SCALE, -165, 1425, "42000", "Too big scale")                                         \
+    X(M_BIGGER_THAN_D, -166, 1427, "42000", "M must be >= D")                                      \
+    X(DUPLICATED_VALUE_IN_TYPE, -167, 1291, "HY000", "Column has duplicated value")                \
+    X(TOO_BIG_DISPLAYWIDTH, -168, 1439, "42000", "Display width out of range")                     \
+    X(TOO_BIG_SET, -169, 1097, "HY000", "Too many strings for column")                             \
+    X(COLLATION_CHARSET_MISMATCH, -170, 1253, "42000", "COLLATION is not valid for CHARACTER SET") \
+    X(INVALID_YEAR_COLUMN_LENGTH, -171, 1818, "HY000", "Supports only YEAR or YEAR(4) column")     \
+    X(WRONG_FIELD_SPEC, -172, 1063, "42000", "Incorrect column specifier")                         \
+    X(ILLEGAL_VALUE_FOR_TYPE, -173, 1367, "22007", "Illegal value found during parsing")           \
     X(SCHEMA_CHANGED, -113, 8028, "HY000", "Information schema is changed")                        \
     X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
     /* catalog and DDL (sqlnode/catalog) */                                                        \
