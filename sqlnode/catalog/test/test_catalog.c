@@ -465,6 +465,51 @@ static void test_build_serial_collate(void **state)
     expect_error("CREATE TABLE s (a VARCHAR(10) NOT NULL COLLATE nosuch)", 1273);
 }
 
+/* Defaults keep the canonical text of the stored value (what MySQL's SHOW CREATE TABLE prints). */
+static void test_build_default_canonical(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *decl;
+        const char *text;
+    } cases[] = {
+        {"DATETIME DEFAULT '2020-01-02'", "2020-01-02 00:00:00"},
+        {"DATETIME(3) DEFAULT '2020-01-02 03:04:05.5'", "2020-01-02 03:04:05.500"},
+        {"DATE DEFAULT '2020-1-2'", "2020-01-02"},
+        {"DECIMAL(6,3) DEFAULT 1.5", "1.500"},
+        {"DECIMAL(6,3) DEFAULT '-0.25'", "-0.250"},
+        {"INT DEFAULT '  7'", "7"},
+        {"INT UNSIGNED DEFAULT 0x10", "16"},
+        {"BIGINT UNSIGNED DEFAULT 18446744073709551615", "18446744073709551615"},
+        {"TINYINT DEFAULT TRUE", "1"},
+        {"DOUBLE DEFAULT 2.5", "2.5"},
+        {"ENUM('a','b') DEFAULT 'b'", "b"},
+        {"YEAR DEFAULT 2024", "2024"},
+        {"VARCHAR(5) DEFAULT 'ab'", "ab"},
+        {"TIME DEFAULT '1:2:3'", "01:02:03"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "CREATE TABLE t (c %s)", cases[i].decl);
+        parsed p;
+        sql_cat_table t;
+        int rc = build(&p, sql, &t);
+        if (rc != 0 || t.cols[0].default_text == NULL ||
+            strcmp(t.cols[0].default_text, cases[i].text) != 0) {
+            fprintf(stderr, "%s: rc=%d %s default=%s\n", sql, rc, p.err.msg,
+                    rc == 0 && t.cols[0].default_text ? t.cols[0].default_text : "(none)");
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(t.cols[0].default_text, cases[i].text);
+        parsed_fini(&p);
+    }
+    expect_error("CREATE TABLE t (c DATE DEFAULT '2020-13-01')", 1067);
+    expect_error("CREATE TABLE t (c ENUM('a') DEFAULT 'z')", 1067);
+    expect_error("CREATE TABLE t (c INT UNSIGNED DEFAULT -1)", 1067);
+    expect_error("CREATE TABLE t (c DECIMAL(3,1) DEFAULT 100)", 1067);
+    expect_error("CREATE TABLE t (c YEAR DEFAULT 1800)", 1067);
+}
+
 static void test_build_errors(void **state)
 {
     (void)state;
@@ -1185,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_build_index_names),
         cmocka_unit_test(test_build_options),
         cmocka_unit_test(test_build_serial_collate),
+        cmocka_unit_test(test_build_default_canonical),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build_limits),
         cmocka_unit_test(test_add_index),

@@ -350,3 +350,18 @@ def test_concurrent_ddl_from_two_nodes(cluster):
     assert names == want
     ids = [t["id"] for (d, n), t in tables.items() if d == "conc"]
     assert len(set(ids)) == len(ids)
+
+
+def test_rename_across_databases_keeps_the_counter(cluster):
+    out = run(cluster, "open A 1000 10\nddl A CREATE DATABASE ra\nddl A CREATE DATABASE rb\n"
+                       "use A ra\nddl A CREATE TABLE mv (id INT AUTO_INCREMENT PRIMARY KEY)\n"
+                       "autoid A ra mv 3\nddl A RENAME TABLE ra.mv TO rb.mv2\n"
+                       "open B 1000 10\nautoid B rb mv2 1\nshow B SHOW TABLES FROM ra\n"
+                       "show B SHOW TABLES FROM rb\ndump B\n")
+    ids = [[int(x) for x in l.split()[1:]] for l in out if l.startswith("ids")]
+    assert ids[0] == [1, 2, 3]
+    assert ids[1][0] > 10  # the allocator moved with the table: a new node starts above A's batch
+    rows = [l for l in out if l.startswith("row ")]
+    assert rows == ["row mv2"], out
+    _, _, tables = dump(out)
+    assert ("rb", "mv2") in tables and ("ra", "mv") not in tables
