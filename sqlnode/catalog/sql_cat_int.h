@@ -16,11 +16,14 @@
 #define SQL_CAT_COLS_MAX        4096  /* columns per table: 1117 (InnoDB's 1017 is lower) */
 #define SQL_CAT_INDEXES_MAX     64    /* indexes per table: 1069 (MySQL MAX_KEY) */
 #define SQL_CAT_KEY_PARTS_MAX   16    /* columns per index: 1070 (MySQL MAX_REF_PARTS) */
-#define SQL_CAT_COMMENT_MAX     2048  /* table comment bytes (MySQL: 2048; columns 1024) */
+#define SQL_CAT_COMMENT_MAX     2048  /* table comment characters: 1628 (MySQL's) */
+#define SQL_CAT_COL_COMMENT_MAX 1024  /* column and index comment characters: 1629/1688 */
 #define SQL_CAT_MEMBERS_MAX     65535 /* ENUM/SET members a stored definition may carry */
 #define SQL_CAT_DDL_RETRIES     10    /* a DDL transaction re-run on write conflict */
 #define SQL_CAT_BACKFILL_BATCH  512   /* rows per backfill transaction (DESIGN §8) */
-#define SQL_CAT_VALUE_BYTES_MAX 65536 /* a default's text */
+#define SQL_CAT_VALUE_BYTES_MAX                                                                    \
+    (1u << 20) /* a stored string: the longest default (VARCHAR(65535)                             \
+                   in 4-byte characters) fits with room */
 
 /* Stored format versions (the first byte of each value). */
 #define SQL_CAT_DB_FORMAT    1
@@ -168,6 +171,9 @@ int sql_cat_table_copy(const sql_cat_table *t, cm_arena *a, sql_cat_table *out, 
 
 /* Identifier checks shared by parser and executor. */
 int sql_cat_check_name(const char *name, int kind_code, cm_err *err);
+
+/* Characters of a UTF-8 string (continuation bytes do not count). */
+size_t sql_cat_chars(const char *s);
 
 /* Case-insensitive ASCII comparison. */
 int sql_cat_namecmp(const char *a, const char *b);

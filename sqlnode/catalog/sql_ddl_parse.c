@@ -312,9 +312,10 @@ static int table_option(ps *p, sql_ddl_stmt *st)
     } else if (accept_kw(p, "COMMENT")) {
         accept_op(p, "=");
         rc = string_lit(p, &st->comment);
-        if (rc == 0 && strlen(st->comment) > SQL_CAT_COMMENT_MAX) {
-            return cm_err_set(p->err, CM_E_TOO_LONG_IDENT,
-                              "Comment for table is too long (max = %d)", SQL_CAT_COMMENT_MAX);
+        if (rc == 0 && sql_cat_chars(st->comment) > SQL_CAT_COMMENT_MAX) {
+            return cm_err_set(p->err, CM_E_TOO_LONG_TABLE_COMMENT,
+                              "Comment for table '%s' is too long (max = %d)",
+                              st->target.name ? st->target.name : "", SQL_CAT_COMMENT_MAX);
         }
     } else {
         uint32_t save = p->i;
@@ -417,6 +418,11 @@ static int index_options(ps *p, sql_ddl_index *ix)
             int rc = string_lit(p, &ix->comment);
             if (rc != 0) {
                 return rc;
+            }
+            if (sql_cat_chars(ix->comment) > SQL_CAT_COL_COMMENT_MAX) {
+                return cm_err_set(p->err, CM_E_TOO_LONG_INDEX_COMMENT,
+                                  "Comment for index '%s' is too long (max = %d)",
+                                  ix->name ? ix->name : "", SQL_CAT_COL_COMMENT_MAX);
             }
         } else if (accept_kw(p, "KEY_BLOCK_SIZE")) {
             accept_op(p, "=");
@@ -748,6 +754,11 @@ static int column_attrs(ps *p, sql_ddl_col *dc)
             dc->inline_primary = true;
         } else if (accept_kw(p, "COMMENT")) {
             rc = string_lit(p, &c->comment);
+            if (rc == 0 && sql_cat_chars(c->comment) > SQL_CAT_COL_COMMENT_MAX) {
+                return cm_err_set(p->err, CM_E_TOO_LONG_FIELD_COMMENT,
+                                  "Comment for field '%s' is too long (max = %d)", c->name,
+                                  SQL_CAT_COL_COMMENT_MAX);
+            }
         } else if (accept_kw(p, "COLLATE")) {
             char *x;
             rc = word_or_string(p, &x);

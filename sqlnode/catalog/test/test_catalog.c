@@ -561,6 +561,31 @@ static void test_build_errors(void **state)
     expect_error("CREATE TABLE t "
                  "(c12345678901234567890123456789012345678901234567890123456789012345 INT)",
                  1059);
+    /* comments: 2048 characters for a table, 1024 for columns and indexes */
+    cm_buf b = CM_BUF_INIT;
+    for (int k = 0; k < 3; k++) {
+        int max = k == 0 ? 2048 : 1024;
+        for (int extra = 0; extra < 2; extra++) {
+            cm_buf_reset(&b);
+            cm_buf_printf(&b, k == 0   ? "CREATE TABLE t (a INT) COMMENT '"
+                              : k == 1 ? "CREATE TABLE t (a INT COMMENT '"
+                                       : "CREATE TABLE t (a INT, KEY (a) COMMENT '");
+            for (int i = 0; i < max + extra; i++) {
+                cm_buf_printf(&b, "\xc3\xa9"); /* two bytes, one character */
+            }
+            cm_buf_printf(&b, k == 0 ? "'" : "')");
+            cm_buf_terminate(&b);
+            if (extra) {
+                expect_error((const char *)b.ptr, k == 0 ? 1628 : k == 1 ? 1629 : 1688);
+            } else {
+                parsed q;
+                sql_cat_table u;
+                assert_int_equal(build(&q, (const char *)b.ptr, &u), 0);
+                parsed_fini(&q);
+            }
+        }
+    }
+    cm_buf_fini(&b);
     /* 64 chars is fine */
     parsed p;
     sql_cat_table t;
