@@ -582,6 +582,77 @@ static int alter_options(ddl_ctx *x, sql_cat_table *t, cm_err *err)
     return rc;
 }
 
+/* ADD INDEX on the working copy *t (replaced by a copy with the index, state WRITE_REORG, and
+ * remembered for the backfill). */
+static int add_index_op(ddl_ctx *x, sql_cat_table **t, const sql_alter_op *op, cm_err *err)
+{
+    sql_cat_table *n = cm_arena_alloc(x->a, sizeof(*n));
+    if (n == NULL) {
+        return nomem(err);
+    }
+    int rc = sql_ddl_add_index(*t, &op->ix, x->a, next_id, x, n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* the new index is the one whose name *t does not have */
+    for (uint32_t j = 0; j < n->nindexes; j++) {
+        if (sql_table_index(*t, n->indexes[j].name) == NULL) {
+            n->indexes[j].state = SQL_OBJ_WRITE_REORG;
+            x->bf_index[x->bf_n++] = n->indexes[j].id;
+        }
+    }
+    *t = n;
+    return 0;
+}
+
+/* DROP INDEX on the working copy t: its entries are queued for deletion unless the index was
+ * added by this very statement (it has none yet). */
+static int drop_index_op(ddl_ctx *x, sql_cat_table *t, const sql_alter_op *op, cm_err *err)
+{
+    const char *name = op->ix.name;
+    if (op->ix.primary && t->handle_col >= 0) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support 'dropping a clustered "
+                          "primary key'");
+    }
+    uint32_t j = 0;
+    while (j < t->nindexes && sql_cat_namecmp(t->indexes[j].name, name) != 0) {
+        j++;
+    }
+    if (j == t->nindexes) {
+        return cm_err_set(err, CM_E_CANT_DROP_KEY, "Can't DROP '%s'; check that column/key exists",
+                          name);
+    }
+    if (t->autoinc_col >= 0 && t->indexes[j].cols[0] == (uint32_t)t->autoinc_col) {
+        /* the AUTO_INCREMENT column must stay first in some key */
+        bool other = t->handle_col == t->autoinc_col;
+        for (uint32_t k = 0; k < t->nindexes && !other; k++) {
+            other = k != j && t->indexes[k].cols[0] == (uint32_t)t->autoinc_col;
+        }
+        if (!other) {
+            return cm_err_set(err, CM_E_WRONG_AUTO_KEY,
+                              "Incorrect table definition; there can be only one auto column and "
+                              "it must be defined as a key");
+        }
+    }
+    bool was_new = false;
+    for (uint32_t k = 0; k < x->bf_n && !was_new; k++) {
+        if (x->bf_index[k] == t->indexes[j].id) {
+            x->bf_index[k] = x->bf_index[--x->bf_n];
+            was_new = true;
+        }
+    }
+    if (!was_new) {
+        int rc = queue_range(x, t->id, t->indexes[j].id, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    memmove(&t->indexes[j], &t->indexes[j + 1], sizeof(sql_cat_index) * (t->nindexes - j - 1));
+    t->nindexes--;
+    return 0;
+}
+
 static int alter_table(ddl_ctx *x, cm_err *err)
 {
     const sql_cat_table *old;
@@ -595,88 +666,28 @@ static int alter_table(ddl_ctx *x, cm_err *err)
     }
     x->bf_n = 0;
     bool changed = false;
-    for (uint32_t i = 0; i < x->st->nops; i++) {
+    for (uint32_t i = 0; rc == 0 && i < x->st->nops; i++) {
         const sql_alter_op *op = &x->st->ops[i];
-        if (op->kind == SQL_ALTER_ADD_INDEX) {
-            changed = true;
-            sql_cat_table *n = cm_arena_alloc(x->a, sizeof(*n));
-            if (n == NULL) {
-                return nomem(err);
-            }
-            rc = sql_ddl_add_index(t, &op->ix, x->a, next_id, x, n, err);
-            if (rc != 0) {
-                return rc;
-            }
-            /* the new index is the one whose id t does not have */
-            for (uint32_t j = 0; j < n->nindexes; j++) {
-                if (sql_table_index(t, n->indexes[j].name) == NULL) {
-                    n->indexes[j].state = SQL_OBJ_WRITE_REORG;
-                    x->bf_index[x->bf_n++] = n->indexes[j].id;
-                }
-            }
-            t = n;
-            continue;
-        }
-        if (op->kind == SQL_ALTER_NOOP) {
-            continue;
-        }
-        changed = true;
-        if (op->kind == SQL_ALTER_OPTIONS) {
-            rc = alter_options(x, t, err);
-            if (rc != 0) {
-                return rc;
-            }
-            continue;
-        }
-        if (op->kind == SQL_ALTER_RENAME_INDEX) {
+        changed = changed || op->kind != SQL_ALTER_NOOP;
+        switch (op->kind) {
+        case SQL_ALTER_ADD_INDEX:
+            rc = add_index_op(x, &t, op, err);
+            break;
+        case SQL_ALTER_DROP_INDEX:
+            rc = drop_index_op(x, t, op, err);
+            break;
+        case SQL_ALTER_RENAME_INDEX:
             rc = rename_index(t, op, x->a, err);
-            if (rc != 0) {
-                return rc;
-            }
-            continue;
+            break;
+        case SQL_ALTER_OPTIONS:
+            rc = alter_options(x, t, err);
+            break;
+        default: /* SQL_ALTER_NOOP */
+            break;
         }
-        /* DROP INDEX */
-        const char *name = op->ix.name;
-        if (op->ix.primary && t->handle_col >= 0) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support 'dropping a clustered "
-                              "primary key'");
-        }
-        uint32_t j = 0;
-        while (j < t->nindexes && sql_cat_namecmp(t->indexes[j].name, name) != 0) {
-            j++;
-        }
-        if (j == t->nindexes) {
-            return cm_err_set(err, CM_E_CANT_DROP_KEY,
-                              "Can't DROP '%s'; check that column/key exists", name);
-        }
-        if (t->autoinc_col >= 0 && t->indexes[j].cols[0] == (uint32_t)t->autoinc_col) {
-            bool other = t->handle_col == t->autoinc_col;
-            for (uint32_t k = 0; k < t->nindexes && !other; k++) {
-                other = k != j && t->indexes[k].cols[0] == (uint32_t)t->autoinc_col;
-            }
-            if (!other) {
-                return cm_err_set(err, CM_E_WRONG_AUTO_KEY,
-                                  "Incorrect table definition; there can be only one auto column "
-                                  "and it must be defined as a key");
-            }
-        }
-        bool was_new = false;
-        for (uint32_t k = 0; k < x->bf_n; k++) {
-            if (x->bf_index[k] == t->indexes[j].id) {
-                x->bf_index[k] = x->bf_index[--x->bf_n];
-                was_new = true;
-                break;
-            }
-        }
-        if (!was_new) {
-            rc = queue_range(x, t->id, t->indexes[j].id, err);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        memmove(&t->indexes[j], &t->indexes[j + 1], sizeof(sql_cat_index) * (t->nindexes - j - 1));
-        t->nindexes--;
+    }
+    if (rc != 0) {
+        return rc;
     }
     x->bf_db_id = t->db_id;
     x->bf_table_id = t->id;
