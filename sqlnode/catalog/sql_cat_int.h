@@ -154,6 +154,9 @@ typedef struct sql_ddl_stmt {
  * CM_E_UNSUPPORTED (1235) for DDL this module does not run, or the type module's errors. */
 int sql_ddl_parse(const char *src, const sql_token *t, uint32_t n, cm_arena *a, sql_ddl_stmt *st,
                   cm_err *err);
+/* The same for tokens lexed under lex_mode (SQL_MODE_NO_BACKSLASH_ESCAPES changes strings). */
+int sql_ddl_parse_mode(const char *src, const sql_token *t, uint32_t n, unsigned lex_mode,
+                       cm_arena *a, sql_ddl_stmt *st, cm_err *err);
 
 /* Index ids for a definition are drawn from this (PD in production, a counter in tests). */
 typedef int (*sql_cat_id_cb)(void *user, int64_t *id, cm_err *err);

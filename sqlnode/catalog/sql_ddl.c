@@ -1041,11 +1041,17 @@ static int add_indexes(ddl_ctx *x, cm_err *err)
 int sql_ddl_exec(sql_catalog *c, const char *curdb, const char *src, const sql_token *t, uint32_t n,
                  sql_ddl_result *res, cm_err *err)
 {
+    return sql_ddl_exec_mode(c, curdb, 0, src, t, n, res, err);
+}
+
+int sql_ddl_exec_mode(sql_catalog *c, const char *curdb, unsigned lex_mode, const char *src,
+                      const sql_token *t, uint32_t n, sql_ddl_result *res, cm_err *err)
+{
     memset(res, 0, sizeof(*res));
     cm_arena a;
     cm_arena_init(&a, 0);
     sql_ddl_stmt st;
-    int rc = sql_ddl_parse(src, t, n, &a, &st, err);
+    int rc = sql_ddl_parse_mode(src, t, n, lex_mode, &a, &st, err);
     if (rc != 0) {
         cm_arena_fini(&a);
         return rc;

@@ -18,6 +18,7 @@ typedef struct ps {
     uint32_t n, i;
     cm_arena *a;
     cm_err *err;
+    unsigned mode; /* SQL_MODE_* bits the tokens were lexed with (string escapes) */
 } ps;
 
 static const sql_token *cur(const ps *p)
@@ -142,7 +143,7 @@ static int string_lit(ps *p, char **out)
     cm_buf b = CM_BUF_INIT;
     int rc = 0;
     while (rc == 0 && is_type(p, SQL_TK_STRING)) {
-        rc = sql_tok_string(p->src, cur(p), 0, &b);
+        rc = sql_tok_string(p->src, cur(p), p->mode, &b);
         p->i++;
     }
     if (rc == 0) {
@@ -809,7 +810,7 @@ static int column_def(ps *p, sql_ddl_stmt *st)
     memset(&ty, 0, sizeof(ty));
     uint32_t pos = p->i;
     bool serial = is_kw(p, "SERIAL");
-    rc = sql_type_parse_named(p->src, p->t, p->n, &pos, dc.col.name, 0, &ty, p->err);
+    rc = sql_type_parse_named(p->src, p->t, p->n, &pos, dc.col.name, p->mode, &ty, p->err);
     if (rc != 0) {
         return rc;
     }
@@ -1225,7 +1226,13 @@ static int parse_alter(ps *p, sql_ddl_stmt *st)
 int sql_ddl_parse(const char *src, const sql_token *t, uint32_t n, cm_arena *a, sql_ddl_stmt *st,
                   cm_err *err)
 {
-    ps p = {src, t, n, 0, a, err};
+    return sql_ddl_parse_mode(src, t, n, 0, a, st, err);
+}
+
+int sql_ddl_parse_mode(const char *src, const sql_token *t, uint32_t n, unsigned lex_mode,
+                       cm_arena *a, sql_ddl_stmt *st, cm_err *err)
+{
+    ps p = {src, t, n, 0, a, err, lex_mode};
     memset(st, 0, sizeof(*st));
     if (accept_kw(&p, "CREATE")) {
         return parse_create(&p, st);

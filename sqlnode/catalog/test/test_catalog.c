@@ -510,6 +510,31 @@ static void test_build_default_canonical(void **state)
     expect_error("CREATE TABLE t (c YEAR DEFAULT 1800)", 1067);
 }
 
+static void test_parse_no_backslash_escapes(void **state)
+{
+    (void)state;
+    /* SQL text: DEFAULT 'C:\d' COMMENT 'x\y' (one backslash each) */
+    const char *sql = "CREATE TABLE t (a VARCHAR(10) DEFAULT 'C:\\d' COMMENT 'x\\y')";
+    for (unsigned mode = 0; mode <= SQL_MODE_NO_BACKSLASH_ESCAPES;
+         mode += SQL_MODE_NO_BACKSLASH_ESCAPES) {
+        sql_tokens toks;
+        sql_tokens_init(&toks);
+        cm_arena a;
+        cm_arena_init(&a, 0);
+        cm_err err;
+        sql_ddl_stmt st;
+        sql_cat_table t;
+        assert_int_equal(sql_lex(sql, strlen(sql), mode, &toks, &err), 0);
+        assert_int_equal(sql_ddl_parse_mode(sql, toks.v, toks.n, mode, &a, &st, &err), 0);
+        assert_int_equal(sql_ddl_build_table(&st, &a, test_id, NULL, &t, &err), 0);
+        /* an unknown escape drops its backslash (MySQL); without escapes it is a character */
+        assert_string_equal(t.cols[0].default_text, mode ? "C:\\d" : "C:d");
+        assert_string_equal(t.cols[0].comment, mode ? "x\\y" : "xy");
+        sql_tokens_fini(&toks);
+        cm_arena_fini(&a);
+    }
+}
+
 static void test_build_errors(void **state)
 {
     (void)state;
@@ -1256,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_build_options),
         cmocka_unit_test(test_build_serial_collate),
         cmocka_unit_test(test_build_default_canonical),
+        cmocka_unit_test(test_parse_no_backslash_escapes),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build_limits),
         cmocka_unit_test(test_add_index),
