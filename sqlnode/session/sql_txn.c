@@ -123,10 +123,14 @@ int sql_txn_map_error(sql_sess *s, int rc, cm_err *err)
     (void)s;
     char detail[CM_ERR_MSG_MAX];
     snprintf(detail, sizeof(detail), "%s", err != NULL ? err->msg : "");
+    if (err != NULL && err->code == rc &&
+        (strncmp(detail, "Commit result", 13) == 0 || strncmp(detail, "Region is", 9) == 0 ||
+         strncmp(detail, "Lock wait", 9) == 0 || strncmp(detail, "KV server", 9) == 0)) {
+        return rc; /* mapped already (statement and session levels both map) */
+    }
     switch (rc) {
     case CM_E_WRITE_CONFLICT:
     case CM_E_TXN_ROLLED_BACK:
-    case CM_E_DEADLOCK:
         return cm_err_set(err, CM_E_DEADLOCK,
                           "Deadlock found when trying to get lock; try restarting transaction");
     case CM_E_KEY_IS_LOCKED:
@@ -155,7 +159,7 @@ int sql_txn_map_error(sql_sess *s, int rc, cm_err *err)
                           "budget (%.200s)",
                           detail);
     case CM_E_SERVER_IS_BUSY:
-        return cm_err_set(err, CM_E_SERVER_IS_BUSY, "TiKV-like server is busy (%.200s)", detail);
+        return cm_err_set(err, CM_E_SERVER_IS_BUSY, "KV server is busy (%.200s)", detail);
     default:
         return rc;
     }
