@@ -334,3 +334,17 @@ def test_prepared_begin_commit(cluster):
     assert p.returncode == 0, p.stdout + p.stderr
     assert q(c, "SELECT k FROM p WHERE id = 1") == ((60,),)
     c.close()
+
+
+def test_startup_gives_up_without_pd(tmp_path):
+    """Start-up waits for PD for --cluster-wait, logging progress, then exits with a message."""
+    from cluster import free_port
+    port = free_port()  # nothing listens there
+    p = subprocess.run([os.environ["TESSERA_SQLNODE"], "--pd", "127.0.0.1:%d" % port,
+                        "--mysql-addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0",
+                        "--tls-dir", str(tmp_path / "tls"), "--cluster-wait", "2s"],
+                       capture_output=True, timeout=60, text=True)
+    assert p.returncode != 0
+    assert "sqlnode ready" not in p.stdout
+    assert "not reachable" in p.stderr and "127.0.0.1:%d" % port in p.stderr, p.stderr
+    assert "waiting for the cluster" in p.stderr, p.stderr
