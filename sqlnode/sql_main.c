@@ -76,51 +76,81 @@ static int apply_config(const sql_config *cfg, sql_sysvars *g)
     return 0;
 }
 
-/* Start-up: connects to PD and opens the catalog (which reads and, on a fresh cluster, writes
- * metadata through the kvnodes), retrying for cfg->cluster_wait_ms because the playground starts
- * pd, kvnodes and sqlnodes in order. Progress is logged; 0 or -1 with a message on stderr. */
+/* One probe of the cluster: a timestamp from PD and a read through the region holding the
+ * metadata keys (CM_E_NOT_FOUND is an answer). */
+static int cluster_probe(cm_kv_client *probe, cm_err *err)
+{
+    cm_txn *t = NULL;
+    int rc = cm_txn_begin(probe, &t, err);
+    if (rc == 0) {
+        cm_buf v = CM_BUF_INIT;
+        static const char key[] = "m";
+        rc = cm_txn_get(t, cm_slice_make(key, 1), &v, err);
+        rc = rc == CM_E_NOT_FOUND ? 0 : rc;
+        cm_buf_fini(&v);
+        cm_txn_free(t);
+    }
+    return rc;
+}
+
+/* Start-up: waits until PD and the kvnodes answer (the playground starts pd, kvnodes and
+ * sqlnodes in order), probing with a short per-attempt budget and logging progress, for at
+ * most cfg->cluster_wait_ms; then opens the catalog (which reads and, on a fresh cluster,
+ * writes metadata) over the process's client with the normal retry budget. 0 or -1 with a
+ * message on stderr. */
 static int cluster_open(const sql_config *cfg, cm_kv_client **kc, sql_catalog **cat)
 {
     cm_err err;
     cm_err_clear(&err);
-    int64_t start = cm_time_mono_ms();
+    int64_t start = (int64_t)cm_time_mono_ms();
     int64_t deadline = start + cfg->cluster_wait_ms;
-    cm_kv_client_options ko;
-    cm_kv_client_options_default(&ko);
-    /* One attempt must not eat the whole wait: a catalog open fails fast while PD has no
-     * store yet, and the loop retries. */
-    if (ko.retry_budget_ms > cfg->cluster_wait_ms) {
-        ko.retry_budget_ms = cfg->cluster_wait_ms;
-    }
-    for (int attempt = 1; !g_stop; attempt++) {
-        int rc = 0;
-        if (*kc == NULL) {
-            rc = cm_kv_client_create(cfg->pd_addrs, &ko, kc, &err);
+    cm_kv_client_options po;
+    cm_kv_client_options_default(&po);
+    po.retry_budget_ms = cfg->cluster_wait_ms < 5000 ? cfg->cluster_wait_ms / 2 : 5000;
+    cm_kv_client *probe = NULL;
+    int rc = cm_kv_client_create(cfg->pd_addrs, &po, &probe, &err);
+    for (int attempt = 1; rc == 0 && !g_stop; attempt++) {
+        rc = cluster_probe(probe, &err);
+        if (rc == 0) {
+            CM_INFO("sql", "cluster answers pd=%s after %lld ms (attempt %d)", cfg->pd_addrs,
+                    (long long)((int64_t)cm_time_mono_ms() - start), attempt);
+            break;
         }
+        int64_t now = (int64_t)cm_time_mono_ms();
+        CM_INFO("sql", "waiting for the cluster (pd=%s, attempt %d, %lld ms left): %s",
+                cfg->pd_addrs, attempt, (long long)(now < deadline ? deadline - now : 0),
+                err.msg);
+        if (now >= deadline) {
+            break;
+        }
+        rc = 0;
+        for (int i = 0; i < 10 && !g_stop && (int64_t)cm_time_mono_ms() < deadline; i++) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cm_kv_client_free(probe);
+    if (rc == 0 && !g_stop) {
+        rc = cm_kv_client_create(cfg->pd_addrs, NULL, kc, &err);
         if (rc == 0) {
             rc = sql_cat_open(*kc, NULL, cat, &err);
         }
         if (rc == 0) {
-            CM_INFO("sql", "cluster ready pd=%s after %lld ms (attempt %d)", cfg->pd_addrs,
-                    (long long)(cm_time_mono_ms() - start), attempt);
+            sql_schema *snap = sql_cat_acquire(*cat);
+            CM_INFO("sql", "catalog open: schema version %llu",
+                    (unsigned long long)(snap ? sql_schema_version(snap) : 0));
+            if (snap != NULL) {
+                sql_schema_release(snap);
+            }
             return 0;
-        }
-        int64_t now = cm_time_mono_ms();
-        if (now >= deadline) {
-            break;
-        }
-        CM_INFO("sql", "waiting for the cluster (pd=%s, attempt %d, %lld ms left): %s",
-                cfg->pd_addrs, attempt, (long long)(deadline - now), err.msg);
-        for (int i = 0; i < 10 && !g_stop; i++) {
-            struct timespec ts = {0, 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
         }
     }
     fprintf(stderr,
             "sqlnode: the cluster at pd=%s is not reachable after %lld ms: %s\n"
             "sqlnode: start pd and the kvnodes first, raise --cluster-wait, or run with --pd '' "
             "(no cluster)\n",
-            cfg->pd_addrs, (long long)cfg->cluster_wait_ms, err.msg[0] ? err.msg : "stopped");
+            cfg->pd_addrs, (long long)((int64_t)cm_time_mono_ms() - start),
+            err.msg[0] ? err.msg : "stopped");
     cm_kv_client_free(*kc);
     *kc = NULL;
     return -1;
