@@ -48,6 +48,8 @@ static const cm_cfg_option options[] = {
      NULL, "schema lease (DESIGN.md §8)"},
     {"gc-life-time", CM_CFG_DURATION, offsetof(sql_config, gc_life_time_ms), "10m", 1000,
      30 * DAY_MS, NULL, "MVCC versions younger than this are kept"},
+    {"autocommit-retries", CM_CFG_INT, offsetof(sql_config, autocommit_retries), "5", 1, 100, NULL,
+     "re-runs of an autocommit DML statement after a write conflict before 1213"},
     {"stmt-cache-size", CM_CFG_INT, offsetof(sql_config, stmt_cache_size), "256", 0, 100000, NULL,
      "prepared SQLite statements cached per session"},
 };

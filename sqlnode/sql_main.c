@@ -118,8 +118,7 @@ static int cluster_open(const sql_config *cfg, cm_kv_client **kc, sql_catalog **
         }
         int64_t now = (int64_t)cm_time_mono_ms();
         CM_INFO("sql", "waiting for the cluster (pd=%s, attempt %d, %lld ms left): %s",
-                cfg->pd_addrs, attempt, (long long)(now < deadline ? deadline - now : 0),
-                err.msg);
+                cfg->pd_addrs, attempt, (long long)(now < deadline ? deadline - now : 0), err.msg);
         if (now >= deadline) {
             break;
         }
@@ -223,8 +222,14 @@ static int run(const sql_config *cfg)
     } else {
         CM_WARN("sql", "no cluster (--pd is empty): tables give 1146 and DDL 1235");
     }
-    sql_server_cfg scfg = {
-        cfg->mysql_addr, &globals, &auth, tls, (uint32_t)cfg->stmt_cache_size, kc, cat};
+    sql_server_cfg scfg = {cfg->mysql_addr,
+                           &globals,
+                           &auth,
+                           tls,
+                           (uint32_t)cfg->stmt_cache_size,
+                           kc,
+                           cat,
+                           (uint32_t)cfg->autocommit_retries};
     if (sql_server_create(&scfg, &server, &err) != 0) {
         fprintf(stderr, "sqlnode: %s\n", err.msg);
         goto out;

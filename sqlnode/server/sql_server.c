@@ -431,6 +431,7 @@ int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err)
     s->sess_env.stmt_cache_size = cfg->stmt_cache_size;
     s->sess_env.kc = cfg->kc;
     s->sess_env.cat = cfg->cat;
+    s->sess_env.autocommit_retries = cfg->autocommit_retries;
     s->conn_env.sess_env = &s->sess_env;
     s->conn_env.auth = cfg->auth;
     s->conn_env.tls = cfg->tls;

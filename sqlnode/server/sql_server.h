@@ -29,6 +29,7 @@ typedef struct sql_server_cfg {
     uint32_t stmt_cache_size;
     cm_kv_client *kc; /* borrowed; NULL (with cat): no cluster */
     sql_catalog *cat; /* borrowed */
+    uint32_t autocommit_retries;
 } sql_server_cfg;
 
 /* Thread stack of a connection: 512 KiB. SQLite's parser and expression walkers recurse per

@@ -3,10 +3,12 @@
 #include "sql_session_int.h"
 
 #include "../mysql/sql_my_const.h"
+#include "cm_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the discard sink ---- */
 
@@ -550,6 +552,22 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
     return rc;
 }
 
+/* Before re-running a conflicting statement: 1, 2, 4, 8 … ms (at most 32) plus jitter, so
+ * sessions fighting over one hot row do not collide again in lockstep. */
+static void retry_backoff(sql_sess *s, uint32_t attempt)
+{
+    uint32_t base = 1u << (attempt < 5 ? attempt : 5);
+    uint64_t x = s->id * 0x9E3779B97F4A7C15ULL ^ (uint64_t)sql_sess_now_us(s);
+    x ^= x >> 29;
+    int64_t ms = (int64_t)(base + (uint32_t)(x % (base + 1)));
+    if (s->env->sleep_ms != NULL) {
+        (void)s->env->sleep_ms(s->env->user, ms, &s->killed);
+        return;
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
                  sql_sink *sink, int more, int discard, cm_err *err)
 {
@@ -566,6 +584,9 @@ int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32
             attempt < retries) {
             /* Nothing of an autocommit statement reached the client: run it again from
              * scratch at a fresh snapshot (DESIGN.md §7). */
+            CM_DEBUG("sql", "conn=%llu: write conflict, autocommit statement re-run (attempt %u)",
+                     (unsigned long long)s->id, attempt + 2);
+            retry_backoff(s, attempt);
             s->row_count = 0;
             sql_diag_clear(s);
             continue;
