@@ -348,3 +348,32 @@ def test_startup_gives_up_without_pd(tmp_path):
     assert "sqlnode ready" not in p.stdout
     assert "not reachable" in p.stderr and "127.0.0.1:%d" % port in p.stderr, p.stderr
     assert "waiting for the cluster" in p.stderr, p.stderr
+
+
+def test_consistent_snapshot_ddl_commit_and_schema_check(cluster):
+    a = make_db(cluster, "d_snap")
+    b = connect(cluster, "d_snap")
+    q(a, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    q(a, "INSERT INTO t VALUES (1, 1)")
+    # WITH CONSISTENT SNAPSHOT takes the snapshot at START, not at the first read
+    q(a, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+    q(b, "UPDATE t SET v = 2 WHERE id = 1")
+    assert q(a, "SELECT v FROM t WHERE id = 1") == ((1,),)
+    q(a, "ROLLBACK")
+    # DDL commits the open transaction first (MySQL's implicit commit)
+    q(a, "BEGIN")
+    q(a, "INSERT INTO t VALUES (2, 2)")
+    q(a, "CREATE TABLE t2 (id INT PRIMARY KEY)")
+    assert q(b, "SELECT COUNT(*) FROM t WHERE id = 2") == ((1,),)
+    # a table written by a transaction changed its schema before the commit: 1213
+    q(a, "BEGIN")
+    q(a, "INSERT INTO t VALUES (3, 3)")
+    q(b, "CREATE INDEX v_idx ON t (v)")
+    with pytest.raises(pymysql.err.OperationalError) as e:
+        q(a, "COMMIT")
+    assert errno_of(e) == 1213
+    assert q(b, "SELECT COUNT(*) FROM t WHERE id = 3") == ((0,),)
+    # the session re-declares t with its new index and uses it
+    assert q(a, "SELECT id FROM t WHERE v = 2 ORDER BY id") == ((1,), (2,))
+    a.close()
+    b.close()
