@@ -35,7 +35,7 @@ static const cm_cfg_option options[] = {
     {"sync-log", CM_CFG_BOOL, offsetof(kv_config, sync_log), "true", 0, 0, NULL,
      "fsync the Raft log before acknowledging (turn off only for throwaway benchmarks)"},
     {"max-replicas", CM_CFG_INT, offsetof(kv_config, max_replicas), "3", 1, 7, NULL,
-     "replicas per region (the leader's store adds learners and promotes them)"},
+     "ignored (kept so old command lines parse): PD decides replicas, see pd --max-replicas"},
 };
 
 const cm_cfg_table kv_config_table = {

@@ -20,6 +20,7 @@ typedef struct pd_config {
     int64_t max_replicas;
     int64_t max_store_down_time_ms;
     int64_t store_heartbeat_timeout_ms;
+    int64_t operator_timeout_ms;
     int64_t leader_lease_ms;
     int64_t rpc_workers;
 } pd_config;

@@ -90,6 +90,8 @@ int main(int argc, char **argv)
     o.id_alloc_window = (uint64_t)cfg.id_alloc_window;
     o.store_heartbeat_timeout_ms = (uint64_t)cfg.store_heartbeat_timeout_ms;
     o.max_store_down_time_ms = (uint64_t)cfg.max_store_down_time_ms;
+    o.max_replicas = (uint32_t)cfg.max_replicas;
+    o.operator_timeout_ms = (uint64_t)cfg.operator_timeout_ms;
     o.rpc_workers = (int)cfg.rpc_workers;
     o.version = TESSERA_VERSION;
     o.config_json = cfg_json.ptr ? (const char *)cfg_json.ptr : "{}";

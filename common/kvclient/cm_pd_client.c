@@ -563,16 +563,55 @@ int cm_pd_store_addr(cm_pd_client *c, uint64_t store_id, char *addr, size_t cap,
 
 int cm_pd_region_heartbeat(cm_pd_client *c, const cm_pd_region *r, cm_err *err)
 {
-    if (r->npeers > CM_PD_PEERS_MAX) {
+    cm_pd_operator op;
+    return cm_pd_region_heartbeat_op(c, r, NULL, 0, &op, err);
+}
+
+static void operator_from_pb(const Tessera__Pdpb__Operator *o, cm_pd_operator *op)
+{
+    memset(op, 0, sizeof(*op));
+    if (o == NULL || o->kind <= TESSERA__PDPB__OPERATOR_KIND__OP_NONE ||
+        o->kind > TESSERA__PDPB__OPERATOR_KIND__OP_TRANSFER_LEADER || o->peer == NULL ||
+        o->peer->id == 0) {
+        return; /* nothing, or a kind this client does not know: ignore it */
+    }
+    op->kind = (int)o->kind;
+    op->region_id = o->region_id;
+    op->conf_ver = o->epoch ? o->epoch->conf_ver : 0;
+    op->version = o->epoch ? o->epoch->version : 0;
+    op->peer.id = o->peer->id;
+    op->peer.store_id = o->peer->store_id;
+    op->peer.role = (uint32_t)o->peer->role;
+}
+
+int cm_pd_region_heartbeat_op(cm_pd_client *c, const cm_pd_region *r, const cm_pd_peer *pending,
+                              uint32_t npending, cm_pd_operator *op, cm_err *err)
+{
+    memset(op, 0, sizeof(*op));
+    if (r->npeers > CM_PD_PEERS_MAX || npending > CM_PD_PEERS_MAX) {
         return cm_err_set(err, CM_E_INVALID, "region %" PRIu64 ": too many peers", r->id);
     }
     region_pb p;
     region_to_pb(r, &p);
+    Tessera__Metapb__Peer pend[CM_PD_PEERS_MAX];
+    Tessera__Metapb__Peer *pend_ptrs[CM_PD_PEERS_MAX];
+    for (uint32_t i = 0; i < npending; i++) {
+        tessera__metapb__peer__init(&pend[i]);
+        pend[i].id = pending[i].id;
+        pend[i].store_id = pending[i].store_id;
+        pend[i].role = (Tessera__Metapb__PeerRole)pending[i].role;
+        pend_ptrs[i] = &pend[i];
+    }
+    p.info.n_pending_peers = npending;
+    p.info.pending_peers = npending ? pend_ptrs : NULL;
     Tessera__Pdpb__RegionHeartbeatRequest req = TESSERA__PDPB__REGION_HEARTBEAT_REQUEST__INIT;
     req.region = &p.info;
     Tessera__Pdpb__RegionHeartbeatResponse *rep = NULL;
     int rc = PD_CALL(c, TESSERA__PDPB__METHOD__REGION_HEARTBEAT, &req, region_heartbeat_response,
                      &rep, 1, err);
+    if (rc == 0 && rep != NULL) {
+        operator_from_pb(rep->operator_, op);
+    }
     free_reply(rep);
     return rc;
 }

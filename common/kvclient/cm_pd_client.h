@@ -104,6 +104,11 @@ void cm_pd_invalidate_store(cm_pd_client *c, uint64_t store_id);
 /* ---- regions ----------------------------------------------------------------------------- */
 /* A leader's report. CM_E_STALE_EPOCH when PD holds something newer (nothing changed). */
 int cm_pd_region_heartbeat(cm_pd_client *c, const cm_pd_region *r, cm_err *err);
+/* The same, also reporting the peers the leader sees behind (pending, borrowed; may be NULL
+ * with npending 0), and returning PD's operator for the region in *op (kind CM_PD_OP_NONE when
+ * there is none, or when the call failed). An operator of an unknown kind is returned as NONE. */
+int cm_pd_region_heartbeat_op(cm_pd_client *c, const cm_pd_region *r, const cm_pd_peer *pending,
+                              uint32_t npending, cm_pd_operator *op, cm_err *err);
 /* Routes through the cache; CM_E_REGION_NOT_FOUND when no region covers the key. */
 int cm_pd_locate_key(cm_pd_client *c, cm_slice key, cm_pd_region *out, cm_err *err);
 int cm_pd_locate_id(cm_pd_client *c, uint64_t region_id, cm_pd_region *out, cm_err *err);

@@ -41,6 +41,24 @@ int cm_pd_region_contains(const cm_pd_region *r, cm_slice key);
 /* Frees an array returned by the client (each region, then the array). */
 void cm_pd_regions_free(cm_pd_region *v, size_t n);
 
+/* A scheduling step PD asks a region's leader to take (pdpb.Operator, docs/pd.md
+ * "Scheduling"). The leader executes it only while its region has this id and epoch. */
+typedef enum cm_pd_op_kind {
+    CM_PD_OP_NONE = 0,
+    CM_PD_OP_ADD_LEARNER = 1,     /* peer {id, store_id} joins as a learner */
+    CM_PD_OP_PROMOTE_LEARNER = 2, /* learner peer.id becomes a voter */
+    CM_PD_OP_REMOVE_PEER = 3,     /* peer.id leaves */
+    CM_PD_OP_TRANSFER_LEADER = 4, /* leadership moves to voter peer.id */
+} cm_pd_op_kind;
+
+typedef struct cm_pd_operator {
+    int kind; /* cm_pd_op_kind; CM_PD_OP_NONE: nothing to do */
+    uint64_t region_id;
+    uint64_t conf_ver;
+    uint64_t version;
+    cm_pd_peer peer;
+} cm_pd_operator;
+
 /* Store liveness as PD reports it. */
 typedef enum cm_pd_store_live {
     CM_PD_STORE_UP = 0,

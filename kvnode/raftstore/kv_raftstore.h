@@ -57,6 +57,7 @@ typedef struct kv_region_heartbeat {
     uint64_t approx_bytes; /* data column families in the region's range (engine estimate) */
     uint64_t approx_keys;
     uint32_t pending_peers; /* peers that are behind (snapshot or probing) */
+    uint64_t pending_peer_ids[KV_REGION_PEERS_MAX]; /* the first pending_peers of them */
 } kv_region_heartbeat;
 
 typedef struct kv_raftstore_env {

@@ -650,8 +650,8 @@ void rs_report(rs_peer *p)
         cm_raft_progress_info pi;
         if (p->st.region.peers[i].id != p->peer_id &&
             cm_raft_progress_of(p->raft, p->st.region.peers[i].id, &pi) == 0 &&
-            pi.state != CM_RAFT_PR_REPLICATE) {
-            hb.pending_peers++;
+            pi.state != CM_RAFT_PR_REPLICATE && hb.pending_peers < KV_REGION_PEERS_MAX) {
+            hb.pending_peer_ids[hb.pending_peers++] = p->st.region.peers[i].id;
         }
     }
     s->stats.heartbeats++;

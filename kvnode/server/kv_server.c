@@ -1,7 +1,8 @@
 /*
  * kv_server.c — the kvnode server's lifecycle (kv_server.h): data directory, store id, PD
  * registration and bootstrap, the store loop thread, the PD thread (store and region heartbeats,
- * replica repair) and the status document. Request handlers live in kv_service.c.
+ * executing the operators PD answers them with) and the status document. Request handlers live in
+ * kv_service.c.
  */
 #include "kv_server_int.h"
 
@@ -152,6 +153,7 @@ static void env_heartbeat(void *ctx, const kv_region_heartbeat *hb)
         q->approx_bytes = hb->approx_bytes;
         q->approx_keys = hb->approx_keys;
         q->pending_peers = hb->pending_peers;
+        memcpy(q->pending_peer_ids, hb->pending_peer_ids, sizeof(q->pending_peer_ids));
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -229,31 +231,34 @@ static void *store_loop(void *arg)
     return NULL;
 }
 
-/* ---- replica repair (PD thread) -------------------------------------------------------------
- * PD does not schedule yet (docs/pd.md "Not built yet"), so the leader's store does the minimum
- * itself: a region with fewer than max_replicas peers gets a learner on an Up store that has no
- * peer of it, and a learner that caught up (no pending peers) is promoted. One operator per
- * region at a time. */
+/* ---- PD's operators (PD thread) -----------------------------------------------------------
+ * PD decides replica repair (pd/sched, docs/pd.md "Scheduling") and answers a leader's region
+ * heartbeat with at most one operator. The leader executes it through the raftstore only while
+ * its region still has the epoch PD decided against (the raftstore checks the epoch again when
+ * it proposes), and runs one operator per region at a time: PD re-sends an operator with every
+ * heartbeat until the region shows it done, so a copy arriving while one runs is skipped. */
 
-typedef struct repair_op {
+typedef struct pd_op_run {
     kv_server *srv;
     uint64_t region_id;
     kv_epoch epoch;
+    int kind; /* cm_pd_op_kind */
     kv_conf_op op;
     kv_peer peer;
-} repair_op;
+} pd_op_run;
 
 static void op_slot_set(kv_server *s, uint64_t region_id, uint64_t deadline_ms)
 {
     pthread_mutex_lock(&s->mu);
     kv_srv_op *free_slot = NULL;
+    uint64_t now = cm_time_mono_ms();
     for (size_t i = 0; i < 64; i++) {
         if (s->ops[i].region_id == region_id) {
             s->ops[i].deadline_ms = deadline_ms;
             pthread_mutex_unlock(&s->mu);
             return;
         }
-        if (free_slot == NULL && s->ops[i].deadline_ms < cm_time_mono_ms()) {
+        if (free_slot == NULL && s->ops[i].deadline_ms < now) {
             free_slot = &s->ops[i];
         }
     }
@@ -264,91 +269,107 @@ static void op_slot_set(kv_server *s, uint64_t region_id, uint64_t deadline_ms)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Whether an operator of the region runs here; with no free slot, everything counts as busy
+ * (the 64 slots bound the operators this store runs at once). */
 static bool op_busy(kv_server *s, uint64_t region_id)
 {
-    bool busy = false;
+    bool busy = false, has_free = false;
+    uint64_t now = cm_time_mono_ms();
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < 64; i++) {
-        if (s->ops[i].region_id == region_id && s->ops[i].deadline_ms > cm_time_mono_ms()) {
-            busy = true;
+        if (s->ops[i].deadline_ms > now) {
+            busy |= s->ops[i].region_id == region_id;
+        } else {
+            has_free = true;
         }
     }
     pthread_mutex_unlock(&s->mu);
-    return busy;
+    return busy || !has_free;
 }
 
-static void repair_done(void *user, const kv_raftstore_result *res)
+static void op_log_end(pd_op_run *o, int rc, const char *msg)
 {
-    repair_op *o = user;
-    if (res->rc != 0) {
-        CM_WARN(KV_SRV, "region=%llu repair op %d peer %llu@%llu failed: %s",
-                (unsigned long long)o->region_id, (int)o->op, (unsigned long long)o->peer.id,
-                (unsigned long long)o->peer.store_id, res->msg ? res->msg : "");
+    if (rc != 0) {
+        CM_WARN(KV_SRV, "region=%llu PD operator %d peer %llu@%llu failed: %s",
+                (unsigned long long)o->region_id, o->kind, (unsigned long long)o->peer.id,
+                (unsigned long long)o->peer.store_id, msg ? msg : "");
     } else {
-        CM_INFO(KV_SRV, "region=%llu repair op %d peer %llu@%llu done",
-                (unsigned long long)o->region_id, (int)o->op, (unsigned long long)o->peer.id,
+        CM_INFO(KV_SRV, "region=%llu PD operator %d peer %llu@%llu done",
+                (unsigned long long)o->region_id, o->kind, (unsigned long long)o->peer.id,
                 (unsigned long long)o->peer.store_id);
         cm_counter_inc(o->srv->m_repairs);
     }
-    /* Leave a short gap so the next heartbeat shows the new state before the next operator. */
+    /* A short gap so the next heartbeat shows the new state before another operator runs. */
     op_slot_set(o->srv, o->region_id, cm_time_mono_ms() + 500);
     free(o);
 }
 
-static void repair_post(kv_raftstore *rs, void *arg)
+static void op_done(void *user, const kv_raftstore_result *res)
 {
-    repair_op *o = arg;
-    kv_raftstore_change_peer(rs, o->region_id, o->epoch, o->op, o->peer, repair_done, o);
+    op_log_end(user, res->rc, res->msg);
 }
 
-static void repair_region(kv_server *s, const kv_srv_hb *hb, cm_pd_store *stores, size_t nstores)
+/* Store thread. */
+static void op_post(kv_raftstore *rs, void *arg)
 {
-    const kv_region *r = &hb->region;
-    if (hb->leader.store_id != s->store_id || op_busy(s, r->id)) {
+    pd_op_run *o = arg;
+    if (o->kind == CM_PD_OP_TRANSFER_LEADER) {
+        kv_region r;
+        kv_region_init(&r);
+        int rc = kv_raftstore_region(rs, o->region_id, &r, NULL);
+        if (rc == 0 &&
+            (r.epoch.conf_ver != o->epoch.conf_ver || r.epoch.version != o->epoch.version)) {
+            rc = CM_E_EPOCH_NOT_MATCH;
+        }
+        kv_region_fini(&r);
+        rc = rc ? rc : kv_raftstore_transfer_leader(rs, o->region_id, o->peer.id);
+        op_log_end(o, rc, rc ? cm_err_name(rc) : NULL);
         return;
     }
-    repair_op *o = calloc(1, sizeof(*o));
+    kv_raftstore_change_peer(rs, o->region_id, o->epoch, o->op, o->peer, op_done, o);
+}
+
+/* Runs PD's operator op for the region of heartbeat hb, if this store leads it and its epoch is
+ * the one PD decided against. */
+static void run_operator(kv_server *s, const kv_srv_hb *hb, const cm_pd_operator *op)
+{
+    const kv_region *r = &hb->region;
+    if (op->kind == CM_PD_OP_NONE || op->region_id != r->id || hb->leader.store_id != s->store_id ||
+        op->conf_ver != r->epoch.conf_ver || op->version != r->epoch.version || op_busy(s, r->id)) {
+        return;
+    }
+    pd_op_run *o = calloc(1, sizeof(*o));
     if (o == NULL) {
         return;
     }
     o->srv = s;
     o->region_id = r->id;
     o->epoch = r->epoch;
-    for (uint8_t i = 0; i < r->n_peers; i++) {
-        if (r->peers[i].role == KV_PEER_LEARNER && hb->pending_peers == 0) {
-            o->op = KV_CONF_PROMOTE;
-            o->peer = r->peers[i];
-            goto issue;
-        }
-    }
-    if (r->n_peers >= s->opts.max_replicas || hb->pending_peers > 0) {
+    o->kind = op->kind;
+    o->peer.id = op->peer.id;
+    o->peer.store_id = op->peer.store_id;
+    o->peer.role = op->peer.role == 1 ? KV_PEER_LEARNER : KV_PEER_VOTER;
+    switch (op->kind) {
+    case CM_PD_OP_ADD_LEARNER:
+        o->op = KV_CONF_ADD_LEARNER;
+        o->peer.role = KV_PEER_LEARNER;
+        break;
+    case CM_PD_OP_PROMOTE_LEARNER:
+        o->op = KV_CONF_PROMOTE;
+        break;
+    case CM_PD_OP_REMOVE_PEER:
+        o->op = KV_CONF_REMOVE;
+        break;
+    case CM_PD_OP_TRANSFER_LEADER:
+        break;
+    default:
         free(o);
         return;
     }
-    for (size_t i = 0; i < nstores; i++) {
-        const cm_pd_store *st = &stores[i];
-        if (st->live_state != CM_PD_STORE_UP || st->meta_state != CM_PD_STORE_META_UP ||
-            kv_region_peer_on_store(r, st->id) != NULL) {
-            continue;
-        }
-        uint64_t pid = 0;
-        cm_err err;
-        if (cm_pd_alloc_ids(s->pd, 1, &pid, &err) != 0) {
-            break;
-        }
-        o->op = KV_CONF_ADD_LEARNER;
-        o->peer.id = pid;
-        o->peer.store_id = st->id;
-        o->peer.role = KV_PEER_LEARNER;
-        goto issue;
-    }
-    free(o);
-    return;
-issue:
     op_slot_set(s, r->id, cm_time_mono_ms() + 10000);
-    CM_INFO(KV_SRV, "region=%llu repair: op %d peer %llu@%llu", (unsigned long long)r->id,
-            (int)o->op, (unsigned long long)o->peer.id, (unsigned long long)o->peer.store_id);
-    if (kv_raftstore_post(s->rs, repair_post, o) != 0) {
+    CM_INFO(KV_SRV, "region=%llu PD operator %d peer %llu@%llu", (unsigned long long)r->id,
+            op->kind, (unsigned long long)o->peer.id, (unsigned long long)o->peer.store_id);
+    if (kv_raftstore_post(s->rs, op_post, o) != 0) {
         op_slot_set(s, r->id, 0);
         free(o);
     }
@@ -370,41 +391,37 @@ static void send_heartbeats(kv_server *s)
         s->n_hbs = 0;
     }
     pthread_mutex_unlock(&s->mu);
-    if (n == 0) {
-        return;
-    }
-    cm_pd_store *stores = NULL;
-    size_t nstores = 0;
-    cm_err err;
-    bool need_repair = false;
-    for (size_t i = 0; i < n; i++) {
-        need_repair |= q[i].region.n_peers < s->opts.max_replicas;
-        for (uint8_t j = 0; j < q[i].region.n_peers; j++) {
-            need_repair |= q[i].region.peers[j].role == KV_PEER_LEARNER;
-        }
-    }
-    if (need_repair && cm_pd_get_all_stores(s->pd, 1, &stores, &nstores, &err) != 0) {
-        stores = NULL;
-        nstores = 0;
-    }
     for (size_t i = 0; i < n; i++) {
         cm_pd_region pr;
         cm_pd_region_init(&pr);
+        cm_pd_operator op;
+        memset(&op, 0, sizeof(op));
         if (region_to_pd(&q[i].region, &pr) == 0) {
             pr.leader.id = q[i].leader.id;
             pr.leader.store_id = q[i].leader.store_id;
             pr.approx_size_bytes = q[i].approx_bytes;
             pr.approx_keys = q[i].approx_keys;
-            int rc = cm_pd_region_heartbeat(s->pd, &pr, &err);
+            cm_pd_peer pending[CM_PD_PEERS_MAX];
+            uint32_t np = 0;
+            for (uint32_t j = 0; j < q[i].pending_peers && np < CM_PD_PEERS_MAX; j++) {
+                const kv_peer *p = kv_region_peer(&q[i].region, q[i].pending_peer_ids[j]);
+                if (p != NULL) {
+                    pending[np].id = p->id;
+                    pending[np].store_id = p->store_id;
+                    pending[np].role = p->role;
+                    np++;
+                }
+            }
+            cm_err err;
+            int rc = cm_pd_region_heartbeat_op(s->pd, &pr, pending, np, &op, &err);
             if (rc != 0 && rc != CM_E_STALE_EPOCH) {
                 CM_WARN(KV_SRV, "region=%llu heartbeat: %s", (unsigned long long)pr.id, err.msg);
             }
         }
         cm_pd_region_fini(&pr);
-        repair_region(s, &q[i], stores, nstores);
+        run_operator(s, &q[i], &op);
         kv_region_fini(&q[i].region);
     }
-    free(stores);
     free(q);
 }
 
@@ -503,8 +520,8 @@ static void register_metrics(kv_server *s)
         cm_metrics_gauge(m, "tessera_kv_raft_writes_applied", NULL, "write commands applied");
     s->m_lease_reads = cm_metrics_gauge(m, "tessera_kv_lease_reads", NULL, "reads under a lease");
     s->m_index_reads = cm_metrics_gauge(m, "tessera_kv_index_reads", NULL, "ReadIndex reads");
-    s->m_repairs = cm_metrics_counter(m, "tessera_kv_replica_repairs_total", NULL,
-                                      "replica repair operators applied");
+    s->m_repairs = cm_metrics_counter(m, "tessera_kv_pd_operators_total", NULL,
+                                      "PD operators (membership, leader) this store executed");
 }
 
 static int addr_with_port(const char *addr, int port, char *out, size_t cap)
@@ -590,9 +607,6 @@ int kv_server_start(const kv_server_options *o, kv_server **out, cm_err *err)
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
     s->opts = *o;
-    if (s->opts.max_replicas == 0) {
-        s->opts.max_replicas = 3;
-    }
     if (s->opts.rpc_workers <= 0) {
         s->opts.rpc_workers = CM_RPC_WORKERS_DEFAULT;
     }

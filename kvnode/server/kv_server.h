@@ -3,11 +3,11 @@
  *
  * Wires together the engine (RocksDB), the multi-Raft store (kvnode/raftstore) with its RPC
  * transport, the transaction layer (kvnode/txn), the coprocessor (kvnode/copr), the RPC server
- * with the kvrpcpb methods, the PD client (registration, store and region heartbeats, the minimum
- * replica repair PD does not do yet) and the status HTTP server.
+ * with the kvrpcpb methods, the PD client (registration, store and region heartbeats, executing
+ * the operators PD's scheduler answers them with) and the status HTTP server.
  *
  * Threads: the store loop (the raftstore's own thread: ticks, process, transport inbox), a PD
- * thread (heartbeats, replica repair), the RPC workers (requests: they latch, read, run the
+ * thread (heartbeats, PD's operators), the RPC workers (requests: they latch, read, run the
  * Percolator step and wait for the proposal to apply) and the status server's threads.
  */
 #ifndef KV_SERVER_H
@@ -30,7 +30,7 @@ typedef struct kv_server_options {
     uint64_t tick_ms;
     uint32_t election_ticks;
     uint32_t heartbeat_ticks;
-    uint32_t max_replicas; /* replica repair target (PD has no scheduler yet) */
+    uint32_t max_replicas; /* unused: PD decides replica counts (pd --max-replicas) */
     int rpc_workers;
     bool sync_log;
     const char *config_json; /* borrowed; shown in /status */

@@ -44,9 +44,10 @@ typedef struct kv_srv_hb {
     uint64_t approx_bytes;
     uint64_t approx_keys;
     uint32_t pending_peers;
+    uint64_t pending_peer_ids[KV_REGION_PEERS_MAX]; /* the first pending_peers of them */
 } kv_srv_hb;
 
-/* Replica repair in flight for a region (one operator at a time per region). */
+/* A PD operator running for a region (one at a time per region). */
 typedef struct kv_srv_op {
     uint64_t region_id;
     uint64_t deadline_ms; /* 0: free */

@@ -358,6 +358,86 @@ static int h_get_all_stores(void *user, const cm_rpc_req *req, cm_buf *reply, cm
 
 /* ---- regions ----------------------------------------------------------------------------- */
 
+typedef struct store_list {
+    pd_sched_store *v;
+    size_t n, cap;
+    int oom;
+} store_list;
+
+static int sched_store_cb(void *user, const pd_store *st, pd_store_live live)
+{
+    store_list *l = user;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        pd_sched_store *v = realloc(l->v, cap * sizeof(*v));
+        if (v == NULL) {
+            l->oom = 1;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    pd_sched_store *x = &l->v[l->n++];
+    x->id = st->id;
+    x->live = live;
+    x->region_count = st->stats.region_count;
+    x->adds_inflight = 0;
+    return 0;
+}
+
+/* The operator for an accepted report (pd/sched), into *op_pb. Returns 1 when there is one.
+ * Scheduling failures are logged and answered with no operator: the report itself succeeded. */
+static int schedule(pd_server *s, const pd_region *r, const Tessera__Pdpb__RegionInfo *info,
+                    Tessera__Pdpb__Operator *op_pb, Tessera__Metapb__RegionEpoch *epoch,
+                    Tessera__Metapb__Peer *peer)
+{
+    uint64_t now = pd_server_mono_ms();
+    store_list l = {NULL, 0, 0, 0};
+    pd_cluster_foreach_store(&s->cluster, now, 0, sched_store_cb, &l);
+    uint64_t pending[PD_REGION_PEERS_MAX];
+    size_t np = 0;
+    for (size_t i = 0; i < info->n_pending_peers && np < PD_REGION_PEERS_MAX; i++) {
+        if (info->pending_peers[i] != NULL) {
+            pending[np++] = info->pending_peers[i]->id;
+        }
+    }
+    pd_sched_view v = {r, pending, np, l.v, l.n, 0};
+    pd_operator op;
+    cm_err e;
+    int rc = l.oom ? cm_err_set(&e, CM_E_NOMEM, "out of memory") : 0;
+    rc = rc ? rc : pd_sched_region(&s->sched, &v, now, &op, &e);
+    free(l.v);
+    if (rc < 0) {
+        CM_WARN("pd", "region=%" PRIu64 " scheduling: %s", r->id, e.msg);
+        return 0;
+    }
+    if (rc == PD_SCHED_NOTHING) {
+        return 0;
+    }
+    if (rc == PD_SCHED_NEW) {
+        cm_counter_inc(s->m.operators[op.kind]);
+        CM_INFO("pd",
+                "region=%" PRIu64 " operator %s peer %" PRIu64 "@%" PRIu64 " (epoch %" PRIu64
+                ".%" PRIu64 ")",
+                r->id, pd_op_kind_name(op.kind), op.peer.id, op.peer.store_id, op.conf_ver,
+                op.version);
+    }
+    tessera__pdpb__operator__init(op_pb);
+    tessera__metapb__region_epoch__init(epoch);
+    tessera__metapb__peer__init(peer);
+    epoch->conf_ver = op.conf_ver;
+    epoch->version = op.version;
+    peer->id = op.peer.id;
+    peer->store_id = op.peer.store_id;
+    peer->role =
+        op.peer.role == 1 ? TESSERA__METAPB__PEER_ROLE__LEARNER : TESSERA__METAPB__PEER_ROLE__VOTER;
+    op_pb->region_id = op.region_id;
+    op_pb->epoch = epoch;
+    op_pb->kind = (Tessera__Pdpb__OperatorKind)op.kind;
+    op_pb->peer = peer;
+    return 1;
+}
+
 static int h_region_heartbeat(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
 {
     pd_server *s = user;
@@ -369,6 +449,9 @@ static int h_region_heartbeat(void *user, const cm_rpc_req *req, cm_buf *reply, 
     hdr_ctx h;
     begin(&h, s, TESSERA__PDPB__METHOD__REGION_HEARTBEAT, in->header);
     Tessera__Pdpb__RegionHeartbeatResponse out = TESSERA__PDPB__REGION_HEARTBEAT_RESPONSE__INIT;
+    Tessera__Pdpb__Operator op;
+    Tessera__Metapb__RegionEpoch op_epoch;
+    Tessera__Metapb__Peer op_peer;
     cm_counter_inc(s->m.region_heartbeats);
     if (h.rc == 0) {
         pd_region r;
@@ -379,6 +462,11 @@ static int h_region_heartbeat(void *user, const cm_rpc_req *req, cm_buf *reply, 
             if (h.rc == CM_E_STALE_EPOCH) {
                 cm_counter_inc(s->m.region_stale);
             }
+        }
+        /* Only a report PD accepted is scheduled: a stale one describes a past region. */
+        if (h.rc == 0 && r.leader.id != 0 &&
+            schedule(s, &r, in->region, &op, &op_epoch, &op_peer)) {
+            out.operator_ = &op;
         }
         pd_region_fini(&r);
     }

@@ -31,6 +31,13 @@ static uint64_t real_wall_ms(void *user)
     return cm_time_wall_ms();
 }
 
+/* Peer ids for the scheduler's new learners: the cluster-wide id sequence. */
+static int alloc_peer_id(void *user, uint64_t *id, cm_err *err)
+{
+    pd_server *s = user;
+    return pd_id_alloc_n(&s->ids, 1, id, err);
+}
+
 /* ---- metrics ----------------------------------------------------------------------------- */
 
 static void register_metrics(pd_server *s)
@@ -77,6 +84,18 @@ static void register_metrics(pd_server *s)
     }
     x->request_errors = cm_metrics_counter(m, "tessera_pd_request_errors_total", NULL,
                                            "PD RPC requests answered with an error header.");
+    for (int k = 1; k < PD_OP_KIND_COUNT; k++) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", pd_op_kind_name((pd_op_kind)k));
+        x->operators[k] = cm_metrics_counter(m, "tessera_pd_operators_total", labels,
+                                             "Scheduling operators issued, by kind.");
+    }
+    x->operators_done = cm_metrics_counter(m, "tessera_pd_operators_done_total", NULL,
+                                           "Operators a region heartbeat showed done.");
+    x->operators_timeout = cm_metrics_counter(m, "tessera_pd_operators_timeout_total", NULL,
+                                              "Operators dropped after the operator timeout.");
+    x->operators_inflight =
+        cm_metrics_gauge(m, "tessera_pd_operators_inflight", NULL, "Operators in flight.");
 }
 
 static void refresh_gauges(pd_server *s)
@@ -95,6 +114,13 @@ static void refresh_gauges(pd_server *s)
     cm_counter_add(s->m.tso_clock_behind, st.clock_behind - s->last_clock_behind);
     s->last_mark_writes = st.mark_writes;
     s->last_clock_behind = st.clock_behind;
+    pd_sched_stats ss;
+    pd_sched_get_stats(&s->sched, &ss);
+    cm_counter_add(s->m.operators_done, ss.done - s->last_ops_done);
+    cm_counter_add(s->m.operators_timeout, ss.timeouts - s->last_ops_timeout);
+    s->last_ops_done = ss.done;
+    s->last_ops_timeout = ss.timeouts;
+    cm_gauge_set(s->m.operators_inflight, (int64_t)pd_sched_inflight(&s->sched));
 }
 
 /* ---- /status ----------------------------------------------------------------------------- */
@@ -152,6 +178,16 @@ static int status_cb(void *user, cm_buf *out)
                   ",\"registry_entries\":%zu",
                   pd_cluster_region_count(&s->cluster), cs.region_heartbeats, cs.region_stale,
                   pd_cluster_gc_safe_point(&s->cluster), pd_registry_count(&s->registry));
+    pd_sched_stats ss;
+    pd_sched_get_stats(&s->sched, &ss);
+    cm_buf_printf(out, ",\"operators\":{\"inflight\":%zu", pd_sched_inflight(&s->sched));
+    for (int k = 1; k < PD_OP_KIND_COUNT; k++) {
+        cm_buf_printf(out, ",\"%s\":%" PRIu64, pd_op_kind_name((pd_op_kind)k), ss.issued[k]);
+    }
+    cm_buf_printf(out,
+                  ",\"resent\":%" PRIu64 ",\"done\":%" PRIu64 ",\"timeouts\":%" PRIu64
+                  ",\"obsolete\":%" PRIu64 ",\"throttled\":%" PRIu64 "}",
+                  ss.resent, ss.done, ss.timeouts, ss.obsolete, ss.throttled);
     cm_buf_printf(out, ",\"config\":%s}",
                   s->config_json && s->config_json[0] ? s->config_json : "{}");
     return 0;
@@ -188,6 +224,7 @@ static void *tick_main(void *arg)
             if (purged > 0) {
                 CM_DEBUG("pd", "registry: %zu entries expired", purged);
             }
+            pd_sched_expire(&s->sched, pd_server_mono_ms());
             refresh_gauges(s);
         }
         pthread_mutex_lock(&s->tick_mu);
@@ -308,6 +345,11 @@ int pd_server_start(const pd_server_options *o, pd_server **out, cm_err *err)
         s->registry_open = 1;
     }
     if (rc == 0) {
+        pd_sched_options so = {o->max_replicas, o->operator_timeout_ms, alloc_peer_id, s};
+        pd_sched_init(&s->sched, &so);
+        s->sched_open = 1;
+    }
+    if (rc == 0) {
         register_metrics(s);
         /* Persist the TSO mark before serving, so the first request needs no sync. */
         rc = pd_tso_tick(&s->tso, err);
@@ -380,6 +422,9 @@ void pd_server_stop(pd_server *s)
     }
     if (s->registry_open) {
         pd_registry_close(&s->registry);
+    }
+    if (s->sched_open) {
+        pd_sched_fini(&s->sched);
     }
     if (s->cluster_open) {
         pd_cluster_close(&s->cluster);

@@ -1,7 +1,8 @@
 /*
  * pd_server.h — the PD process's server: storage, TSO, ids, cluster map and registry behind the
- * pdpb RPC methods (proto/pdpb.proto), metrics and /status on the status port, and one tick
- * thread (TSO mark every 50 ms; gauges, registry expiry every second).
+ * pdpb RPC methods (proto/pdpb.proto), the scheduler answering region heartbeats with operators
+ * (pd/sched), metrics and /status on the status port, and one tick thread (TSO mark every 50 ms;
+ * gauges, registry and operator expiry every second).
  */
 #ifndef PD_SERVER_H
 #define PD_SERVER_H
@@ -21,9 +22,11 @@ typedef struct pd_server_options {
     uint64_t id_alloc_window;
     uint64_t store_heartbeat_timeout_ms;
     uint64_t max_store_down_time_ms;
-    int rpc_workers;         /* 0: default */
-    const char *version;     /* for /status and GetMembers */
-    const char *config_json; /* the effective configuration as one JSON object (for /status) */
+    uint32_t max_replicas;        /* replica repair target (0: 3) */
+    uint64_t operator_timeout_ms; /* an operator not done by then is decided again (0: 30 s) */
+    int rpc_workers;              /* 0: default */
+    const char *version;          /* for /status and GetMembers */
+    const char *config_json;      /* the effective configuration as one JSON object (for /status) */
     /* The wall clock TSO uses (NULL: the real one). Tests inject an offset through it. */
     pd_clock_ms_cb wall_clock;
     void *wall_clock_user;

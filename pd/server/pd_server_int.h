@@ -8,6 +8,7 @@
 #include "pd_id.h"
 #include "pd_kv.h"
 #include "pd_registry.h"
+#include "pd_sched.h"
 #include "pd_server.h"
 #include "pd_store.h"
 #include "pd_tso.h"
@@ -31,6 +32,10 @@ typedef struct pd_metrics {
     cm_gauge *gc_safe_point;
     cm_counter *requests[PD_METHODS_COUNT];
     cm_counter *request_errors;
+    cm_counter *operators[PD_OP_KIND_COUNT]; /* new operators by kind */
+    cm_counter *operators_done;
+    cm_counter *operators_timeout;
+    cm_gauge *operators_inflight;
 } pd_metrics;
 
 struct pd_server {
@@ -47,6 +52,8 @@ struct pd_server {
     int cluster_open;
     pd_registry registry;
     int registry_open;
+    pd_sched sched;
+    int sched_open;
     cm_rpc_server *rpc;
     cm_status_server *status;
     pd_metrics m;
@@ -56,6 +63,7 @@ struct pd_server {
     pthread_cond_t tick_cv;
     int stopping;
     uint64_t last_mark_writes, last_clock_behind;
+    uint64_t last_ops_done, last_ops_timeout;
 };
 
 /* The method table (pd_handlers.c). */

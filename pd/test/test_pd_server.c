@@ -275,6 +275,71 @@ static void test_restart_keeps_state(void **state)
     pd_server_stop(s);
 }
 
+/* Region heartbeats answered with PD's operators (pd/sched) through the real client: a one-peer
+ * region gets a learner on another store, re-sent until done; a pending learner waits; a
+ * caught-up one is promoted; a stale report gets nothing. */
+static void test_heartbeat_operators(void **state)
+{
+    (void)state;
+    char saved[sizeof(data_dir)];
+    memcpy(saved, data_dir, sizeof(saved));
+    size_t n = strlen(saved);
+    assert_true(n + 3 <= sizeof(data_dir));
+    memcpy(data_dir + n, "/s", 3); /* a fresh cluster in a subdirectory */
+    pd_server *s = start_pd(0);
+    cm_pd_client *c = client_for(s);
+    cm_err err;
+    uint64_t ids[3];
+    cm_pd_region boot;
+    cm_pd_region_init(&boot);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cm_pd_alloc_ids(c, 1, &ids[i], &err), 0);
+        cm_pd_store st;
+        memset(&st, 0, sizeof(st));
+        st.id = ids[i];
+        snprintf(st.address, sizeof(st.address), "127.0.0.1:%d", 100 + i);
+        int has = 0;
+        assert_int_equal(cm_pd_put_store(c, &st, &boot, &has, &err), 0);
+        assert_int_equal(has, i == 0);
+    }
+    assert_int_equal(boot.npeers, 1);
+    boot.leader = boot.peers[0];
+    cm_pd_operator op, again;
+    assert_int_equal(cm_pd_region_heartbeat_op(c, &boot, NULL, 0, &op, &err), 0);
+    assert_int_equal(op.kind, CM_PD_OP_ADD_LEARNER);
+    assert_int_equal(op.region_id, boot.id);
+    assert_int_equal(op.conf_ver, boot.conf_ver);
+    assert_int_equal(op.version, boot.version);
+    assert_int_not_equal(op.peer.id, 0);
+    assert_true(op.peer.store_id == ids[1] || op.peer.store_id == ids[2]);
+    assert_int_equal(op.peer.role, 1);
+    /* Not done: the same operator again, same peer id. */
+    assert_int_equal(cm_pd_region_heartbeat_op(c, &boot, NULL, 0, &again, &err), 0);
+    assert_int_equal(again.kind, CM_PD_OP_ADD_LEARNER);
+    assert_int_equal(again.peer.id, op.peer.id);
+    /* The learner is in but pending: nothing; once caught up: promote it. */
+    cm_pd_region r;
+    cm_pd_region_init(&r);
+    assert_int_equal(cm_pd_region_copy(&r, &boot), 0);
+    r.conf_ver++;
+    r.peers[r.npeers++] = op.peer;
+    cm_pd_peer learner = op.peer;
+    assert_int_equal(cm_pd_region_heartbeat_op(c, &r, &learner, 1, &again, &err), 0);
+    assert_int_equal(again.kind, CM_PD_OP_NONE);
+    assert_int_equal(cm_pd_region_heartbeat_op(c, &r, NULL, 0, &again, &err), 0);
+    assert_int_equal(again.kind, CM_PD_OP_PROMOTE_LEARNER);
+    assert_int_equal(again.peer.id, learner.id);
+    assert_int_equal(again.conf_ver, r.conf_ver);
+    /* A stale report (the old conf_ver) is refused and carries no operator. */
+    assert_int_equal(cm_pd_region_heartbeat_op(c, &boot, NULL, 0, &again, &err), CM_E_STALE_EPOCH);
+    assert_int_equal(again.kind, CM_PD_OP_NONE);
+    cm_pd_region_fini(&r);
+    cm_pd_region_fini(&boot);
+    cm_pd_client_free(c);
+    pd_server_stop(s);
+    memcpy(data_dir, saved, sizeof(saved));
+}
+
 int main(void)
 {
     cm_log_set_level(CM_LOG_WARN);
@@ -287,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_regions_scan_paging_and_cache),
         cmocka_unit_test(test_bad_payloads_and_foreign_cluster),
         cmocka_unit_test(test_restart_keeps_state),
+        cmocka_unit_test(test_heartbeat_operators),
     };
     int rc = cmocka_run_group_tests_name("pd_server", tests, NULL, NULL);
     char cmd[128];

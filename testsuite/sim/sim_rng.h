@@ -48,10 +48,11 @@ static inline uint64_t sim_rng_next(sim_rng *r)
     return result;
 }
 
-/* Uniform in [0, n) (n > 0); the modulo bias is irrelevant at these sizes. */
+/* Uniform in [0, n); 0 when n is 0 (nothing drawn). The modulo bias is irrelevant at these
+ * sizes. */
 static inline uint64_t sim_rng_below(sim_rng *r, uint64_t n)
 {
-    return sim_rng_next(r) % n;
+    return n == 0 ? 0 : sim_rng_next(r) % n;
 }
 
 /* Uniform in [lo, hi]. */

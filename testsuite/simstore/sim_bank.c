@@ -215,7 +215,7 @@ static void cmd_retry(sim *s, bank_client *c, int rc)
         on_cmd_done(s, c, rc);
         return;
     }
-    c->next_at = s->now + 10000000 + below(&s->r, TICK_NS);
+    c->next_at = s->now + 10000000 + sim_rng_below(&s->r, TICK_NS);
 }
 
 static void reroute(sim *s, bank_client *c, int key, const kv_raftstore_result *res)
@@ -427,7 +427,7 @@ static void cmd_issue(sim *s, bank_client *c)
     sim_bank *b = s->bk;
     if (is_write(k->kind) && b->latch[store - 1][key] != 0) {
         k->attempts--; /* waiting for a latch is not a failed attempt */
-        c->next_at = s->now + 1000000 + below(&s->r, 5000000);
+        c->next_at = s->now + 1000000 + sim_rng_below(&s->r, 5000000);
         return;
     }
     token *t = calloc(1, sizeof(*t));
@@ -486,7 +486,7 @@ static void txn_end(sim *s, bank_client *c)
 {
     c->phase = PH_IDLE;
     c->waiting = false;
-    c->next_at = s->now + 1000000 + below(&s->r, TICK_NS);
+    c->next_at = s->now + 1000000 + sim_rng_below(&s->r, TICK_NS);
 }
 
 static void start_resolve(sim *s, bank_client *c, int resume)
@@ -536,9 +536,9 @@ static void start_reader(sim *s, bank_client *c)
 static void start_transfer(sim *s, bank_client *c)
 {
     c->reader = false;
-    c->from = (int)below(&s->r, BANK_ACCOUNTS);
-    c->to = (int)((c->from + 1 + below(&s->r, BANK_ACCOUNTS - 1)) % BANK_ACCOUNTS);
-    c->amount = 1 + below(&s->r, 20);
+    c->from = (int)sim_rng_below(&s->r, BANK_ACCOUNTS);
+    c->to = (int)((c->from + 1 + sim_rng_below(&s->r, BANK_ACCOUNTS - 1)) % BANK_ACCOUNTS);
+    c->amount = 1 + sim_rng_below(&s->r, 20);
     c->start_ts = tso(s);
     c->commit_ts = 0;
     c->steps = 0;
@@ -734,7 +734,7 @@ void sim_bank_init(sim *s)
     }
     for (int i = 0; i < BANK_CLIENTS; i++) {
         b->clients[i].idx = i;
-        b->clients[i].next_at = s->now + below(&s->r, TICK_NS);
+        b->clients[i].next_at = s->now + sim_rng_below(&s->r, TICK_NS);
     }
     s->bk = b;
 }
@@ -780,7 +780,7 @@ void sim_bank_act(sim *s)
         if (c->phase != PH_IDLE) {
             cmd_issue(s, c); /* a retry of the current command */
         } else if (!b->stopping) {
-            if (chance(&s->r, 250000)) {
+            if (sim_rng_chance(&s->r, 250000)) {
                 start_reader(s, c);
             } else {
                 start_transfer(s, c);

@@ -6,6 +6,7 @@
 #define SIM_INT_H
 
 #include "sim_lin.h"
+#include "sim_rng.h"
 #include "sim_store.h"
 
 #include "kv_raftstore.h"
@@ -27,54 +28,7 @@
 #define SIM_SETTLE_TICKS     50
 #define SIM_DRIVE_ROUNDS_MAX 200
 
-/* ---- PRNG: splitmix64-seeded xoshiro256** --------------------------------------------------- */
-
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static inline uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-static inline uint64_t below(rng *r, uint64_t n)
-{
-    return n == 0 ? 0 : rng_next(r) % n;
-}
-
-static inline bool chance(rng *r, uint32_t ppm)
-{
-    return below(r, 1000000) < ppm;
-}
-
-static inline uint64_t hmix(uint64_t h, uint64_t v)
-{
-    uint64_t x = h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
-    return splitmix(&x);
-}
+/* ---- hashing (the PRNG is testsuite/sim/sim_rng.h, shared with the Raft simulator) ---- */
 
 static inline uint64_t fnv(const uint8_t *p, size_t n)
 {
@@ -170,7 +124,7 @@ typedef struct range_rec {
 struct sim {
     const sim_store_opts *o;
     sim_store_result *res;
-    rng r;
+    sim_rng r;
     uint64_t now;
     uint64_t next_tick_at;
     uint64_t ticks;

@@ -52,7 +52,7 @@ void sim_trace(sim *s, const char *fmt, ...)
 
 void sim_hash_in(sim *s, uint64_t v)
 {
-    s->res->trace_hash = hmix(s->res->trace_hash, v);
+    s->res->trace_hash = sim_mix(s->res->trace_hash, v);
 }
 
 /* ---- small tables --------------------------------------------------------------------------- */
@@ -283,7 +283,7 @@ static void enqueue(sim *s, int from, int to, uint32_t method, cm_slice payload)
     if (m == NULL) {
         abort();
     }
-    m->at = s->now + 100000 + below(&s->r, s->delay_max_ns);
+    m->at = s->now + 100000 + sim_rng_below(&s->r, s->delay_max_ns);
     m->seq = ++s->seq;
     m->from = (uint8_t)from;
     m->to = (uint8_t)to;
@@ -307,12 +307,12 @@ static int net_send(void *ctx, uint64_t to_store, uint32_t method, cm_slice payl
         s->res->cov.msgs_dropped++;
         return 0;
     }
-    if (chance(&s->r, s->drop_ppm)) {
+    if (sim_rng_chance(&s->r, s->drop_ppm)) {
         s->res->cov.msgs_dropped++;
         return 0;
     }
     enqueue(s, nd->idx, to, method, payload);
-    if (chance(&s->r, s->dup_ppm)) {
+    if (sim_rng_chance(&s->r, s->dup_ppm)) {
         s->res->cov.msgs_duplicated++;
         enqueue(s, nd->idx, to, method, payload);
     }
@@ -324,7 +324,7 @@ static int net_send(void *ctx, uint64_t to_store, uint32_t method, cm_slice payl
 static uint64_t env_rand(void *ctx)
 {
     node *nd = ctx;
-    return rng_next(&nd->s->r);
+    return sim_rng_next(&nd->s->r);
 }
 
 /* A store's clock runs at its own rate: true time scaled by (1 + skew). */
@@ -418,7 +418,7 @@ static void env_applied(void *ctx, uint64_t region, uint64_t index, uint64_t ter
 {
     node *nd = ctx;
     sim *s = nd->s;
-    uint64_t h = hmix(fnv(data.ptr, data.len), type);
+    uint64_t h = sim_mix(fnv(data.ptr, data.len), type);
     applied_rec *a = applied_get(s, region, index);
     if (a->term == 0) {
         a->term = term;
@@ -610,7 +610,7 @@ static void check_regions(sim *s)
             cm_buf d = CM_BUF_INIT;
             kv_region_describe(&r, &d);
             uint64_t h =
-                hmix(fnv(r.start_key.ptr, r.start_key.len), fnv(r.end_key.ptr, r.end_key.len));
+                sim_mix(fnv(r.start_key.ptr, r.start_key.len), fnv(r.end_key.ptr, r.end_key.len));
             cm_buf_fini(&d);
             range_rec *rr = range_get(s, r.id, r.epoch.version);
             if (rr->hash == 0) {
@@ -708,7 +708,7 @@ static void key_name(int k, char out[8])
 uint64_t sim_random_up_store(sim *s)
 {
     for (int tries = 0; tries < 16; tries++) {
-        size_t i = (size_t)below(&s->r, s->n);
+        size_t i = (size_t)sim_rng_below(&s->r, s->n);
         if (s->nodes[i].up) {
             return s->nodes[i].id;
         }
@@ -720,7 +720,7 @@ static void client_idle(sim *s, client *c)
 {
     c->busy = false;
     c->cur = NULL;
-    c->next_at = s->now + 1000000 + below(&s->r, 2 * TICK_NS);
+    c->next_at = s->now + 1000000 + sim_rng_below(&s->r, 2 * TICK_NS);
 }
 
 static void reroute(sim *s, client *c, int key, const kv_raftstore_result *res)
@@ -766,7 +766,7 @@ static void write_cb(void *user, const kv_raftstore_result *res)
         s->res->cov.writes_failed++;
     } else {
         o->state = OP_UNKNOWN;
-        o->complete = SIM_LIN_UNKNOWN;
+        o->complete = SIM_LIN_PENDING;
         s->res->cov.writes_unknown++;
     }
     sim_trace(s, "write k%02d=%llu -> %s (region %llu index %llu term %llu)", o->key,
@@ -876,7 +876,7 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
     if (region == 0 && kv_raftstore_route(rs, cm_slice_cstr(k), &region) != 0) {
         /* This store holds no region for the key: ask another one next time. */
         c->route_store[key] = sim_random_up_store(s);
-        c->next_at = s->now + 1000000 + below(&s->r, TICK_NS / 2);
+        c->next_at = s->now + 1000000 + sim_rng_below(&s->r, TICK_NS / 2);
         return NULL;
     }
     c->route_region[key] = region;
@@ -897,7 +897,7 @@ static op *client_issue(sim *s, int ci, int key, uint8_t kind)
                 kv_region_fini(&r);
                 c->route_region[key] = 0;
                 c->route_store[key] = sim_random_up_store(s);
-                c->next_at = s->now + 1000000 + below(&s->r, TICK_NS / 2);
+                c->next_at = s->now + 1000000 + sim_rng_below(&s->r, TICK_NS / 2);
                 return NULL;
             }
         }
@@ -941,7 +941,7 @@ static void client_act(sim *s, int ci)
     }
     int key = -1;
     for (int tries = 0; tries < 8 && key < 0; tries++) {
-        int k = (int)below(&s->r, SIM_KEYS);
+        int k = (int)sim_rng_below(&s->r, SIM_KEYS);
         if (s->key_ops[k] < SIM_OPS_PER_KEY) {
             key = k;
         }
@@ -950,7 +950,7 @@ static void client_act(sim *s, int ci)
         c->next_at = s->now + TICK_NS;
         return;
     }
-    (void)client_issue(s, ci, key, chance(&s->r, 550000) ? OP_WRITE : OP_READ);
+    (void)client_issue(s, ci, key, sim_rng_chance(&s->r, 550000) ? OP_WRITE : OP_READ);
 }
 
 static void client_timeouts(sim *s)
@@ -968,7 +968,7 @@ static void client_timeouts(sim *s)
         o->abandoned = true;
         if (o->kind == OP_WRITE) {
             o->state = OP_UNKNOWN;
-            o->complete = SIM_LIN_UNKNOWN;
+            o->complete = SIM_LIN_PENDING;
             s->res->cov.writes_unknown++;
         } else {
             o->state = OP_FAILED;
@@ -1013,7 +1013,7 @@ static bool pd_try(sim *s)
 {
     /* A region some store leads. */
     uint64_t ids[SIM_REGIONS_MAX * 2];
-    node *any = &s->nodes[below(&s->r, s->n)];
+    node *any = &s->nodes[sim_rng_below(&s->r, s->n)];
     if (!any->up) {
         return false;
     }
@@ -1024,7 +1024,7 @@ static bool pd_try(sim *s)
     if (n > CM_ARRAY_LEN(ids)) {
         n = CM_ARRAY_LEN(ids);
     }
-    uint64_t region = ids[below(&s->r, n)];
+    uint64_t region = ids[sim_rng_below(&s->r, n)];
     kv_region r;
     kv_region_init(&r);
     node *l = leader_of(s, region, &r);
@@ -1041,11 +1041,11 @@ static bool pd_try(sim *s)
             learner = i;
         }
     }
-    uint64_t x = below(&s->r, 100);
+    uint64_t x = sim_rng_below(&s->r, 100);
     if (x < 30 && s->n_regions < SIM_REGIONS_MAX - 4) {
         char k[8];
         cm_buf kb = CM_BUF_INIT;
-        int ki = (int)below(&s->r, SIM_KEYS - 1);
+        int ki = (int)sim_rng_below(&s->r, SIM_KEYS - 1);
         if (s->bank) {
             sim_bank_split_key(s, ki, &kb);
         } else {
@@ -1061,7 +1061,7 @@ static bool pd_try(sim *s)
         }
         cm_buf_fini(&kb);
     } else if (x < 45) {
-        const kv_peer *t = &r.peers[below(&s->r, r.n_peers)];
+        const kv_peer *t = &r.peers[sim_rng_below(&s->r, r.n_peers)];
         if (t->role == KV_PEER_VOTER && t->store_id != l->id) {
             kv_raftstore_transfer_leader(l->rs, region, t->id);
             s->res->cov.transfers++;
@@ -1077,14 +1077,14 @@ static bool pd_try(sim *s)
         sim_trace(s, "pd: promote peer %llu of region %llu",
                   (unsigned long long)r.peers[learner].id, (unsigned long long)region);
     } else if (voters > 3) {
-        const kv_peer *t = &r.peers[below(&s->r, r.n_peers)];
+        const kv_peer *t = &r.peers[sim_rng_below(&s->r, r.n_peers)];
         kv_raftstore_change_peer(l->rs, region, r.epoch, KV_CONF_REMOVE, *t, pd_cb, s);
         s->res->cov.conf_changes++;
         issued = true;
         sim_trace(s, "pd: remove peer %llu of region %llu", (unsigned long long)t->id,
                   (unsigned long long)region);
     } else if (r.n_peers < s->n) {
-        size_t start = (size_t)below(&s->r, s->n);
+        size_t start = (size_t)sim_rng_below(&s->r, s->n);
         for (size_t k = 0; k < s->n; k++) {
             node *nd = &s->nodes[(start + k) % s->n];
             if (kv_region_peer_on_store(&r, nd->id) == NULL) {
@@ -1130,9 +1130,9 @@ static void fault_act(sim *s)
     if (restarted) {
         return;
     }
-    uint64_t x = below(&s->r, 100);
+    uint64_t x = sim_rng_below(&s->r, 100);
     if (x < 40) {
-        node_crash(s, &s->nodes[below(&s->r, s->n)]);
+        node_crash(s, &s->nodes[sim_rng_below(&s->r, s->n)]);
     } else if (x < 50) {
         for (size_t i = 0; i < s->n; i++) {
             node_crash(s, &s->nodes[i]);
@@ -1140,20 +1140,20 @@ static void fault_act(sim *s)
         s->res->cov.crashes_all++;
         /* a power cut: everyone comes back at the next fault tick */
     } else if (x < 85) {
-        size_t a = (size_t)below(&s->r, s->n);
+        size_t a = (size_t)sim_rng_below(&s->r, s->n);
         for (size_t b = 0; b < s->n; b++) {
             if (b != a) {
                 s->cut[a][b] = s->cut[b][a] = true;
             }
         }
-        s->heal_at_tick = s->ticks + 5 + below(&s->r, 25);
+        s->heal_at_tick = s->ticks + 5 + sim_rng_below(&s->r, 25);
         s->res->cov.partitions++;
         sim_trace(s, "partition store %zu away", a + 1);
     } else {
-        size_t a = (size_t)below(&s->r, s->n), b = (size_t)below(&s->r, s->n);
+        size_t a = (size_t)sim_rng_below(&s->r, s->n), b = (size_t)sim_rng_below(&s->r, s->n);
         if (a != b) {
             s->cut[a][b] = s->cut[b][a] = true;
-            s->heal_at_tick = s->ticks + 5 + below(&s->r, 25);
+            s->heal_at_tick = s->ticks + 5 + sim_rng_below(&s->r, 25);
             s->res->cov.partitions++;
             sim_trace(s, "cut link %zu-%zu", a + 1, b + 1);
         }
@@ -1193,7 +1193,7 @@ static void do_tick(sim *s)
         }
         if (s->ticks >= s->next_pd_tick) {
             pd_act(s);
-            s->next_pd_tick = s->ticks + 5 + below(&s->r, 15);
+            s->next_pd_tick = s->ticks + 5 + sim_rng_below(&s->r, 15);
         }
         if (s->ticks >= s->next_fault_tick) {
             fault_act(s);
@@ -1201,7 +1201,8 @@ static void do_tick(sim *s)
             for (size_t i = 0; i < s->n; i++) {
                 down = down || !s->nodes[i].up;
             }
-            s->next_fault_tick = s->ticks + (down ? 2 + below(&s->r, 10) : 10 + below(&s->r, 30));
+            s->next_fault_tick =
+                s->ticks + (down ? 2 + sim_rng_below(&s->r, 10) : 10 + sim_rng_below(&s->r, 30));
         }
     }
     client_timeouts(s);
@@ -1216,7 +1217,8 @@ static void deliver(sim *s, net_msg *m)
     node *nd = &s->nodes[m->to];
     if (nd->up && !s->cut[m->from][m->to]) {
         s->res->cov.msgs_delivered++;
-        sim_hash_in(s, hmix(((uint64_t)m->from << 8) | m->to, fnv(m->payload.ptr, m->payload.len)));
+        sim_hash_in(s,
+                    sim_mix(((uint64_t)m->from << 8) | m->to, fnv(m->payload.ptr, m->payload.len)));
         if (m->method == KV_RAFTSTORE_MSG_BATCH) {
             (void)kv_raftstore_on_raft_batch(nd->rs, cm_buf_slice(&m->payload));
         } else {
@@ -1281,35 +1283,32 @@ static void setup(sim *s, const sim_store_opts *o, sim_store_result *r)
     memset(s, 0, sizeof(*s));
     s->o = o;
     s->res = r;
-    uint64_t x = o->seed ^ 0x5107E5EEDull;
-    for (int i = 0; i < 4; i++) {
-        s->r.s[i] = splitmix(&x);
-    }
-    s->n = 3 + (size_t)below(&s->r, 3); /* 3..5 stores */
-    s->drop_ppm = (uint32_t)below(&s->r, 60000);
-    s->dup_ppm = (uint32_t)below(&s->r, 30000);
-    s->delay_max_ns = 1000000 + below(&s->r, 2 * TICK_NS);
+    sim_rng_seed(&s->r, o->seed ^ 0x5107E5EEDull);
+    s->n = 3 + (size_t)sim_rng_below(&s->r, 3); /* 3..5 stores */
+    s->drop_ppm = (uint32_t)sim_rng_below(&s->r, 60000);
+    s->dup_ppm = (uint32_t)sim_rng_below(&s->r, 30000);
+    s->delay_max_ns = 1000000 + sim_rng_below(&s->r, 2 * TICK_NS);
     kv_raftstore_config_default(&s->cfg);
     s->cfg.tick_ns = TICK_NS;
-    s->cfg.lease_read = below(&s->r, 100) < 80;
-    s->cfg.send_before_sync = below(&s->r, 2) == 1;
-    s->cfg.max_msg_bytes = 256 + below(&s->r, 8192);
-    s->cfg.max_inflight = 2 + (uint32_t)below(&s->r, 32);
-    s->cfg.log_gc_ticks = 3 + (uint32_t)below(&s->r, 8);
-    s->cfg.log_gc_threshold = 8 + below(&s->r, 40);
-    s->cfg.log_gc_lag_max = s->cfg.log_gc_threshold + below(&s->r, 60);
-    s->cfg.snap_chunk_bytes = 64 + below(&s->r, 2048);
+    s->cfg.lease_read = sim_rng_below(&s->r, 100) < 80;
+    s->cfg.send_before_sync = sim_rng_below(&s->r, 2) == 1;
+    s->cfg.max_msg_bytes = 256 + sim_rng_below(&s->r, 8192);
+    s->cfg.max_inflight = 2 + (uint32_t)sim_rng_below(&s->r, 32);
+    s->cfg.log_gc_ticks = 3 + (uint32_t)sim_rng_below(&s->r, 8);
+    s->cfg.log_gc_threshold = 8 + sim_rng_below(&s->r, 40);
+    s->cfg.log_gc_lag_max = s->cfg.log_gc_threshold + sim_rng_below(&s->r, 60);
+    s->cfg.snap_chunk_bytes = 64 + sim_rng_below(&s->r, 2048);
     s->cfg.pd_heartbeat_ticks = 10;
     s->cfg.split_check_ticks = 20;
     s->cfg.request_timeout_ticks = 30;
-    s->cfg.stale_peer_ticks = 60 + (uint32_t)below(&s->r, 60);
+    s->cfg.stale_peer_ticks = 60 + (uint32_t)sim_rng_below(&s->r, 60);
     s->bank = o->workload == SIM_WORKLOAD_BANK ||
               (o->workload == SIM_WORKLOAD_MIXED && (o->seed & 1) == 1);
     s->next_id = 1000;
     s->now = 1000000000ull;
     s->next_tick_at = s->now + TICK_NS;
     s->next_pd_tick = 10;
-    s->next_fault_tick = 15 + below(&s->r, 20);
+    s->next_fault_tick = 15 + sim_rng_below(&s->r, 20);
     s->ops = calloc(SIM_OPS_MAX, sizeof(*s->ops));
     if (s->ops == NULL) {
         abort();
@@ -1336,9 +1335,9 @@ static void setup(sim *s, const sim_store_opts *o, sim_store_result *r)
         nd->s = s;
         nd->idx = (int)i;
         nd->id = i + 1;
-        nd->skew_ppm =
-            (int64_t)below(&s->r, 2 * (uint64_t)s->skew_max_ppm + 1) - (int64_t)s->skew_max_ppm;
-        nd->next_tick_at = s->now + below(&s->r, TICK_NS);
+        nd->skew_ppm = (int64_t)sim_rng_below(&s->r, 2 * (uint64_t)s->skew_max_ppm + 1) -
+                       (int64_t)s->skew_max_ppm;
+        nd->next_tick_at = s->now + sim_rng_below(&s->r, TICK_NS);
         cm_err err;
         if (kv_memengine_open(&nd->eng, &err) != 0) {
             abort();
@@ -1351,7 +1350,7 @@ static void setup(sim *s, const sim_store_opts *o, sim_store_result *r)
     }
     kv_region_fini(&reg);
     for (int i = 0; i < SIM_CLIENTS; i++) {
-        s->clients[i].next_at = s->bank ? UINT64_MAX : s->now + below(&s->r, TICK_NS);
+        s->clients[i].next_at = s->bank ? UINT64_MAX : s->now + sim_rng_below(&s->r, TICK_NS);
     }
     if (s->bank) {
         sim_bank_init(s);
@@ -1508,7 +1507,7 @@ static void check_convergence(sim *s)
                         }
                         for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
                             cm_slice kk = kv_iter_key(it), vv = kv_iter_value(it);
-                            h = hmix(hmix(h, fnv(kk.ptr, kk.len) + c), fnv(vv.ptr, vv.len));
+                            h = sim_mix(sim_mix(h, fnv(kk.ptr, kk.len) + c), fnv(vv.ptr, vv.len));
                         }
                         kv_iter_free(it);
                     }
@@ -1552,20 +1551,21 @@ static void check_history(sim *s)
                 (o->kind == OP_READ && o->state != OP_OK)) {
                 continue;
             }
-            v[n].kind = o->kind == OP_WRITE ? SIM_LIN_WRITE : SIM_LIN_READ;
+            v[n].write = o->kind == OP_WRITE;
             v[n].value = o->value;
-            v[n].invoke = o->invoke;
-            v[n].complete = o->state == OP_UNKNOWN ? SIM_LIN_UNKNOWN : o->complete;
+            v[n].call = o->invoke;
+            v[n].ret = o->state == OP_UNKNOWN ? SIM_LIN_PENDING : o->complete;
+            v[n].id = i;
             n++;
         }
         char why[256];
-        sim_lin_result lr = sim_lin_check(v, n, why, sizeof(why));
+        sim_lin_result lr = sim_lin_check(v, n, 0, why, sizeof(why));
         if (lr == SIM_LIN_VIOLATION) {
             sim_fail(s, "linearizability", "k%02d: %s", key, why);
             for (size_t i = 0; i < n && s->o->trace; i++) {
-                printf("  k%02d %s %llu [%llu, %llu]\n", key,
-                       v[i].kind == SIM_LIN_WRITE ? "W" : "R", (unsigned long long)v[i].value,
-                       (unsigned long long)v[i].invoke, (unsigned long long)v[i].complete);
+                printf("  k%02d %s %llu [%llu, %llu]\n", key, v[i].write ? "W" : "R",
+                       (unsigned long long)v[i].value, (unsigned long long)v[i].call,
+                       (unsigned long long)v[i].ret);
             }
         }
     }

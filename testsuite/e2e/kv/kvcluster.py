@@ -32,12 +32,13 @@ def wait_line(path, pattern, timeout):
 
 
 class Cluster:
-    def __init__(self, pd_exe, kv_exe, driver, nkv=3, extra_kv_args=()):
+    def __init__(self, pd_exe, kv_exe, driver, nkv=3, extra_kv_args=(), extra_pd_args=()):
         self.pd_exe, self.kv_exe, self.driver = pd_exe, kv_exe, driver
         self.dir = tempfile.mkdtemp(prefix="tessera-kv-")
         self.procs = {}
         self.kv_ports = {}
         self.extra = list(extra_kv_args)
+        self.extra_pd = list(extra_pd_args)
         self.pd_port = free_port()
         self.pd_addr = "127.0.0.1:%d" % self.pd_port
         self._start_pd()
@@ -54,8 +55,10 @@ class Cluster:
 
     def _start_pd(self):
         self._spawn("pd", [self.pd_exe, "--data-dir", os.path.join(self.dir, "pd"),
-                           "--listen-addr", self.pd_addr, "--status-addr", "127.0.0.1:0"])
-        wait_line(os.path.join(self.dir, "pd.out"), r"pd ready", 20)
+                           "--listen-addr", self.pd_addr, "--status-addr", "127.0.0.1:0"]
+                    + self.extra_pd)
+        m = wait_line(os.path.join(self.dir, "pd.out"), r"pd ready .*status_port=(\d+)", 20)
+        self.pd_status_port = int(m.group(1))
 
     def start_kv(self, i):
         name = "kv%d" % i
