@@ -96,19 +96,20 @@ void sql_decl_stmt_begin(sql_sess *s)
         return;
     }
     sql_schema *snap = sql_cat_acquire(cat);
-    if (s->schema != NULL) {
-        sql_schema_release(s->schema);
-    }
-    s->schema = snap;
     uint64_t v = snap != NULL ? sql_schema_version(snap) : 0;
     if (v != s->decl_ver) {
-        /* Declarations carry the old columns and indexes: drop them; statements that name
-         * them re-prepare and declare again (sql_decl_after_step). */
+        /* Declarations carry the old columns and indexes (and borrow the old snapshot: they go
+         * before it is released): drop them; statements that name them re-prepare and
+         * declare again (sql_decl_after_step). */
         if (s->decl_ver != 0) {
             sql_decl_drop_all(s);
         }
         s->decl_ver = v;
     }
+    if (s->schema != NULL) {
+        sql_schema_release(s->schema);
+    }
+    s->schema = snap;
 }
 
 /* Makes sure SQLite schema `db` exists (ATTACH ':memory:'), detaching the least recently used

@@ -356,6 +356,9 @@ void sql_sess_free(sql_sess *s)
     if (s->db != NULL) {
         sqlite3_close_v2(s->db);
     }
+    if (s->schema != NULL) { /* after the close: declarations borrow from it */
+        sql_schema_release(s->schema);
+    }
     sql_sess_vars_free(s);
     sql_diag_clear(s);
     free(s->diag);

@@ -211,7 +211,7 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
 /* sql_txn.c — transactions owned by the session (DESIGN.md §7) */
 /* Registers the vtab module with the session's environment (cluster mode only). */
 int sql_txn_setup(sql_sess *s, cm_err *err);
-/* Rolls back an open transaction and releases the schema snapshot (session end, reset). */
+/* Rolls back an open transaction (session end). */
 void sql_txn_teardown(sql_sess *s);
 /* Whether statements share one transaction (BEGIN, or autocommit=0). */
 int sql_txn_explicit(const sql_sess *s);

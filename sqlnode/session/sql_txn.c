@@ -107,10 +107,6 @@ void sql_txn_teardown(sql_sess *s)
 {
     txn_end(s);
     s->in_trans = 0;
-    if (s->schema != NULL) {
-        sql_schema_release(s->schema);
-        s->schema = NULL;
-    }
 }
 
 int sql_txn_retryable(int rc)
