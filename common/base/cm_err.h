@@ -53,6 +53,7 @@
     X(DEADLOCK, -75, 1213, "40001",                                                                \
       "Deadlock found when trying to get lock; try restarting transaction")                        \
     X(TXN_COMMITTED, -76, 1105, "HY000", "transaction already committed")                          \
+    X(GC_TOO_EARLY, -77, 9006, "HY000", "GC life time is shorter than transaction duration")       \
     /* MySQL-facing */                                                                             \
     X(ACCESS_DENIED, -100, 1045, "28000", "Access denied")                                         \
     X(PARSE, -101, 1064, "42000", "You have an error in your SQL syntax")                          \

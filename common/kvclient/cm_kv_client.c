@@ -21,6 +21,7 @@ void cm_kv_client_options_default(cm_kv_client_options *o)
     o->retry_budget_ms = 20000;
     o->lock_ttl_ms = 3000;
     o->scan_page = 256;
+    o->gc_page_keys = 0;
 }
 
 int cm_kv_client_create(const char *pd_addr, const cm_kv_client_options *o, cm_kv_client **out,
@@ -482,6 +483,282 @@ int cm_kv_split(cm_kv_client *c, cm_slice key, cm_err *err)
     return rc;
 }
 
+/* ---- GC and range deletion ------------------------------------------------------------------ */
+
+/* Tells one store the safe point (GCRequest.announce), retrying transport failures and busy
+ * answers until deadline_ms. */
+static int gc_announce_store(cm_kv_client *c, uint64_t store_id, uint64_t sp, uint64_t deadline_ms,
+                             cm_err *err)
+{
+    Tessera__Kvrpcpb__GCRequest req = TESSERA__KVRPCPB__GCREQUEST__INIT;
+    req.safe_point = sp;
+    req.announce = 1;
+    int rc = 0;
+    for (unsigned attempt = 0;; attempt++) {
+        int64_t left = (int64_t)deadline_ms - (int64_t)cm_time_mono_ms();
+        if (left <= 0) {
+            return cm_err_set(err, CM_E_TIMEOUT,
+                              "gc: store %llu did not take safe point %llu (last: %s)",
+                              (unsigned long long)store_id, (unsigned long long)sp, err->msg);
+        }
+        cm_rpc_client *rpc = NULL;
+        Tessera__Kvrpcpb__GCResponse *resp = NULL;
+        rc = conn_get(c, store_id, &rpc, err);
+        if (rc == 0) {
+            atomic_fetch_add(&c->rpcs, 1);
+            int64_t to = left < c->o.rpc_timeout_ms ? left : c->o.rpc_timeout_ms;
+            rc = cm_rpc_call_pb(rpc, TESSERA__KVRPCPB__METHOD__KV_GC, &req.base,
+                                &tessera__kvrpcpb__gcresponse__descriptor,
+                                (ProtobufCMessage **)&resp, to, err);
+        }
+        if (rc == 0) {
+            if (resp->error != NULL) {
+                rc = cm_err_set(err, resp->error->code ? resp->error->code : CM_E_INTERNAL,
+                                "gc: store %llu: %s", (unsigned long long)store_id,
+                                resp->error->message ? resp->error->message : "");
+            }
+            protobuf_c_message_free_unpacked(&resp->base, NULL);
+            return rc;
+        }
+        if (!transport_error(rc) && rc != CM_E_SERVER_IS_BUSY) {
+            return rc;
+        }
+        if (rc != CM_E_SERVER_IS_BUSY) {
+            cm_pd_invalidate_store(c->pd, store_id); /* it may have come back elsewhere */
+        }
+        atomic_fetch_add(&c->retries, 1);
+        kv_backoff(attempt, deadline_ms);
+    }
+}
+
+/* Every store that may serve a read must know the safe point before any version is removed. */
+static int gc_announce(cm_kv_client *c, uint64_t sp, cm_err *err)
+{
+    cm_pd_store *stores = NULL;
+    size_t n = 0;
+    int rc = cm_pd_get_all_stores(c->pd, 1, &stores, &n, err);
+    uint64_t deadline = cm_time_mono_ms() + (uint64_t)c->o.retry_budget_ms;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (stores[i].meta_state != CM_PD_STORE_META_TOMBSTONE) {
+            rc = gc_announce_store(c, stores[i].id, sp, deadline, err);
+        }
+    }
+    free(stores);
+    return rc;
+}
+
+/* Resolves the locks a KV_GC request met (all must go before the region can be collected). */
+static int gc_resolve(cm_kv_client *c, const Tessera__Kvrpcpb__GCResponse *resp, uint64_t sp,
+                      uint64_t deadline_ms, cm_kv_gc_stats *st, cm_err *err)
+{
+    uint64_t wait_max = 0;
+    for (size_t i = 0; i < resp->n_locks; i++) {
+        uint64_t wait = 0;
+        int rc = kv_resolve_lock(c, resp->locks[i], sp, deadline_ms, &wait, err);
+        if (rc == CM_E_KEY_IS_LOCKED) {
+            wait_max = wait > wait_max ? wait : wait_max; /* alive: wait for its TTL */
+            continue;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        st->locks_resolved++;
+    }
+    if (wait_max > 0) {
+        if (cm_time_mono_ms() + wait_max >= deadline_ms) {
+            return cm_err_set(err, CM_E_KEY_IS_LOCKED,
+                              "gc: a transaction older than safe point %llu is still alive",
+                              (unsigned long long)sp);
+        }
+        cm_time_sleep_ms(wait_max);
+    }
+    return 0;
+}
+
+/* One KV_GC request at *cur in route rt. *next: 1 = the region is done, 0 = call again. */
+static int gc_request(cm_kv_client *c, const kv_route *rt, uint64_t sp, cm_buf *cur, cm_slice end,
+                      uint64_t *deadline_ms, cm_kv_gc_stats *st, int *next, cm_err *err)
+{
+    Tessera__Kvrpcpb__GCRequest req = TESSERA__KVRPCPB__GCREQUEST__INIT;
+    req.safe_point = sp;
+    req.start_key.data = cur->ptr;
+    req.start_key.len = cur->len;
+    req.end_key.data = (uint8_t *)end.ptr;
+    req.end_key.len = end.len;
+    req.limit_keys = c->o.gc_page_keys;
+    Tessera__Kvrpcpb__GCResponse *resp = NULL;
+    bool unc = false;
+    *next = 0;
+    int rc = kv_send(c, rt, TESSERA__KVRPCPB__METHOD__KV_GC, &req.base,
+                     &tessera__kvrpcpb__gcresponse__descriptor, (ProtobufCMessage **)&resp,
+                     *deadline_ms, &unc, err);
+    if (rc != 0) {
+        return rc;
+    }
+    st->requests++;
+    st->keys_scanned += resp->keys_scanned;
+    st->versions_deleted += resp->versions_deleted;
+    st->values_deleted += resp->values_deleted;
+    if (resp->n_locks > 0) {
+        rc = gc_resolve(c, resp, sp, *deadline_ms, st, err);
+    } else if (resp->error != NULL) {
+        rc = cm_err_set(err, resp->error->code ? resp->error->code : CM_E_INTERNAL,
+                        "gc: region %llu: %s", (unsigned long long)rt->r.id,
+                        resp->error->message ? resp->error->message : "");
+    } else if (resp->more) {
+        cm_buf_reset(cur);
+        rc = cm_buf_append(cur, resp->resume_key.data, resp->resume_key.len);
+    } else {
+        *next = 1;
+    }
+    if (rc == 0 && (resp->more || resp->versions_deleted > 0 || resp->n_locks > 0)) {
+        *deadline_ms = cm_time_mono_ms() + (uint64_t)c->o.retry_budget_ms; /* progress */
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return rc;
+}
+
+/* Moves *cur to the end of route rt; true when [start, end) is covered. */
+static bool range_next_region(const kv_route *rt, cm_slice end, cm_buf *cur, int *rc)
+{
+    if (rt->end_user.len == 0 ||
+        (end.len > 0 && cm_slice_cmp(cm_buf_slice(&rt->end_user), end) >= 0)) {
+        return true;
+    }
+    cm_buf_reset(cur);
+    *rc = cm_buf_append_slice(cur, cm_buf_slice(&rt->end_user));
+    return false;
+}
+
+int cm_kv_gc_range(cm_kv_client *c, uint64_t safe_point, cm_slice start, cm_slice end,
+                   cm_kv_gc_stats *st_out, cm_err *err)
+{
+    if (safe_point == 0) {
+        return cm_err_set(err, CM_E_INVALID, "gc: safe point 0");
+    }
+    if (end.len > 0 && cm_slice_cmp(start, end) >= 0) {
+        return 0;
+    }
+    cm_kv_gc_stats st;
+    memset(&st, 0, sizeof(st));
+    int rc = gc_announce(c, safe_point, err);
+    cm_buf cur = CM_BUF_INIT;
+    rc = rc ? rc : cm_buf_append_slice(&cur, start);
+    uint64_t deadline = cm_time_mono_ms() + (uint64_t)c->o.retry_budget_ms;
+    for (unsigned attempt = 0; rc == 0; attempt++) {
+        kv_route rt;
+        kv_route_init(&rt);
+        rc = kv_locate(c, cm_buf_slice(&cur), &rt, err);
+        int next = 0;
+        rc = rc ? rc : gc_request(c, &rt, safe_point, &cur, end, &deadline, &st, &next, err);
+        if (rc == 0 && next) {
+            st.regions++;
+            if (range_next_region(&rt, end, &cur, &rc)) {
+                kv_route_fini(&rt);
+                break;
+            }
+        }
+        kv_route_fini(&rt);
+        if (rc != 0 && rc != CM_E_EPOCH_NOT_MATCH && rc != CM_E_REGION_NOT_FOUND &&
+            !transport_error(rc)) {
+            break;
+        }
+        if (rc != 0 && cm_time_mono_ms() >= deadline) {
+            break;
+        }
+        if (rc != 0) {
+            kv_backoff(attempt, deadline); /* route changed or PD away: locate again */
+            rc = 0;
+        }
+    }
+    cm_buf_fini(&cur);
+    if (st_out != NULL) {
+        st_out->regions += st.regions;
+        st_out->requests += st.requests;
+        st_out->keys_scanned += st.keys_scanned;
+        st_out->versions_deleted += st.versions_deleted;
+        st_out->values_deleted += st.values_deleted;
+        st_out->locks_resolved += st.locks_resolved;
+    }
+    if (rc == 0) {
+        CM_INFO(KVC,
+                "gc below %llu: %llu regions, %llu keys looked at, %llu versions and %llu "
+                "values removed, %llu locks resolved",
+                (unsigned long long)safe_point, (unsigned long long)st.regions,
+                (unsigned long long)st.keys_scanned, (unsigned long long)st.versions_deleted,
+                (unsigned long long)st.values_deleted, (unsigned long long)st.locks_resolved);
+    }
+    return rc;
+}
+
+int cm_kv_gc(cm_kv_client *c, uint64_t safe_point, cm_err *err)
+{
+    return cm_kv_gc_range(c, safe_point, cm_slice_make(NULL, 0), cm_slice_make(NULL, 0), NULL, err);
+}
+
+int cm_kv_delete_range_n(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t *regions,
+                         cm_err *err)
+{
+    if (regions != NULL) {
+        *regions = 0;
+    }
+    if (end.len > 0 && cm_slice_cmp(start, end) >= 0) {
+        return cm_err_set(err, CM_E_INVALID, "delete range: start is not below end");
+    }
+    cm_buf cur = CM_BUF_INIT;
+    int rc = cm_buf_append_slice(&cur, start);
+    uint64_t deadline = cm_time_mono_ms() + (uint64_t)c->o.retry_budget_ms;
+    for (unsigned attempt = 0; rc == 0; attempt++) {
+        kv_route rt;
+        kv_route_init(&rt);
+        rc = kv_locate(c, cm_buf_slice(&cur), &rt, err);
+        Tessera__Kvrpcpb__DeleteRangeResponse *resp = NULL;
+        if (rc == 0) {
+            Tessera__Kvrpcpb__DeleteRangeRequest req = TESSERA__KVRPCPB__DELETE_RANGE_REQUEST__INIT;
+            req.start_key.data = cur.ptr;
+            req.start_key.len = cur.len;
+            req.end_key.data = (uint8_t *)end.ptr;
+            req.end_key.len = end.len;
+            bool unc = false;
+            rc = kv_send(c, &rt, TESSERA__KVRPCPB__METHOD__KV_DELETE_RANGE, &req.base,
+                         &tessera__kvrpcpb__delete_range_response__descriptor,
+                         (ProtobufCMessage **)&resp, deadline, &unc, err);
+        }
+        if (rc == 0 && resp->error != NULL && resp->error[0] != '\0') {
+            rc = cm_err_set(err, CM_E_INTERNAL, "delete range: region %llu: %s",
+                            (unsigned long long)rt.r.id, resp->error);
+        }
+        if (resp != NULL) {
+            protobuf_c_message_free_unpacked(&resp->base, NULL);
+        }
+        bool done = false;
+        if (rc == 0) {
+            if (regions != NULL) {
+                (*regions)++;
+            }
+            done = range_next_region(&rt, end, &cur, &rc);
+            deadline = cm_time_mono_ms() + (uint64_t)c->o.retry_budget_ms;
+        }
+        kv_route_fini(&rt);
+        if (rc == 0 && done) {
+            break;
+        }
+        if (rc != 0 &&
+            (rc == CM_E_EPOCH_NOT_MATCH || rc == CM_E_REGION_NOT_FOUND || transport_error(rc)) &&
+            cm_time_mono_ms() < deadline) {
+            kv_backoff(attempt, deadline);
+            rc = 0;
+        }
+    }
+    cm_buf_fini(&cur);
+    return rc;
+}
+
+int cm_kv_delete_range(cm_kv_client *c, cm_slice start, cm_slice end, cm_err *err)
+{
+    return cm_kv_delete_range_n(c, start, end, NULL, err);
+}
+
 /* ---- grouping ------------------------------------------------------------------------------ */
 
 int kv_group_sorted(const cm_slice *keys, size_t n, kv_locate_fn locate, void *ctx, size_t *starts,
@@ -554,7 +831,10 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
             continue;
         }
         if (rc == 0 && resp->other_error && resp->other_error[0]) {
-            rc = cm_err_set(err, CM_E_INTERNAL, "coprocessor: %s", resp->other_error);
+            /* The store refuses a start_ts below its GC safe point with TiDB's message. */
+            int code =
+                strstr(resp->other_error, "GC life time") ? CM_E_GC_TOO_EARLY : CM_E_INTERNAL;
+            rc = cm_err_set(err, code, "coprocessor: %s", resp->other_error);
         }
         if (rc == 0) {
             cm_reader rd;

@@ -49,6 +49,8 @@ typedef struct cm_kv_client_options {
     int64_t retry_budget_ms; /* one operation's total (default 20000) */
     uint64_t lock_ttl_ms;    /* base TTL of this client's locks (default 3000) */
     uint32_t scan_page;      /* rows fetched per scan request (default 256) */
+    uint32_t gc_page_keys;   /* user keys per KV_GC request (default 0: each request works
+                              * ~300 ms on the store); tests set it to exercise paging */
 } cm_kv_client_options;
 
 void cm_kv_client_options_default(cm_kv_client_options *o);
@@ -62,6 +64,39 @@ cm_pd_client *cm_kv_client_pd(cm_kv_client *c);
 
 /* Splits the region holding user key `key` at that key (administration; ctl split). */
 int cm_kv_split(cm_kv_client *c, cm_slice key, cm_err *err);
+
+/* ---- GC and range deletion (docs/kvclient.md "GC") ----------------------------------------- */
+
+typedef struct cm_kv_gc_stats {
+    uint64_t regions;          /* region passes completed */
+    uint64_t requests;         /* KV_GC requests answered */
+    uint64_t keys_scanned;     /* user keys looked at */
+    uint64_t versions_deleted; /* write records removed */
+    uint64_t values_deleted;   /* long values removed */
+    uint64_t locks_resolved;   /* locks at or below the safe point resolved first */
+} cm_kv_gc_stats;
+
+/* Collects every region below safe_point (normally the value just stored in PD with
+ * cm_pd_update_gc_safe_point): first announces the safe point to every store PD knows that is
+ * not a tombstone (each refuses reads and prewrites below it from then on; if one cannot be
+ * reached nothing is deleted and the call fails with its error), then walks the regions in key
+ * order with KV_GC — locks at or below the safe point are resolved first (CheckTxnStatus on
+ * their primaries, then ResolveLock) — keeping for every key the newest version at or below
+ * the safe point. Region errors are retried like other calls (within retry_budget_ms of no
+ * progress). Idempotent. */
+int cm_kv_gc(cm_kv_client *c, uint64_t safe_point, cm_err *err);
+/* The same over user keys [start, end) (end empty: to the end), with figures (st may be NULL;
+ * it is added to). */
+int cm_kv_gc_range(cm_kv_client *c, uint64_t safe_point, cm_slice start, cm_slice end,
+                   cm_kv_gc_stats *st, cm_err *err);
+/* Removes every version and lock of user keys [start, end) (end empty: to the end of the key
+ * space), region by region, each through Raft on every replica. Not transactional: for data
+ * nobody reads or writes any more (dropped tables and indexes, after the safe point passed the
+ * drop). */
+int cm_kv_delete_range(cm_kv_client *c, cm_slice start, cm_slice end, cm_err *err);
+/* The same; *regions (may be NULL) receives the number of regions the range was removed from. */
+int cm_kv_delete_range_n(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t *regions,
+                         cm_err *err);
 
 /* ---- transactions ------------------------------------------------------------------------- */
 

@@ -16,6 +16,7 @@
 #include "cm_log.h"
 #include "cm_time.h"
 #include "kv_copr.h"
+#include "kv_gc.h"
 #include "kv_txn.h"
 #include "kvrpcpb.pb-c.h"
 
@@ -168,6 +169,11 @@ int kv_call_run(kv_call *c)
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
+
+/* One KV_GC request works at most this long (then answers `more`), so it stays far inside the
+ * client's RPC timeout (1 s); and at most this many steps. */
+#define KV_SRV_GC_WORK_MS   300
+#define KV_SRV_GC_STEPS_MAX 256
 
 /* ---- protobuf helpers (everything allocated in the request arena) ---------------------------- */
 
@@ -369,6 +375,98 @@ static KeyError *key_error(cm_arena *a, int rc, const kv_txn_out *out, size_t lo
     return ke;
 }
 
+/* ---- the store's GC safe point ---------------------------------------------------------------
+ *
+ * Reads and prewrites at a timestamp below the GC safe point are refused with GC_TOO_EARLY
+ * (TiDB's "GC life time is shorter than transaction duration") instead of reading versions GC
+ * may have removed. The store knows the highest safe point of: the announcements the GC client
+ * sends every store before it collects any region (GCRequest.announce), the KV_GC requests this
+ * store served, and PD's safe point, loaded once when the store serves its first timestamped
+ * request (so a restarted store knows what the rounds it missed removed). Process-wide: one
+ * kvnode per process (in-process test servers would share it, which only refuses more). */
+static _Atomic uint64_t gc_sp;
+static atomic_bool gc_sp_loaded;
+static pthread_mutex_t gc_sp_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void gc_sp_raise(uint64_t sp)
+{
+    uint64_t cur = atomic_load(&gc_sp);
+    while (sp > cur && !atomic_compare_exchange_weak(&gc_sp, &cur, sp)) {
+    }
+}
+
+/* 0 when ts may be served; CM_E_GC_TOO_EARLY; or the error loading PD's safe point. A read at
+ * the safe point itself is fine (the version at the safe point is kept); a write (`writes`) at
+ * it is not — the Rollback records that stop a late prewrite at or below it are gone. */
+static int gc_gate(kv_server *s, uint64_t ts, bool writes, cm_err *err)
+{
+    if (!atomic_load(&gc_sp_loaded)) {
+        pthread_mutex_lock(&gc_sp_mu);
+        int rc = 0;
+        if (!atomic_load(&gc_sp_loaded)) {
+            uint64_t sp = 0;
+            rc = s->pd ? cm_pd_get_gc_safe_point(s->pd, &sp, err) : 0;
+            if (rc == 0) {
+                gc_sp_raise(sp);
+                atomic_store(&gc_sp_loaded, true);
+            } else {
+                CM_WARN(KV_SRV, "cannot load the GC safe point from PD: %s", err->msg);
+            }
+        }
+        pthread_mutex_unlock(&gc_sp_mu);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    uint64_t sp = atomic_load(&gc_sp);
+    if (ts < sp || (writes && ts == sp && sp != 0)) {
+        return cm_err_set(err, CM_E_GC_TOO_EARLY,
+                          "GC life time is shorter than transaction duration: ts %llu is %s "
+                          "the GC safe point %llu",
+                          (unsigned long long)ts, ts < sp ? "below" : "at", (unsigned long long)sp);
+    }
+    return 0;
+}
+
+/* After a read's snapshot was taken: if a GC batch is in it, the safe point was raised before
+ * that batch applied (announcement and KV_GC raise it first), so checking again here closes the
+ * window between the first check and the snapshot. Puts the call and fills *ke when refused. */
+static bool gc_refuse_after(kv_server *s, cm_arena *a, uint64_t ts, kv_call **c, KeyError **ke)
+{
+    uint64_t sp = atomic_load(&gc_sp);
+    if (*c == NULL || ts >= sp) {
+        return false;
+    }
+    cm_err e;
+    cm_err_set(&e, CM_E_GC_TOO_EARLY,
+               "GC life time is shorter than transaction duration: ts %llu is below the GC safe "
+               "point %llu",
+               (unsigned long long)ts, (unsigned long long)sp);
+    *ke = key_error(a, CM_E_GC_TOO_EARLY, NULL, 0, &e);
+    cm_counter_inc(s->m_errors);
+    kv_call_put(*c);
+    *c = NULL;
+    return true;
+}
+
+/* Fills *ke or *re when ts may not be served (see gc_gate); true when refused. */
+static bool gc_refuse(kv_server *s, cm_arena *a, uint64_t ts, bool writes, KeyError **ke,
+                      RegionError **re)
+{
+    cm_err e;
+    int rc = gc_gate(s, ts, writes, &e);
+    if (rc == 0) {
+        return false;
+    }
+    cm_counter_inc(s->m_errors);
+    if (rc == CM_E_GC_TOO_EARLY) {
+        *ke = key_error(a, rc, NULL, 0, &e);
+    } else {
+        *re = region_error(a, NULL, CM_E_SERVER_IS_BUSY, "GC safe point not loaded from PD yet");
+    }
+    return true;
+}
+
 /* ---- request plumbing --------------------------------------------------------------------- */
 
 static int parse_ctx(const Ctx *ctx, uint64_t *region_id, kv_epoch *epoch, cm_err *err)
@@ -542,7 +640,10 @@ static int h_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     UNPACK(Tessera__Kvrpcpb__GetRequest, tessera__kvrpcpb__get_request__descriptor, r);
     Tessera__Kvrpcpb__GetResponse resp = TESSERA__KVRPCPB__GET_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = begin_read(s, req, r->context, &c, &resp.region_error, err);
+    int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
+                 ? 0
+                 : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->version, &c, &resp.error);
     if (rc == 0 && c != NULL) {
         cm_slice key = sbytes(r->key);
         if (!key_in_region(&c->regions[0], key)) {
@@ -614,7 +715,10 @@ static int h_batch_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err 
     UNPACK(Tessera__Kvrpcpb__BatchGetRequest, tessera__kvrpcpb__batch_get_request__descriptor, r);
     Tessera__Kvrpcpb__BatchGetResponse resp = TESSERA__KVRPCPB__BATCH_GET_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = begin_read(s, req, r->context, &c, &resp.region_error, err);
+    int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
+                 ? 0
+                 : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->version, &c, &resp.error);
     if (rc == 0 && c != NULL) {
         cm_slice *keys = cm_arena_alloc(req->arena, sizeof(cm_slice) * (r->n_keys + 1));
         for (size_t i = 0; keys && i < r->n_keys && resp.region_error == NULL; i++) {
@@ -667,7 +771,10 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
     UNPACK(Tessera__Kvrpcpb__ScanRequest, tessera__kvrpcpb__scan_request__descriptor, r);
     Tessera__Kvrpcpb__ScanResponse resp = TESSERA__KVRPCPB__SCAN_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = begin_read(s, req, r->context, &c, &resp.region_error, err);
+    int rc = gc_refuse(s, req->arena, r->version, false, &resp.error, &resp.region_error)
+                 ? 0
+                 : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->version, &c, &resp.error);
     if (rc == 0 && c != NULL) {
         cm_slice rs, re;
         kv_scan_req sr;
@@ -706,9 +813,17 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
 
 /* ---- writes --------------------------------------------------------------------------------- */
 
+typedef struct prewrite_arg {
+    kv_server *srv;
+    const kv_prewrite_req *pr;
+} prewrite_arg;
+
 static int step_prewrite(void *arg, kv_snapshot *snap, kv_txn_out *out, cm_err *err)
 {
-    return kv_txn_prewrite(snap, arg, out, err);
+    prewrite_arg *a = arg;
+    /* Again on the snapshot: a GC batch applied in it raised the safe point before it applied. */
+    int rc = gc_gate(a->srv, a->pr->start_ts, true, err);
+    return rc ? rc : kv_txn_prewrite(snap, a->pr, out, err);
 }
 
 static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -736,7 +851,17 @@ static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *
     kv_prewrite_req pr = {muts,        n,          sbytes(r->primary_lock), r->start_version,
                           r->lock_ttl, r->txn_size};
     write_result wr;
-    int rc = run_write(s, req, r->context, keys, n, step_prewrite, &pr, &wr, err);
+    KeyError *gce = NULL;
+    if (gc_refuse(s, req->arena, r->start_version, true, &gce, &resp.region_error)) {
+        /* Below the safe point GC may have removed the newest record a conflict check needs. */
+        resp.errors = gce ? cm_arena_alloc(req->arena, sizeof(void *)) : NULL;
+        if (resp.errors != NULL) {
+            resp.errors[resp.n_errors++] = gce;
+        }
+        return finish(req, &resp.base, &r->base, reply);
+    }
+    prewrite_arg pa = {s, &pr};
+    int rc = run_write(s, req, r->context, keys, n, step_prewrite, &pa, &wr, err);
     if (rc != 0) {
         protobuf_c_message_free_unpacked(&r->base, NULL);
         return rc;
@@ -1093,7 +1218,14 @@ static int h_coprocessor(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
            r);
     Tessera__Kvrpcpb__CoprocessorResponse resp = TESSERA__KVRPCPB__COPROCESSOR_RESPONSE__INIT;
     kv_call *c = NULL;
-    int rc = begin_read(s, req, r->context, &c, &resp.region_error, err);
+    KeyError *gce = NULL;
+    int rc = gc_refuse(s, req->arena, r->start_ts, false, &gce, &resp.region_error)
+                 ? 0
+                 : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    gc_refuse_after(s, req->arena, r->start_ts, &c, &gce);
+    if (gce != NULL) {
+        resp.other_error = gce->message;
+    }
     if (rc == 0 && c != NULL) {
         cm_slice rs, re;
         if (region_user_range(req->arena, &c->regions[0], &rs, &re) != 0) {
@@ -1185,6 +1317,193 @@ static int h_split_region(void *user, const cm_rpc_req *req, cm_buf *reply, cm_e
     return finish(req, &resp.base, &r->base, reply);
 }
 
+/* ---- GC and DeleteRange --------------------------------------------------------------------- */
+
+/* Proposes batch (not latched: GC and DeleteRange remove only what no command checks — see
+ * kv_gc.h — or what nobody may use any more) on region rid at epoch ep. NULL on success,
+ * else the region error to reply. */
+static RegionError *propose_unlatched(kv_server *s, cm_arena *a, uint64_t rid, kv_epoch ep,
+                                      const kv_batch *b, cm_err *err)
+{
+    kv_call *prop = kv_call_new(s, KV_CALL_PROPOSE, rid, ep);
+    if (prop == NULL || kv_batch_append(&prop->batch, b) != 0) {
+        kv_call_put(prop);
+        cm_err_set(err, CM_E_NOMEM, "out of memory");
+        return region_error(a, NULL, CM_E_SERVER_IS_BUSY, "out of memory");
+    }
+    RegionError *re = NULL;
+    int rc = kv_call_run(prop);
+    if (rc != 0) {
+        re = region_error(a, prop, rc, prop->msg);
+        cm_counter_inc(s->m_errors);
+    }
+    kv_call_put(prop);
+    return re;
+}
+
+typedef struct gc_totals {
+    uint64_t keys, versions, values;
+} gc_totals;
+
+/* One GC step of the region from *cursor: read, compute, propose. Sets *done when the region is
+ * finished, else moves *cursor (arena) to the next step's start. */
+static int gc_step(kv_server *s, const cm_rpc_req *req, const Tessera__Kvrpcpb__GCRequest *r,
+                   uint64_t rid, kv_epoch ep, cm_slice *cursor, bool *done, gc_totals *tot,
+                   Tessera__Kvrpcpb__GCResponse *resp, cm_err *err)
+{
+    kv_call *c = NULL;
+    int rc = begin_read(s, req, r->context, &c, &resp->region_error, err);
+    if (rc != 0 || c == NULL) {
+        return rc;
+    }
+    cm_slice rs, re;
+    kv_batch b;
+    kv_batch_init(&b);
+    kv_gc_result out;
+    memset(&out, 0, sizeof(out));
+    int grc = region_user_range(req->arena, &c->regions[0], &rs, &re);
+    if (grc != 0) {
+        cm_err_set(err, grc, "region boundary is not an encoded key");
+    } else {
+        kv_gc_req gr;
+        memset(&gr, 0, sizeof(gr));
+        gr.safe_point = r->safe_point;
+        gr.limit_keys = r->limit_keys; /* 0 or above KV_GC_KEYS_MAX: kv_gc's own bound */
+        gr.start = max_start(*cursor, rs);
+        gr.end = min_end(sbytes(r->end_key), re);
+        if (gr.end.len > 0 && cm_slice_cmp(gr.start, gr.end) >= 0) {
+            *done = true;
+        } else {
+            grc = kv_gc(c->snap, &gr, &b, req->arena, &out, err);
+        }
+    }
+    kv_call_put(c); /* the snapshot goes before the proposal waits */
+    if (grc == CM_E_KEY_IS_LOCKED) {
+        resp->locks = cm_arena_alloc(req->arena, sizeof(void *) * (out.nlocks + 1));
+        for (size_t i = 0; resp->locks && i < out.nlocks; i++) {
+            resp->locks[resp->n_locks++] = lock_info(req->arena, &out.locks[i]);
+        }
+    }
+    if (grc != 0) {
+        resp->error = key_error(req->arena, grc, NULL, 0, err);
+    } else if (!*done) {
+        if (kv_batch_count(&b) > 0) {
+            resp->region_error = propose_unlatched(s, req->arena, rid, ep, &b, err);
+        }
+        if (resp->region_error == NULL) {
+            tot->keys += out.keys_scanned;
+            tot->versions += out.versions_deleted;
+            tot->values += out.values_deleted;
+            *done = !out.more;
+            *cursor = out.resume_key;
+        }
+    }
+    kv_batch_fini(&b);
+    return 0;
+}
+
+/* KV_GC: records the safe point on this store (from now on nothing below it is served), then —
+ * unless it is only an announcement — collects the region from start_key on, step by step
+ * (each step at most KV_GC_KEYS_MAX keys / about KV_GC_DELETES_MAX deletions, one Raft
+ * proposal), for at most KV_SRV_GC_WORK_MS; `more` + resume_key when time ran out. */
+static int h_gc(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
+{
+    kv_server *s = user;
+    count(s, req->method);
+    UNPACK(Tessera__Kvrpcpb__GCRequest, tessera__kvrpcpb__gcrequest__descriptor, r);
+    Tessera__Kvrpcpb__GCResponse resp = TESSERA__KVRPCPB__GCRESPONSE__INIT;
+    uint64_t rid = 0;
+    kv_epoch ep = {0, 0};
+    int rc = 0;
+    cm_err e;
+    if (r->safe_point == 0) {
+        cm_err_set(&e, CM_E_INVALID, "gc: safe point 0");
+        resp.error = key_error(req->arena, CM_E_INVALID, NULL, 0, &e);
+    } else {
+        gc_sp_raise(r->safe_point);
+        if (!r->announce) {
+            rc = parse_ctx(r->context, &rid, &ep, err);
+        }
+    }
+    if (rc == 0 && resp.error == NULL && !r->announce) {
+        cm_slice cursor = sbytes(r->start_key);
+        gc_totals tot = {0, 0, 0};
+        bool done = false;
+        uint64_t deadline = cm_time_mono_ms() + KV_SRV_GC_WORK_MS;
+        for (int step = 0; rc == 0 && !done && step < KV_SRV_GC_STEPS_MAX; step++) {
+            rc = gc_step(s, req, r, rid, ep, &cursor, &done, &tot, &resp, &e);
+            if (resp.region_error != NULL || resp.error != NULL) {
+                break;
+            }
+            if (!done && (r->limit_keys != 0 || cm_time_mono_ms() >= deadline)) {
+                break; /* a caller's page is one step */
+            }
+        }
+        if (rc == 0 && resp.region_error == NULL && resp.error == NULL && !done) {
+            resp.more = 1;
+            resp.resume_key = pbytes(cursor);
+        }
+        resp.keys_scanned = tot.keys;
+        resp.versions_deleted = tot.versions;
+        resp.values_deleted = tot.values;
+        if (tot.versions > 0) {
+            CM_INFO(KV_SRV,
+                    "region=%llu gc safe_point=%llu: %llu keys looked at, %llu versions "
+                    "and %llu values removed",
+                    (unsigned long long)rid, (unsigned long long)r->safe_point,
+                    (unsigned long long)tot.keys, (unsigned long long)tot.versions,
+                    (unsigned long long)tot.values);
+        }
+    }
+    if (rc != 0) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return rc;
+    }
+    return finish(req, &resp.base, &r->base, reply);
+}
+
+/* KV_DELETE_RANGE: every lock, version and value of user keys [start, end) ∩ region goes, by
+ * three delete_range operations proposed through Raft (applied alike on every replica). */
+static int h_delete_range(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
+{
+    kv_server *s = user;
+    count(s, req->method);
+    UNPACK(Tessera__Kvrpcpb__DeleteRangeRequest, tessera__kvrpcpb__delete_range_request__descriptor,
+           r);
+    Tessera__Kvrpcpb__DeleteRangeResponse resp = TESSERA__KVRPCPB__DELETE_RANGE_RESPONSE__INIT;
+    uint64_t rid = 0;
+    kv_epoch ep = {0, 0};
+    kv_call *c = NULL;
+    int rc = parse_ctx(r->context, &rid, &ep, err);
+    rc = rc ? rc : begin_read(s, req, r->context, &c, &resp.region_error, err);
+    if (rc == 0 && c != NULL) {
+        cm_slice rs, re;
+        kv_batch b;
+        kv_batch_init(&b);
+        cm_err e;
+        int drc = region_user_range(req->arena, &c->regions[0], &rs, &re);
+        cm_slice st = max_start(sbytes(r->start_key), rs);
+        cm_slice en = min_end(sbytes(r->end_key), re);
+        kv_call_put(c);
+        if (drc != 0) {
+            resp.error = astr(req->arena, "region boundary is not an encoded key");
+        } else if (en.len == 0 || cm_slice_cmp(st, en) < 0) {
+            drc = kv_txn_delete_range(st, en, &b, &e);
+            if (drc != 0) {
+                resp.error = astr(req->arena, e.msg);
+            } else {
+                resp.region_error = propose_unlatched(s, req->arena, rid, ep, &b, &e);
+            }
+        }
+        kv_batch_fini(&b);
+    }
+    if (rc != 0) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return rc;
+    }
+    return finish(req, &resp.base, &r->base, reply);
+}
+
 static int h_store_status(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
 {
     kv_server *s = user;
@@ -1203,13 +1522,6 @@ static int h_store_status(void *user, const cm_rpc_req *req, cm_buf *reply, cm_e
     int rc = cm_rpc_pack(&resp.base, reply);
     cm_buf_fini(&js);
     return rc;
-}
-
-static int h_unsupported(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
-{
-    (void)user;
-    (void)reply;
-    return cm_err_set(err, CM_E_UNSUPPORTED, "method %u is not implemented yet", req->method);
 }
 
 /* Handlers by method id. Every KV handler may block its RPC worker until the store answers;
@@ -1268,8 +1580,8 @@ const cm_rpc_method *kv_service_methods(size_t *n)
     handlers[TESSERA__KVRPCPB__METHOD__KV_TXN_HEART_BEAT] = h_txn_heart_beat;
     handlers[TESSERA__KVRPCPB__METHOD__KV_RESOLVE_LOCK] = h_resolve_lock;
     handlers[TESSERA__KVRPCPB__METHOD__KV_SCAN_LOCK] = h_scan_lock;
-    handlers[TESSERA__KVRPCPB__METHOD__KV_GC] = h_unsupported;
-    handlers[TESSERA__KVRPCPB__METHOD__KV_DELETE_RANGE] = h_unsupported;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_GC] = h_gc;
+    handlers[TESSERA__KVRPCPB__METHOD__KV_DELETE_RANGE] = h_delete_range;
     handlers[TESSERA__KVRPCPB__METHOD__COPROCESSOR] = h_coprocessor;
     handlers[TESSERA__KVRPCPB__METHOD__SPLIT_REGION] = h_split_region;
     handlers[TESSERA__KVRPCPB__METHOD__STORE_STATUS] = h_store_status;

@@ -98,6 +98,9 @@ static int gc_walk(gc_state *s, kv_iter *it, cm_arena *arena, cm_err *err)
     size_t limit = s->req->limit_keys == 0 || s->req->limit_keys > KV_GC_KEYS_MAX
                        ? KV_GC_KEYS_MAX
                        : s->req->limit_keys;
+    size_t dlimit = s->req->limit_deletes == 0 || s->req->limit_deletes > KV_GC_DELETES_MAX
+                        ? KV_GC_DELETES_MAX
+                        : s->req->limit_deletes;
     int rc = 0;
     for (kv_iter_seek_to_first(it); rc == 0 && kv_iter_valid(it); kv_iter_next(it)) {
         cm_slice k = kv_iter_key(it), enc;
@@ -108,7 +111,8 @@ static int gc_walk(gc_state *s, kv_iter *it, cm_arena *arena, cm_err *err)
             break;
         }
         if (!cm_slice_eq(enc, cm_buf_slice(&s->user))) {
-            if (s->out->keys_scanned == limit) {
+            if (s->out->keys_scanned == limit ||
+                s->out->versions_deleted + s->out->values_deleted >= dlimit) {
                 return set_resume(s, arena, err); /* s->user is the last key finished */
             }
             cm_buf_reset(&s->user);

@@ -27,12 +27,18 @@ typedef struct kv_gc_req {
     uint64_t safe_point;
     cm_slice start; /* user keys [start, end); empty end: to the end */
     cm_slice end;
-    size_t limit_keys; /* user keys per call (0: KV_GC_KEYS_MAX); a key's versions are never
-                        * split across calls */
+    size_t limit_keys;    /* user keys per call (0: KV_GC_KEYS_MAX); a key's versions are never
+                           * split across calls */
+    size_t limit_deletes; /* stop at the next key once this many engine keys are deleted
+                           * (0: KV_GC_DELETES_MAX) */
 } kv_gc_req;
 
 /* Most user keys one GC call looks at: bounds the batch it produces. */
 #define KV_GC_KEYS_MAX 1024
+/* Engine keys (write records + long values) after which a call stops at the next user key: one
+ * Raft proposal of a GC step stays near this size (plus the versions of one key) however many
+ * versions the keys hold. */
+#define KV_GC_DELETES_MAX 4096
 
 typedef struct kv_gc_result {
     size_t keys_scanned;     /* user keys with write records looked at */

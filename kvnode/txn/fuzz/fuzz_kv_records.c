@@ -54,7 +54,7 @@ static void run_over_engine(const kv_batch *b)
         kv_scan_locks_req sl = {cm_slice_make("", 0), cm_slice_make("", 0), UINT64_MAX, 0, 0};
         kv_txn_scan_locks(s, &sl, &a, &lr, NULL);
         kv_gc_result g;
-        kv_gc_req gr = {UINT64_MAX - 1, cm_slice_make("", 0), cm_slice_make("", 0), 0};
+        kv_gc_req gr = {UINT64_MAX - 1, cm_slice_make("", 0), cm_slice_make("", 0), 0, 0};
         kv_gc(s, &gr, &out_b, &a, &g, NULL);
         kv_batch_fini(&out_b);
         cm_arena_fini(&a);

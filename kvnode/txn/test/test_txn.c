@@ -743,7 +743,7 @@ static void test_gc_pages(void **state)
     for (;;) {
         kv_snapshot *s;
         assert_int_equal(kv_engine_snapshot(v->e, &s, NULL), 0);
-        kv_gc_req req = {30, cm_slice_make(start, start_len), K(""), 10};
+        kv_gc_req req = {30, cm_slice_make(start, start_len), K(""), 10, 0};
         kv_batch_clear(&v->batch);
         cm_arena_reset(&v->arena);
         assert_int_equal(kv_gc(s, &req, &v->batch, &v->arena, &res, NULL), 0);
@@ -764,6 +764,50 @@ static void test_gc_pages(void **state)
         snprintf(key, sizeof(key), "g%02d", i);
         assert_int_equal(count_versions_any(v, key), 1);
         expect(v, key, 30, "b");
+    }
+}
+
+/* limit_deletes stops a call at the first key boundary after that many deletions, so a
+ * proposal stays bounded by deletions and not only by keys. */
+static void test_gc_delete_bound(void **state)
+{
+    tenv *v = *state;
+    char key[8];
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof(key), "h%02d", i);
+        for (uint64_t ts = 10; ts < 50; ts += 10) {
+            commit_put(v, key, "x", ts, ts + 1); /* 4 versions: 3 go */
+        }
+    }
+    kv_gc_result res;
+    char start[16] = "";
+    size_t start_len = 0, total = 0, calls = 0;
+    for (;;) {
+        kv_snapshot *s;
+        assert_int_equal(kv_engine_snapshot(v->e, &s, NULL), 0);
+        kv_gc_req req = {100, cm_slice_make(start, start_len), K(""), 0, 5};
+        kv_batch_clear(&v->batch);
+        cm_arena_reset(&v->arena);
+        assert_int_equal(kv_gc(s, &req, &v->batch, &v->arena, &res, NULL), 0);
+        kv_snapshot_release(s);
+        assert_int_equal(kv_engine_write(v->e, &v->batch, false, NULL), 0);
+        /* Two keys (6 deletions) pass the bound of 5; never a third. */
+        assert_true(res.versions_deleted <= 6);
+        total += res.versions_deleted;
+        calls++;
+        if (!res.more) {
+            break;
+        }
+        assert_int_equal(res.versions_deleted, 6);
+        memcpy(start, res.resume_key.ptr, res.resume_key.len);
+        start_len = res.resume_key.len;
+    }
+    assert_int_equal(calls, 3);
+    assert_int_equal(total, 18);
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof(key), "h%02d", i);
+        assert_int_equal(count_versions_any(v, key), 1);
+        expect(v, key, 100, "x");
     }
 }
 
@@ -945,6 +989,7 @@ int main(void)
         BOTH(test_resolve_lock),
         BOTH(test_gc_retention),
         BOTH(test_gc_pages),
+        BOTH(test_gc_delete_bound),
         BOTH(test_delete_range),
         BOTH(test_corrupt_storage),
         cmocka_unit_test(test_records),

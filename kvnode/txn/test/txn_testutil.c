@@ -153,7 +153,7 @@ int t_gc(tenv *v, uint64_t safe_point, const char *start, const char *end, size_
          kv_gc_result *res)
 {
     kv_snapshot *s = begin(v);
-    kv_gc_req req = {safe_point, K(start), K(end), limit};
+    kv_gc_req req = {safe_point, K(start), K(end), limit, 0};
     return finish(v, s, kv_gc(s, &req, &v->batch, &v->arena, res, &v->err));
 }
 
