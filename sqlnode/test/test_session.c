@@ -409,6 +409,46 @@ static void test_dml_translate(void **state)
     assert_int_equal(q(f, "CREATE TABLE t (a INT)"), 1235);
 }
 
+/* KV-layer errors as users see them (docs/errors.md); mapping twice changes nothing. */
+static void test_kv_error_mapping(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        int code;
+        int mysql_errno;
+        const char *prefix;
+    } cases[] = {
+        {CM_E_WRITE_CONFLICT, 1213, "Deadlock found"},
+        {CM_E_TXN_ROLLED_BACK, 1213, "Deadlock found"},
+        {CM_E_TXN_UNDETERMINED, 8110, "Commit result is undetermined"},
+        {CM_E_KEY_IS_LOCKED, 1205, "Lock wait timeout exceeded"},
+        {CM_E_TIMEOUT, 9005, "Region is unavailable"},
+        {CM_E_NOT_LEADER, 9005, "Region is unavailable"},
+        {CM_E_UNAVAILABLE, 9005, "Region is unavailable"},
+        {CM_E_SERVER_IS_BUSY, 9003, "KV server is busy"},
+        {CM_E_DUP_ENTRY, 1062, "Duplicate entry 'x' for key 't.PRIMARY'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cm_err err;
+        cm_err_set(&err, cases[i].code, "%s",
+                   cases[i].code == CM_E_DUP_ENTRY ? "Duplicate entry 'x' for key 't.PRIMARY'"
+                                                   : "detail");
+        int rc = sql_txn_map_error(f->s, cases[i].code, &err);
+        assert_int_equal(cm_err_mysql_errno(rc), cases[i].mysql_errno);
+        assert_true(strncmp(err.msg, cases[i].prefix, strlen(cases[i].prefix)) == 0);
+        char once[CM_ERR_MSG_MAX];
+        snprintf(once, sizeof once, "%s", err.msg);
+        rc = sql_txn_map_error(f->s, rc, &err);
+        assert_int_equal(cm_err_mysql_errno(rc), cases[i].mysql_errno);
+        assert_string_equal(err.msg, once);
+    }
+    /* 1213 is never the answer to an undetermined commit. */
+    cm_err err;
+    cm_err_set(&err, CM_E_TXN_UNDETERMINED, "primary commit timed out");
+    assert_int_not_equal(cm_err_mysql_errno(sql_txn_map_error(f->s, CM_E_TXN_UNDETERMINED, &err)),
+                         1213);
+}
+
 static void test_prepared(void **state)
 {
     fixture *f = *state;
@@ -500,6 +540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dml_translate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_error_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runaway_statements, setup, teardown),
     };
