@@ -69,8 +69,56 @@
       "Connections using insecure transport are prohibited while --require_secure_transport=ON.")  \
     X(OUT_OF_RANGE, -111, 1264, "22003", "Out of range value")                                     \
     X(DATA_TOO_LONG, -112, 1406, "22001", "Data too long")                                         \
+    /* MySQL column types (sqlnode/types): strict-mode store errors and bad type declarations */   \
+    X(INCORRECT_VALUE, -160, 1366, "HY000", "Incorrect value for column")                          \
+    X(DATA_TRUNCATED, -161, 1265, "01000", "Data truncated for column")                            \
+    X(INVALID_JSON, -162, 3140, "22032", "Invalid JSON text")                                      \
+    X(TOO_BIG_FIELDLENGTH, -163, 1074, "42000", "Column length too big")                           \
+    X(TOO_BIG_PRECISION, -164, 1426, "42000", "Too-big precision")                                 \
+    X(TOO_BIG_SCALE, -165, 1425, "42000", "Too big scale")                                         \
+    X(M_BIGGER_THAN_D, -166, 1427, "42000", "M must be >= D")                                      \
+    X(DUPLICATED_VALUE_IN_TYPE, -167, 1291, "HY000", "Column has duplicated value")                \
+    X(TOO_BIG_DISPLAYWIDTH, -168, 1439, "42000", "Display width out of range")                     \
+    X(TOO_BIG_SET, -169, 1097, "HY000", "Too many strings for column")                             \
+    X(COLLATION_CHARSET_MISMATCH, -170, 1253, "42000", "COLLATION is not valid for CHARACTER SET") \
+    X(INVALID_YEAR_COLUMN_LENGTH, -171, 1818, "HY000", "Supports only YEAR or YEAR(4) column")     \
+    X(WRONG_FIELD_SPEC, -172, 1063, "42000", "Incorrect column specifier")                         \
+    X(ILLEGAL_VALUE_FOR_TYPE, -173, 1367, "22007", "Illegal value found during parsing")           \
     X(SCHEMA_CHANGED, -113, 8028, "HY000", "Information schema is changed")                        \
     X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
+    /* catalog and DDL (sqlnode/catalog) */                                                        \
+    X(DB_CREATE_EXISTS, -200, 1007, "HY000", "Can't create database; database exists")             \
+    X(DB_DROP_EXISTS, -201, 1008, "HY000", "Can't drop database; database doesn't exist")          \
+    X(TABLE_EXISTS, -202, 1050, "42S01", "Table already exists")                                   \
+    X(BAD_TABLE, -203, 1051, "42S02", "Unknown table")                                             \
+    X(TOO_LONG_IDENT, -204, 1059, "42000", "Identifier name is too long")                          \
+    X(DUP_FIELDNAME, -205, 1060, "42S21", "Duplicate column name")                                 \
+    X(DUP_KEYNAME, -206, 1061, "42000", "Duplicate key name")                                      \
+    X(INVALID_DEFAULT, -208, 1067, "42000", "Invalid default value")                               \
+    X(MULTIPLE_PRI_KEY, -209, 1068, "42000", "Multiple primary key defined")                       \
+    X(TOO_MANY_KEYS, -210, 1069, "42000", "Too many keys specified; max 64 keys allowed")          \
+    X(TOO_MANY_KEY_PARTS, -211, 1070, "42000",                                                     \
+      "Too many key parts specified; max 16 parts allowed")                                        \
+    X(TOO_LONG_KEY, -212, 1071, "42000",                                                           \
+      "Specified key was too long; max key length is 3072 bytes")                                  \
+    X(KEY_COLUMN_MISSING, -213, 1072, "42000", "Key column doesn't exist in table")                \
+    X(WRONG_AUTO_KEY, -214, 1075, "42000",                                                         \
+      "Incorrect table definition; only one auto column, defined as a key")                        \
+    X(CANT_DROP_KEY, -215, 1091, "42000", "Can't DROP; check that column/key exists")              \
+    X(WRONG_DB_NAME, -216, 1102, "42000", "Incorrect database name")                               \
+    X(WRONG_TABLE_NAME, -217, 1103, "42000", "Incorrect table name")                               \
+    X(BLOB_CANT_HAVE_DEFAULT, -218, 1101, "42000",                                                 \
+      "BLOB, TEXT, GEOMETRY or JSON column can't have a default value")                            \
+    X(TABLE_NO_COLUMNS, -219, 1113, "42000", "A table must have at least 1 column")                \
+    X(TOO_MANY_FIELDS, -220, 1117, "HY000", "Too many columns")                                    \
+    X(WRONG_COLUMN_NAME, -221, 1166, "42000", "Incorrect column name")                             \
+    X(BLOB_KEY_NO_LENGTH, -222, 1170, "42000",                                                     \
+      "BLOB/TEXT column used in key specification without a key length")                           \
+    X(PRIMARY_CANT_HAVE_NULL, -223, 1171, "42000", "All parts of a PRIMARY KEY must be NOT NULL")  \
+    X(WRONG_NAME_FOR_INDEX, -224, 1280, "42000", "Incorrect index name")                           \
+    X(WRONG_SUB_KEY, -225, 1089, "HY000", "Incorrect prefix key")                                  \
+    X(JSON_USED_AS_KEY, -226, 3152, "42000", "JSON column cannot be used in key specification")    \
+    X(NONUNIQ_TABLE, -227, 1066, "42000", "Not unique table/alias")                                \
     /* MySQL protocol and sessions (sqlnode/mysql, sqlnode/session) */                             \
     X(HANDSHAKE, -115, 1043, "08S01", "Bad handshake")                                             \
     X(NO_SUCH_THREAD, -116, 1094, "HY000", "Unknown thread id")                                    \

@@ -18,6 +18,7 @@
 #ifndef SQL_CATALOG_H
 #define SQL_CATALOG_H
 
+#include "cm_codec.h"
 #include "cm_err.h"
 #include "cm_kv_client.h"
 #include "sql_lexer.h"
@@ -72,7 +73,8 @@ typedef struct sql_cat_table {
     uint32_t ncols;
     sql_cat_col *cols; /* in declaration order: cols[i].offset == i */
     uint32_t nindexes;
-    sql_cat_index *indexes;
+    sql_cat_index *indexes; /* PRIMARY (when not the handle), unique, then the others; the
+                               clustered primary key (handle_col >= 0) has no entry here */
     int32_t handle_col;     /* offset of the integer primary key column that is the row handle
                                (clustered), or -1: a hidden row id is the handle */
     int32_t autoinc_col;    /* offset of the AUTO_INCREMENT column, or -1 */
@@ -100,6 +102,9 @@ const sql_cat_table *sql_schema_table(const sql_schema *s, const char *db, const
 const sql_cat_table *sql_schema_table_by_id(const sql_schema *s, int64_t table_id);
 /* The column of t named name, or NULL. */
 const sql_cat_col *sql_table_col(const sql_cat_table *t, const char *name);
+/* The index of t named name (any state), or NULL. A clustered primary key (handle_col >= 0) is
+ * not in t->indexes. */
+const sql_cat_index *sql_table_index(const sql_cat_table *t, const char *name);
 /* Iteration: databases in name order; the tables of one database in name order. */
 uint32_t sql_schema_ndbs(const sql_schema *s);
 const sql_cat_db *sql_schema_db_at(const sql_schema *s, uint32_t i);
@@ -123,6 +128,8 @@ void sql_cat_close(sql_catalog *c);
 /* The current snapshot (reference taken; never NULL after a successful open). */
 sql_schema *sql_cat_acquire(sql_catalog *c);
 void sql_schema_release(sql_schema *s);
+/* Takes one more reference on s (a reader that hands the snapshot on). */
+void sql_schema_retain(sql_schema *s);
 /* Loads the schema now if the stored version moved (after a commit failed on a schema change). */
 int sql_cat_reload(sql_catalog *c, cm_err *err);
 
@@ -148,6 +155,18 @@ bool sql_ddl_is_ddl(const char *src, const sql_token *t, uint32_t n);
 int sql_ddl_exec(sql_catalog *c, const char *curdb, const char *src, const sql_token *t, uint32_t n,
                  sql_ddl_result *res, cm_err *err);
 
+/* The KV entry of index ix of table t for one row (docs/sql-layer.md "Index entries"), shared by
+ * the vtab's index maintenance and the catalog's backfill so both write the same bytes.
+ * vals[i] (borrowed) is the stored value of column ix->cols[i] (NULL datums allowed); column
+ * prefixes (prefix_len) are applied here: STRING to that many UTF-8 characters, BYTES to that many
+ * bytes. The key (cm_keys_append_index) is appended to key and the value to value:
+ *   unique and no NULL:   key = prefix + datums,           value = int64 body of the handle (8 B)
+ *   otherwise:            key = prefix + datums + handle,  value = the single byte 0x00
+ * *handle_in_key (may be NULL) tells which. */
+int sql_cat_index_entry(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
+                        int64_t handle, cm_buf *key, cm_buf *value, bool *handle_in_key,
+                        cm_err *err);
+
 /* ---- SHOW ---------------------------------------------------------------------------------- */
 
 /* Whether t[0, n) is a SHOW this module answers: SHOW DATABASES|SCHEMAS, SHOW [FULL] TABLES
@@ -165,7 +184,8 @@ int sql_cat_describe(sql_catalog *c, const sql_schema *s, const char *curdb, con
 
 /* Next AUTO_INCREMENT value (or hidden row id when t has no handle column) for t, from this
  * node's batch; a new batch is taken from the table's allocator key in its own transaction.
- * Values are unique and increasing per node. */
+ * Values are unique and increasing per node. AUTO_INCREMENT values and hidden row ids of one
+ * table come from the same allocator (a table with both gets distinct values for each use). */
 int sql_cat_next_autoid(sql_catalog *c, const sql_cat_table *t, uint64_t *out, cm_err *err);
 /* An explicit value v was inserted into the AUTO_INCREMENT column: later values are above it. */
 int sql_cat_rebase_autoid(sql_catalog *c, const sql_cat_table *t, uint64_t v, cm_err *err);

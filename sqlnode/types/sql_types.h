@@ -49,6 +49,22 @@ typedef struct sql_type_note {
  * type (1074 too long, 1425/1426 bad scale/precision …). */
 int sql_type_parse(const char *src, const sql_token *t, uint32_t n, uint32_t *pos, sql_coltype *out,
                    cm_err *err);
+/* sql_type_parse with the column's name for MySQL's messages ("… for column 'c'"; NULL: none)
+ * and the lexer's SQL_MODE_* bits (NO_BACKSLASH_ESCAPES changes ENUM/SET member strings).
+ * Recognised words: every MySQL 8.0 type name and synonym (INT1..INT8, MIDDLEINT, FLOAT4/8,
+ * DOUBLE PRECISION, REAL, NUMERIC/DEC/FIXED, BOOL/BOOLEAN, CHARACTER/NCHAR/NATIONAL … [VARYING],
+ * NVARCHAR, LONG [VARCHAR|VARBINARY], SERIAL = BIGINT UNSIGNED: the catalog adds SERIAL's NOT
+ * NULL AUTO_INCREMENT UNIQUE), then UNSIGNED/SIGNED/ZEROFILL for numbers and CHARACTER SET /
+ * CHARSET / COLLATE / BINARY / ASCII / UNICODE / BYTE for strings. A binary charset turns
+ * CHAR/VARCHAR/TEXT into BINARY/VARBINARY/BLOB, as in MySQL. Every other text charset and
+ * collation is accepted by name and stored as utf8mb4_bin (46), the only one Tessera compares
+ * with (DESIGN.md §7). */
+int sql_type_parse_named(const char *src, const sql_token *t, uint32_t n, uint32_t *pos,
+                         const char *col_name, unsigned lex_mode, sql_coltype *out, cm_err *err);
+/* Applies a COLLATE clause met later in a column definition (`c VARCHAR(5) NOT NULL COLLATE x`):
+ * name[0, len) is the collation's name. Errors: CM_E_UNKNOWN_COLLATION (1273), CM_E_INVALID for
+ * a non-string type. A binary collation turns a text type into its binary twin. */
+int sql_type_apply_collate(sql_coltype *t, const char *name, size_t len, cm_err *err);
 void sql_coltype_free(sql_coltype *t);
 /* Deep copy (members duplicated). */
 int sql_coltype_copy(sql_coltype *dst, const sql_coltype *src, cm_err *err);
@@ -60,6 +76,18 @@ int sql_type_format(const sql_coltype *t, cm_buf *out);
 /* The declared type to give SQLite for this column in a virtual table's schema, which sets the
  * column's affinity: "INTEGER", "REAL", "TEXT", "BLOB" or "NUMERIC". */
 const char *sql_type_sqlite_decl(const sql_coltype *t);
+/* The collation to declare after the type ("<col> NUMERIC COLLATE tessera_decimal"), or NULL.
+ * DECIMAL values reach SQLite as exact text; this collation makes SQLite order and group them as
+ * numbers (ORDER BY, MIN/MAX, GROUP BY, DISTINCT, joins on two DECIMAL columns), while NUMERIC
+ * affinity makes comparisons with numbers numeric (docs/sql-layer.md, "Types"). Whoever declares
+ * tables registers it once per connection:
+ *     sqlite3_create_collation(db, SQL_TYPE_DECIMAL_COLLATION, SQLITE_UTF8, NULL,
+ *                              sql_type_decimal_collate); */
+const char *sql_type_sqlite_collation(const sql_coltype *t);
+#define SQL_TYPE_DECIMAL_COLLATION "tessera_decimal"
+/* A SQLite collation callback (xCompare) over decimal texts: exact numeric order ('9.5' = '9.50'
+ * < '10'); texts that are not decimals sort after every number, by their bytes. arg is unused. */
+int sql_type_decimal_collate(void *arg, int n1, const void *a, int n2, const void *b);
 
 /* Checks and converts in (a value from SQLite or a client) for storage in a column of type t.
  * strict: STRICT_TRANS_TABLES/STRICT_ALL_TABLES in effect — a value that does not fit is an error
@@ -69,6 +97,19 @@ const char *sql_type_sqlite_decl(const sql_coltype *t);
  * in gives a NULL datum (NOT NULL is the caller's check). col_name is for messages. */
 int sql_type_store(const sql_coltype *t, const char *col_name, const sql_value *in, bool strict,
                    cm_datum *out, cm_buf *scratch, sql_type_note *note, cm_err *err);
+/* sql_type_store with the row number MySQL puts in its messages ("at row N"; sql_type_store
+ * says row 1). Scratch: one call appends at most SQL_TYPE_STORE_SCRATCH_MAX bytes, and appending
+ * may move scratch's memory — which would leave the datums of earlier columns pointing at freed
+ * memory. A caller converting several values into one scratch therefore reserves
+ * ncols * SQL_TYPE_STORE_SCRATCH_MAX bytes (cm_buf_reserve) before the first call.
+ * Warnings and notes: *note holds the last one of the call (note->code 0: none). Some are notes
+ * even in strict mode, as in MySQL: 1265 for DECIMAL rounding, for trailing spaces cut from a
+ * CHAR/VARCHAR, for a time part dropped by a DATE column. */
+int sql_type_store_row(const sql_coltype *t, const char *col_name, uint64_t row,
+                       const sql_value *in, bool strict, cm_datum *out, cm_buf *scratch,
+                       sql_type_note *note, cm_err *err);
+/* Most bytes one sql_type_store call appends to scratch: a BINARY(255) padded value. */
+#define SQL_TYPE_STORE_SCRATCH_MAX 256
 
 /* Converts a stored datum of a column of type t into the value SQLite works with: integers as
  * INT/UINT, floats as DOUBLE, DECIMAL as TEXT in its exact form, strings as TEXT (CHAR without
@@ -77,6 +118,8 @@ int sql_type_store(const sql_coltype *t, const char *col_name, const sql_value *
  * appended to scratch and *out points into it (valid until scratch changes). */
 int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_buf *scratch,
                   cm_err *err);
+/* (sql_type_load, continued.) STRING, BYTES and JSON values point into in's bytes (no copy): they
+ * live as long as the datum's bytes do. Everything else that is text lives in scratch. */
 
 /* Result-set metadata of a table column of type t (name borrowed): wire type, flags (NOT_NULL,
  * UNSIGNED, BINARY, ENUM, SET, ZEROFILL, BLOB, PRI_KEY/UNIQUE_KEY/MULTIPLE_KEY from key_flags),
