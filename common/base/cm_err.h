@@ -146,7 +146,8 @@
     X(DEPRECATED, -137, 1287, "HY000", "deprecated syntax")                                        \
     X(TRUNCATED_VALUE, -138, 1292, "22007", "Truncated incorrect value")                           \
     X(QUERY_TIMEOUT, -139, 3024, "HY000",                                                          \
-      "Query execution was interrupted, maximum statement execution time exceeded")
+      "Query execution was interrupted, maximum statement execution time exceeded")                \
+    X(BAD_NULL, -150, 1048, "23000", "Column cannot be null")
 
 enum {
 #define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),

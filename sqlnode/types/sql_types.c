@@ -946,8 +946,8 @@ int sql_type_parse_named(const char *src, const sql_token *t, uint32_t n, uint32
     sql_coltype o;
     memset(&o, 0, sizeof(o));
     o.collation = SQL_COLLATION_BINARY;
-    int k;
-    bool national;
+    int k = 0;
+    bool national = false;
     int rc = parse_type_words(&p, &k, &o, &national);
     if (rc != 0) {
         return rc;
@@ -1359,11 +1359,13 @@ sql_column sql_type_column(const sql_coltype *t, const char *name, bool not_null
     if (t->zerofill) {
         f |= SQL_FLAG_ZEROFILL;
     }
-    /* BINARY: binary strings, JSON and the temporal types (collation binary) — not numbers. */
-    bool binary_flag =
-        t->dtype == CM_DT_BYTES || t->dtype == CM_DT_JSON || t->dtype == CM_DT_DATE ||
-        t->dtype == CM_DT_DATETIME || t->dtype == CM_DT_TIMESTAMP || t->dtype == CM_DT_TIME ||
-        ((t->dtype == CM_DT_ENUM || t->dtype == CM_DT_SET) && t->collation == SQL_COLLATION_BINARY);
+    /* BINARY: binary strings, JSON, the temporal types (collation binary) and text in a binary-
+     * sorting collation — MySQL sets it for utf8mb4_bin, the only text collation here — but not
+     * numbers. */
+    bool binary_flag = t->dtype == CM_DT_BYTES || t->dtype == CM_DT_JSON ||
+                       t->dtype == CM_DT_DATE || t->dtype == CM_DT_DATETIME ||
+                       t->dtype == CM_DT_TIMESTAMP || t->dtype == CM_DT_TIME ||
+                       t->dtype == CM_DT_STRING || t->dtype == CM_DT_ENUM || t->dtype == CM_DT_SET;
     if (binary_flag) {
         f |= SQL_FLAG_BINARY;
     }
