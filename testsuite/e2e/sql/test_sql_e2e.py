@@ -377,3 +377,56 @@ def test_consistent_snapshot_ddl_commit_and_schema_check(cluster):
     assert q(a, "SELECT id FROM t WHERE v = 2 ORDER BY id") == ((1,), (2,))
     a.close()
     b.close()
+
+
+def test_kvnode_kill9_is_invisible_to_sql_clients():
+    """kill -9 of a kvnode while sessions write: region errors and leader changes are retried
+    inside the sqlnode, so clients see no error (1213 from conflicts excepted) and every
+    acknowledged update is there."""
+    import time
+    c = Cluster.from_env(nkv=3, nsql=1)
+    try:
+        conn = connect(c)
+        q(conn, "CREATE DATABASE d_fail")
+        q(conn, "CREATE TABLE d_fail.t (id INT PRIMARY KEY, k INT NOT NULL)")
+        q(conn, "INSERT INTO d_fail.t VALUES (1, 0), (2, 0), (3, 0), (4, 0)")
+        done = [0] * 4
+        errors = []
+        stop = [time.time() + 60]
+
+        def worker(i):
+            cn = connect(c, "d_fail")
+            try:
+                while time.time() < stop[0]:
+                    try:
+                        q(cn, "UPDATE t SET k = k + 1 WHERE id = %s", (i + 1,))
+                        done[i] += 1
+                    except pymysql.err.MySQLError as e:
+                        errors.append(e.args[0])
+            finally:
+                cn.close()
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        # each kvnode in turn (one of them leads the table's region when it dies)
+        for i in range(3):
+            time.sleep(2)
+            c.kill9_kv(i)
+            time.sleep(2)
+            c.start_kv(i)
+        time.sleep(2)
+        stop[0] = time.time()
+        for t in threads:
+            t.join(120)
+        assert set(errors) <= {1213}, errors
+        got = dict(q(conn, "SELECT id, k FROM d_fail.t"))
+        print("updates per session", done, "errors", errors)
+        assert [got[i + 1] for i in range(4)] == done, (got, done)
+        assert min(done) > 0
+        conn.close()
+    except BaseException:
+        print(c.log_tail())
+        raise
+    finally:
+        c.cleanup()
