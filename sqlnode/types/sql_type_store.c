@@ -35,22 +35,24 @@ typedef struct sctx {
 
 /* ---- diagnostics ---- */
 
-static void set_note(sctx *c, int cmcode, const char *fmt, va_list ap)
+static void set_note(sctx *c, int cmcode, bool is_note, const char *fmt, va_list ap)
 {
     if (c->note == NULL) {
         return;
     }
+    c->note->is_note = is_note;
     c->note->code = (uint16_t)cm_err_mysql_errno(cmcode);
     vsnprintf(c->note->msg, sizeof(c->note->msg), fmt, ap);
 }
 
-/* Always a note/warning (never an error). */
-static void note(sctx *c, int cmcode, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note(sctx *c, int cmcode, const char *fmt, ...)
+/* A note or a warning, never an error. */
+static void note(sctx *c, int cmcode, bool is_note, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void note(sctx *c, int cmcode, bool is_note, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    set_note(c, cmcode, fmt, ap);
+    set_note(c, cmcode, is_note, fmt, ap);
     va_end(ap);
 }
 
@@ -64,7 +66,7 @@ static int problem(sctx *c, int cmcode, const char *fmt, ...)
     if (c->strict) {
         rc = cm_err_vset(c->err, cmcode, fmt, ap);
     } else {
-        set_note(c, cmcode, fmt, ap);
+        set_note(c, cmcode, false, fmt, ap);
     }
     va_end(ap);
     return rc;
@@ -92,9 +94,18 @@ static int truncated(sctx *c)
                    rown(c));
 }
 
+/* 1265 as a Note (DECIMAL rounding, spaces cut, a DATE's time part) or as the warning of a
+ * non-strict truncation. */
 static void truncated_note(sctx *c)
 {
-    note(c, CM_E_DATA_TRUNCATED, "Data truncated for column '%s' at row %llu", col(c), rown(c));
+    note(c, CM_E_DATA_TRUNCATED, true, "Data truncated for column '%s' at row %llu", col(c),
+         rown(c));
+}
+
+static void truncated_warning(sctx *c)
+{
+    note(c, CM_E_DATA_TRUNCATED, false, "Data truncated for column '%s' at row %llu", col(c),
+         rown(c));
 }
 
 /* Too long for the column: 1406 in strict mode, a 1265 warning otherwise (MySQL's pairing). */
@@ -104,7 +115,7 @@ static int too_long(sctx *c)
         return cm_err_set(c->err, CM_E_DATA_TOO_LONG, "Data too long for column '%s' at row %llu",
                           col(c), rown(c));
     }
-    truncated_note(c);
+    truncated_warning(c);
     return 0;
 }
 
@@ -812,7 +823,7 @@ static int store_datetime(sctx *c)
         if (c->strict) {
             return incorrect(c, CM_E_TRUNCATED_VALUE, temporal_word(t));
         }
-        truncated_note(c);
+        truncated_warning(c);
         memset(dt, 0, sizeof(*dt));
         zero_date = true;
     }
@@ -862,7 +873,7 @@ static int store_time(sctx *c)
         if (c->strict) {
             return incorrect(c, CM_E_TRUNCATED_VALUE, "time");
         }
-        truncated_note(c);
+        truncated_warning(c);
         *c->out = cm_datum_int(CM_DT_TIME, 0);
         return 0;
     }
@@ -1092,7 +1103,7 @@ static int store_bit(sctx *c)
             return cm_err_set(c->err, CM_E_DATA_TOO_LONG,
                               "Data too long for column '%s' at row %llu", col(c), rown(c));
         }
-        note(c, CM_E_OUT_OF_RANGE, "Out of range value for column '%s' at row %llu", col(c),
+        note(c, CM_E_OUT_OF_RANGE, false, "Out of range value for column '%s' at row %llu", col(c),
              rown(c));
         x = max;
     }

@@ -214,6 +214,57 @@ static int parse_compact(const char *s, size_t n, size_t ndig, unsigned fsp, sql
     return finish_datetime(out, micro, carry6, fsp);
 }
 
+/* A time zone offset "+hh:mm" / "-hh:mm" at s[*i] (MySQL 8.0.19+), within -13:59 .. +14:00. */
+static int read_offset(const char *s, size_t n, size_t *i, int *minutes)
+{
+    bool neg = s[*i] == '-';
+    uint64_t h, m;
+    (*i)++;
+    if (read_digits(s, n, i, 2, &h) != 2 || *i >= n || s[*i] != ':') {
+        return -1;
+    }
+    (*i)++;
+    if (read_digits(s, n, i, 2, &m) != 2 || m > 59) {
+        return -1;
+    }
+    int v = (int)(h * 60 + m);
+    if ((neg && v > 13 * 60 + 59) || (!neg && v > 14 * 60)) {
+        return -1;
+    }
+    *minutes = neg ? -v : v;
+    return 0;
+}
+
+/* Moves a calendar date-time by minutes (either sign). Returns 0 or -1 (not a calendar day, or
+ * the result leaves years 1..9999). */
+static int shift_minutes(cm_datetime *dt, int minutes)
+{
+    if (!cm_datetime_calendar_ok(dt)) {
+        return -1;
+    }
+    int64_t z = days_from_civil(dt->year, dt->month, dt->day);
+    int64_t sod = (int64_t)dt->hour * 3600 + dt->minute * 60 + dt->second + (int64_t)minutes * 60;
+    while (sod < 0) {
+        sod += 86400;
+        z--;
+    }
+    z += sod / 86400;
+    sod %= 86400;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(z, &y, &m, &d);
+    if (y < 1 || y > CM_DATETIME_YEAR_MAX) {
+        return -1;
+    }
+    dt->year = (uint16_t)y;
+    dt->month = (uint8_t)m;
+    dt->day = (uint8_t)d;
+    dt->hour = (uint8_t)(sod / 3600);
+    dt->minute = (uint8_t)(sod / 60 % 60);
+    dt->second = (uint8_t)(sod % 60);
+    return 0;
+}
+
 static bool is_delim(char c)
 {
     return !is_digit(c) && !is_space(c) && (unsigned char)c < 0x80 && c != '\0';
@@ -288,10 +339,19 @@ int sql_time_parse_datetime(const char *s, size_t n, unsigned fsp, sql_tparse *o
         i++;
         micro = read_fraction(s, n, &i, &carry6);
     }
+    int off_min = 0;
+    bool has_off = i < n && (s[i] == '+' || s[i] == '-');
+    if (has_off && read_offset(s, n, &i, &off_min) != 0) {
+        return -1;
+    }
     if (i != n) {
         return -1;
     }
-    return finish_datetime(out, micro, carry6, fsp);
+    int rc = finish_datetime(out, micro, carry6, fsp);
+    if (rc != 0 || !has_off) {
+        return rc;
+    }
+    return shift_minutes(&out->dt, -off_min);
 }
 
 int sql_time_datetime_from_number(uint64_t nr, uint32_t micro, unsigned fsp, sql_tparse *out)
@@ -400,7 +460,6 @@ int sql_time_parse_time(const char *s, size_t n, unsigned fsp, sql_tparse *out)
     uint64_t days = 0, h = 0, mi = 0, se = 0;
     uint32_t micro = 0;
     bool carry6 = false;
-    size_t start = i;
     uint64_t first;
     unsigned nd = read_digits(s, n, &i, 12, &first);
     if (nd == 0) {
@@ -442,7 +501,6 @@ int sql_time_parse_time(const char *s, size_t n, unsigned fsp, sql_tparse *out)
         if (nd > 10) {
             return -1;
         }
-        (void)start;
         se = first % 100;
         mi = first / 100 % 100;
         h = first / 10000;

@@ -1359,11 +1359,13 @@ sql_column sql_type_column(const sql_coltype *t, const char *name, bool not_null
     if (t->zerofill) {
         f |= SQL_FLAG_ZEROFILL;
     }
-    /* BINARY: binary strings, JSON and the temporal types (collation binary) — not numbers. */
-    bool binary_flag =
-        t->dtype == CM_DT_BYTES || t->dtype == CM_DT_JSON || t->dtype == CM_DT_DATE ||
-        t->dtype == CM_DT_DATETIME || t->dtype == CM_DT_TIMESTAMP || t->dtype == CM_DT_TIME ||
-        ((t->dtype == CM_DT_ENUM || t->dtype == CM_DT_SET) && t->collation == SQL_COLLATION_BINARY);
+    /* BINARY: binary strings, JSON, the temporal types (collation binary) and text in a binary-
+     * sorting collation — MySQL sets it for utf8mb4_bin, the only text collation here — but not
+     * numbers. */
+    bool binary_flag = t->dtype == CM_DT_BYTES || t->dtype == CM_DT_JSON ||
+                       t->dtype == CM_DT_DATE || t->dtype == CM_DT_DATETIME ||
+                       t->dtype == CM_DT_TIMESTAMP || t->dtype == CM_DT_TIME ||
+                       t->dtype == CM_DT_STRING || t->dtype == CM_DT_ENUM || t->dtype == CM_DT_SET;
     if (binary_flag) {
         f |= SQL_FLAG_BINARY;
     }

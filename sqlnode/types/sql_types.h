@@ -40,13 +40,17 @@ typedef struct sql_coltype {
 typedef struct sql_type_note {
     uint16_t code; /* MySQL errno of the warning (1264, 1265, 1366, 1292 …); 0: none */
     char msg[160];
+    uint8_t is_note; /* MySQL reports it as a Note, not a Warning (DECIMAL rounding …) */
 } sql_type_note;
 
 /* Parses a column type starting at t[*pos] (e.g. `INT(11) UNSIGNED ZEROFILL`, `CHAR(120)`,
  * `DECIMAL(10,2)`, `ENUM('a','b')`, `VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
  * on success *pos is past the type. Member strings are allocated with malloc (free with
- * sql_coltype_free). Errors: CM_E_PARSE (1064), CM_E_INVALID with the MySQL errno of an invalid
- * type (1074 too long, 1425/1426 bad scale/precision …). */
+ * sql_coltype_free). Errors carry MySQL's errno through their CM_E_* code: CM_E_PARSE (1064),
+ * TOO_BIG_FIELDLENGTH (1074), TOO_BIG_SCALE (1425), TOO_BIG_PRECISION (1426), M_BIGGER_THAN_D
+ * (1427), TOO_BIG_DISPLAYWIDTH (1439), WRONG_FIELD_SPEC (1063), INVALID_YEAR_COLUMN_LENGTH
+ * (1818), DUPLICATED_VALUE_IN_TYPE (1291), TOO_BIG_SET (1097), ILLEGAL_VALUE_FOR_TYPE (1367),
+ * UNKNOWN_CHARSET (1115), UNKNOWN_COLLATION (1273), COLLATION_CHARSET_MISMATCH (1253). */
 int sql_type_parse(const char *src, const sql_token *t, uint32_t n, uint32_t *pos, sql_coltype *out,
                    cm_err *err);
 /* sql_type_parse with the column's name for MySQL's messages ("… for column 'c'"; NULL: none)
@@ -92,7 +96,8 @@ int sql_type_decimal_collate(void *arg, int n1, const void *a, int n2, const voi
 /* Checks and converts in (a value from SQLite or a client) for storage in a column of type t.
  * strict: STRICT_TRANS_TABLES/STRICT_ALL_TABLES in effect — a value that does not fit is an error
  * (1264 out of range, 1406 data too long, 1366 incorrect value, 1292 incorrect datetime,
- * 1265 data truncated); otherwise it is clamped/truncated and *note says so. Byte payloads of
+ * 1265 data truncated; invalid JSON is 3140 in both modes); otherwise it is clamped/truncated and
+ * *note says so (note may be NULL). Byte payloads of
  * *out point into in or into scratch (appended to; the caller resets it between rows). A NULL
  * in gives a NULL datum (NOT NULL is the caller's check). col_name is for messages. */
 int sql_type_store(const sql_coltype *t, const char *col_name, const sql_value *in, bool strict,
@@ -111,15 +116,44 @@ int sql_type_store_row(const sql_coltype *t, const char *col_name, uint64_t row,
 /* Most bytes one sql_type_store call appends to scratch: a BINARY(255) padded value. */
 #define SQL_TYPE_STORE_SCRATCH_MAX 256
 
+/* How a comparison operand converted for a key relates to the operand itself. */
+typedef enum sql_type_fit {
+    SQL_TYPE_FIT_EXACT = 0, /* out has in's value */
+    SQL_TYPE_FIT_UP,        /* out is the smallest column value above in (5.5 → 6 for INT) */
+    SQL_TYPE_FIT_DOWN,      /* out is the largest column value below in (DATE from a datetime) */
+    SQL_TYPE_FIT_NONE,      /* out tells nothing: no value of the column equals in, and in's
+                               place in the key order is unknown (clamped, not a number, a bad
+                               date, an unknown ENUM member …) */
+} sql_type_fit;
+
+/* Converts in — the other side of a comparison with a column of type t (a constraint value) —
+ * into a datum for a key, like sql_type_store in non-strict mode, and says in *fit how out
+ * relates to in. For an index range:
+ *     col = in   EXACT: look up out;            anything else: nothing matches
+ *     col > in   EXACT/DOWN: keys > out;         UP: keys >= out;   NONE: no lower bound
+ *     col >= in  EXACT/UP: keys >= out;          DOWN: keys > out;  NONE: no lower bound
+ *     col < in   EXACT/UP: keys < out;           DOWN: keys <= out; NONE: no upper bound
+ *     col <= in  EXACT/DOWN: keys <= out;        UP: keys < out;    NONE: no upper bound
+ * and only where sql_type_key_ordered(t). A NULL in gives a NULL datum and EXACT. Returns 0 or
+ * CM_E_NOMEM (scratch as for sql_type_store). */
+int sql_type_key_value(const sql_coltype *t, const sql_value *in, cm_datum *out, cm_buf *scratch,
+                       sql_type_fit *fit, cm_err *err);
+/* Whether the key order of t's values is the order SQLite sees in their loaded form, so that
+ * range predicates may be served from keys: false for ENUM and SET (keys hold member numbers,
+ * SQLite sees member text), TIME (its text does not sort: '-01:00:00', '100:00:00'), BIT (SQLite
+ * sees BLOBs, which never compare with numbers) and JSON (not indexable). */
+bool sql_type_key_ordered(const sql_coltype *t);
+
 /* Converts a stored datum of a column of type t into the value SQLite works with: integers as
  * INT/UINT, floats as DOUBLE, DECIMAL as TEXT in its exact form, strings as TEXT (CHAR without
  * trailing spaces), bytes as BLOB, temporal types as TEXT in MySQL's format with fsp digits, YEAR
- * as INT, ENUM/SET as their member text, BIT as BLOB (big-endian bytes), JSON as TEXT. Text is
- * appended to scratch and *out points into it (valid until scratch changes). */
+ * as INT, ENUM/SET as their member text, BIT as BLOB (big-endian bytes), JSON as TEXT in the
+ * form MySQL prints it (sorted keys, ", " and ": "). Text is appended to scratch and *out points
+ * into it (valid until scratch changes). */
 int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_buf *scratch,
                   cm_err *err);
-/* (sql_type_load, continued.) STRING, BYTES and JSON values point into in's bytes (no copy): they
- * live as long as the datum's bytes do. Everything else that is text lives in scratch. */
+/* (sql_type_load, continued.) Exceptions to "in scratch": STRING and BYTES values point into
+ * in's bytes (no copy) and live as long as they do; an ENUM's text points into t's members. */
 
 /* Result-set metadata of a table column of type t (name borrowed): wire type, flags (NOT_NULL,
  * UNSIGNED, BINARY, ENUM, SET, ZEROFILL, BLOB, PRI_KEY/UNIQUE_KEY/MULTIPLE_KEY from key_flags),

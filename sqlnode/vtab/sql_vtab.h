@@ -72,7 +72,11 @@ typedef struct sql_vt_env {
     bool written_overflow; /* more tables than fit: check every table's version */
 } sql_vt_env;
 
-/* Registers module "tessera" on db with env (borrowed). */
+/* The collation of CHAR/VARCHAR/TEXT columns in the declarations: utf8mb4_bin's PAD SPACE
+ * comparison (cm_codec_string_cmp), registered by sql_vt_register. */
+#define SQL_VT_PAD_COLLATION "tessera_pad"
+
+/* Registers module "tessera" and collation SQL_VT_PAD_COLLATION on db with env (borrowed). */
 int sql_vt_register(sqlite3 *db, sql_vt_env *env, cm_err *err);
 
 #endif

@@ -1,0 +1,145 @@
+/*
+ * sql_vtab_int.h — internals of the `tessera` virtual-table module shared by its files:
+ * sql_vtab.c (module, declaration, schema re-check, values), sql_vtab_plan.c (xBestIndex and the
+ * plan carried to xFilter), sql_vtab_scan.c (cursor: point gets, index lookups, scans),
+ * sql_vtab_write.c (xUpdate: rows, index entries, unique checks, conflict modes).
+ */
+#ifndef SQL_VTAB_INT_H
+#define SQL_VTAB_INT_H
+
+#include "cm_codec.h"
+#include "cm_keys.h"
+#include "cm_row.h"
+#include "sql_vtab.h"
+
+/* Index entries read per batch before their rows are fetched with one cm_txn_batch_get: large
+ * enough to amortize the round trip per region, small enough that a LIMIT stops early. */
+#define SQL_VT_LOOKUP_BATCH 256
+/* Rows taken from one coprocessor call before the cursor hands them out: four pages of the
+ * client's default scan_page (256), so a stop lands on a page boundary when no region ends. */
+#define SQL_VT_COPR_BATCH 1024
+/* Rows assumed in a table for the cost model (no statistics yet). */
+#define SQL_VT_EST_ROWS 1000000.0
+
+/* Access paths. */
+typedef enum vt_access {
+    VT_FULL = 0,  /* every row, handle order */
+    VT_PK_EQ = 1, /* one handle */
+    VT_PK_RANGE = 2,
+    VT_INDEX = 3, /* equality prefix of an index, optionally one range column after it */
+} vt_access;
+
+/* Plan flags. */
+#define VT_P_LO       0x01 /* lower bound argument present */
+#define VT_P_LO_INCL  0x02
+#define VT_P_HI       0x04
+#define VT_P_HI_INCL  0x08
+#define VT_P_LIMIT    0x10 /* LIMIT argument present (a row budget) */
+#define VT_P_OFFSET   0x20 /* OFFSET argument present (added to the budget, never skipped here) */
+#define VT_P_COVERING 0x40 /* index scan answers every used column: no row fetch */
+#define VT_P_IN       0x80 /* VT_PK_EQ: the argument is a whole IN list (sqlite3_vtab_in) */
+
+/* What xBestIndex chose, carried in idxStr after the readable part ("... #k,i,n,f,mask"). */
+typedef struct vt_plan {
+    int access;    /* vt_access */
+    int index;     /* position in the table's indexes (VT_INDEX) */
+    int neq;       /* equality arguments (VT_INDEX), in index column order */
+    int flags;     /* VT_P_* */
+    uint64_t used; /* colUsed: bit i = SQLite column i, bit 63 = any column >= 63 */
+} vt_plan;
+
+/* A column as the module uses it. */
+typedef struct vt_col {
+    const sql_cat_col *c; /* borrowed from the table definition */
+    uint32_t offset;      /* position in the table (sql_cat_col.offset) */
+    cm_dtype dtype;
+    bool written;  /* state PUBLIC / WRITE_ONLY / WRITE_REORG: stored in rows */
+    bool visible;  /* PUBLIC: declared to SQLite */
+    int vcol;      /* SQLite column number, -1 when not visible */
+    cm_datum dflt; /* value of a row that lacks the column (ADD COLUMN later) */
+} vt_col;
+
+typedef struct sql_vt {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    sql_vt_env *env;
+    char *dbname, *tname;
+    int64_t table_id;
+    uint64_t version;
+    const sql_schema *schema; /* the snapshot t was taken from (borrowed, the session's) */
+    const sql_cat_table *t;   /* borrowed from schema */
+    uint32_t ncols;           /* t->ncols */
+    vt_col *cols;             /* [ncols] by table offset */
+    uint32_t nvis;            /* visible columns */
+    uint32_t *vis;            /* [nvis]: table offset of SQLite column i */
+    cm_buf dflt_mem;          /* payloads of cols[].dflt */
+    int handle_vcol;          /* SQLite column of the handle, -1: hidden row id */
+
+    /* scratch reused by xUpdate (no per-row malloc) */
+    cm_buf key, key2, val, ival, nval, rowbuf, scratch, scratch2, msg;
+    cm_datum *newv, *oldv; /* [ncols] */
+    cm_arena arena;
+
+    /* the last row a cursor of this table read, for xUpdate/DELETE of that row */
+    bool cache_valid;
+    int64_t cache_handle;
+    cm_buf cache_row;
+    void *checks; /* unique-check buffers (sql_vtab_write.c) */
+    void *spare;  /* a closed cursor kept for the next statement (sql_vtab_scan.c) */
+} sql_vt;
+
+/* sql_vtab.c */
+/* Makes v->t current against the session's schema snapshot; an error (schema changed) sets the
+ * vtab's message. Returns SQLITE_OK or an error code. */
+int sql_vt_refresh(sql_vt *v);
+/* Records a failure: env->err (MySQL-facing) and the vtab's zErrMsg; returns the SQLite code
+ * (SQLITE_CONSTRAINT for constraint errors, SQLITE_ERROR otherwise). */
+int sql_vt_fail(sql_vt *v, const cm_err *err);
+/* The session's transaction. */
+int sql_vt_txn(sql_vt *v, cm_txn **out, cm_err *err);
+/* Converts a stored datum of column col into SQLite's result (scratch reused). */
+int sql_vt_result(sqlite3_context *ctx, const vt_col *col, const cm_datum *d, cm_buf *scratch,
+                  cm_err *err);
+/* Turns a SQLite value into a sql_value (payload borrowed from the sqlite3_value). */
+sql_value sql_vt_value(sqlite3_value *in);
+/* Decodes the written columns of row (borrowed) into out[ncols] by table offset; absent columns
+ * get their default; columns not written are NULL. */
+int sql_vt_decode_row(sql_vt *v, cm_slice row, cm_datum *out, cm_err *err);
+/* Remembers that the transaction wrote this table (env->written). */
+void sql_vt_mark_written(sql_vt *v);
+/* Whether the transaction has written this table (its buffer may hold rows of it). */
+bool sql_vt_table_dirty(sql_vt *v);
+
+/* sql_vtab_plan.c */
+int sql_vt_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
+/* Parses the plan part of idxStr; false when it is not ours. */
+bool sql_vt_plan_parse(const char *idx_str, vt_plan *p);
+/* Whether the index's key order gives column values back exactly (covering scans). */
+bool sql_vt_index_exact(const sql_vt *v, const sql_cat_index *ix);
+
+/* sql_vtab_scan.c */
+int sql_vt_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out);
+int sql_vt_close(sqlite3_vtab_cursor *cur);
+int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc,
+                  sqlite3_value **argv);
+int sql_vt_next(sqlite3_vtab_cursor *cur);
+int sql_vt_eof(sqlite3_vtab_cursor *cur);
+int sql_vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i);
+int sql_vt_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid);
+void sql_vt_free_spare(sql_vt *v);
+/* Turns a constraint value on the handle into inclusive bounds: returns false when no handle can
+ * match; the bounds lo and hi are narrowed (SQLite's comparison rules for an INTEGER column). */
+bool sql_vt_handle_bound(int op, sqlite3_value *val, int64_t *lo, int64_t *hi);
+/* Key datum of index column k of ix for value (lookups): false when no stored value can equal
+ * it (for equality) — *widen says the bound must become inclusive. */
+int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_value *val,
+                     cm_datum *out, cm_buf *scratch, bool *exact, bool *empty, cm_err *err);
+/* Appends the (possibly prefix-truncated) key datum of index column k for a stored value. */
+cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k,
+                            const cm_datum *d);
+
+/* sql_vtab_write.c */
+int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid);
+void sql_vt_free_checks(sql_vt *v);
+
+#endif

@@ -1,0 +1,841 @@
+/*
+ * sql_vtab_write.c — xUpdate: INSERT, UPDATE and DELETE of one row, staged in the session's
+ * transaction (the module never commits).
+ *
+ * Every check runs before the first write of the row, so a row that fails (1048, 1062, a value
+ * the type refuses) leaves the buffer untouched — what SQLITE_VTAB_CONSTRAINT_SUPPORT promises.
+ * Unique checks read through the transaction (its own buffered rows count) with one
+ * cm_txn_batch_get for the row key and every unique index entry. Conflict modes
+ * (sqlite3_vtab_on_conflict): IGNORE skips the row with warning 1062; REPLACE (INSERT only)
+ * deletes every conflicting row with its index entries and inserts (MySQL counts 1 + deleted);
+ * ABORT/FAIL/ROLLBACK fail the statement with 1062 in env->err and SQLITE_CONSTRAINT.
+ * Index entries follow their state: PUBLIC, WRITE_ONLY and WRITE_REORG are written, any state
+ * but NONE has its entries deleted (layout: docs/sql-layer.md "Index entries").
+ */
+#include "sql_vtab_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VT_IDX_COLS_MAX 16 /* MySQL's limit of key parts per index */
+
+static bool idx_writes(uint8_t s)
+{
+    return s == SQL_OBJ_PUBLIC || s == SQL_OBJ_WRITE_ONLY || s == SQL_OBJ_WRITE_REORG;
+}
+static bool idx_deletes(uint8_t s)
+{
+    return s != SQL_OBJ_NONE;
+}
+
+static bool payload_type(cm_dtype t)
+{
+    return t == CM_DT_STRING || t == CM_DT_BYTES || t == CM_DT_JSON;
+}
+
+static bool datum_eq(const cm_datum *a, const cm_datum *b)
+{
+    if (a->type != b->type) {
+        return false;
+    }
+    switch (a->type) {
+    case CM_DT_NULL:
+        return true;
+    case CM_DT_STRING:
+    case CM_DT_BYTES:
+    case CM_DT_JSON:
+        return a->v.bytes.len == b->v.bytes.len &&
+               (a->v.bytes.len == 0 || memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
+    case CM_DT_DECIMAL:
+        return a->v.dec.frac == b->v.dec.frac && cm_decimal_cmp(&a->v.dec, &b->v.dec) == 0;
+    case CM_DT_FLOAT64:
+    case CM_DT_FLOAT32:
+        return a->v.f64 == b->v.f64;
+    default:
+        return a->v.u64 == b->v.u64;
+    }
+}
+
+/* ---- values ---------------------------------------------------------------------------------- */
+
+typedef struct wctx {
+    sql_vt *v;
+    cm_txn *txn;
+    cm_err err;
+    size_t *offs; /* per column: payload offset in v->scratch, or SIZE_MAX */
+    bool now_ready;
+} wctx;
+
+/* The statement's NOW() as text (UTC), formatted once per row into scratch2. */
+static int now_text(wctx *w, cm_slice *out)
+{
+    sql_vt *v = w->v;
+    if (!w->now_ready) {
+        int64_t us = v->env->now_us;
+        time_t secs = (time_t)(us / 1000000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        cm_datetime dt = {
+            (uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday,
+            (uint8_t)tm.tm_hour,           (uint8_t)tm.tm_min,       (uint8_t)tm.tm_sec,
+            (uint32_t)(us % 1000000)};
+        cm_buf_reset(&v->scratch2);
+        if (cm_datetime_format(&dt, false, 6, &v->scratch2) != 0) {
+            return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+        }
+        w->now_ready = true;
+    }
+    *out = cm_buf_slice(&v->scratch2);
+    return 0;
+}
+
+/* Converts in for column off into v->newv[off]. */
+static int store(wctx *w, uint32_t off, const sql_value *in)
+{
+    sql_vt *v = w->v;
+    const sql_cat_col *c = v->cols[off].c;
+    sql_type_note note = {0};
+    cm_datum *d = &v->newv[off];
+    int rc = sql_type_store(&c->type, c->name, in, v->env->strict, d, &v->scratch, &note, &w->err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (note.code != 0 && v->env->warn) {
+        v->env->warn(v->env->sess, note.code, note.msg);
+    }
+    w->offs[off] = SIZE_MAX;
+    if (payload_type(d->type) && v->scratch.ptr != NULL && d->v.bytes.ptr >= v->scratch.ptr &&
+        d->v.bytes.ptr <= v->scratch.ptr + v->scratch.len) {
+        w->offs[off] = (size_t)(d->v.bytes.ptr - v->scratch.ptr);
+    }
+    return 0;
+}
+
+static int store_now(wctx *w, uint32_t off)
+{
+    cm_slice t = {NULL, 0};
+    int rc = now_text(w, &t);
+    if (rc != 0) {
+        return rc;
+    }
+    sql_value in = sql_value_text((const char *)t.ptr, t.len);
+    return store(w, off, &in);
+}
+
+static int store_arg(wctx *w, uint32_t off, sqlite3_value *val)
+{
+    sql_value in = sql_vt_value(val);
+    return store(w, off, &in);
+}
+
+/* The column's default for an INSERT that did not give a value. */
+static int store_default(wctx *w, uint32_t off)
+{
+    const vt_col *col = &w->v->cols[off];
+    const sql_cat_col *c = col->c;
+    if (c->default_now) {
+        return store_now(w, off);
+    }
+    if (c->has_default && !c->default_null && c->default_text != NULL) {
+        sql_value in = sql_value_text(c->default_text, strlen(c->default_text));
+        return store(w, off, &in);
+    }
+    w->v->newv[off] = cm_datum_null();
+    return 0;
+}
+
+/* SQLite 3.40 does not apply the DEFAULTs of a virtual table's declaration (its default list
+ * is dropped when the table is declared) and passes NULL for every column an INSERT omits. A
+ * NULL that does not come from a bound parameter is therefore taken as "omitted" when the
+ * column has a non-NULL default; an explicit NULL literal into such a column thus gets the
+ * default too (MySQL would store NULL, or refuse it for a NOT NULL column in strict mode). */
+static bool omitted(const sql_cat_col *c, sqlite3_value *val)
+{
+    return sqlite3_value_type(val) == SQLITE_NULL && !sqlite3_value_frombind(val) &&
+           (c->default_now || (c->has_default && !c->default_null && c->default_text != NULL));
+}
+
+/* Re-points payloads into scratch after it stopped moving. */
+static void fix_payloads(wctx *w)
+{
+    sql_vt *v = w->v;
+    for (uint32_t i = 0; i < v->ncols; i++) {
+        if (w->offs[i] != SIZE_MAX) {
+            v->newv[i].v.bytes.ptr = v->scratch.ptr + w->offs[i];
+        }
+    }
+}
+
+static int null_error(wctx *w, const sql_cat_col *c)
+{
+    return cm_err_set(&w->err, CM_E_BAD_NULL, "Column '%s' cannot be null", c->name);
+}
+
+/* ---- keys and messages ----------------------------------------------------------------------- */
+
+/* Appends the entry of ix for vals (by table offset) through sql_cat_index_entry, the one
+ * function the catalog's backfill uses too (docs/sql-layer.md "Index entries"): the key to out,
+ * the value to value (reset first; NULL: not needed). *value_handle tells whether the value is
+ * the handle (unique without NULL). */
+static int index_key(wctx *w, const sql_cat_index *ix, const cm_datum *vals, int64_t handle,
+                     cm_buf *out, cm_buf *value, bool *value_handle)
+{
+    sql_vt *v = w->v;
+    cm_datum kd[VT_IDX_COLS_MAX];
+    if (ix->ncols > VT_IDX_COLS_MAX) {
+        return cm_err_set(&w->err, CM_E_INVALID, "index %s has too many columns", ix->name);
+    }
+    for (uint32_t k = 0; k < ix->ncols; k++) {
+        kd[k] = vals[ix->cols[k]];
+    }
+    cm_buf *val = value ? value : &v->ival;
+    cm_buf_reset(val);
+    bool in_key = false;
+    int rc = sql_cat_index_entry(v->t, ix, kd, handle, out, val, &in_key, &w->err);
+    *value_handle = !in_key;
+    return rc;
+}
+
+/* "Duplicate entry 'v1-v2' for key 't.idx'" (MySQL 8.0). ix NULL: the primary key (handle). */
+static int dup_error(wctx *w, const sql_cat_index *ix, const cm_datum *vals, int64_t handle)
+{
+    sql_vt *v = w->v;
+    cm_buf *m = &v->msg;
+    cm_buf_reset(m);
+    int rc = 0;
+    if (ix == NULL) {
+        rc = cm_buf_printf(m, "%lld", (long long)handle);
+    } else {
+        for (uint32_t k = 0; rc == 0 && k < ix->ncols; k++) {
+            const vt_col *col = &v->cols[ix->cols[k]];
+            sql_value out;
+            cm_buf tmp = CM_BUF_INIT;
+            cm_err lerr;
+            rc = k ? cm_buf_append_u8(m, '-') : 0;
+            if (rc == 0 &&
+                sql_type_load(&col->c->type, &vals[ix->cols[k]], &out, &tmp, &lerr) == 0) {
+                switch (out.type) {
+                case SQL_V_NULL:
+                    rc = cm_buf_printf(m, "NULL");
+                    break;
+                case SQL_V_INT:
+                    rc = cm_buf_printf(m, "%lld", (long long)out.i);
+                    break;
+                case SQL_V_UINT:
+                    rc = cm_buf_printf(m, "%llu", (unsigned long long)out.u);
+                    break;
+                case SQL_V_DOUBLE:
+                    rc = cm_buf_printf(m, "%.17g", out.d);
+                    break;
+                default:
+                    rc = cm_buf_append(m, out.s, out.n > 64 ? 64 : out.n);
+                    break;
+                }
+            }
+            cm_buf_fini(&tmp);
+        }
+    }
+    rc = rc ? rc : cm_buf_terminate(m);
+    if (rc != 0) {
+        return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    return cm_err_set(&w->err, CM_E_DUP_ENTRY, "Duplicate entry '%s' for key '%s.%s'",
+                      (const char *)m->ptr, v->t->name, ix ? ix->name : "PRIMARY");
+}
+
+/* ---- reading and deleting existing rows ------------------------------------------------------ */
+
+/* Reads the row of handle into buf (the cursor's copy when it is that row). Returns 0, 1 when
+ * absent, or an error. *row borrows buf or the cache. */
+static int read_row(wctx *w, int64_t handle, cm_buf *buf, cm_slice *row)
+{
+    sql_vt *v = w->v;
+    if (v->cache_valid && v->cache_handle == handle) {
+        *row = cm_buf_slice(&v->cache_row);
+        return 0;
+    }
+    cm_buf_reset(&v->key2);
+    int rc = cm_keys_append_row(&v->key2, v->table_id, handle);
+    rc = rc ? rc : cm_txn_get(w->txn, cm_buf_slice(&v->key2), buf, &w->err);
+    if (rc == CM_E_NOT_FOUND) {
+        cm_err_clear(&w->err);
+        return 1;
+    }
+    if (rc == 0) {
+        *row = cm_buf_slice(buf);
+    }
+    return rc;
+}
+
+/* Deletes the row handle (decoded in vals) and its index entries. */
+static int delete_entries(wctx *w, int64_t handle, const cm_datum *vals)
+{
+    sql_vt *v = w->v;
+    cm_buf_reset(&v->key2);
+    int rc = cm_keys_append_row(&v->key2, v->table_id, handle);
+    rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+    for (uint32_t i = 0; rc == 0 && i < v->t->nindexes; i++) {
+        const sql_cat_index *ix = &v->t->indexes[i];
+        if (!idx_deletes(ix->state)) {
+            continue;
+        }
+        bool vh;
+        cm_buf_reset(&v->key2);
+        rc = index_key(w, ix, vals, handle, &v->key2, NULL, &vh);
+        rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+    }
+    if (v->cache_valid && v->cache_handle == handle) {
+        v->cache_valid = false;
+    }
+    return rc;
+}
+
+/* Deletes row handle read from storage (REPLACE's victims). Returns 0, 1 when absent, or err. */
+static int delete_row_by_handle(wctx *w, int64_t handle)
+{
+    sql_vt *v = w->v;
+    cm_datum *vals = cm_arena_alloc(&v->arena, sizeof *vals * (v->ncols ? v->ncols : 1));
+    if (vals == NULL) {
+        return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    cm_slice row;
+    cm_buf buf = CM_BUF_INIT;
+    int rc = read_row(w, handle, &buf, &row);
+    if (rc == 0) {
+        rc = sql_vt_decode_row(v, row, vals, &w->err);
+        rc = rc ? rc : delete_entries(w, handle, vals);
+    }
+    cm_buf_fini(&buf);
+    return rc;
+}
+
+/* ---- unique checks --------------------------------------------------------------------------- */
+
+#define VT_CHECKS_MAX 65 /* the row key and MySQL's 64 indexes */
+
+typedef struct checks {
+    size_t n;
+    size_t off[VT_CHECKS_MAX + 1];
+    const sql_cat_index *ix[VT_CHECKS_MAX]; /* NULL: the row key */
+    cm_slice keys[VT_CHECKS_MAX];
+    cm_buf vals[VT_CHECKS_MAX];
+    bool found[VT_CHECKS_MAX];
+} checks;
+
+/* The table's check buffers, allocated on first use and kept (values reused across rows). */
+static checks *checks_of(wctx *w)
+{
+    if (w->v->checks == NULL) {
+        w->v->checks = calloc(1, sizeof(checks));
+    }
+    return w->v->checks;
+}
+
+void sql_vt_free_checks(sql_vt *v)
+{
+    checks *ck = v->checks;
+    if (ck) {
+        for (size_t i = 0; i < VT_CHECKS_MAX; i++) {
+            cm_buf_fini(&ck->vals[i]);
+        }
+        free(ck);
+        v->checks = NULL;
+    }
+}
+
+/* Conflicting rows found by the checks: handle and what conflicted. */
+typedef struct conflicts {
+    size_t n;
+    int64_t h[VT_CHECKS_MAX];
+    const sql_cat_index *first_ix;
+    bool first_is_pk;
+} conflicts;
+
+/* Collects the keys to check: the new row key when check_row, and the entry of every writable
+ * unique index without a NULL whose key differs from old_vals' (all when old_vals is NULL). */
+static int collect_checks(wctx *w, checks *ck, int64_t handle, bool check_row,
+                          const cm_datum *old_vals, int64_t old_handle)
+{
+    sql_vt *v = w->v;
+    cm_buf *kb = &v->key;
+    cm_buf_reset(kb);
+    ck->n = 0;
+    int rc = 0;
+    if (check_row) {
+        ck->ix[ck->n] = NULL;
+        ck->off[ck->n] = kb->len;
+        rc = cm_keys_append_row(kb, v->table_id, handle);
+        ck->n++;
+    }
+    for (uint32_t i = 0; rc == 0 && i < v->t->nindexes; i++) {
+        const sql_cat_index *ix = &v->t->indexes[i];
+        if (!ix->unique || !idx_writes(ix->state) || ck->n >= VT_CHECKS_MAX) {
+            continue;
+        }
+        size_t start = kb->len;
+        bool vh;
+        rc = index_key(w, ix, v->newv, handle, kb, NULL, &vh);
+        if (rc != 0) {
+            break;
+        }
+        if (!vh) {
+            kb->len = start; /* a NULL in it: never a duplicate */
+            continue;
+        }
+        if (old_vals != NULL) {
+            cm_buf_reset(&v->key2);
+            bool ovh;
+            rc = index_key(w, ix, old_vals, old_handle, &v->key2, NULL, &ovh);
+            if (rc == 0 && ovh && v->key2.len == kb->len - start &&
+                memcmp(v->key2.ptr, kb->ptr + start, v->key2.len) == 0) {
+                kb->len = start; /* unchanged: the row keeps its own entry */
+                continue;
+            }
+        }
+        ck->ix[ck->n] = ix;
+        ck->off[ck->n] = start;
+        ck->n++;
+    }
+    ck->off[ck->n] = kb->len;
+    for (size_t i = 0; i < ck->n; i++) {
+        ck->keys[i] = cm_slice_make(kb->ptr + ck->off[i], ck->off[i + 1] - ck->off[i]);
+    }
+    return rc;
+}
+
+static int run_checks(wctx *w, checks *ck, int64_t self, conflicts *cf)
+{
+    cf->n = 0;
+    cf->first_ix = NULL;
+    cf->first_is_pk = false;
+    if (ck->n == 0) {
+        return 0;
+    }
+    int rc = cm_txn_batch_get(w->txn, ck->keys, ck->n, ck->vals, ck->found, &w->err);
+    for (size_t i = 0; rc == 0 && i < ck->n; i++) {
+        if (!ck->found[i]) {
+            continue;
+        }
+        int64_t h;
+        if (ck->ix[i] == NULL) {
+            h = self;
+        } else {
+            cm_reader rd;
+            cm_reader_init(&rd, ck->vals[i].ptr, ck->vals[i].len);
+            if (ck->vals[i].len != 8 || cm_codec_read_int64(&rd, &h, &w->err) != 0) {
+                return cm_err_set(&w->err, CM_E_CORRUPT, "vtab: bad unique entry of %s",
+                                  ck->ix[i]->name);
+            }
+        }
+        if (cf->n == 0) {
+            cf->first_ix = ck->ix[i];
+            cf->first_is_pk = ck->ix[i] == NULL;
+        }
+        bool seen = false;
+        for (size_t j = 0; j < cf->n; j++) {
+            seen = seen || cf->h[j] == h;
+        }
+        if (!seen) {
+            cf->h[cf->n++] = h;
+        }
+    }
+    return rc;
+}
+
+/* ---- writing a row --------------------------------------------------------------------------- */
+
+static int encode_row(wctx *w, cm_buf *out)
+{
+    sql_vt *v = w->v;
+    cm_row_cell *cells = cm_arena_alloc(&v->arena, sizeof *cells * (v->ncols ? v->ncols : 1));
+    size_t n = 0;
+    if (cells == NULL) {
+        return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    for (uint32_t i = 0; i < v->ncols; i++) {
+        if (v->cols[i].written) {
+            cells[n].id = v->cols[i].c->id;
+            cells[n].value = v->newv[i];
+            n++;
+        }
+    }
+    cm_buf_reset(out);
+    return cm_row_encode(out, cells, n, &w->err);
+}
+
+/* Writes the row (already encoded in v->val) and the entries of every writable index;
+ * old_vals/old_handle (may be NULL) are the row's previous values, whose entries are removed
+ * where they change. */
+static int write_entries(wctx *w, int64_t handle, const cm_datum *old_vals, int64_t old_handle)
+{
+    sql_vt *v = w->v;
+    cm_buf_reset(&v->key2);
+    int rc = cm_keys_append_row(&v->key2, v->table_id, handle);
+    rc = rc ? rc : cm_txn_set(w->txn, cm_buf_slice(&v->key2), cm_buf_slice(&v->val), &w->err);
+    cm_buf *ival = &v->nval;
+    for (uint32_t i = 0; rc == 0 && i < v->t->nindexes; i++) {
+        const sql_cat_index *ix = &v->t->indexes[i];
+        bool vh, ovh = false;
+        cm_buf_reset(&v->key);
+        rc = index_key(w, ix, v->newv, handle, &v->key, ival, &vh);
+        if (rc == 0 && old_vals != NULL && idx_deletes(ix->state)) {
+            cm_buf_reset(&v->key2);
+            rc = index_key(w, ix, old_vals, old_handle, &v->key2, NULL, &ovh);
+            bool same = rc == 0 && cm_slice_eq(cm_buf_slice(&v->key), cm_buf_slice(&v->key2)) &&
+                        (!vh || handle == old_handle);
+            if (same && idx_writes(ix->state)) {
+                continue;
+            }
+            if (rc == 0 && !same) {
+                rc = cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+            }
+        }
+        if (rc == 0 && idx_writes(ix->state)) {
+            rc = cm_txn_set(w->txn, cm_buf_slice(&v->key), cm_buf_slice(ival), &w->err);
+        }
+    }
+    if (v->cache_valid && (v->cache_handle == handle || v->cache_handle == old_handle)) {
+        v->cache_valid = false;
+    }
+    return rc;
+}
+
+/* ---- AUTO_INCREMENT and the handle ----------------------------------------------------------- */
+
+static bool datum_is_zero(const cm_datum *d)
+{
+    return (d->type == CM_DT_INT64 || d->type == CM_DT_UINT64) && d->v.u64 == 0;
+}
+
+static int autoinc(wctx *w)
+{
+    sql_vt *v = w->v;
+    int32_t ac = v->t->autoinc_col;
+    if (ac < 0 || (uint32_t)ac >= v->ncols) {
+        return 0;
+    }
+    cm_datum *d = &v->newv[ac];
+    if (d->type == CM_DT_NULL || datum_is_zero(d)) {
+        uint64_t id;
+        int rc = sql_cat_next_autoid(v->env->cat, v->t, &id, &w->err);
+        if (rc != 0) {
+            return rc;
+        }
+        *d = v->cols[ac].dtype == CM_DT_UINT64 ? cm_datum_uint64(id) : cm_datum_int64((int64_t)id);
+        if (!v->env->insert_id_set) {
+            v->env->first_insert_id = id;
+            v->env->insert_id_set = true;
+        }
+        return 0;
+    }
+    uint64_t ex = 0;
+    if (d->type == CM_DT_INT64 && d->v.i64 > 0) {
+        ex = (uint64_t)d->v.i64;
+    } else if (d->type == CM_DT_UINT64) {
+        ex = d->v.u64;
+    }
+    return ex ? sql_cat_rebase_autoid(v->env->cat, v->t, ex, &w->err) : 0;
+}
+
+static int handle_of(wctx *w, sqlite3_value *rowid_arg, bool insert, int64_t *h)
+{
+    sql_vt *v = w->v;
+    int32_t hc = v->t->handle_col;
+    if (hc >= 0 && (uint32_t)hc < v->ncols) {
+        const cm_datum *d = &v->newv[hc];
+        if (d->type == CM_DT_INT64) {
+            *h = d->v.i64;
+            return 0;
+        }
+        if (d->type == CM_DT_UINT64 && d->v.u64 <= (uint64_t)INT64_MAX) {
+            *h = (int64_t)d->v.u64;
+            return 0;
+        }
+        if (d->type == CM_DT_NULL) {
+            return null_error(w, v->cols[hc].c);
+        }
+        return cm_err_set(&w->err, CM_E_OUT_OF_RANGE,
+                          "Out of range value for column '%s' (the row handle)",
+                          v->cols[hc].c->name);
+    }
+    if (rowid_arg != NULL && sqlite3_value_type(rowid_arg) == SQLITE_INTEGER) {
+        *h = sqlite3_value_int64(rowid_arg);
+        return 0;
+    }
+    if (!insert) {
+        return cm_err_set(&w->err, CM_E_INTERNAL, "vtab: update without a row id");
+    }
+    uint64_t id;
+    int rc = sql_cat_next_autoid(v->env->cat, v->t, &id, &w->err);
+    *h = (int64_t)id;
+    return rc;
+}
+
+static int check_not_null(wctx *w)
+{
+    sql_vt *v = w->v;
+    for (uint32_t i = 0; i < v->ncols; i++) {
+        if (v->cols[i].written && v->cols[i].c->not_null && v->newv[i].type == CM_DT_NULL) {
+            return null_error(w, v->cols[i].c);
+        }
+    }
+    return 0;
+}
+
+/* ---- the three operations -------------------------------------------------------------------- */
+
+static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, int64_t *rowid)
+{
+    sql_vt *v = w->v;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
+        const vt_col *col = &v->cols[i];
+        w->offs[i] = SIZE_MAX;
+        if (col->vcol >= 0 && !omitted(col->c, vals[col->vcol])) {
+            rc = store_arg(w, i, vals[col->vcol]);
+        } else if (col->written) {
+            rc = store_default(w, i);
+        } else {
+            v->newv[i] = cm_datum_null();
+        }
+    }
+    fix_payloads(w);
+    rc = rc ? rc : autoinc(w);
+    int64_t h = 0;
+    rc = rc ? rc : handle_of(w, rowid_arg, true, &h);
+    rc = rc ? rc : check_not_null(w);
+    rc = rc ? rc : encode_row(w, &v->val);
+    checks *ck = checks_of(w);
+    conflicts cf;
+    if (rc == 0 && ck == NULL) {
+        rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    if (rc == 0) {
+        rc = collect_checks(w, ck, h, true, NULL, 0);
+        rc = rc ? rc : run_checks(w, ck, h, &cf);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (cf.n > 0) {
+        int mode = sqlite3_vtab_on_conflict(v->db);
+        if (mode != SQLITE_REPLACE) {
+            rc = dup_error(w, cf.first_ix, v->newv, h);
+            if (mode == SQLITE_IGNORE) {
+                if (v->env->warn) {
+                    v->env->warn(v->env->sess, 1062, w->err.msg);
+                }
+                cm_err_clear(&w->err);
+                return 0;
+            }
+            return rc;
+        }
+        /* REPLACE: the victims' keys may equal the new ones; delete first, then write. */
+        for (size_t i = 0; rc == 0 && i < cf.n; i++) {
+            rc = delete_row_by_handle(w, cf.h[i]);
+            if (rc == 1) {
+                rc = 0; /* an entry without its row: the write below overwrites the entry */
+                continue;
+            }
+            v->env->affected++;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    rc = write_entries(w, h, NULL, 0);
+    if (rc == 0) {
+        v->env->affected++;
+        *rowid = h;
+        sql_vt_mark_written(v);
+    }
+    return rc;
+}
+
+static int do_delete(wctx *w, sqlite3_value *old)
+{
+    sql_vt *v = w->v;
+    int64_t h = sqlite3_value_int64(old);
+    bool entries = false;
+    for (uint32_t i = 0; i < v->t->nindexes; i++) {
+        entries = entries || idx_deletes(v->t->indexes[i].state);
+    }
+    if (!entries) {
+        /* No index entry to find: the row key alone goes, without reading the row (the cursor
+         * found it at this statement's snapshot, so it counts). */
+        cm_buf_reset(&v->key2);
+        int rc = cm_keys_append_row(&v->key2, v->table_id, h);
+        rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+        if (rc == 0) {
+            if (v->cache_valid && v->cache_handle == h) {
+                v->cache_valid = false;
+            }
+            v->env->affected++;
+            sql_vt_mark_written(v);
+        }
+        return rc;
+    }
+    cm_slice row;
+    int rc = read_row(w, h, &v->rowbuf, &row);
+    if (rc == 1) {
+        return 0; /* already gone */
+    }
+    rc = rc ? rc : sql_vt_decode_row(v, row, v->oldv, &w->err);
+    rc = rc ? rc : delete_entries(w, h, v->oldv);
+    if (rc == 0) {
+        v->env->affected++;
+        sql_vt_mark_written(v);
+    }
+    return rc;
+}
+
+static int do_update(wctx *w, sqlite3_value *old, sqlite3_value *newrowid, sqlite3_value **vals)
+{
+    sql_vt *v = w->v;
+    int64_t oh = sqlite3_value_int64(old);
+    cm_slice row;
+    int rc = read_row(w, oh, &v->rowbuf, &row);
+    if (rc == 1) {
+        return 0;
+    }
+    rc = rc ? rc : sql_vt_decode_row(v, row, v->oldv, &w->err);
+    bool any_changed = false;
+    for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
+        const vt_col *col = &v->cols[i];
+        w->offs[i] = SIZE_MAX;
+        if (col->vcol >= 0 && !sqlite3_value_nochange(vals[col->vcol])) {
+            rc = store_arg(w, i, vals[col->vcol]);
+        } else {
+            v->newv[i] = v->oldv[i];
+        }
+    }
+    fix_payloads(w);
+    for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
+        if (!v->cols[i].c->on_update_now && !datum_eq(&v->newv[i], &v->oldv[i])) {
+            any_changed = true;
+        }
+    }
+    /* ON UPDATE CURRENT_TIMESTAMP: when the row changes and the column was not set to a new
+     * value by the statement. */
+    for (uint32_t i = 0; rc == 0 && any_changed && i < v->ncols; i++) {
+        const vt_col *col = &v->cols[i];
+        if (col->written && col->c->on_update_now && datum_eq(&v->newv[i], &v->oldv[i])) {
+            rc = store_now(w, i);
+            if (rc == 0 && w->offs[i] != SIZE_MAX) {
+                v->newv[i].v.bytes.ptr = v->scratch.ptr + w->offs[i];
+            }
+        }
+    }
+    int32_t ac = v->t->autoinc_col;
+    if (rc == 0 && ac >= 0 && !datum_eq(&v->newv[ac], &v->oldv[ac])) {
+        rc = autoinc(w); /* an explicit new value moves the allocator */
+    }
+    int64_t nh = oh;
+    if (rc == 0) {
+        rc = v->t->handle_col >= 0 ? handle_of(w, NULL, false, &nh)
+                                   : handle_of(w, newrowid, false, &nh);
+    }
+    rc = rc ? rc : check_not_null(w);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!any_changed && nh == oh) {
+        if (v->env->found_rows) {
+            v->env->affected++;
+        }
+        return 0;
+    }
+    rc = encode_row(w, &v->val);
+    checks *ck = checks_of(w);
+    conflicts cf = {0};
+    if (rc == 0 && ck == NULL) {
+        rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    if (rc == 0) {
+        rc = collect_checks(w, ck, nh, nh != oh, v->oldv, oh);
+        rc = rc ? rc : run_checks(w, ck, nh, &cf);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    /* an entry that already points at this row is not a conflict */
+    size_t real = 0;
+    for (size_t i = 0; i < cf.n; i++) {
+        if (cf.h[i] != oh) {
+            real++;
+        }
+    }
+    if (real > 0) {
+        rc = dup_error(w, cf.first_ix, v->newv, nh);
+        if (sqlite3_vtab_on_conflict(v->db) == SQLITE_IGNORE) {
+            if (v->env->warn) {
+                v->env->warn(v->env->sess, 1062, w->err.msg);
+            }
+            cm_err_clear(&w->err);
+            return 0;
+        }
+        return rc;
+    }
+    if (nh != oh) {
+        cm_buf_reset(&v->key2);
+        rc = cm_keys_append_row(&v->key2, v->table_id, oh);
+        rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+    }
+    rc = rc ? rc : write_entries(w, nh, v->oldv, oh);
+    if (rc == 0) {
+        v->env->affected++;
+        sql_vt_mark_written(v);
+    }
+    return rc;
+}
+
+int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid)
+{
+    sql_vt *v = (sql_vt *)vtab;
+    int src = sql_vt_refresh(v);
+    if (src != SQLITE_OK) {
+        return src;
+    }
+    cm_buf_reset(&v->scratch);
+    cm_arena_reset(&v->arena);
+    size_t *offs = cm_arena_alloc(&v->arena, sizeof *offs * (v->ncols ? v->ncols : 1));
+    if (offs == NULL) {
+        return SQLITE_NOMEM;
+    }
+    wctx w = {.v = v, .offs = offs};
+    cm_err_clear(&w.err);
+    int rc = sql_vt_txn(v, &w.txn, &w.err);
+    if (rc == 0) {
+        if (argc == 1) {
+            rc = do_delete(&w, argv[0]);
+        } else if ((uint32_t)argc != v->nvis + 2) {
+            rc = cm_err_set(&w.err, CM_E_INTERNAL, "vtab: %d arguments for %u columns", argc,
+                            v->nvis);
+        } else if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+            int64_t h = 0;
+            rc = do_insert(&w, argv + 2, argv[1], &h);
+            *rowid = h;
+        } else {
+            rc = do_update(&w, argv[0], argv[1], argv + 2);
+        }
+    }
+    if (rc != 0) {
+        if (w.err.code == 0) {
+            cm_err_set(&w.err, rc, "vtab: write failed");
+        }
+        /* INSERT/UPDATE IGNORE: a statement-level error of the row (1048, a value the type
+         * refuses in strict mode; 1062 is handled where it is found) skips the row with a
+         * warning. MySQL would store an adjusted value instead; errors of the KV layer (codes
+         * above -100) still fail the statement. */
+        if (argc > 1 && w.err.code <= -100 && sqlite3_vtab_on_conflict(v->db) == SQLITE_IGNORE) {
+            if (v->env->warn) {
+                v->env->warn(v->env->sess, (uint16_t)cm_err_mysql_errno(w.err.code), w.err.msg);
+            }
+            return SQLITE_OK;
+        }
+        return sql_vt_fail(v, &w.err);
+    }
+    return SQLITE_OK;
+}
