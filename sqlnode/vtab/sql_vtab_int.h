@@ -130,10 +130,12 @@ void sql_vt_free_spare(sql_vt *v);
 /* Turns a constraint value on the handle into inclusive bounds: returns false when no handle can
  * match; the bounds lo and hi are narrowed (SQLite's comparison rules for an INTEGER column). */
 bool sql_vt_handle_bound(int op, sqlite3_value *val, int64_t *lo, int64_t *hi);
-/* Key datum of index column k of ix for value (lookups): false when no stored value can equal
- * it (for equality) — *widen says the bound must become inclusive. */
+/* Key datum of index column k of ix for a constraint value (lookups), through
+ * sql_type_key_value: *fit says how out relates to the value (EXACT, next value UP/DOWN, NONE:
+ * no bound); a NULL value gives a NULL datum with fit EXACT; a value with nothing to key gives a
+ * NULL datum with fit NONE. out is prefix-cut for a prefix column. */
 int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_value *val,
-                     cm_datum *out, cm_buf *scratch, bool *exact, bool *empty, cm_err *err);
+                     cm_datum *out, cm_buf *scratch, sql_type_fit *fit, cm_err *err);
 /* Appends the (possibly prefix-truncated) key datum of index column k for a stored value. */
 cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k,
                             const cm_datum *d);

@@ -193,14 +193,50 @@ cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k
     return out;
 }
 
+/* DATE, DATETIME and TIMESTAMP reach SQLite as TEXT in one canonical form per value, and SQLite
+ * compares them with the operand as text (a number operand too: TEXT affinity), not as dates.
+ * The key order is the canonical texts' order, but an operand such as '2024-1-2' or
+ * 20240102 parses to a date whose place in that text order is elsewhere. So a fit found on the
+ * parsed value is kept only when the canonical text of out stands to the operand's text as the
+ * fit says (EXACT: equal, UP: above, DOWN: below); otherwise the operand gives no bound. */
+static int text_fit(const vt_col *col, sqlite3_value *val, const cm_datum *out, sql_type_fit *fit,
+                    cm_err *err)
+{
+    if (col->dtype != CM_DT_DATE && col->dtype != CM_DT_DATETIME && col->dtype != CM_DT_TIMESTAMP) {
+        return 0;
+    }
+    const unsigned char *t = sqlite3_value_text(val);
+    size_t tn = (size_t)sqlite3_value_bytes(val);
+    if (t == NULL) {
+        return cm_err_set(err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    cm_buf lb = CM_BUF_INIT;
+    sql_value l;
+    int rc = sql_type_load(&col->c->type, out, &l, &lb, err);
+    if (rc == 0) {
+        size_t m = l.n < tn ? l.n : tn;
+        int c = m ? memcmp(l.s, t, m) : 0;
+        if (c == 0) {
+            c = l.n < tn ? -1 : l.n > tn;
+        }
+        bool same = (*fit == SQL_TYPE_FIT_EXACT && c == 0) || (*fit == SQL_TYPE_FIT_UP && c > 0) ||
+                    (*fit == SQL_TYPE_FIT_DOWN && c < 0);
+        if (!same) {
+            *fit = SQL_TYPE_FIT_NONE;
+        }
+    }
+    cm_buf_fini(&lb);
+    return rc;
+}
+
 int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_value *val,
-                     cm_datum *out, cm_buf *scratch, bool *exact, bool *empty, cm_err *err)
+                     cm_datum *out, cm_buf *scratch, sql_type_fit *fit, cm_err *err)
 {
     const vt_col *col = &v->cols[ix->cols[k]];
-    *exact = false;
-    *empty = false;
+    *fit = SQL_TYPE_FIT_NONE;
+    *out = cm_datum_null();
     if (sqlite3_value_type(val) == SQLITE_NULL) {
-        *empty = true;
+        *fit = SQL_TYPE_FIT_EXACT; /* a NULL datum: the caller knows nothing matches */
         return 0;
     }
     const char *aff = sql_type_sqlite_decl(&col->c->type);
@@ -209,19 +245,20 @@ int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_val
         (void)sqlite3_value_numeric_type(val); /* SQLite's comparison does the same */
     }
     sql_value in = sql_vt_value(val);
-    sql_type_note note = {0};
-    cm_err e2;
-    cm_err_clear(&e2);
-    int rc = sql_type_store(&col->c->type, col->c->name, &in, false, out, scratch, &note, &e2);
-    if (rc == CM_E_NOMEM) {
-        return cm_err_set(err, rc, "%s", e2.msg);
+    int rc = sql_type_key_value(&col->c->type, &in, out, scratch, fit, err);
+    if (rc != 0) {
+        return rc;
     }
-    if (rc != 0 || out->type == CM_DT_NULL || out->type == CM_DT_JSON) {
-        return 0; /* not representable: equality finds nothing, a range bound is dropped */
+    if (out->type == CM_DT_NULL || out->type == CM_DT_JSON) {
+        *fit = SQL_TYPE_FIT_NONE; /* nothing to key */
+        *out = cm_datum_null();
+        return 0;
+    }
+    if (*fit != SQL_TYPE_FIT_NONE) {
+        rc = text_fit(col, val, out, fit, err);
     }
     *out = sql_vt_index_datum(v, ix, k, out);
-    *exact = note.code == 0;
-    return 0;
+    return rc;
 }
 
 /* ---- cursor life ----------------------------------------------------------------------------- */
@@ -712,6 +749,28 @@ static int build_projection(vt_cursor *c)
     return 0;
 }
 
+/* Whether and how a range constraint (lower: > or >=; op_incl: >= or <=) on the range column
+ * bounds the key range, given how its key value relates to the operand (sql_type_key_value):
+ *     col > in   EXACT/DOWN: keys > out    UP: keys >= out
+ *     col >= in  EXACT/UP: keys >= out     DOWN: keys > out
+ *     col < in   EXACT/UP: keys < out      DOWN: keys <= out
+ *     col <= in  EXACT/DOWN: keys <= out   UP: keys < out
+ * NONE, or a column whose key order is not SQLite's order (ENUM, SET, TIME, BIT), gives no
+ * bound; a prefix column's keys are cut values, so its bounds are inclusive. SQLite re-checks
+ * every index constraint (omit = 0), so a wider range is only slower, never wrong. */
+static void key_bound(bool lower, bool op_incl, sql_type_fit fit, bool pfx, bool ordered, bool *use,
+                      bool *incl)
+{
+    *use = fit != SQL_TYPE_FIT_NONE && ordered;
+    if (pfx) {
+        *incl = true;
+    } else if (lower) {
+        *incl = op_incl ? fit != SQL_TYPE_FIT_DOWN : fit == SQL_TYPE_FIT_UP;
+    } else {
+        *incl = op_incl ? fit != SQL_TYPE_FIT_UP : fit == SQL_TYPE_FIT_DOWN;
+    }
+}
+
 static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
 {
     sql_vt *v = c->v;
@@ -726,15 +785,14 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
     cm_buf_reset(&c->scratch);
     rc = rc ? rc : cm_keys_append_index_prefix(pre, v->table_id, ix->id);
     cm_datum d;
-    bool exact, empty;
+    sql_type_fit fit;
     for (int k = 0; rc == 0 && k < c->p.neq; k++) {
         if (*argi >= argc) {
             return cm_err_set(&c->err, CM_E_INTERNAL, "vtab: missing argument");
         }
-        rc = sql_vt_key_datum(v, ix, (uint32_t)k, argv[(*argi)++], &d, &c->scratch, &exact, &empty,
-                              &c->err);
-        if (rc == 0 && (empty || !exact || d.type == CM_DT_NULL)) {
-            return 1; /* nothing can match */
+        rc = sql_vt_key_datum(v, ix, (uint32_t)k, argv[(*argi)++], &d, &c->scratch, &fit, &c->err);
+        if (rc == 0 && (fit != SQL_TYPE_FIT_EXACT || d.type == CM_DT_NULL)) {
+            return 1; /* no stored value equals it (NULL equals nothing) */
         }
         rc = rc ? rc : cm_codec_encode_datum(pre, &d, &c->err);
         cm_buf_reset(&c->scratch);
@@ -748,41 +806,44 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
     size_t plen = pre->len;
     bool have_end = false;
     uint32_t rk = (uint32_t)c->p.neq;
+    bool ordered = rk < ix->ncols && sql_type_key_ordered(&v->cols[ix->cols[rk]].c->type);
     /* a prefix column keys truncated values: its bounds are inclusive */
     bool pfx = ix->prefix_len != NULL && rk < ix->ncols && ix->prefix_len[rk] != 0;
+    if (rc == 0 && (c->p.flags & (VT_P_LO | VT_P_HI))) {
+        /* a comparison never holds for NULL: start after the NULL entries */
+        rc = cm_buf_append_u8(&c->start, CM_CODEC_FLAG_NULL + 1);
+    }
+    bool use, incl;
     if (rc == 0 && (c->p.flags & VT_P_LO) && *argi < argc) {
-        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &exact, &empty, &c->err);
-        if (rc == 0 && empty) {
-            return 1;
+        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &fit, &c->err);
+        if (rc == 0 && d.type == CM_DT_NULL && fit == SQL_TYPE_FIT_EXACT) {
+            return 1; /* compared with NULL */
         }
-        if (rc == 0 && d.type != CM_DT_NULL && exact) {
+        key_bound(true, (c->p.flags & VT_P_LO_INCL) != 0, fit, pfx, ordered, &use, &incl);
+        if (rc == 0 && use) {
             cm_buf_reset(&c->start);
             rc = cm_buf_append(&c->start, pre->ptr, plen);
             rc = rc ? rc : cm_codec_encode_datum(&c->start, &d, &c->err);
-            if (rc == 0 && !(c->p.flags & VT_P_LO_INCL) && !pfx) {
+            if (rc == 0 && !incl) {
                 cm_buf tmp = CM_BUF_INIT;
                 rc = cm_keys_prefix_next(cm_buf_slice(&c->start), &tmp);
                 cm_buf_reset(&c->start);
                 rc = rc ? rc : cm_buf_append_slice(&c->start, cm_buf_slice(&tmp));
                 cm_buf_fini(&tmp);
             }
-        } else if (rc == 0 && d.type == CM_DT_NULL) {
-            /* unbounded below (SQLite re-checks), but NULL entries never satisfy a bound */
-            cm_buf_reset(&c->start);
-            rc = cm_buf_append(&c->start, pre->ptr, plen);
-            rc = rc ? rc : cm_buf_append_u8(&c->start, CM_CODEC_FLAG_NULL + 1);
         }
         cm_buf_reset(&c->scratch);
     }
     if (rc == 0 && (c->p.flags & VT_P_HI) && *argi < argc) {
-        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &exact, &empty, &c->err);
-        if (rc == 0 && empty) {
+        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &fit, &c->err);
+        if (rc == 0 && d.type == CM_DT_NULL && fit == SQL_TYPE_FIT_EXACT) {
             return 1;
         }
-        if (rc == 0 && d.type != CM_DT_NULL && exact) {
+        key_bound(false, (c->p.flags & VT_P_HI_INCL) != 0, fit, pfx, ordered, &use, &incl);
+        if (rc == 0 && use) {
             rc = cm_buf_append(&c->end, pre->ptr, plen);
             rc = rc ? rc : cm_codec_encode_datum(&c->end, &d, &c->err);
-            if (rc == 0 && ((c->p.flags & VT_P_HI_INCL) || pfx)) {
+            if (rc == 0 && incl) {
                 cm_buf tmp = CM_BUF_INIT;
                 rc = cm_keys_prefix_next(cm_buf_slice(&c->end), &tmp);
                 cm_buf_reset(&c->end);
