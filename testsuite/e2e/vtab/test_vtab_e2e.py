@@ -16,7 +16,7 @@ DRIVER = os.environ.get("TESSERA_VTAB_DRIVER")
 
 CASES = ["basic", "unique", "order_limit", "covering", "ryw", "hidden", "scan", "prefix", "types",
          "backfill", "bounds"]
-LISTED = CASES + ["perf"]  # perf prints figures (tools/bench style), not run as a test
+LISTED = CASES + ["perf", "perf_insert"]  # perf prints figures (tools/bench style), not run as a test
 
 
 @pytest.fixture(scope="module")
