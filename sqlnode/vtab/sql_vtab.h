@@ -65,6 +65,9 @@ typedef struct sql_vt_env {
     bool insert_id_set;
     cm_err err; /* the MySQL error behind a failed xUpdate/xFilter (code != 0), e.g. 1062 */
 
+    /* statistics, cumulative (the module only adds; the session may read or zero them) */
+    uint64_t check_reads; /* cm_txn_batch_get calls made for duplicate-key checks of writes */
+
     /* per transaction: tables written, for the schema-version check at commit (the session
      * clears it when the transaction ends) */
     int64_t written[SQL_VT_WRITTEN_MAX];

@@ -18,6 +18,10 @@
 /* Rows taken from one coprocessor call before the cursor hands them out: four pages of the
  * client's default scan_page (256), so a stop lands on a page boundary when no region ends. */
 #define SQL_VT_COPR_BATCH 1024
+/* Rows of a plain multi-row INSERT kept before their keys are checked with one batch get and
+ * written (sql_vtab_write.c, "deferred INSERT rows"): one RPC per region for 256 rows instead of
+ * one per row; bounded so a huge INSERT … SELECT keeps a few hundred KB, not the statement. */
+#define SQL_VT_INSERT_BATCH 256
 /* Rows assumed in a table for the cost model (no statistics yet). */
 #define SQL_VT_EST_ROWS 1000000.0
 
@@ -85,6 +89,7 @@ typedef struct sql_vt {
     int64_t cache_handle;
     cm_buf cache_row;
     void *checks; /* unique-check buffers (sql_vtab_write.c) */
+    void *pend;   /* INSERT rows whose checks and writes are deferred (sql_vtab_write.c) */
     void *spare;  /* a closed cursor kept for the next statement (sql_vtab_scan.c) */
 } sql_vt;
 
@@ -143,5 +148,12 @@ cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k
 /* sql_vtab_write.c */
 int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid);
 void sql_vt_free_checks(sql_vt *v);
+/* Checks and writes the INSERT rows kept for a batch (xSync, and before a read of the table);
+ * returns SQLITE_OK, or SQLITE_CONSTRAINT with 1062 in env->err / an error code; the kept rows
+ * are gone either way. */
+int sql_vt_flush(sql_vt *v);
+/* Drops the kept rows unwritten (xRollback: the statement failed). */
+void sql_vt_drop_pending(sql_vt *v);
+void sql_vt_free_pend(sql_vt *v);
 
 #endif

@@ -991,6 +991,7 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
     cur_reset(c);
     cm_err_clear(&c->err);
     int src = sql_vt_refresh(v);
+    src = src == SQLITE_OK ? sql_vt_flush(v) : src; /* INSERT rows kept for a batched check */
     if (src != SQLITE_OK) {
         return src;
     }

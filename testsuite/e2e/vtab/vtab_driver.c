@@ -1033,6 +1033,149 @@ static void case_perf_insert(drv *d)
     free(sql);
 }
 
+/* INSERT ... VALUES of n rows (ids first..first+n-1, u = id * 10 unless u_of overrides) */
+static void insert_rows(drv *d, const char *table, int first, int n, int dup_at, int dup_id,
+                        int null_at)
+{
+    size_t cap = (size_t)n * 48 + 128;
+    char *sql = malloc(cap);
+    if (sql == NULL) {
+        return;
+    }
+    size_t o = (size_t)snprintf(sql, cap, "INSERT INTO %s (id, u, v) VALUES ", table);
+    for (int i = 0; i < n && o < cap; i++) {
+        int id = i == dup_at ? dup_id : first + i;
+        o += (size_t)snprintf(sql + o, cap - o, "%s(%d, %d, %s)", i ? ", " : "", id, id * 10,
+                              i == null_at ? "NULL" : "'x'");
+    }
+    double st, cm;
+    timed_stmt(d, sql, o, &st, &cm);
+    if (d->rc != SQLITE_OK && d->env.err.code != 0) {
+        d->my_errno = cm_err_mysql_errno(d->env.err.code);
+        snprintf(d->errmsg, sizeof d->errmsg, "%s", d->env.err.msg);
+    } else {
+        d->my_errno = 0;
+    }
+    free(sql);
+}
+
+/* The key checks of a plain multi-row INSERT, batched: duplicates inside the statement, against
+ * stored rows and against the transaction's earlier rows, across batch boundaries; the error of
+ * the first row in statement order; one batch get per SQL_VT_INSERT_BATCH rows; IGNORE and
+ * REPLACE still per row; an AUTO_INCREMENT value of this node that another node inserted
+ * explicitly is refused (1062), never overwritten. */
+static void case_batch(drv *d)
+{
+    if (create(d, "bt", "(id INT PRIMARY KEY, u INT, v VARCHAR(10) NOT NULL, UNIQUE KEY uu (u))") !=
+        0) {
+        return;
+    }
+    char want[200];
+    uint64_t r0 = d->env.check_reads;
+    insert_rows(d, "bt", 1, 600, -1, 0, -1);
+    check(d, d->rc == SQLITE_OK && d->env.affected == 600, "600 rows in one statement");
+    uint64_t reads = d->env.check_reads - r0;
+    check(d, reads == 3, "their keys checked with 3 batch gets, one per 256 rows (made %llu)",
+          (unsigned long long)reads);
+    run(d, "SELECT count(*), sum(u) FROM bt");
+    check(d, out_is(d, "600|1803000\n"), "600 rows stored with their values");
+    run(d, "SELECT id FROM bt WHERE u = 4000");
+    check(d, out_is(d, "400\n"), "their unique entries written");
+    insert_rows(d, "bt", 1001, 600, 550, 1001, -1);
+    snprintf(want, sizeof want, "Duplicate entry '1001' for key 'bt%s.PRIMARY'", g_suffix);
+    check(d, d->rc == SQLITE_CONSTRAINT && d->my_errno == 1062 && strcmp(d->errmsg, want) == 0,
+          "duplicate of row 1 at row 551 (another batch): %s", want);
+    insert_rows(d, "bt", 2001, 100, 99, 2050, -1);
+    snprintf(want, sizeof want, "Duplicate entry '2050' for key 'bt%s.PRIMARY'", g_suffix);
+    check(d, d->my_errno == 1062 && strcmp(d->errmsg, want) == 0, "duplicate within one batch: %s",
+          want);
+    insert_rows(d, "bt", 3001, 300, 290, 7, -1);
+    snprintf(want, sizeof want, "Duplicate entry '7' for key 'bt%s.PRIMARY'", g_suffix);
+    check(d, d->my_errno == 1062 && strcmp(d->errmsg, want) == 0,
+          "duplicate of a stored row at row 291: %s", want);
+    run(d, "SELECT count(*) FROM bt");
+    check(d, out_is(d, "600\n"), "failed statements wrote nothing");
+    run(d, "INSERT INTO bt VALUES (4001, 4001, 'a'), (4002, 30, 'b'), (4003, 4003, 'c')");
+    snprintf(want, sizeof want, "Duplicate entry '30' for key 'bt%s.uu'", g_suffix);
+    check(d, d->my_errno == 1062 && strcmp(d->errmsg, want) == 0,
+          "unique index duplicate against a stored entry: %s", want);
+    run(d, "INSERT INTO bt VALUES (4001, 77777, 'a'), (4002, 77777, 'b')");
+    snprintf(want, sizeof want, "Duplicate entry '77777' for key 'bt%s.uu'", g_suffix);
+    check(d, d->my_errno == 1062 && strcmp(d->errmsg, want) == 0,
+          "unique index duplicate within the statement: %s", want);
+    run(d, "INSERT INTO bt VALUES (4001, 4001, 'a'), (5, 4002, 'b'), (4003, 4003, NULL)");
+    check(d, d->my_errno == 1062, "a duplicate at row 2 is reported before a NULL at row 3");
+    run(d, "INSERT INTO bt VALUES (4001, 4001, NULL), (5, 4002, 'b')");
+    check(d, d->my_errno == 1048, "a NULL at row 1 is reported before a duplicate at row 2");
+    insert_rows(d, "bt", 5001, 300, -1, 0, 280);
+    check(d, d->my_errno == 1048, "1048 at row 281 after a full batch");
+    insert_rows(d, "bt", 5001, 300, 10, 3, 280);
+    snprintf(want, sizeof want, "Duplicate entry '3' for key 'bt%s.PRIMARY'", g_suffix);
+    check(d, d->my_errno == 1062 && strcmp(d->errmsg, want) == 0,
+          "a duplicate at row 11 wins over 1048 at row 281: %s", want);
+    run(d, "SELECT count(*) FROM bt");
+    check(d, out_is(d, "600\n"), "still 600 rows");
+    d->nwarn = 0;
+    run(d, "INSERT OR IGNORE INTO bt VALUES (6001, 60010, 'a'), (6001, 60011, 'b'), "
+           "(6002, 10, 'c'), (6003, 60030, 'd')");
+    check(d, d->rc == SQLITE_OK && d->env.affected == 2 && d->nwarn == 2,
+          "INSERT IGNORE: duplicates in and out of the statement skipped with warnings");
+    run(d, "REPLACE INTO bt VALUES (6001, 60012, 'r'), (6001, 60013, 's')");
+    run(d, "SELECT u, v FROM bt WHERE id = 6001");
+    check(d, out_is(d, "60013|s\n"), "REPLACE of a row replaced in the same statement");
+    /* explicit transaction: the rows of an earlier statement count */
+    d->explicit_txn = true;
+    run(d, "INSERT INTO bt VALUES (7001, 70010, 'a')");
+    run(d, "INSERT INTO bt VALUES (7002, 70020, 'b'), (7001, 70030, 'c')");
+    check(d, d->my_errno == 1062, "a row buffered by an earlier statement is a duplicate");
+    run(d, "INSERT INTO bt VALUES (7003, 70010, 'b')");
+    check(d, d->my_errno == 1062, "and so is its unique entry");
+    run(d, "SELECT id FROM bt WHERE id >= 7000 ORDER BY id");
+    check(d, out_is(d, "7001\n"), "only the successful statement's row is in the transaction");
+    end_txn(d, true);
+    d->explicit_txn = false;
+
+    /* AUTO_INCREMENT: another node (its own catalog, so its own id batch) inserts a value
+     * inside this node's batch; this node reaching it must fail with 1062, not overwrite. */
+    if (create(d, "ai", "(id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10) NOT NULL)") !=
+        0) {
+        return;
+    }
+    run(d, "INSERT INTO ai (v) VALUES ('a')");
+    uint64_t first = d->env.first_insert_id;
+    sql_catalog *cat2 = NULL;
+    sqlite3 *db2 = NULL;
+    cm_err err;
+    sql_vt_env env2 = d->env;
+    if (sql_cat_open(d->kc, NULL, &cat2, &err) != 0) {
+        check(d, false, "second catalog: %s", err.msg);
+        return;
+    }
+    env2.cat = cat2;
+    char decl[256];
+    snprintf(decl, sizeof decl, "CREATE VIRTUAL TABLE main.ai USING tessera(\"test\", \"ai%s\")",
+             g_suffix);
+    int rc = sqlite3_open_v2(":memory:", &db2, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = rc == SQLITE_OK && sql_vt_register(db2, &env2, &err) == 0 ? rc : SQLITE_ERROR;
+    rc = rc == SQLITE_OK ? sqlite3_exec(db2, decl, NULL, NULL, NULL) : rc;
+    char ins[128];
+    snprintf(ins, sizeof ins, "INSERT INTO ai (id, v) VALUES (%llu, 'other node')",
+             (unsigned long long)(first + 3));
+    rc = rc == SQLITE_OK ? sqlite3_exec(db2, ins, NULL, NULL, NULL) : rc;
+    end_txn(d, rc == SQLITE_OK);
+    check(d, rc == SQLITE_OK, "the other node inserted id %llu explicitly",
+          (unsigned long long)(first + 3));
+    sqlite3_close(db2);
+    sql_cat_close(cat2);
+    run(d, "INSERT INTO ai (v) VALUES ('b'), ('c'), ('d'), ('e')");
+    snprintf(want, sizeof want, "Duplicate entry '%llu' for key 'ai%s.PRIMARY'",
+             (unsigned long long)(first + 3), g_suffix);
+    check(d, d->my_errno == 1062 && strcmp(d->errmsg, want) == 0,
+          "this node's next value collides: %s", want);
+    run(d, "SELECT v FROM ai WHERE id = %llu", (unsigned long long)(first + 3));
+    check(d, out_is(d, "other node\n"), "the other node's row is intact");
+}
+
 typedef struct vt_case {
     const char *name;
     void (*fn)(drv *d);
@@ -1050,6 +1193,7 @@ static const vt_case cases[] = {
     {"types", case_types},
     {"backfill", case_backfill},
     {"bounds", case_bounds},
+    {"batch", case_batch},
     {"perf", case_perf},
     {"perf_insert", case_perf_insert},
 };
