@@ -347,6 +347,7 @@ static void vt_free(sql_vt *v)
     sql_vt_free_spare(v);
     sql_vt_free_checks(v);
     sql_vt_free_pend(v);
+    sql_vt_kept_free(v);
     vt_free_cols(v);
     free(v->dbname);
     free(v->tname);
@@ -456,7 +457,9 @@ static int vt_disconnect(sqlite3_vtab *vtab)
  * the INSERT rows kept for a batched check. */
 static int vt_begin(sqlite3_vtab *vtab)
 {
-    (void)vtab;
+    sql_vt *v = (sql_vt *)vtab;
+    v->writing = true; /* its scans keep the rows they read for xUpdate */
+    sql_vt_kept_clear(v);
     return SQLITE_OK;
 }
 static int vt_sync(sqlite3_vtab *vtab)
@@ -465,12 +468,18 @@ static int vt_sync(sqlite3_vtab *vtab)
 }
 static int vt_commit(sqlite3_vtab *vtab)
 {
-    sql_vt_drop_pending((sql_vt *)vtab); /* empty after xSync */
+    sql_vt *v = (sql_vt *)vtab;
+    sql_vt_drop_pending(v); /* empty after xSync */
+    v->writing = false;
+    sql_vt_kept_clear(v);
     return SQLITE_OK;
 }
 static int vt_rollback(sqlite3_vtab *vtab)
 {
-    sql_vt_drop_pending((sql_vt *)vtab);
+    sql_vt *v = (sql_vt *)vtab;
+    sql_vt_drop_pending(v);
+    v->writing = false;
+    sql_vt_kept_clear(v);
     return SQLITE_OK;
 }
 

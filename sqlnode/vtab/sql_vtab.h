@@ -67,6 +67,7 @@ typedef struct sql_vt_env {
 
     /* statistics, cumulative (the module only adds; the session may read or zero them) */
     uint64_t check_reads; /* cm_txn_batch_get calls made for duplicate-key checks of writes */
+    uint64_t row_reads;   /* rows UPDATE/DELETE read again with cm_txn_get (not kept by a scan) */
 
     /* per transaction: tables written, for the schema-version check at commit (the session
      * clears it when the transaction ends) */

@@ -367,7 +367,160 @@ static int cur_fail(vt_cursor *c, int rc)
     return sql_vt_fail(c->v, &c->err);
 }
 
+/* ---- kept rows --------------------------------------------------------------------------------
+ * SQLite 3.40 runs an UPDATE or DELETE of a virtual table that may touch several rows in two
+ * passes: the scan first (values into an ephemeral table / rowids into a RowSet), then one
+ * xUpdate per row — one-pass only for a unique lookup (where.c allows ONEPASS_MULTI for ordinary
+ * tables only). By the time xUpdate needs a row's stored values, the cursor has moved on. So
+ * while a statement writes the table (xBegin was called: SQLite begins the virtual tables of a
+ * writing statement in its prologue, before the scan), every row a cursor of the table reads is
+ * copied here by handle, up to SQL_VT_KEPT_BYTES_MAX, and xUpdate takes it from here instead of
+ * reading it again. Such statements scan with cm_txn_scan (full rows, the transaction's writes
+ * merged), never the coprocessor (projected columns only), and index plans fetch their rows even
+ * when covering (one batch get per SQL_VT_LOOKUP_BATCH entries instead of one get per row). A row
+ * the statement writes is forgotten (sql_vt_kept_forget), so a later xUpdate of that handle reads
+ * it again; everything is dropped when the statement ends (xCommit/xRollback). */
+typedef struct kept_slot {
+    int64_t h;
+    size_t off;
+    uint32_t len;
+    uint8_t state; /* 0 empty, 1 live, 2 forgotten (keeps probe chains intact) */
+} kept_slot;
+typedef struct kept {
+    cm_buf bytes;
+    kept_slot *slots;
+    size_t cap, used; /* cap: a power of two; used: live + forgotten */
+} kept;
+
+static size_t kept_hash(int64_t h, size_t cap)
+{
+    uint64_t x = (uint64_t)h * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 32) & (cap - 1);
+}
+
+static kept_slot *kept_lookup(kept *k, int64_t h)
+{
+    if (k->cap == 0) {
+        return NULL;
+    }
+    for (size_t i = kept_hash(h, k->cap), n = 0; n < k->cap; i = (i + 1) & (k->cap - 1), n++) {
+        kept_slot *s = &k->slots[i];
+        if (s->state == 0) {
+            return s;
+        }
+        if (s->h == h) {
+            return s;
+        }
+    }
+    return NULL; /* full: cannot happen, the table is grown at half */
+}
+
+static int kept_grow(kept *k)
+{
+    size_t cap = k->cap ? k->cap * 2 : 256;
+    kept_slot *old = k->slots;
+    size_t ocap = k->cap;
+    k->slots = calloc(cap, sizeof *k->slots);
+    if (k->slots == NULL) {
+        k->slots = old;
+        return CM_E_NOMEM;
+    }
+    k->cap = cap;
+    k->used = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].state == 1) {
+            kept_slot *s = kept_lookup(k, old[i].h);
+            *s = old[i];
+            k->used++;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Copies the cursor's current row (SRC_ROW) when its statement writes the table. */
+static void keep_row(vt_cursor *c)
+{
+    sql_vt *v = c->v;
+    if (!v->writing) {
+        return;
+    }
+    kept *k = v->kept;
+    if (k == NULL) {
+        k = v->kept = calloc(1, sizeof *k);
+        if (k == NULL) {
+            return; /* not kept: xUpdate reads it again */
+        }
+    }
+    if (k->bytes.len + c->row.len > SQL_VT_KEPT_BYTES_MAX || c->row.len > UINT32_MAX) {
+        return;
+    }
+    if ((k->used + 1) * 2 > k->cap && kept_grow(k) != 0) {
+        return;
+    }
+    kept_slot *s = kept_lookup(k, c->handle);
+    if (s == NULL) {
+        return;
+    }
+    size_t off = k->bytes.len;
+    if (cm_buf_append_slice(&k->bytes, c->row) != 0) {
+        return;
+    }
+    if (s->state == 0) {
+        k->used++;
+    }
+    s->h = c->handle;
+    s->off = off;
+    s->len = (uint32_t)c->row.len;
+    s->state = 1;
+}
+
+bool sql_vt_kept_find(sql_vt *v, int64_t h, cm_slice *row)
+{
+    kept *k = v->kept;
+    kept_slot *s = k ? kept_lookup(k, h) : NULL;
+    if (s == NULL || s->state != 1) {
+        return false;
+    }
+    *row = cm_slice_make(k->bytes.ptr + s->off, s->len);
+    return true;
+}
+
+void sql_vt_kept_forget(sql_vt *v, int64_t h)
+{
+    kept *k = v->kept;
+    kept_slot *s = k ? kept_lookup(k, h) : NULL;
+    if (s != NULL && s->state == 1) {
+        s->state = 2;
+    }
+}
+
+void sql_vt_kept_clear(sql_vt *v)
+{
+    kept *k = v->kept;
+    if (k != NULL && k->used > 0) {
+        memset(k->slots, 0, k->cap * sizeof *k->slots);
+        k->used = 0;
+    }
+    if (k != NULL) {
+        cm_buf_reset(&k->bytes);
+    }
+}
+
+void sql_vt_kept_free(sql_vt *v)
+{
+    kept *k = v->kept;
+    if (k != NULL) {
+        cm_buf_fini(&k->bytes);
+        free(k->slots);
+        free(k);
+        v->kept = NULL;
+    }
+}
+
 /* ---- positioning ----------------------------------------------------------------------------- */
+
+static void keep_row(vt_cursor *c);
 
 static void set_row(vt_cursor *c, int64_t handle, cm_slice row)
 {
@@ -375,6 +528,7 @@ static void set_row(vt_cursor *c, int64_t handle, cm_slice row)
     c->src = SRC_ROW;
     c->row = row;
     c->view_ok = false;
+    keep_row(c);
 }
 
 /* Remembers the row a point read found, for an UPDATE/DELETE of it that follows. */
@@ -976,7 +1130,7 @@ static int filter_handle(vt_cursor *c, int argc, sqlite3_value **argv, int *argi
     if (rc != 0) {
         return cm_err_set(&c->err, rc, "vtab: out of memory");
     }
-    if (sql_vt_table_dirty(v)) {
+    if (sql_vt_table_dirty(v) || v->writing) { /* writing: full rows to keep */
         return cm_txn_scan(c->txn, cm_buf_slice(&c->start), cm_buf_slice(&c->end), &c->it, &c->err);
     }
     return build_projection(c);
@@ -1002,6 +1156,9 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
     int rc = sql_vt_txn(v, &c->txn, &c->err);
     if (rc != 0) {
         return cur_fail(c, rc);
+    }
+    if (v->writing) {
+        c->p.flags &= ~VT_P_COVERING; /* fetch the rows (batched) and keep them for xUpdate */
     }
     int argi = 0;
     rc = c->p.access == VT_INDEX ? filter_index(c, argc, argv, &argi)

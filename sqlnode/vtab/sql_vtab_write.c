@@ -256,6 +256,10 @@ static int read_row(wctx *w, int64_t handle, cm_buf *buf, cm_slice *row)
         *row = cm_buf_slice(&v->cache_row);
         return 0;
     }
+    if (sql_vt_kept_find(v, handle, row)) {
+        return 0; /* read by this statement's scan */
+    }
+    v->env->row_reads++;
     cm_buf_reset(&v->key2);
     int rc = cm_keys_append_row(&v->key2, v->table_id, handle);
     rc = rc ? rc : cm_txn_get(w->txn, cm_buf_slice(&v->key2), buf, &w->err);
@@ -289,6 +293,7 @@ static int delete_entries(wctx *w, int64_t handle, const cm_datum *vals)
     if (v->cache_valid && v->cache_handle == handle) {
         v->cache_valid = false;
     }
+    sql_vt_kept_forget(v, handle);
     return rc;
 }
 
@@ -713,6 +718,9 @@ static int pend_flush(wctx *w)
                         cm_slice_make(p->bytes.ptr + e->voff, e->vlen), &w->err);
     }
     v->cache_valid = false;
+    for (uint32_t i = 0; i < p->nrows; i++) {
+        sql_vt_kept_forget(v, p->rows[i].h);
+    }
     pend_clear(p);
     return rc;
 }
@@ -791,6 +799,8 @@ static int write_entries(wctx *w, int64_t handle, const cm_datum *old_vals, int6
     if (v->cache_valid && (v->cache_handle == handle || v->cache_handle == old_handle)) {
         v->cache_valid = false;
     }
+    sql_vt_kept_forget(v, handle);
+    sql_vt_kept_forget(v, old_handle);
     return rc;
 }
 
@@ -983,6 +993,7 @@ static int do_delete(wctx *w, sqlite3_value *old)
             if (v->cache_valid && v->cache_handle == h) {
                 v->cache_valid = false;
             }
+            sql_vt_kept_forget(v, h);
             v->env->affected++;
             sql_vt_mark_written(v);
         }
