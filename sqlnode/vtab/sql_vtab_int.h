@@ -156,6 +156,11 @@ bool sql_vt_handle_bound(int op, sqlite3_value *val, int64_t *lo, int64_t *hi);
  * NULL datum with fit NONE. out is prefix-cut for a prefix column. */
 int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_value *val,
                      cm_datum *out, cm_buf *scratch, sql_type_fit *fit, cm_err *err);
+/* Whether a range constraint (lower: > or >=, op_incl: >= or <=) whose key value relates to the
+ * operand as fit says bounds the key range (*use) and whether inclusively (*incl); pfx: a
+ * prefix column (cut keys: inclusive); ordered: sql_type_key_ordered of the column. */
+void sql_vt_key_bound(bool lower, bool op_incl, sql_type_fit fit, bool pfx, bool ordered, bool *use,
+                      bool *incl);
 /* Appends the (possibly prefix-truncated) key datum of index column k for a stored value. */
 cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k,
                             const cm_datum *d);

@@ -912,7 +912,7 @@ static int build_projection(vt_cursor *c)
  * NONE, or a column whose key order is not SQLite's order (ENUM, SET, TIME, BIT), gives no
  * bound; a prefix column's keys are cut values, so its bounds are inclusive. SQLite re-checks
  * every index constraint (omit = 0), so a wider range is only slower, never wrong. */
-static void key_bound(bool lower, bool op_incl, sql_type_fit fit, bool pfx, bool ordered, bool *use,
+void sql_vt_key_bound(bool lower, bool op_incl, sql_type_fit fit, bool pfx, bool ordered, bool *use,
                       bool *incl)
 {
     *use = fit != SQL_TYPE_FIT_NONE && ordered;
@@ -973,7 +973,7 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
         if (rc == 0 && d.type == CM_DT_NULL && fit == SQL_TYPE_FIT_EXACT) {
             return 1; /* compared with NULL */
         }
-        key_bound(true, (c->p.flags & VT_P_LO_INCL) != 0, fit, pfx, ordered, &use, &incl);
+        sql_vt_key_bound(true, (c->p.flags & VT_P_LO_INCL) != 0, fit, pfx, ordered, &use, &incl);
         if (rc == 0 && use) {
             cm_buf_reset(&c->start);
             rc = cm_buf_append(&c->start, pre->ptr, plen);
@@ -993,7 +993,7 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
         if (rc == 0 && d.type == CM_DT_NULL && fit == SQL_TYPE_FIT_EXACT) {
             return 1;
         }
-        key_bound(false, (c->p.flags & VT_P_HI_INCL) != 0, fit, pfx, ordered, &use, &incl);
+        sql_vt_key_bound(false, (c->p.flags & VT_P_HI_INCL) != 0, fit, pfx, ordered, &use, &incl);
         if (rc == 0 && use) {
             rc = cm_buf_append(&c->end, pre->ptr, plen);
             rc = rc ? rc : cm_codec_encode_datum(&c->end, &d, &c->err);
