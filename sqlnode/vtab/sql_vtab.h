@@ -58,6 +58,17 @@ typedef struct sql_vt_env {
     bool strict;     /* sql_mode has STRICT_TRANS_TABLES or STRICT_ALL_TABLES */
     bool found_rows; /* CLIENT_FOUND_ROWS: UPDATE counts matched rows */
     int64_t now_us;  /* the statement's NOW() for DEFAULT/ON UPDATE CURRENT_TIMESTAMP */
+    /* The columns an INSERT/REPLACE names, so that an explicit NULL is told from an omitted
+     * column (SQLite passes NULL for both to a virtual table and drops the declared DEFAULTs):
+     * insert_named[i] is true when SQLite column i of table insert_table (declaration order:
+     * the table's PUBLIC columns) is named by the statement's column list — every column when
+     * it has none; a column given as DEFAULT counts as not named. Borrowed for the statement;
+     * NULL when the session does not know (then a NULL that is not a bound parameter into a
+     * column with a non-NULL default is taken as omitted: an explicit NULL literal stores the
+     * default, where MySQL stores NULL or refuses it with 1048). */
+    const bool *insert_named;
+    uint32_t ninsert_named;
+    int64_t insert_table; /* table id insert_named describes */
 
     /* outputs, per statement (the session zeroes them before stepping) */
     uint64_t affected;        /* MySQL affected rows (REPLACE of an existing row counts 2) */

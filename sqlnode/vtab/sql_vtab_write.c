@@ -147,13 +147,24 @@ static int store_default(wctx *w, uint32_t off)
 }
 
 /* SQLite 3.40 does not apply the DEFAULTs of a virtual table's declaration (its default list
- * is dropped when the table is declared) and passes NULL for every column an INSERT omits. A
- * NULL that does not come from a bound parameter is therefore taken as "omitted" when the
- * column has a non-NULL default; an explicit NULL literal into such a column thus gets the
- * default too (MySQL would store NULL, or refuse it for a NOT NULL column in strict mode). */
-static bool omitted(const sql_cat_col *c, sqlite3_value *val)
+ * is dropped when the table is declared) and passes NULL for every column an INSERT omits. When
+ * the session tells which columns the statement names (env->insert_named), a NULL for a column
+ * not named is "omitted" (its default applies) and a NULL for a named one is stored as NULL
+ * (1048 for NOT NULL), as in MySQL. Otherwise a NULL that does not come from a bound parameter is
+ * taken as "omitted" when the column has a non-NULL default; an explicit NULL literal into such a
+ * column thus gets the default (MySQL would store NULL, or refuse it for a NOT NULL column). */
+static bool omitted(const sql_vt *v, const vt_col *col, sqlite3_value *val)
 {
-    return sqlite3_value_type(val) == SQLITE_NULL && !sqlite3_value_frombind(val) &&
+    const sql_cat_col *c = col->c;
+    if (sqlite3_value_type(val) != SQLITE_NULL) {
+        return false;
+    }
+    const sql_vt_env *e = v->env;
+    if (e->insert_named != NULL && e->insert_table == v->table_id) {
+        return col->vcol < 0 || (uint32_t)col->vcol >= e->ninsert_named ||
+               !e->insert_named[col->vcol];
+    }
+    return !sqlite3_value_frombind(val) &&
            (c->default_now || (c->has_default && !c->default_null && c->default_text != NULL));
 }
 
@@ -895,7 +906,7 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
     for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
         const vt_col *col = &v->cols[i];
         w->offs[i] = SIZE_MAX;
-        if (col->vcol >= 0 && !omitted(col->c, vals[col->vcol])) {
+        if (col->vcol >= 0 && !omitted(v, col, vals[col->vcol])) {
             rc = store_arg(w, i, vals[col->vcol]);
         } else if (col->written) {
             rc = store_default(w, i);
