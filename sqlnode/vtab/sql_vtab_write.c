@@ -479,7 +479,9 @@ static int run_checks(wctx *w, checks *ck, int64_t self, conflicts *cf)
  * flushes first anyway. The rows are flushed when the batch is full, by xSync at the end of the
  * statement (whose error SQLite returns from sqlite3_step and which rolls the statement back),
  * and before any other write or read of the table; xRollback drops them. IGNORE and REPLACE
- * decide per row and keep the per-row path. */
+ * decide per row and keep the per-row path (so must INSERT … ON DUPLICATE KEY UPDATE when it is
+ * added). This relies on SQLite staying in autocommit (the session never sends it BEGIN), so
+ * that xSync ends every writing statement. */
 typedef struct pend_row {
     int64_t h;
     size_t roff, rlen; /* encoded row in bytes */
@@ -505,7 +507,8 @@ typedef struct pend {
     cm_buf *vals;
     bool *found, *dup;
     size_t *order;
-    size_t kcap;
+    size_t kcap; /* keys, found, dup, order */
+    size_t vcap; /* vals (initialized) */
 } pend;
 
 static pend *pend_of(sql_vt *v, bool create)
@@ -530,7 +533,7 @@ void sql_vt_free_pend(sql_vt *v)
         return;
     }
     cm_buf_fini(&p->bytes);
-    for (size_t i = 0; i < p->kcap; i++) {
+    for (size_t i = 0; i < p->vcap; i++) {
         cm_buf_fini(&p->vals[i]);
     }
     free(p->ents);
@@ -664,35 +667,31 @@ static int pend_flush(wctx *w)
     }
     int rc = 0;
     size_t n = p->nchks;
-    if (n > p->kcap) {
-        size_t old = p->kcap;
+    if (n > p->vcap) {
         cm_buf *nv = realloc(p->vals, n * sizeof *nv);
-        if (nv != NULL) {
-            p->vals = nv;
-            for (size_t i = old; i < n; i++) {
-                cm_buf_init(&p->vals[i]);
-            }
-            p->kcap = n;
+        if (nv == NULL) {
+            return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
         }
-        free(p->keys);
-        free(p->found);
-        free(p->dup);
-        free(p->order);
-        p->keys = calloc(n, sizeof *p->keys);
-        p->found = calloc(n, sizeof *p->found);
-        p->dup = calloc(n, sizeof *p->dup);
-        p->order = calloc(n, sizeof *p->order);
-        if (nv == NULL || !p->keys || !p->found || !p->dup || !p->order) {
-            free(p->keys);
-            free(p->found);
-            free(p->dup);
-            free(p->order);
-            p->keys = NULL;
-            p->found = p->dup = NULL;
-            p->order = NULL;
-            p->kcap = nv == NULL ? old : 0;
-            rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+        p->vals = nv;
+        for (size_t i = p->vcap; i < n; i++) {
+            cm_buf_init(&p->vals[i]);
         }
+        p->vcap = n;
+    }
+    if (n > p->kcap) {
+        /* each array keeps its old block when its realloc fails; kcap moves only when all grew */
+        cm_slice *k = realloc(p->keys, n * sizeof *k);
+        p->keys = k ? k : p->keys;
+        bool *f = realloc(p->found, n * sizeof *f);
+        p->found = f ? f : p->found;
+        bool *dp = realloc(p->dup, n * sizeof *dp);
+        p->dup = dp ? dp : p->dup;
+        size_t *o = realloc(p->order, n * sizeof *o);
+        p->order = o ? o : p->order;
+        if (!k || !f || !dp || !o) {
+            return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+        }
+        p->kcap = n;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         p->keys[i] = chk_key(p, i);
