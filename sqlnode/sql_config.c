@@ -8,8 +8,10 @@
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const cm_cfg_option options[] = {
-    {"pd", CM_CFG_STRING, offsetof(sql_config, pd_addrs), "127.0.0.1:2379", 0, 0, NULL,
-     "PD addresses, comma-separated"},
+    {"pd", CM_CFG_STRING, offsetof(sql_config, pd_addrs), "", 0, 0, NULL,
+     "PD address; empty: no cluster (protocol only: tables give 1146, DDL 1235)"},
+    {"cluster-wait", CM_CFG_DURATION, offsetof(sql_config, cluster_wait_ms), "60s", 1000, DAY_MS,
+     NULL, "how long start-up waits for PD and the kvnodes before giving up"},
     {"mysql-addr", CM_CFG_STRING, offsetof(sql_config, mysql_addr), "127.0.0.1:4000", 0, 0, NULL,
      "MySQL protocol listen address"},
     {"status-addr", CM_CFG_STRING, offsetof(sql_config, status_addr), "127.0.0.1:10080", 0, 0, NULL,
@@ -46,6 +48,8 @@ static const cm_cfg_option options[] = {
      NULL, "schema lease (DESIGN.md §8)"},
     {"gc-life-time", CM_CFG_DURATION, offsetof(sql_config, gc_life_time_ms), "10m", 1000,
      30 * DAY_MS, NULL, "MVCC versions younger than this are kept"},
+    {"autocommit-retries", CM_CFG_INT, offsetof(sql_config, autocommit_retries), "5", 1, 100, NULL,
+     "re-runs of an autocommit DML statement after a write conflict before 1213"},
     {"stmt-cache-size", CM_CFG_INT, offsetof(sql_config, stmt_cache_size), "256", 0, 100000, NULL,
      "prepared SQLite statements cached per session"},
 };

@@ -26,6 +26,8 @@ typedef struct sql_config {
     int64_t schema_lease_ms;
     int64_t gc_life_time_ms;
     int64_t stmt_cache_size;
+    int64_t cluster_wait_ms;
+    int64_t autocommit_retries;
 } sql_config;
 
 extern const cm_cfg_table sql_config_table;

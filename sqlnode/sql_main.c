@@ -1,9 +1,14 @@
 /* sql_main.c — the sqlnode process: configuration, system variables, accounts, TLS material,
- * the MySQL listener and the status server; SIGTERM/SIGINT close every session and exit. */
+ * the cluster (KV client, catalog, GC worker; waited for at start-up), the MySQL listener and
+ * the status server; SIGTERM/SIGINT close every session and exit. */
 #include "cm_config.h"
+#include "cm_kv_client.h"
 #include "cm_log.h"
+#include "cm_time.h"
 #include "sql_auth.h"
+#include "sql_catalog.h"
 #include "sql_config.h"
+#include "sql_gc.h"
 #include "sql_metrics.h"
 #include "sql_server.h"
 #include "sql_session.h"
@@ -19,10 +24,12 @@
 #include <unistd.h>
 
 static sql_server *g_server;
+static volatile sig_atomic_t g_stop; /* a signal during the start-up wait */
 
 static void on_signal(int sig)
 {
     (void)sig;
+    g_stop = 1;
     if (g_server != NULL) {
         sql_server_wake(g_server);
     }
@@ -69,6 +76,85 @@ static int apply_config(const sql_config *cfg, sql_sysvars *g)
     return 0;
 }
 
+/* One probe of the cluster: a timestamp from PD and a read through the region holding the
+ * metadata keys (CM_E_NOT_FOUND is an answer). */
+static int cluster_probe(cm_kv_client *probe, cm_err *err)
+{
+    cm_txn *t = NULL;
+    int rc = cm_txn_begin(probe, &t, err);
+    if (rc == 0) {
+        cm_buf v = CM_BUF_INIT;
+        static const char key[] = "m";
+        rc = cm_txn_get(t, cm_slice_make(key, 1), &v, err);
+        rc = rc == CM_E_NOT_FOUND ? 0 : rc;
+        cm_buf_fini(&v);
+        cm_txn_free(t);
+    }
+    return rc;
+}
+
+/* Start-up: waits until PD and the kvnodes answer (the playground starts pd, kvnodes and
+ * sqlnodes in order), probing with a short per-attempt budget and logging progress, for at
+ * most cfg->cluster_wait_ms; then opens the catalog (which reads and, on a fresh cluster,
+ * writes metadata) over the process's client with the normal retry budget. 0 or -1 with a
+ * message on stderr. */
+static int cluster_open(const sql_config *cfg, cm_kv_client **kc, sql_catalog **cat)
+{
+    cm_err err;
+    cm_err_clear(&err);
+    int64_t start = (int64_t)cm_time_mono_ms();
+    int64_t deadline = start + cfg->cluster_wait_ms;
+    cm_kv_client_options po;
+    cm_kv_client_options_default(&po);
+    po.retry_budget_ms = cfg->cluster_wait_ms < 5000 ? cfg->cluster_wait_ms / 2 : 5000;
+    cm_kv_client *probe = NULL;
+    int rc = cm_kv_client_create(cfg->pd_addrs, &po, &probe, &err);
+    for (int attempt = 1; rc == 0 && !g_stop; attempt++) {
+        rc = cluster_probe(probe, &err);
+        if (rc == 0) {
+            CM_INFO("sql", "cluster answers pd=%s after %lld ms (attempt %d)", cfg->pd_addrs,
+                    (long long)((int64_t)cm_time_mono_ms() - start), attempt);
+            break;
+        }
+        int64_t now = (int64_t)cm_time_mono_ms();
+        CM_INFO("sql", "waiting for the cluster (pd=%s, attempt %d, %lld ms left): %s",
+                cfg->pd_addrs, attempt, (long long)(now < deadline ? deadline - now : 0), err.msg);
+        if (now >= deadline) {
+            break;
+        }
+        rc = 0;
+        for (int i = 0; i < 10 && !g_stop && (int64_t)cm_time_mono_ms() < deadline; i++) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cm_kv_client_free(probe);
+    if (rc == 0 && !g_stop) {
+        rc = cm_kv_client_create(cfg->pd_addrs, NULL, kc, &err);
+        if (rc == 0) {
+            rc = sql_cat_open(*kc, NULL, cat, &err);
+        }
+        if (rc == 0) {
+            sql_schema *snap = sql_cat_acquire(*cat);
+            CM_INFO("sql", "catalog open: schema version %llu",
+                    (unsigned long long)(snap ? sql_schema_version(snap) : 0));
+            if (snap != NULL) {
+                sql_schema_release(snap);
+            }
+            return 0;
+        }
+    }
+    fprintf(stderr,
+            "sqlnode: the cluster at pd=%s is not reachable after %lld ms: %s\n"
+            "sqlnode: start pd and the kvnodes first, raise --cluster-wait, or run with --pd '' "
+            "(no cluster)\n",
+            cfg->pd_addrs, (long long)((int64_t)cm_time_mono_ms() - start),
+            err.msg[0] ? err.msg : "stopped");
+    cm_kv_client_free(*kc);
+    *kc = NULL;
+    return -1;
+}
+
 static int status_json(void *user, cm_buf *out)
 {
     return sql_server_status_json(user, out);
@@ -96,6 +182,9 @@ static int run(const sql_config *cfg)
     }
     sql_tls *tls = NULL;
     sql_server *server = NULL;
+    cm_kv_client *kc = NULL;
+    sql_catalog *cat = NULL;
+    sql_gc *gc = NULL;
     int exit_code = 1;
     if (rc != 0) {
         fprintf(stderr, "sqlnode: %s\n", err.msg);
@@ -120,10 +209,48 @@ static int run(const sql_config *cfg)
     } else {
         CM_WARN("sql", "no RSA key pair (caching_sha2_password needs TLS then): %s", err.msg);
     }
-    sql_server_cfg scfg = {cfg->mysql_addr, &globals, &auth, tls, (uint32_t)cfg->stmt_cache_size};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (cfg->pd_addrs != NULL && cfg->pd_addrs[0] != '\0') {
+        if (cluster_open(cfg, &kc, &cat) != 0) {
+            goto out;
+        }
+    } else {
+        CM_WARN("sql", "no cluster (--pd is empty): tables give 1146 and DDL 1235");
+    }
+    sql_server_cfg scfg = {cfg->mysql_addr,
+                           &globals,
+                           &auth,
+                           tls,
+                           (uint32_t)cfg->stmt_cache_size,
+                           kc,
+                           cat,
+                           (uint32_t)cfg->autocommit_retries};
     if (sql_server_create(&scfg, &server, &err) != 0) {
         fprintf(stderr, "sqlnode: %s\n", err.msg);
         goto out;
+    }
+    char node[300]; /* the GC worker's registry name: kept until sql_gc_stop */
+    if (kc != NULL) {
+        if (cfg->advertise_addr != NULL && cfg->advertise_addr[0] != '\0') {
+            snprintf(node, sizeof(node), "%s", cfg->advertise_addr);
+        } else {
+            snprintf(node, sizeof(node), "%.*s:%d", (int)strcspn(cfg->mysql_addr, ":"),
+                     cfg->mysql_addr, sql_server_port(server));
+        }
+        sql_gc_options go;
+        sql_gc_options_default(&go);
+        go.node_name = node;
+        go.life_time_ms = cfg->gc_life_time_ms;
+        if (sql_gc_start(kc, &go, &gc, &err) != 0) {
+            fprintf(stderr, "sqlnode: GC worker: %s\n", err.msg);
+            goto out;
+        }
+        sql_server_set_gc(server, gc);
     }
     char port[16];
     snprintf(port, sizeof(port), "%d", sql_server_port(server));
@@ -137,12 +264,9 @@ static int run(const sql_config *cfg)
     }
     status_port = cm_status_server_port(status);
     g_server = server;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    if (g_stop) {
+        sql_server_wake(server);
+    }
     /* One machine-readable line for scripts and tests that start us on port 0. */
     printf("sqlnode ready mysql_port=%d status_port=%d\n", sql_server_port(server), status_port);
     fflush(stdout);
@@ -151,7 +275,14 @@ static int run(const sql_config *cfg)
     exit_code = 0;
 out:
     g_server = NULL;
-    sql_server_free(server);
+    sql_server_free(server); /* sessions are gone: nothing uses the cluster any more */
+    if (gc != NULL) {
+        sql_gc_stop(gc);
+    }
+    if (cat != NULL) {
+        sql_cat_close(cat);
+    }
+    cm_kv_client_free(kc);
     sql_tls_free(tls);
     sql_auth_fini(&auth);
     sql_sysvars_fini(&globals);

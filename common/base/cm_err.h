@@ -119,6 +119,10 @@
     X(WRONG_SUB_KEY, -225, 1089, "HY000", "Incorrect prefix key")                                  \
     X(JSON_USED_AS_KEY, -226, 3152, "42000", "JSON column cannot be used in key specification")    \
     X(NONUNIQ_TABLE, -227, 1066, "42000", "Not unique table/alias")                                \
+    X(KEY_DOES_NOT_EXIST, -228, 1176, "42000", "Key doesn't exist in table")                       \
+    X(TOO_LONG_TABLE_COMMENT, -229, 1628, "HY000", "Comment for table is too long")                \
+    X(TOO_LONG_FIELD_COMMENT, -230, 1629, "HY000", "Comment for field is too long")                \
+    X(TOO_LONG_INDEX_COMMENT, -231, 1688, "HY000", "Comment for index is too long")                \
     /* MySQL protocol and sessions (sqlnode/mysql, sqlnode/session) */                             \
     X(HANDSHAKE, -115, 1043, "08S01", "Bad handshake")                                             \
     X(NO_SUCH_THREAD, -116, 1094, "HY000", "Unknown thread id")                                    \

@@ -199,6 +199,16 @@ static void publish_summary(kv_server *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Longest idle wait of the store loop when nothing wakes it. */
+#define STORE_IDLE_WAIT_MS 10
+
+/* kv_raftstore_env.wake_cb: a command was posted to the store loop; end its wait. */
+static void server_wake(void *ctx)
+{
+    kv_server *s = ctx;
+    kv_transport_rpc_wake(s->transport);
+}
+
 static void *store_loop(void *arg)
 {
     kv_server *s = arg;
@@ -224,8 +234,13 @@ static void *store_loop(void *arg)
             _exit(3);
         }
         if (!kv_raftstore_busy(s->rs)) {
-            /* Posted commands do not wake this wait: 1 ms bounds their extra latency. */
-            kv_transport_rpc_wait(s->transport, 1);
+            /* Raft messages and posted commands (proposals, reads) wake this wait at once
+             * (server_wake); the timeout bounds the wait for the next tick and for anything
+             * that does not wake us (at most STORE_IDLE_WAIT_MS). */
+            uint64_t now2 = cm_time_mono_ns();
+            int64_t left_ms = next_tick > now2 ? (int64_t)((next_tick - now2) / 1000000) + 1 : 0;
+            kv_transport_rpc_wait(s->transport,
+                                  left_ms < STORE_IDLE_WAIT_MS ? left_ms : STORE_IDLE_WAIT_MS);
         }
     }
     return NULL;
@@ -688,6 +703,7 @@ int kv_server_start(const kv_server_options *o, kv_server **out, cm_err *err)
     env.alloc_ids_cb = env_alloc_ids;
     env.heartbeat_cb = env_heartbeat;
     env.send_cb = server_send;
+    env.wake_cb = server_wake;
     rc = kv_raftstore_open(&env, &rcfg, &s->rs, err);
     if (rc != 0) {
         goto fail;

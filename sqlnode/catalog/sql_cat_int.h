@@ -16,11 +16,14 @@
 #define SQL_CAT_COLS_MAX        4096  /* columns per table: 1117 (InnoDB's 1017 is lower) */
 #define SQL_CAT_INDEXES_MAX     64    /* indexes per table: 1069 (MySQL MAX_KEY) */
 #define SQL_CAT_KEY_PARTS_MAX   16    /* columns per index: 1070 (MySQL MAX_REF_PARTS) */
-#define SQL_CAT_COMMENT_MAX     2048  /* table comment bytes (MySQL: 2048; columns 1024) */
+#define SQL_CAT_COMMENT_MAX     2048  /* table comment characters: 1628 (MySQL's) */
+#define SQL_CAT_COL_COMMENT_MAX 1024  /* column and index comment characters: 1629/1688 */
 #define SQL_CAT_MEMBERS_MAX     65535 /* ENUM/SET members a stored definition may carry */
 #define SQL_CAT_DDL_RETRIES     10    /* a DDL transaction re-run on write conflict */
 #define SQL_CAT_BACKFILL_BATCH  512   /* rows per backfill transaction (DESIGN §8) */
-#define SQL_CAT_VALUE_BYTES_MAX 65536 /* a default's text */
+#define SQL_CAT_VALUE_BYTES_MAX                                                                    \
+    (1u << 20) /* a stored string: the longest default (VARCHAR(65535)                             \
+                   in 4-byte characters) fits with room */
 
 /* Stored format versions (the first byte of each value). */
 #define SQL_CAT_DB_FORMAT    1
@@ -114,11 +117,15 @@ typedef struct sql_ddl_col {
 typedef enum sql_alter_kind {
     SQL_ALTER_ADD_INDEX = 1,
     SQL_ALTER_DROP_INDEX,
+    SQL_ALTER_RENAME_INDEX, /* RENAME {INDEX|KEY} ix.name TO new_name */
+    SQL_ALTER_OPTIONS,      /* table options: in the statement's charset/engine/comment/… */
+    SQL_ALTER_NOOP,         /* DISABLE KEYS / ENABLE KEYS (mysqldump) */
 } sql_alter_kind;
 
 typedef struct sql_alter_op {
     uint8_t kind;     /* sql_alter_kind */
     sql_ddl_index ix; /* ADD: the index; DROP: ix.name (ix.primary for DROP PRIMARY KEY) */
+    char *new_name;   /* RENAME INDEX */
 } sql_alter_op;
 
 typedef struct sql_ddl_stmt {
@@ -147,6 +154,9 @@ typedef struct sql_ddl_stmt {
  * CM_E_UNSUPPORTED (1235) for DDL this module does not run, or the type module's errors. */
 int sql_ddl_parse(const char *src, const sql_token *t, uint32_t n, cm_arena *a, sql_ddl_stmt *st,
                   cm_err *err);
+/* The same for tokens lexed under lex_mode (SQL_MODE_NO_BACKSLASH_ESCAPES changes strings). */
+int sql_ddl_parse_mode(const char *src, const sql_token *t, uint32_t n, unsigned lex_mode,
+                       cm_arena *a, sql_ddl_stmt *st, cm_err *err);
 
 /* Index ids for a definition are drawn from this (PD in production, a counter in tests). */
 typedef int (*sql_cat_id_cb)(void *user, int64_t *id, cm_err *err);
@@ -164,6 +174,9 @@ int sql_cat_table_copy(const sql_cat_table *t, cm_arena *a, sql_cat_table *out, 
 
 /* Identifier checks shared by parser and executor. */
 int sql_cat_check_name(const char *name, int kind_code, cm_err *err);
+
+/* Characters of a UTF-8 string (continuation bytes do not count). */
+size_t sql_cat_chars(const char *s);
 
 /* Case-insensitive ASCII comparison. */
 int sql_cat_namecmp(const char *a, const char *b);

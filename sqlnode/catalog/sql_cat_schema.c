@@ -332,8 +332,7 @@ int sql_cat_table_copy(const sql_cat_table *t, cm_arena *a, sql_cat_table *out, 
     return 0;
 }
 
-/* Characters of a UTF-8 string (continuation bytes do not count). */
-static size_t utf8_chars(const char *s)
+size_t sql_cat_chars(const char *s)
 {
     size_t n = 0;
     for (; *s; s++) {
@@ -353,7 +352,7 @@ int sql_cat_check_name(const char *name, int kind_code, cm_err *err)
     if (n == 0 || name[n - 1] == ' ') {
         return cm_err_set(err, kind_code, "Incorrect %s name '%s'", what, name);
     }
-    if (utf8_chars(name) > SQL_CAT_NAME_CHARS_MAX) {
+    if (sql_cat_chars(name) > SQL_CAT_NAME_CHARS_MAX) {
         return cm_err_set(err, CM_E_TOO_LONG_IDENT, "Identifier name '%.100s' is too long", name);
     }
     return 0;

@@ -154,6 +154,11 @@ bool sql_ddl_is_ddl(const char *src, const sql_token *t, uint32_t n);
  * primary keys, 1075 auto column must be a key, 1067 invalid default, 1064 syntax. */
 int sql_ddl_exec(sql_catalog *c, const char *curdb, const char *src, const sql_token *t, uint32_t n,
                  sql_ddl_result *res, cm_err *err);
+/* sql_ddl_exec for tokens lexed under the session's SQL_MODE_* bits (lex_mode): with
+ * NO_BACKSLASH_ESCAPES a backslash in a DEFAULT or COMMENT string is a plain character.
+ * sql_ddl_exec is this with lex_mode 0. */
+int sql_ddl_exec_mode(sql_catalog *c, const char *curdb, unsigned lex_mode, const char *src,
+                      const sql_token *t, uint32_t n, sql_ddl_result *res, cm_err *err);
 
 /* The KV entry of index ix of table t for one row (docs/sql-layer.md "Index entries"), shared by
  * the vtab's index maintenance and the catalog's backfill so both write the same bytes.

@@ -505,6 +505,154 @@ static int rename_tables(ddl_ctx *x, cm_err *err)
 
 /* ---- indexes --------------------------------------------------------------------------------- */
 
+/* ALTER TABLE … RENAME {INDEX|KEY} a TO b (t is the statement's working copy). */
+static int rename_index(sql_cat_table *t, const sql_alter_op *op, cm_arena *a, cm_err *err)
+{
+    sql_cat_index *ix = NULL;
+    for (uint32_t j = 0; j < t->nindexes; j++) {
+        if (sql_cat_namecmp(t->indexes[j].name, op->ix.name) == 0) {
+            ix = &t->indexes[j];
+        }
+    }
+    if (ix == NULL || ix->primary) {
+        return cm_err_set(err, CM_E_KEY_DOES_NOT_EXIST, "Key '%s' doesn't exist in table '%s'",
+                          op->ix.name, t->name);
+    }
+    if (sql_cat_namecmp(op->new_name, "PRIMARY") == 0) {
+        return cm_err_set(err, CM_E_WRONG_NAME_FOR_INDEX, "Incorrect index name '%s'",
+                          op->new_name);
+    }
+    int rc = sql_cat_check_name(op->new_name, CM_E_WRONG_NAME_FOR_INDEX, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const sql_cat_index *other = sql_table_index(t, op->new_name);
+    if (other != NULL && other != ix) {
+        return cm_err_set(err, CM_E_DUP_KEYNAME, "Duplicate key name '%s'", op->new_name);
+    }
+    ix->name = cm_arena_strndup(a, op->new_name, strlen(op->new_name));
+    return ix->name == NULL ? nomem(err) : 0;
+}
+
+/* ALTER TABLE … ENGINE=, [DEFAULT] CHARSET=, COLLATE=, COMMENT=, AUTO_INCREMENT=, … */
+static int alter_options(ddl_ctx *x, sql_cat_table *t, cm_err *err)
+{
+    const sql_ddl_stmt *st = x->st;
+    if (st->engine != NULL) {
+        t->engine = st->engine;
+    }
+    if (st->charset != NULL) {
+        t->charset = st->charset;
+    }
+    if (st->collation != NULL) {
+        t->collation = st->collation;
+    }
+    if (st->comment != NULL) {
+        t->comment = st->comment;
+    }
+    if (!st->has_autoinc_start || st->autoinc_start == 0) {
+        return 0;
+    }
+    /* AUTO_INCREMENT=N: the next value is at least N (a lower N is ignored, as InnoDB does) */
+    cm_buf k = CM_BUF_INIT, v = CM_BUF_INIT;
+    int rc = sql_cat_key_autoid(&k, t->db_id, t->id) != 0 ? nomem(err) : 0;
+    uint64_t base = 0;
+    if (rc == 0) {
+        rc = cm_txn_get(x->t, cm_buf_slice(&k), &v, err);
+        if (rc == 0 && v.len == 8) {
+            for (int i = 7; i >= 0; i--) {
+                base = base << 8 | v.ptr[i];
+            }
+        } else if (rc == CM_E_NOT_FOUND) {
+            rc = 0;
+        }
+    }
+    if (rc == 0 && base < st->autoinc_start - 1) {
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++) {
+            b[i] = (uint8_t)((st->autoinc_start - 1) >> (8 * i));
+        }
+        rc = cm_txn_set(x->t, cm_buf_slice(&k), cm_slice_make(b, 8), err);
+    }
+    cm_buf_fini(&k);
+    cm_buf_fini(&v);
+    if (rc == 0 && x->nforget < 64) {
+        x->forget[x->nforget++] = t->id; /* this node's batch may be below N */
+    }
+    return rc;
+}
+
+/* ADD INDEX on the working copy *t (replaced by a copy with the index, state WRITE_REORG, and
+ * remembered for the backfill). */
+static int add_index_op(ddl_ctx *x, sql_cat_table **t, const sql_alter_op *op, cm_err *err)
+{
+    sql_cat_table *n = cm_arena_alloc(x->a, sizeof(*n));
+    if (n == NULL) {
+        return nomem(err);
+    }
+    int rc = sql_ddl_add_index(*t, &op->ix, x->a, next_id, x, n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* the new index is the one whose name *t does not have */
+    for (uint32_t j = 0; j < n->nindexes; j++) {
+        if (sql_table_index(*t, n->indexes[j].name) == NULL) {
+            n->indexes[j].state = SQL_OBJ_WRITE_REORG;
+            x->bf_index[x->bf_n++] = n->indexes[j].id;
+        }
+    }
+    *t = n;
+    return 0;
+}
+
+/* DROP INDEX on the working copy t: its entries are queued for deletion unless the index was
+ * added by this very statement (it has none yet). */
+static int drop_index_op(ddl_ctx *x, sql_cat_table *t, const sql_alter_op *op, cm_err *err)
+{
+    const char *name = op->ix.name;
+    if (op->ix.primary && t->handle_col >= 0) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support 'dropping a clustered "
+                          "primary key'");
+    }
+    uint32_t j = 0;
+    while (j < t->nindexes && sql_cat_namecmp(t->indexes[j].name, name) != 0) {
+        j++;
+    }
+    if (j == t->nindexes) {
+        return cm_err_set(err, CM_E_CANT_DROP_KEY, "Can't DROP '%s'; check that column/key exists",
+                          name);
+    }
+    if (t->autoinc_col >= 0 && t->indexes[j].cols[0] == (uint32_t)t->autoinc_col) {
+        /* the AUTO_INCREMENT column must stay first in some key */
+        bool other = t->handle_col == t->autoinc_col;
+        for (uint32_t k = 0; k < t->nindexes && !other; k++) {
+            other = k != j && t->indexes[k].cols[0] == (uint32_t)t->autoinc_col;
+        }
+        if (!other) {
+            return cm_err_set(err, CM_E_WRONG_AUTO_KEY,
+                              "Incorrect table definition; there can be only one auto column and "
+                              "it must be defined as a key");
+        }
+    }
+    bool was_new = false;
+    for (uint32_t k = 0; k < x->bf_n && !was_new; k++) {
+        if (x->bf_index[k] == t->indexes[j].id) {
+            x->bf_index[k] = x->bf_index[--x->bf_n];
+            was_new = true;
+        }
+    }
+    if (!was_new) {
+        int rc = queue_range(x, t->id, t->indexes[j].id, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    memmove(&t->indexes[j], &t->indexes[j + 1], sizeof(sql_cat_index) * (t->nindexes - j - 1));
+    t->nindexes--;
+    return 0;
+}
+
 static int alter_table(ddl_ctx *x, cm_err *err)
 {
     const sql_cat_table *old;
@@ -517,73 +665,33 @@ static int alter_table(ddl_ctx *x, cm_err *err)
         return nomem(err);
     }
     x->bf_n = 0;
-    for (uint32_t i = 0; i < x->st->nops; i++) {
+    bool changed = false;
+    for (uint32_t i = 0; rc == 0 && i < x->st->nops; i++) {
         const sql_alter_op *op = &x->st->ops[i];
-        if (op->kind == SQL_ALTER_ADD_INDEX) {
-            sql_cat_table *n = cm_arena_alloc(x->a, sizeof(*n));
-            if (n == NULL) {
-                return nomem(err);
-            }
-            rc = sql_ddl_add_index(t, &op->ix, x->a, next_id, x, n, err);
-            if (rc != 0) {
-                return rc;
-            }
-            /* the new index is the one whose id t does not have */
-            for (uint32_t j = 0; j < n->nindexes; j++) {
-                if (sql_table_index(t, n->indexes[j].name) == NULL) {
-                    n->indexes[j].state = SQL_OBJ_WRITE_REORG;
-                    x->bf_index[x->bf_n++] = n->indexes[j].id;
-                }
-            }
-            t = n;
-            continue;
+        changed = changed || op->kind != SQL_ALTER_NOOP;
+        switch (op->kind) {
+        case SQL_ALTER_ADD_INDEX:
+            rc = add_index_op(x, &t, op, err);
+            break;
+        case SQL_ALTER_DROP_INDEX:
+            rc = drop_index_op(x, t, op, err);
+            break;
+        case SQL_ALTER_RENAME_INDEX:
+            rc = rename_index(t, op, x->a, err);
+            break;
+        case SQL_ALTER_OPTIONS:
+            rc = alter_options(x, t, err);
+            break;
+        default: /* SQL_ALTER_NOOP */
+            break;
         }
-        /* DROP INDEX */
-        const char *name = op->ix.name;
-        if (op->ix.primary && t->handle_col >= 0) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support 'dropping a clustered "
-                              "primary key'");
-        }
-        uint32_t j = 0;
-        while (j < t->nindexes && sql_cat_namecmp(t->indexes[j].name, name) != 0) {
-            j++;
-        }
-        if (j == t->nindexes) {
-            return cm_err_set(err, CM_E_CANT_DROP_KEY,
-                              "Can't DROP '%s'; check that column/key exists", name);
-        }
-        if (t->autoinc_col >= 0 && t->indexes[j].cols[0] == (uint32_t)t->autoinc_col) {
-            bool other = t->handle_col == t->autoinc_col;
-            for (uint32_t k = 0; k < t->nindexes && !other; k++) {
-                other = k != j && t->indexes[k].cols[0] == (uint32_t)t->autoinc_col;
-            }
-            if (!other) {
-                return cm_err_set(err, CM_E_WRONG_AUTO_KEY,
-                                  "Incorrect table definition; there can be only one auto column "
-                                  "and it must be defined as a key");
-            }
-        }
-        bool was_new = false;
-        for (uint32_t k = 0; k < x->bf_n; k++) {
-            if (x->bf_index[k] == t->indexes[j].id) {
-                x->bf_index[k] = x->bf_index[--x->bf_n];
-                was_new = true;
-                break;
-            }
-        }
-        if (!was_new) {
-            rc = queue_range(x, t->id, t->indexes[j].id, err);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        memmove(&t->indexes[j], &t->indexes[j + 1], sizeof(sql_cat_index) * (t->nindexes - j - 1));
-        t->nindexes--;
+    }
+    if (rc != 0) {
+        return rc;
     }
     x->bf_db_id = t->db_id;
     x->bf_table_id = t->id;
-    return put_table(x, t, err);
+    return changed ? put_table(x, t, err) : 0;
 }
 
 /* ---- the transaction loop -------------------------------------------------------------------- */
@@ -933,11 +1041,17 @@ static int add_indexes(ddl_ctx *x, cm_err *err)
 int sql_ddl_exec(sql_catalog *c, const char *curdb, const char *src, const sql_token *t, uint32_t n,
                  sql_ddl_result *res, cm_err *err)
 {
+    return sql_ddl_exec_mode(c, curdb, 0, src, t, n, res, err);
+}
+
+int sql_ddl_exec_mode(sql_catalog *c, const char *curdb, unsigned lex_mode, const char *src,
+                      const sql_token *t, uint32_t n, sql_ddl_result *res, cm_err *err)
+{
     memset(res, 0, sizeof(*res));
     cm_arena a;
     cm_arena_init(&a, 0);
     sql_ddl_stmt st;
-    int rc = sql_ddl_parse(src, t, n, &a, &st, err);
+    int rc = sql_ddl_parse_mode(src, t, n, lex_mode, &a, &st, err);
     if (rc != 0) {
         cm_arena_fini(&a);
         return rc;

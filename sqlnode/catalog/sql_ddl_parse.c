@@ -18,6 +18,7 @@ typedef struct ps {
     uint32_t n, i;
     cm_arena *a;
     cm_err *err;
+    unsigned mode; /* SQL_MODE_* bits the tokens were lexed with (string escapes) */
 } ps;
 
 static const sql_token *cur(const ps *p)
@@ -142,7 +143,7 @@ static int string_lit(ps *p, char **out)
     cm_buf b = CM_BUF_INIT;
     int rc = 0;
     while (rc == 0 && is_type(p, SQL_TK_STRING)) {
-        rc = sql_tok_string(p->src, cur(p), 0, &b);
+        rc = sql_tok_string(p->src, cur(p), p->mode, &b);
         p->i++;
     }
     if (rc == 0) {
@@ -295,56 +296,62 @@ static int option_value(ps *p)
     return 0;
 }
 
+/* One table option at p: 1 when one was read, 0 when none starts here, or an error. */
+static int table_option(ps *p, sql_ddl_stmt *st)
+{
+    int rc = charset_option(p, st);
+    if (rc != 0) {
+        return rc;
+    }
+    if (accept_kw(p, "ENGINE")) {
+        accept_op(p, "=");
+        rc = word_or_string(p, &st->engine);
+    } else if (accept_kw(p, "AUTO_INCREMENT")) {
+        accept_op(p, "=");
+        rc = uint_lit(p, &st->autoinc_start);
+        st->has_autoinc_start = true;
+    } else if (accept_kw(p, "COMMENT")) {
+        accept_op(p, "=");
+        rc = string_lit(p, &st->comment);
+        if (rc == 0 && sql_cat_chars(st->comment) > SQL_CAT_COMMENT_MAX) {
+            return cm_err_set(p->err, CM_E_TOO_LONG_TABLE_COMMENT,
+                              "Comment for table '%s' is too long (max = %d)",
+                              st->target.name ? st->target.name : "", SQL_CAT_COMMENT_MAX);
+        }
+    } else {
+        uint32_t save = p->i;
+        accept_kw(p, "DEFAULT"); /* DEFAULT ROW_FORMAT etc. */
+        bool known = false;
+        for (int j = 0; ignored_options[j] != NULL && !known; j++) {
+            known = is_kw(p, ignored_options[j]);
+        }
+        if (!known) {
+            p->i = save;
+            return 0;
+        }
+        p->i++;
+        accept_op(p, "=");
+        rc = option_value(p);
+    }
+    return rc != 0 ? rc : 1;
+}
+
 static int table_options(ps *p, sql_ddl_stmt *st)
 {
     for (;;) {
         if (p->i >= p->n || is_type(p, SQL_TK_SEMI)) {
             return 0;
         }
-        int rc = charset_option(p, st);
+        int rc = table_option(p, st);
         if (rc < 0) {
             return rc;
         }
         if (rc == 0) {
-            if (accept_kw(p, "ENGINE")) {
-                accept_op(p, "=");
-                rc = word_or_string(p, &st->engine);
-            } else if (accept_kw(p, "AUTO_INCREMENT")) {
-                accept_op(p, "=");
-                rc = uint_lit(p, &st->autoinc_start);
-                st->has_autoinc_start = true;
-            } else if (accept_kw(p, "COMMENT")) {
-                accept_op(p, "=");
-                rc = string_lit(p, &st->comment);
-                if (rc == 0 && strlen(st->comment) > SQL_CAT_COMMENT_MAX) {
-                    return cm_err_set(p->err, CM_E_TOO_LONG_IDENT,
-                                      "Comment for table is too long (max = %d)",
-                                      SQL_CAT_COMMENT_MAX);
-                }
-            } else {
-                bool known = false;
-                for (int j = 0; ignored_options[j] != NULL && !known; j++) {
-                    known = is_kw(p, ignored_options[j]);
-                }
-                if (accept_kw(p, "DEFAULT")) { /* DEFAULT ROW_FORMAT etc. */
-                    known = true;
-                    p->i--;
-                }
-                if (!known) {
-                    if (is_kw(p, "PARTITION") || is_kw(p, "TABLESPACE") || is_kw(p, "UNION") ||
-                        is_kw(p, "DATA") || is_kw(p, "INDEX")) {
-                        return unsupported(p, "table option");
-                    }
-                    return syntax(p);
-                }
-                accept_kw(p, "DEFAULT");
-                p->i++;
-                accept_op(p, "=");
-                rc = option_value(p);
+            if (is_kw(p, "PARTITION") || is_kw(p, "TABLESPACE") || is_kw(p, "UNION") ||
+                is_kw(p, "DATA") || is_kw(p, "INDEX")) {
+                return unsupported(p, "table option");
             }
-            if (rc != 0) {
-                return rc;
-            }
+            return syntax(p);
         }
         accept_type(p, SQL_TK_COMMA);
     }
@@ -412,6 +419,11 @@ static int index_options(ps *p, sql_ddl_index *ix)
             int rc = string_lit(p, &ix->comment);
             if (rc != 0) {
                 return rc;
+            }
+            if (sql_cat_chars(ix->comment) > SQL_CAT_COL_COMMENT_MAX) {
+                return cm_err_set(p->err, CM_E_TOO_LONG_INDEX_COMMENT,
+                                  "Comment for index '%s' is too long (max = %d)",
+                                  ix->name ? ix->name : "", SQL_CAT_COL_COMMENT_MAX);
             }
         } else if (accept_kw(p, "KEY_BLOCK_SIZE")) {
             accept_op(p, "=");
@@ -743,6 +755,11 @@ static int column_attrs(ps *p, sql_ddl_col *dc)
             dc->inline_primary = true;
         } else if (accept_kw(p, "COMMENT")) {
             rc = string_lit(p, &c->comment);
+            if (rc == 0 && sql_cat_chars(c->comment) > SQL_CAT_COL_COMMENT_MAX) {
+                return cm_err_set(p->err, CM_E_TOO_LONG_FIELD_COMMENT,
+                                  "Comment for field '%s' is too long (max = %d)", c->name,
+                                  SQL_CAT_COL_COMMENT_MAX);
+            }
         } else if (accept_kw(p, "COLLATE")) {
             char *x;
             rc = word_or_string(p, &x);
@@ -793,7 +810,7 @@ static int column_def(ps *p, sql_ddl_stmt *st)
     memset(&ty, 0, sizeof(ty));
     uint32_t pos = p->i;
     bool serial = is_kw(p, "SERIAL");
-    rc = sql_type_parse_named(p->src, p->t, p->n, &pos, dc.col.name, 0, &ty, p->err);
+    rc = sql_type_parse_named(p->src, p->t, p->n, &pos, dc.col.name, p->mode, &ty, p->err);
     if (rc != 0) {
         return rc;
     }
@@ -1118,8 +1135,61 @@ static int alter_op(ps *p, sql_ddl_stmt *st)
         } else {
             return unsupported(p, "ALTER TABLE DROP COLUMN");
         }
+    } else if (accept_kw(p, "RENAME")) {
+        if (accept_kw(p, "INDEX") || accept_kw(p, "KEY")) {
+            op.kind = SQL_ALTER_RENAME_INDEX;
+            rc = ident(p, &op.ix.name);
+            if (rc == 0) {
+                rc = expect_kw(p, "TO");
+            }
+            if (rc == 0) {
+                rc = ident(p, &op.new_name);
+            }
+        } else if (is_kw(p, "COLUMN")) {
+            return unsupported(p, "ALTER TABLE RENAME COLUMN");
+        } else {
+            /* RENAME [TO|AS] t2: a RENAME TABLE when it is the only change */
+            if (!accept_kw(p, "TO")) {
+                accept_kw(p, "AS");
+            }
+            sql_ddl_name to;
+            rc = qualified(p, &to);
+            if (rc != 0) {
+                return rc;
+            }
+            if (st->nops > 0 || is_type(p, SQL_TK_COMMA)) {
+                return unsupported(p, "ALTER TABLE RENAME with other changes");
+            }
+            sql_ddl_name *v = cm_arena_alloc(p->a, sizeof(*v) * 2);
+            if (v == NULL) {
+                return cm_err_set(p->err, CM_E_NOMEM, "out of memory");
+            }
+            v[0] = st->target;
+            v[1] = to;
+            st->kind = SQL_DDL_RENAME_TABLE;
+            st->names = v;
+            st->nnames = 2;
+            return 0;
+        }
+    } else if ((is_kw(p, "DISABLE") || is_kw(p, "ENABLE")) && is_kw_at(p, 1, "KEYS")) {
+        p->i += 2;
+        op.kind = SQL_ALTER_NOOP;
+        rc = 0;
     } else {
-        return unsupported(p, "ALTER TABLE other than ADD/DROP INDEX");
+        rc = table_option(p, st);
+        if (rc == 0) {
+            return unsupported(p, "ALTER TABLE other than ADD/DROP/RENAME INDEX and options");
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        /* options may follow each other without commas */
+        while ((rc = table_option(p, st)) == 1) {
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        op.kind = SQL_ALTER_OPTIONS;
     }
     return rc == 0 ? push_op(p, st, &op) : rc;
 }
@@ -1146,8 +1216,8 @@ static int parse_alter(ps *p, sql_ddl_stmt *st)
         if (rc != 0) {
             return rc;
         }
-    } while (accept_type(p, SQL_TK_COMMA));
-    if (st->nops == 0) {
+    } while (st->kind == SQL_DDL_ALTER_TABLE && accept_type(p, SQL_TK_COMMA));
+    if (st->kind == SQL_DDL_ALTER_TABLE && st->nops == 0) {
         return syntax(p);
     }
     return end_of_statement(p);
@@ -1156,7 +1226,13 @@ static int parse_alter(ps *p, sql_ddl_stmt *st)
 int sql_ddl_parse(const char *src, const sql_token *t, uint32_t n, cm_arena *a, sql_ddl_stmt *st,
                   cm_err *err)
 {
-    ps p = {src, t, n, 0, a, err};
+    return sql_ddl_parse_mode(src, t, n, 0, a, st, err);
+}
+
+int sql_ddl_parse_mode(const char *src, const sql_token *t, uint32_t n, unsigned lex_mode,
+                       cm_arena *a, sql_ddl_stmt *st, cm_err *err)
+{
+    ps p = {src, t, n, 0, a, err, lex_mode};
     memset(st, 0, sizeof(*st));
     if (accept_kw(&p, "CREATE")) {
         return parse_create(&p, st);

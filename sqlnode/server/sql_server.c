@@ -405,6 +405,11 @@ static int listen_on(const char *addr, int *fd_out, int *port_out, cm_err *err)
     return 0;
 }
 
+void sql_server_set_gc(sql_server *s, sql_gc *gc)
+{
+    s->sess_env.gc = gc;
+}
+
 int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err)
 {
     *out = NULL;
@@ -424,6 +429,9 @@ int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err)
     s->sess_env.processlist = hook_processlist;
     s->sess_env.status = hook_status;
     s->sess_env.stmt_cache_size = cfg->stmt_cache_size;
+    s->sess_env.kc = cfg->kc;
+    s->sess_env.cat = cfg->cat;
+    s->sess_env.autocommit_retries = cfg->autocommit_retries;
     s->conn_env.sess_env = &s->sess_env;
     s->conn_env.auth = cfg->auth;
     s->conn_env.tls = cfg->tls;

@@ -27,6 +27,9 @@ typedef struct sql_server_cfg {
     sql_auth *auth;          /* borrowed */
     sql_tls *tls;            /* borrowed; NULL: no TLS */
     uint32_t stmt_cache_size;
+    cm_kv_client *kc; /* borrowed; NULL (with cat): no cluster */
+    sql_catalog *cat; /* borrowed */
+    uint32_t autocommit_retries;
 } sql_server_cfg;
 
 /* Thread stack of a connection: 512 KiB. SQLite's parser and expression walkers recurse per
@@ -38,6 +41,9 @@ typedef struct sql_server_cfg {
 /* Binds the listener. */
 int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err);
 int sql_server_port(const sql_server *s);
+/* The GC worker sessions register their transactions with (borrowed); call before
+ * sql_server_run. */
+void sql_server_set_gc(sql_server *s, sql_gc *gc);
 /* Accepts connections until sql_server_wake; then closes every session (their threads end
  * within SQL_SRV_SHUTDOWN_WAIT_MS, else they are reported and left). */
 void sql_server_run(sql_server *s);

@@ -3,10 +3,12 @@
 #include "sql_session_int.h"
 
 #include "../mysql/sql_my_const.h"
+#include "cm_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the discard sink ---- */
 
@@ -172,17 +174,17 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
 {
     *out = NULL;
     sql_tr_ctx ctx = sql_sess_tr_ctx(s);
-    int rc = sql_translate_query(src, t, n, &ctx, &s->tr, err);
+    int rc = sql_classify(src, t, n) == SQL_KIND_DML
+                 ? sql_dml_translate(s, src, t, n, &s->tr, err)
+                 : sql_translate_query(src, t, n, &ctx, &s->tr, err);
     if (rc != 0) {
         return rc;
     }
     const char *tail = NULL;
-    s->denied[0] = '\0';
-    int lrc = sqlite3_prepare_v3(s->db, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len,
-                                 SQLITE_PREPARE_PERSISTENT, out, &tail);
-    if (lrc != SQLITE_OK) {
-        *out = NULL;
-        return sql_exec_sqlite_error(s, lrc, err);
+    rc = sql_decl_prepare(s, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len,
+                          SQLITE_PREPARE_PERSISTENT, out, &tail, err);
+    if (rc != 0) {
+        return rc;
     }
     if (*out == NULL) {
         return cm_err_set(err, CM_E_EMPTY_QUERY, "Query was empty");
@@ -221,6 +223,7 @@ int sql_exec_prepare_cached(sql_sess *s, const char *src, const sql_token *t, ui
     e->mode = s->mode;
     e->hash = hash_key(key, keylen, s->mode);
     e->stmt = st;
+    e->dml = sql_classify(src, t, n) == SQL_KIND_DML;
     e->items = items;
     e->nitems = s->tr.nitems;
     if (cache_put(&s->cache, e) != 0) {
@@ -229,6 +232,16 @@ int sql_exec_prepare_cached(sql_sess *s, const char *src, const sql_token *t, ui
     }
     *out = e;
     return 0;
+}
+
+void sql_cache_clear(sql_cache *c)
+{
+    uint32_t cap = c->cap;
+    uint64_t hits = c->hits, misses = c->misses;
+    sql_cache_fini(c);
+    sql_cache_init(c, cap);
+    c->hits = hits;
+    c->misses = misses;
 }
 
 /* ---- errors ---- */
@@ -278,17 +291,16 @@ int sql_exec_sqlite_error(sql_sess *s, int rc, cm_err *err)
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
     if (after(msg, "no such table: ", name, sizeof(name))) {
+        const char *why =
+            s->env->cat == NULL ? " (no cluster: this sqlnode runs without --pd)" : "";
         const char *dot = strchr(name, '.');
         if (dot != NULL) {
-            return cm_err_set(err, CM_E_NO_SUCH_TABLE,
-                              "Table '%s' doesn't exist (tables arrive with the SQL layer)", name);
+            return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table '%s' doesn't exist%s", name, why);
         }
         if (!s->has_db) {
             return cm_err_set(err, CM_E_NO_DB, "No database selected");
         }
-        return cm_err_set(err, CM_E_NO_SUCH_TABLE,
-                          "Table '%s.%s' doesn't exist (tables arrive with the SQL layer)", db,
-                          name);
+        return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist%s", db, name, why);
     }
     if (after(msg, "no such column: ", name, sizeof(name))) {
         return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in 'field list'", name);
@@ -425,6 +437,9 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
         if (it && it->literal && have_row && vt != SQLITE_NULL) {
             c->flags |= SQL_FLAG_NOT_NULL;
         }
+        if (!(it && it->strong)) {
+            (void)sql_decl_column(s, st, i, c); /* a table column: its declared type */
+        }
     }
 }
 
@@ -464,25 +479,47 @@ static void row_values(sqlite3_stmt *st, sql_value *v, int n)
     }
 }
 
-int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
-                 sql_sink *sink, int more, int discard, cm_err *err)
+/* Steps st to completion, sending columns and rows (not done()). *sent: columns went out, so
+ * the statement cannot be re-run. Does not reset st on success paths' callers' behalf. */
+static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
+                      sql_sink *sink, int discard, int *sent, uint64_t *nrows, cm_err *err)
 {
     int ncols = sqlite3_column_count(st);
     int rc = sql_sess_scratch(s, (uint32_t)(ncols > 0 ? ncols : 1), err);
     if (rc != 0) {
-        sqlite3_reset(st);
         return rc;
     }
     s->fn_err.code = 0;
     s->denied[0] = '\0';
     int lrc = sqlite3_step(st);
-    int sent_columns = 0;
+    for (int round = 0; lrc == SQLITE_ERROR && round < SQL_DECL_ROUNDS_MAX; round++) {
+        /* A cached statement whose tables were dropped (the schema version moved, USE)
+         * re-prepares inside step: declare what it misses and step again. */
+        if (s->vt.err.code != 0 || s->fn_err.code != 0) {
+            break;
+        }
+        int d = sql_decl_after_step(s, err);
+        if (d < 0) {
+            sqlite3_reset(st);
+            return d;
+        }
+        if (d == 0) {
+            break;
+        }
+        sqlite3_reset(st);
+        lrc = sqlite3_step(st);
+    }
+    ncols = sqlite3_column_count(st); /* a re-prepare may change it */
+    if ((rc = sql_sess_scratch(s, (uint32_t)(ncols > 0 ? ncols : 1), err)) != 0) {
+        sqlite3_reset(st);
+        return rc;
+    }
     uint64_t rows = 0;
     if (lrc == SQLITE_ROW || lrc == SQLITE_DONE) {
         if (ncols > 0 && !discard) {
             sql_exec_describe(s, st, items, nitems, lrc == SQLITE_ROW, s->cols, ncols);
             rc = sink->columns(sink, s->cols, ncols);
-            sent_columns = 1;
+            *sent = 1;
         }
         while (rc == 0 && lrc == SQLITE_ROW) {
             if (sql_sess_killed(s) != 0) {
@@ -500,20 +537,82 @@ int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32
         }
     }
     if (rc == 0 && lrc != SQLITE_DONE) {
-        rc = sql_exec_sqlite_error(s, lrc, err);
+        if (s->vt.err.code != 0 && lrc != SQLITE_INTERRUPT) {
+            /* the MySQL error behind a failed xFilter/xUpdate (1062, KV errors …) */
+            rc = s->vt.err.code;
+            if (err != NULL) {
+                *err = s->vt.err;
+            }
+        } else {
+            rc = sql_exec_sqlite_error(s, lrc, err);
+        }
     }
     sqlite3_reset(st);
+    *nrows = rows;
+    return rc;
+}
+
+/* Before re-running a conflicting statement: 1, 2, 4, 8 … ms (at most 32) plus jitter, so
+ * sessions fighting over one hot row do not collide again in lockstep. */
+static void retry_backoff(sql_sess *s, uint32_t attempt)
+{
+    uint32_t base = 1u << (attempt < 5 ? attempt : 5);
+    uint64_t x = s->id * 0x9E3779B97F4A7C15ULL ^ (uint64_t)sql_sess_now_us(s);
+    x ^= x >> 29;
+    int64_t ms = (int64_t)(base + (uint32_t)(x % (base + 1)));
+    if (s->env->sleep_ms != NULL) {
+        (void)s->env->sleep_ms(s->env->user, ms, &s->killed);
+        return;
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
+                 sql_sink *sink, int more, int discard, cm_err *err)
+{
+    uint32_t retries =
+        s->env->autocommit_retries ? s->env->autocommit_retries : SQL_SESS_AUTOCOMMIT_RETRIES;
+    int rc;
+    uint64_t rows = 0;
+    for (uint32_t attempt = 0;; attempt++) {
+        int sent = 0;
+        sql_txn_stmt_prologue(s);
+        rc = exec_steps(s, st, items, nitems, sink, discard, &sent, &rows, err);
+        rc = sql_txn_stmt_epilogue(s, rc, err);
+        if (rc != 0 && sql_txn_retryable(rc) && !sent && !sql_txn_explicit(s) &&
+            attempt < retries) {
+            /* Nothing of an autocommit statement reached the client: run it again from
+             * scratch at a fresh snapshot (DESIGN.md §7). */
+            CM_DEBUG("sql", "conn=%llu: write conflict, autocommit statement re-run (attempt %u)",
+                     (unsigned long long)s->id, attempt + 2);
+            retry_backoff(s, attempt);
+            s->row_count = 0;
+            sql_diag_clear(s);
+            continue;
+        }
+        break;
+    }
     sqlite3_clear_bindings(st);
     if (rc != 0) {
-        return rc;
+        return sql_txn_map_error(s, rc, err);
     }
     s->found_rows = rows;
-    s->row_count = -1;
+    uint64_t affected = 0, insert_id = 0;
+    if (s->stmt_dml) {
+        affected = s->vt.affected;
+        s->row_count = (int64_t)affected;
+        if (s->vt.insert_id_set) {
+            insert_id = s->vt.first_insert_id;
+            s->last_insert_id = insert_id;
+        }
+    } else {
+        s->row_count = -1;
+    }
     if (discard) {
         return 0;
     }
-    (void)sent_columns;
-    return sql_sess_done(s, sink, 0, 0, more, NULL);
+    return sql_sess_done(s, sink, affected, insert_id, more, NULL);
 }
 
 int sql_exec_eval(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_value *out,
@@ -525,11 +624,9 @@ int sql_exec_eval(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     int rc = sql_translate_expr(src, t, n, &ctx, &tro, err);
     sqlite3_stmt *st = NULL;
     if (rc == 0) {
-        s->fn_err.code = 0;
-        int lrc = sqlite3_prepare_v2(s->db, (const char *)tro.sql.ptr, (int)tro.sql.len, &st, NULL);
-        if (lrc != SQLITE_OK) {
+        rc = sql_decl_prepare(s, (const char *)tro.sql.ptr, (int)tro.sql.len, 0, &st, NULL, err);
+        if (rc != 0) {
             st = NULL;
-            rc = sql_exec_sqlite_error(s, lrc, err);
         } else if (st == NULL || sqlite3_column_count(st) != 1) {
             rc = cm_err_set(err, CM_E_PARSE, "Operand should contain 1 column(s)");
         }

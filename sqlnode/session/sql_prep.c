@@ -101,19 +101,22 @@ static int prepare_query(sql_sess *s, sql_prep *p, uint32_t n, cm_err *err)
 {
     sql_tr_ctx ctx = sql_sess_tr_ctx(s);
     const sql_token *t = s->toks.v;
-    int rc = p->kind == SQL_KIND_DO ? sql_translate_expr(p->sql, t + 1, n - 1, &ctx, &s->tr, err)
-                                    : sql_translate_query(p->sql, t, n, &ctx, &s->tr, err);
+    int rc = p->kind == SQL_KIND_DO    ? sql_translate_expr(p->sql, t + 1, n - 1, &ctx, &s->tr, err)
+             : p->kind == SQL_KIND_DML ? sql_dml_translate(s, p->sql, t, n, &s->tr, err)
+                                       : sql_translate_query(p->sql, t, n, &ctx, &s->tr, err);
     if (rc != 0) {
         return rc;
     }
-    s->denied[0] = '\0';
-    int lrc = sqlite3_prepare_v3(s->db, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len,
-                                 SQLITE_PREPARE_PERSISTENT, &p->stmt, NULL);
-    if (lrc != SQLITE_OK || p->stmt == NULL) {
-        p->stmt = NULL;
-        return sql_exec_sqlite_error(s, lrc, err);
+    rc = sql_decl_prepare(s, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len,
+                          SQLITE_PREPARE_PERSISTENT, &p->stmt, NULL, err);
+    if (rc == 0 && p->stmt == NULL) {
+        rc = cm_err_set(err, CM_E_EMPTY_QUERY, "Query was empty");
     }
-    if (p->kind == SQL_KIND_DO) {
+    if (rc != 0) {
+        p->stmt = NULL;
+        return rc;
+    }
+    if (p->kind == SQL_KIND_DO || p->kind == SQL_KIND_DML) {
         return 0;
     }
     if (s->tr.nitems > 0) {
@@ -174,10 +177,19 @@ int sql_sess_prepare(sql_sess *s, const char *sql, size_t len, sql_prep **out, c
     }
     p->next = s->preps;
     s->preps = p;
+    sql_sess_stmt_begin(s); /* the schema snapshot tables are declared from */
     switch (p->kind) {
+    case SQL_KIND_DML:
+        if (s->env->cat == NULL) {
+            goto not_preparable;
+        }
+        /* fall through */
     case SQL_KIND_QUERY:
     case SQL_KIND_DO:
         rc = prepare_query(s, p, n, err);
+        if (rc == 0 && p->kind == SQL_KIND_DML) {
+            rc = keep_columns(p, NULL, 0) == 0 ? 0 : cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
         break;
     case SQL_KIND_SHOW: {
         sql_column cols[8];
@@ -193,7 +205,16 @@ int sql_sess_prepare(sql_sess *s, const char *sql, size_t len, sql_prep **out, c
     case SQL_KIND_KILL:
         rc = keep_columns(p, NULL, 0) == 0 ? 0 : cm_err_set(err, CM_E_NOMEM, "out of memory");
         break;
+    case SQL_KIND_DESCRIBE:
+    case SQL_KIND_UNSUPPORTED:
+        if (s->env->cat != NULL) {
+            /* DDL, DESCRIBE, …: run as text at execute (columns are known then). */
+            rc = keep_columns(p, NULL, 0) == 0 ? 0 : cm_err_set(err, CM_E_NOMEM, "out of memory");
+            break;
+        }
+        /* fall through */
     default:
+    not_preparable:
         /* Statements that need tables or are not supported fail now, as MySQL reports unknown
          * tables at prepare time; they have no side effects. */
         rc = sql_sess_exec(s, p->sql, s->toks.v, n, p->sql, len, &sql_discard_sink, 0, err);
@@ -348,9 +369,11 @@ int sql_sess_execute(sql_sess *s, sql_prep *p, const sql_value *params, uint32_t
         return rc;
     }
     int rc;
-    if (p->kind == SQL_KIND_QUERY || p->kind == SQL_KIND_DO) {
+    if (p->kind == SQL_KIND_QUERY || p->kind == SQL_KIND_DO ||
+        (p->kind == SQL_KIND_DML && p->stmt != NULL)) {
         sql_diag_clear(s);
         sql_sess_stmt_begin(s);
+        s->stmt_dml = p->kind == SQL_KIND_DML;
         rc = bind_params(s, p, params, nparams, err);
         if (rc == 0) {
             int discard = p->kind == SQL_KIND_DO;

@@ -223,6 +223,8 @@ void sql_sess_stmt_begin(sql_sess *s)
     if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) == 1) {
         __atomic_store_n(&s->killed, 0, __ATOMIC_RELEASE);
     }
+    s->stmt_dml = 0;
+    sql_decl_stmt_begin(s);
 }
 
 /* Called by SQLite every SQL_PROGRESS_OPS instructions; non-zero stops the statement. */
@@ -253,7 +255,19 @@ static int authorizer(void *user, int action, const char *a, const char *b, cons
     (void)c;
     (void)d;
     sql_sess *s = user;
+    if (s->declaring) {
+        return SQLITE_OK; /* our own declarations (sql_decl.c) */
+    }
     switch (action) {
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+        /* DML on the tables we declared; SQLite's own tables stay out of reach. */
+        if (s->env->cat != NULL && a != NULL && strncasecmp(a, "sqlite_", 7) != 0) {
+            return SQLITE_OK;
+        }
+        snprintf(s->denied, sizeof(s->denied), "%s", a ? a : "");
+        return SQLITE_DENY;
     case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
@@ -315,6 +329,9 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
             sql_func_register(s) != 0) {
             rc = cm_err_set(err, CM_E_INTERNAL, "cannot set up the session's SQLite connection");
         }
+        if (rc == 0) {
+            rc = sql_txn_setup(s, err);
+        }
         sqlite3_set_authorizer(s->db, authorizer, s);
         sqlite3_progress_handler(s->db, SQL_PROGRESS_OPS, progress_cb, s);
     }
@@ -335,8 +352,12 @@ void sql_sess_free(sql_sess *s)
         sql_sess_prep_free(s, s->preps);
     }
     sql_cache_fini(&s->cache);
+    sql_txn_teardown(s); /* an open transaction is rolled back */
     if (s->db != NULL) {
         sqlite3_close_v2(s->db);
+    }
+    if (s->schema != NULL) { /* after the close: declarations borrow from it */
+        sql_schema_release(s->schema);
     }
     sql_sess_vars_free(s);
     sql_diag_clear(s);
@@ -442,8 +463,25 @@ int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err)
         return cm_err_set(err, CM_E_BAD_DB, "Incorrect database name '%.*s'",
                           (int)(n > 64 ? 64 : n), db);
     }
-    /* The catalog arrives with the SQL layer: until then every database name is accepted and
-     * only remembered (docs/mysql-protocol.md). */
+    if (s->env->cat != NULL) {
+        char name[SQL_DB_MAX];
+        memcpy(name, db, n);
+        name[n] = '\0';
+        sql_schema *snap = sql_cat_acquire(s->env->cat);
+        int exists = snap != NULL && sql_schema_db(snap, name) != NULL;
+        if (snap != NULL) {
+            sql_schema_release(snap);
+        }
+        if (!exists) {
+            return cm_err_set(err, CM_E_BAD_DB, "Unknown database '%.64s'", name);
+        }
+        /* Unqualified names now mean this database's tables: drop the declarations and the
+         * statements bound to them. */
+        sql_decl_drop_all(s);
+        sql_cache_clear(&s->cache);
+    }
+    /* Without a cluster every database name is accepted and only remembered
+     * (docs/mysql-protocol.md). */
     set_str(s, s->dbname, sizeof(s->dbname), db, n);
     s->has_db = 1;
     return 0;
@@ -451,6 +489,7 @@ int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err)
 
 int sql_sess_reset(sql_sess *s, cm_err *err)
 {
+    sql_txn_rollback(s);
     s->in_trans = 0;
     s->trans_ro = 0;
     s->last_insert_id = 0;
@@ -608,48 +647,16 @@ static int run_do(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
         return rc;
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len, &st, NULL) !=
-        SQLITE_OK) {
-        return sql_exec_sqlite_error(s, SQLITE_ERROR, err);
+    rc = sql_decl_prepare(s, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len, 0, &st, NULL, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (st == NULL) {
+        return cm_err_set(err, CM_E_EMPTY_QUERY, "Query was empty");
     }
     rc = sql_exec_run(s, st, NULL, 0, NULL, 0, 1, err);
     sqlite3_finalize(st);
     return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
-}
-
-static int run_txn(sql_sess *s, sql_kind k, const char *src, const sql_token *t, uint32_t n,
-                   sql_sink *sink, int more, cm_err *err)
-{
-    /* No table is transactional yet: the session tracks the transaction's state and its
-     * status flags; the KV transaction (DESIGN.md §7) attaches here with the SQL layer. */
-    if (k == SQL_KIND_BEGIN) {
-        s->in_trans = 1;
-        s->trans_ro = 0;
-        for (uint32_t i = 1; i + 1 < n; i++) {
-            if (sql_tok_is(src, &t[i], "READ") && sql_tok_is(src, &t[i + 1], "ONLY")) {
-                s->trans_ro = 1;
-            }
-        }
-    } else {
-        int chain = 0, release = 0;
-        for (uint32_t i = 1; i < n; i++) {
-            int no = i > 1 && sql_tok_is(src, &t[i - 1], "NO");
-            if (sql_tok_is(src, &t[i], "CHAIN") && !no) {
-                chain = 1;
-            }
-            if (sql_tok_is(src, &t[i], "RELEASE") && !no) {
-                release = 1;
-            }
-        }
-        int was_ro = s->trans_ro;
-        s->in_trans = chain;
-        s->trans_ro = chain ? was_ro : 0;
-        if (release) {
-            sql_sess_interrupt(s, 0);
-        }
-    }
-    (void)err;
-    return sql_sess_done(s, sink, 0, 0, more, NULL);
 }
 
 static int run_kill(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
@@ -690,8 +697,60 @@ static int run_kill(sql_sess *s, const char *src, const sql_token *t, uint32_t n
     return sql_sess_done(s, sink, 0, 0, more, NULL);
 }
 
-int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, const char *key,
-                  size_t keylen, sql_sink *sink, int more, cm_err *err)
+/* DDL commits the open transaction first (MySQL's implicit commit), then runs in the
+ * catalog's own KV transactions. */
+static int run_ddl(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                   int more, cm_err *err)
+{
+    int rc = sql_txn_commit(s, err);
+    s->in_trans = 0;
+    s->trans_ro = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    sql_ddl_result res;
+    memset(&res, 0, sizeof(res));
+    rc = sql_ddl_exec(s->env->cat, s->has_db ? s->dbname : NULL, src, t, n, &res, err);
+    if (rc != 0) {
+        return sql_txn_map_error(s, rc, err);
+    }
+    if (res.warnings > 0) {
+        sql_diag_add(s, SQL_DIAG_NOTE, res.warning_code, "%s", res.warning_msg);
+    }
+    /* The next statement sees the new version and drops its declarations. */
+    sql_decl_stmt_begin(s);
+    return sql_sess_done(s, sink, res.affected, 0, more, NULL);
+}
+
+/* DESCRIBE|DESC [db.]t [column]: the rows of SHOW COLUMNS. */
+static int run_describe(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                        sql_sink *sink, int more, cm_err *err)
+{
+    if (n < 2 || (t[1].type != SQL_TK_IDENT && t[1].type != SQL_TK_QIDENT)) {
+        return table_error(s, src, t, n, 1, err);
+    }
+    cm_buf a = CM_BUF_INIT, b = CM_BUF_INIT;
+    int qualified = n >= 4 && t[2].type == SQL_TK_DOT;
+    int rc = sql_tok_name(src, &t[1], &a) == 0 && cm_buf_terminate(&a) == 0 ? 0 : CM_E_NOMEM;
+    if (rc == 0 && qualified) {
+        rc = sql_tok_name(src, &t[3], &b) == 0 && cm_buf_terminate(&b) == 0 ? 0 : CM_E_NOMEM;
+    }
+    if (rc != 0) {
+        rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
+    } else if (!qualified && !s->has_db) {
+        rc = cm_err_set(err, CM_E_NO_DB, "No database selected");
+    } else {
+        const char *db = qualified ? (const char *)a.ptr : s->dbname;
+        const char *table = qualified ? (const char *)b.ptr : (const char *)a.ptr;
+        rc = sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
+    }
+    cm_buf_fini(&a);
+    cm_buf_fini(&b);
+    return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
+}
+
+static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n, const char *key,
+                    size_t keylen, sql_sink *sink, int more, cm_err *err)
 {
     sql_kind k = sql_classify(src, t, n);
     int diagnostic = k == SQL_KIND_SHOW && n >= 2 &&
@@ -709,6 +768,11 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     case SQL_KIND_SET:
         return sql_set_run(s, src, t, n, sink, more, err);
     case SQL_KIND_SHOW:
+        if (s->env->cat != NULL && sql_cat_is_show(src, t, n)) {
+            int rc = sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
+                                  sink, err);
+            return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
+        }
         return sql_show_run(s, src, t, n, sink, more, err);
     case SQL_KIND_USE: {
         if (n != 2 || (t[1].type != SQL_TK_IDENT && t[1].type != SQL_TK_QIDENT)) {
@@ -728,7 +792,7 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     case SQL_KIND_BEGIN:
     case SQL_KIND_COMMIT:
     case SQL_KIND_ROLLBACK:
-        return run_txn(s, k, src, t, n, sink, more, err);
+        return sql_txn_control(s, k, src, t, n, sink, more, err);
     case SQL_KIND_KILL:
         return run_kill(s, src, t, n, sink, more, err);
     case SQL_KIND_DML:
@@ -737,6 +801,14 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
             return cm_err_set(err, CM_E_UNSUPPORTED,
                               "This version of Tessera doesn't yet support '%.*s'", (int)t[0].len,
                               src + t[0].off);
+        }
+        if (s->env->cat != NULL) {
+            if (s->trans_ro && s->in_trans) {
+                return cm_err_set(err, CM_E_UNSUPPORTED,
+                                  "Cannot execute statement in a READ ONLY transaction.");
+            }
+            s->stmt_dml = 1;
+            return run_query(s, src, t, n, key, keylen, sink, more, err);
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_DESCRIBE:
@@ -748,8 +820,14 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
                               "This version of Tessera doesn't yet support 'EXPLAIN' (it arrives "
                               "with the SQL layer)");
         }
+        if (s->env->cat != NULL) {
+            return run_describe(s, src, t, n, sink, more, err);
+        }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_UNSUPPORTED: {
+        if (s->env->cat != NULL && sql_ddl_is_ddl(src, t, n)) {
+            return run_ddl(s, src, t, n, sink, more, err);
+        }
         uint32_t w = n > 1 && t[1].type == SQL_TK_IDENT ? 2 : 1;
         size_t len = t[w - 1].off + t[w - 1].len - t[0].off;
         return cm_err_set(err, CM_E_UNSUPPORTED,
@@ -769,6 +847,21 @@ int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     }
 }
 
+int sql_sess_exec(sql_sess *s, const char *src, const sql_token *t, uint32_t n, const char *key,
+                  size_t keylen, sql_sink *sink, int more, cm_err *err)
+{
+    int rc = dispatch(s, src, t, n, key, keylen, sink, more, err);
+    if (s->env->cat != NULL) {
+        /* Statements that read tables outside sql_exec_run (a subquery in SET, KILL's
+         * argument) end their statement and autocommit transaction here. */
+        rc = sql_txn_stmt_epilogue(s, rc, err);
+        if (rc != 0) {
+            rc = sql_txn_map_error(s, rc, err);
+        }
+    }
+    return rc;
+}
+
 int sql_sess_query(sql_sess *s, const char *sql, size_t len, sql_sink *sink, cm_err *err)
 {
     s->questions++;
@@ -777,6 +870,7 @@ int sql_sess_query(sql_sess *s, const char *sql, size_t len, sql_sink *sink, cm_
     if (c != NULL) {
         sql_diag_clear(s);
         sql_sess_stmt_begin(s);
+        s->stmt_dml = c->dml;
         c->in_use = 1;
         int rc = sql_exec_run(s, c->stmt, c->items, c->nitems, sink, 0, 0, err);
         c->in_use = 0;

@@ -13,6 +13,9 @@
 #define SQL_SESSION_H
 
 #include "cm_err.h"
+#include "cm_kv_client.h"
+#include "sql_catalog.h"
+#include "sql_gc.h"
 #include "sql_sysvar.h"
 #include "sql_value.h"
 
@@ -45,7 +48,18 @@ typedef struct sql_sess_env {
     /* Most SQLite VM instructions one statement may run (0: no bound). The fuzz target uses it,
      * where the clock is fixed and max_execution_time cannot fire. */
     uint64_t stmt_ops_max;
+    /* The cluster (borrowed; all three NULL: no cluster — the sqlnode was started with --pd ''
+     * and every table reference fails with 1146, DDL with 1235, as in the protocol tests). */
+    cm_kv_client *kc;
+    sql_catalog *cat;
+    sql_gc *gc; /* may be NULL even with a cluster: transactions are then not registered */
+    /* Times an autocommit DML statement is re-run at a fresh snapshot after a write conflict
+     * before 1213 is reported (0: the default, SQL_SESS_AUTOCOMMIT_RETRIES). */
+    uint32_t autocommit_retries;
 } sql_sess_env;
+
+/* Default re-runs of a conflicting autocommit statement (docs/sql-layer.md "Transactions"). */
+#define SQL_SESS_AUTOCOMMIT_RETRIES 5
 
 /* Process-wide SQLite setup (multi-thread mode, no memory statistics). Call once before any
  * session is created; later calls do nothing. Returns 0 or CM_E_INTERNAL. */

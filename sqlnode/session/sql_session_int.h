@@ -10,6 +10,7 @@
 #include "sql_lexer.h"
 #include "sql_session.h"
 #include "sql_translate.h"
+#include "sql_vtab.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -29,6 +30,12 @@
 /* SQLite VM instructions between two progress checks (KILL, max_execution_time, op budget):
  * a few microseconds of work, so a KILL lands fast and the check costs nothing measurable. */
 #define SQL_PROGRESS_OPS 4096
+/* SQLite schemas attached for qualified references to other databases: SQLite's own maximum
+ * (SQLITE_MAX_ATTACHED defaults to 10); the least recently used is detached beyond it. */
+#define SQL_ATTACH_MAX 10
+/* Rounds of "no such table → declare → prepare again" for one statement: each round declares
+ * one table, so this bounds the tables one statement can name for the first time. */
+#define SQL_DECL_ROUNDS_MAX 64
 
 enum { SQL_DIAG_NOTE = 0, SQL_DIAG_WARNING = 1, SQL_DIAG_ERROR = 2 };
 
@@ -53,6 +60,7 @@ typedef struct sql_cached {
     size_t keylen;
     unsigned mode; /* SQL_MODE_* bits the translation depended on */
     uint64_t hash;
+    int dml; /* INSERT/UPDATE/DELETE/REPLACE: affected rows and insert id are reported */
     sqlite3_stmt *stmt;
     sql_tr_item *items; /* owned */
     uint32_t nitems;
@@ -126,6 +134,21 @@ struct sql_sess {
     cm_err fn_err;       /* an error one of our SQL functions raised (code 0: none) */
     int in_init_connect;
 
+    /* ---- the SQL layer over the KV store (sql_txn.c, sql_decl.c; unused without a cluster) */
+    sql_vt_env vt;      /* the vtab module's environment, registered once on db */
+    sql_schema *schema; /* the snapshot the current statement runs against (reference held) */
+    uint64_t decl_ver;  /* schema version the SQLite declarations were made at */
+    int declaring;      /* our own CREATE VIRTUAL TABLE / ATTACH / DETACH / DROP run now */
+    char attached[SQL_ATTACH_MAX][SQL_DB_MAX]; /* SQLite schemas = MySQL databases */
+    uint64_t attached_used[SQL_ATTACH_MAX];    /* LRU clock of each */
+    uint32_t nattached;
+    uint64_t attach_clock;
+    cm_txn *txn;             /* the open KV transaction (begun on first table access) */
+    uint64_t txn_schema_ver; /* schema version when it began (commit-time check) */
+    int stmt_cp;             /* write-buffer checkpoint of the running statement; 0: none */
+    int stmt_dml;            /* the running statement is DML (affected rows, insert id) */
+    int txn_commit_pending;  /* SET autocommit=1: commit before the OK */
+
     sql_tokens toks;  /* scratch: the current query's tokens */
     sql_tr_out tr;    /* scratch: translation */
     sql_value *vals;  /* scratch: one row */
@@ -166,6 +189,8 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
                      sqlite3_stmt **out, cm_err *err);
 int sql_cache_init(sql_cache *c, uint32_t cap);
 void sql_cache_fini(sql_cache *c);
+/* Drops every cached statement (USE: table names bind to the current database). */
+void sql_cache_clear(sql_cache *c);
 sql_cached *sql_cache_get(sql_cache *c, const char *key, size_t len, unsigned mode);
 /* Translates and prepares a query, caching it under key; *out stays in the cache. */
 int sql_exec_prepare_cached(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
@@ -182,6 +207,51 @@ int sql_exec_eval(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
 /* Column types from the first row's values and the translator's hints. */
 void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32_t nitems,
                        int have_row, sql_column *cols, int ncols);
+
+/* sql_txn.c — transactions owned by the session (DESIGN.md §7) */
+/* Registers the vtab module with the session's environment (cluster mode only). */
+int sql_txn_setup(sql_sess *s, cm_err *err);
+/* Rolls back an open transaction (session end). */
+void sql_txn_teardown(sql_sess *s);
+/* Whether statements share one transaction (BEGIN, or autocommit=0). */
+int sql_txn_explicit(const sql_sess *s);
+/* Commits the open transaction (COMMIT, implicit commits). Conflicts become 1213, an unknown
+ * outcome 8110; the transaction is gone afterwards whatever the result. */
+int sql_txn_commit(sql_sess *s, cm_err *err);
+void sql_txn_rollback(sql_sess *s);
+/* BEGIN / START TRANSACTION …, COMMIT, ROLLBACK. */
+int sql_txn_control(sql_sess *s, sql_kind k, const char *src, const sql_token *t, uint32_t n,
+                    sql_sink *sink, int more, cm_err *err);
+/* Around one SQLite statement: prologue takes the statement checkpoint and resets the vtab
+ * outputs; epilogue keeps or undoes the statement's writes and, in autocommit, commits.
+ * Returns rc or the commit's error (raw KV codes in autocommit, so the caller can retry). */
+void sql_txn_stmt_prologue(sql_sess *s);
+int sql_txn_stmt_epilogue(sql_sess *s, int rc, cm_err *err);
+/* Whether rc is a conflict an autocommit statement may be re-run for. */
+int sql_txn_retryable(int rc);
+/* Turns KV-layer errors into the MySQL errors of docs/errors.md. */
+int sql_txn_map_error(sql_sess *s, int rc, cm_err *err);
+
+/* sql_decl.c — SQLite declarations of MySQL tables (docs/sql-layer.md "Naming tables") */
+/* At statement start: takes the catalog's current snapshot; drops every declaration when the
+ * schema version moved. */
+void sql_decl_stmt_begin(sql_sess *s);
+/* sqlite3_prepare_v3 that declares the tables SQLite reports missing and prepares again.
+ * Returns 0 or an error (1146 for unknown tables, 1046 without a database, SQLite's mapped). */
+int sql_decl_prepare(sql_sess *s, const char *sql, int len, unsigned flags, sqlite3_stmt **out,
+                     const char **tail, cm_err *err);
+/* After a failed step: 1 when the failure was a table SQLite lost (a re-prepare after the
+ * declarations were dropped) and it is declared again (step again), 0 when it was something
+ * else, or an error (1146 …). */
+int sql_decl_after_step(sql_sess *s, cm_err *err);
+/* Drops every declaration (USE, version moves, reset). */
+void sql_decl_drop_all(sql_sess *s);
+/* Result metadata of column i from the catalog when it is a table column; 0 when it is not. */
+int sql_decl_column(sql_sess *s, sqlite3_stmt *st, int i, sql_column *c);
+
+/* sql_dml.c — INSERT/UPDATE/DELETE/REPLACE into SQLite's dialect */
+int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *out,
+                      cm_err *err);
 
 /* sql_func.c */
 int sql_func_register(sql_sess *s);

@@ -375,8 +375,10 @@ static void after_session_set(sql_sess *s, int sid)
     const sql_collation *c;
     switch (sid) {
     case SQL_SV_AUTOCOMMIT:
-        if (s->sv[sid].i && s->in_trans) {
-            s->in_trans = 0; /* SET autocommit=1 commits the open transaction */
+        if (s->sv[sid].i) {
+            /* SET autocommit=1 commits the open transaction (before the OK: sql_set_run). */
+            s->txn_commit_pending = s->txn != NULL;
+            s->in_trans = 0;
             s->trans_ro = 0;
         }
         break;
@@ -882,6 +884,12 @@ int sql_set_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sq
             return rc;
         }
         b = i + 1;
+    }
+    if (s->txn_commit_pending) {
+        int rc = sql_txn_commit(s, err);
+        if (rc != 0) {
+            return rc;
+        }
     }
     return sql_sess_done(s, sink, 0, 0, more, NULL);
 }

@@ -9,6 +9,7 @@
 #include "cm_err.h"
 #include "sql_my_const.h"
 #include "sql_session.h"
+#include "sql_session_int.h"
 #include "sql_test_sink.h"
 
 #include <stdlib.h>
@@ -352,6 +353,102 @@ static void test_transactions(void **state)
     assert_int_equal(q(f, "ROLLBACK TO SAVEPOINT a"), 1235);
 }
 
+/* The DML translator (sql_dml.c): the statement head rewritten for SQLite, the rest through the
+ * query translator; forms SQLite cannot run on virtual tables refused with 1235. */
+static int dml(fixture *f, const char *sql, char *out, size_t cap, uint32_t *nparams)
+{
+    sql_tokens toks;
+    sql_tokens_init(&toks);
+    sql_tr_out tr;
+    sql_tr_out_init(&tr);
+    cm_err err;
+    cm_err_clear(&err);
+    int rc = sql_lex(sql, strlen(sql), 0, &toks, &err);
+    if (rc == 0) {
+        rc = sql_dml_translate(f->s, sql, toks.v, toks.n, &tr, &err);
+    }
+    snprintf(out, cap, "%s", rc == 0 ? (const char *)tr.sql.ptr : err.msg);
+    if (nparams != NULL) {
+        *nparams = tr.nparams;
+    }
+    sql_tr_out_fini(&tr);
+    sql_tokens_fini(&toks);
+    return rc == 0 ? 0 : cm_err_mysql_errno(rc);
+}
+
+static void test_dml_translate(void **state)
+{
+    fixture *f = *state;
+    char out[512];
+    uint32_t np = 0;
+    assert_int_equal(
+        dml(f, "INSERT IGNORE INTO t (a, b) VALUES (1, 'x'), (?, ?)", out, sizeof out, &np), 0);
+    assert_true(strncmp(out, "INSERT OR IGNORE INTO t", 23) == 0);
+    assert_non_null(strstr(out, "VALUES"));
+    assert_int_equal(np, 2);
+    assert_int_equal(dml(f, "INSERT LOW_PRIORITY `t` VALUE (1)", out, sizeof out, NULL), 0);
+    assert_true(strncmp(out, "INSERT INTO \"t\"", 14) == 0);
+    assert_non_null(strstr(out, "VALUES ( 1 )"));
+    assert_int_equal(dml(f, "REPLACE INTO db.t VALUES (1)", out, sizeof out, NULL), 0);
+    assert_true(strncmp(out, "REPLACE INTO db.t", 17) == 0);
+    assert_int_equal(dml(f, "UPDATE IGNORE t SET k=k+1 WHERE id=?", out, sizeof out, &np), 0);
+    assert_true(strncmp(out, "UPDATE OR IGNORE t", 18) == 0);
+    assert_int_equal(np, 1);
+    assert_int_equal(dml(f, "DELETE QUICK FROM t WHERE id = 3", out, sizeof out, NULL), 0);
+    assert_true(strncmp(out, "DELETE FROM t", 13) == 0);
+    assert_int_equal(dml(f, "DELETE t WHERE id = 3", out, sizeof out, NULL), 1064);
+    assert_int_equal(dml(f, "INSERT INTO", out, sizeof out, NULL), 1064);
+    assert_int_equal(
+        dml(f, "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a=1", out, sizeof out, NULL),
+        1235);
+    assert_int_equal(dml(f, "INSERT INTO t SET a=1", out, sizeof out, NULL), 1235);
+    assert_int_equal(dml(f, "UPDATE t SET a=1 ORDER BY a LIMIT 1", out, sizeof out, NULL), 1235);
+    /* Without a cluster DML still names the missing table (no tables exist). */
+    assert_int_equal(q(f, "USE d"), 0);
+    assert_int_equal(q(f, "INSERT INTO t VALUES (1)"), 1146);
+    assert_int_equal(q(f, "CREATE TABLE t (a INT)"), 1235);
+}
+
+/* KV-layer errors as users see them (docs/errors.md); mapping twice changes nothing. */
+static void test_kv_error_mapping(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        int code;
+        int mysql_errno;
+        const char *prefix;
+    } cases[] = {
+        {CM_E_WRITE_CONFLICT, 1213, "Deadlock found"},
+        {CM_E_TXN_ROLLED_BACK, 1213, "Deadlock found"},
+        {CM_E_TXN_UNDETERMINED, 8110, "Commit result is undetermined"},
+        {CM_E_KEY_IS_LOCKED, 1205, "Lock wait timeout exceeded"},
+        {CM_E_TIMEOUT, 9005, "Region is unavailable"},
+        {CM_E_NOT_LEADER, 9005, "Region is unavailable"},
+        {CM_E_UNAVAILABLE, 9005, "Region is unavailable"},
+        {CM_E_SERVER_IS_BUSY, 9003, "KV server is busy"},
+        {CM_E_DUP_ENTRY, 1062, "Duplicate entry 'x' for key 't.PRIMARY'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cm_err err;
+        cm_err_set(&err, cases[i].code, "%s",
+                   cases[i].code == CM_E_DUP_ENTRY ? "Duplicate entry 'x' for key 't.PRIMARY'"
+                                                   : "detail");
+        int rc = sql_txn_map_error(f->s, cases[i].code, &err);
+        assert_int_equal(cm_err_mysql_errno(rc), cases[i].mysql_errno);
+        assert_true(strncmp(err.msg, cases[i].prefix, strlen(cases[i].prefix)) == 0);
+        char once[CM_ERR_MSG_MAX];
+        snprintf(once, sizeof once, "%s", err.msg);
+        rc = sql_txn_map_error(f->s, rc, &err);
+        assert_int_equal(cm_err_mysql_errno(rc), cases[i].mysql_errno);
+        assert_string_equal(err.msg, once);
+    }
+    /* 1213 is never the answer to an undetermined commit. */
+    cm_err err;
+    cm_err_set(&err, CM_E_TXN_UNDETERMINED, "primary commit timed out");
+    assert_int_not_equal(cm_err_mysql_errno(sql_txn_map_error(f->s, CM_E_TXN_UNDETERMINED, &err)),
+                         1213);
+}
+
 static void test_prepared(void **state)
 {
     fixture *f = *state;
@@ -442,6 +539,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_vars, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dml_translate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_error_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runaway_statements, setup, teardown),
     };

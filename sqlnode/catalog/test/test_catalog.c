@@ -193,6 +193,36 @@ static void test_parse_other_statements(void **state)
     assert_true(p.st.ops[6].ix.primary);
     parsed_fini(&p);
 
+    parse(&p, "ALTER TABLE t ENGINE=InnoDB DEFAULT CHARSET=utf8mb4, COMMENT 'c', "
+              "AUTO_INCREMENT=50 ROW_FORMAT=DYNAMIC, RENAME KEY a TO b, DISABLE KEYS");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.st.kind, SQL_DDL_ALTER_TABLE);
+    assert_int_equal(p.st.nops, 5);
+    assert_int_equal(p.st.ops[0].kind, SQL_ALTER_OPTIONS);
+    assert_int_equal(p.st.ops[1].kind, SQL_ALTER_OPTIONS);
+    assert_int_equal(p.st.ops[2].kind, SQL_ALTER_OPTIONS);
+    assert_int_equal(p.st.ops[3].kind, SQL_ALTER_RENAME_INDEX);
+    assert_string_equal(p.st.ops[3].ix.name, "a");
+    assert_string_equal(p.st.ops[3].new_name, "b");
+    assert_int_equal(p.st.ops[4].kind, SQL_ALTER_NOOP);
+    assert_string_equal(p.st.engine, "InnoDB");
+    assert_string_equal(p.st.comment, "c");
+    assert_true(p.st.has_autoinc_start);
+    assert_int_equal(p.st.autoinc_start, 50);
+    parsed_fini(&p);
+    /* mysqldump: an executable comment the lexer opens */
+    parse(&p, "/*!40000 ALTER TABLE `t` DISABLE KEYS */");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.st.ops[0].kind, SQL_ALTER_NOOP);
+    parsed_fini(&p);
+    parse(&p, "ALTER TABLE d.t RENAME AS e.u");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.st.kind, SQL_DDL_RENAME_TABLE);
+    assert_int_equal(p.st.nnames, 2);
+    assert_string_equal(p.st.names[0].db, "d");
+    assert_string_equal(p.st.names[1].name, "u");
+    parsed_fini(&p);
+
     parse(&p, "CREATE TABLE IF NOT EXISTS t2 LIKE d.t1");
     assert_int_equal(p.rc, 0);
     assert_int_equal(p.st.kind, SQL_DDL_CREATE_LIKE);
@@ -206,7 +236,10 @@ static void test_parse_other_statements(void **state)
     expect_error("ALTER TABLE t ADD COLUMN x INT", 1235);
     expect_error("ALTER TABLE t ADD x INT", 1235);
     expect_error("ALTER TABLE t DROP COLUMN x", 1235);
-    expect_error("ALTER TABLE t ENGINE=InnoDB", 1235);
+    expect_error("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", 1235);
+    expect_error("ALTER TABLE t RENAME TO u, ADD INDEX (a)", 1235);
+    expect_error("ALTER TABLE t RENAME COLUMN a TO b", 1235);
+    expect_error("ALTER TABLE t RENAME INDEX a b", 1064);
     expect_error("ALTER TABLE t", 1064);
     expect_error("CREATE TEMPORARY TABLE t (a INT)", 1235);
     expect_error("CREATE FULLTEXT INDEX f ON t (a)", 1235);
@@ -432,6 +465,76 @@ static void test_build_serial_collate(void **state)
     expect_error("CREATE TABLE s (a VARCHAR(10) NOT NULL COLLATE nosuch)", 1273);
 }
 
+/* Defaults keep the canonical text of the stored value (what MySQL's SHOW CREATE TABLE prints). */
+static void test_build_default_canonical(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *decl;
+        const char *text;
+    } cases[] = {
+        {"DATETIME DEFAULT '2020-01-02'", "2020-01-02 00:00:00"},
+        {"DATETIME(3) DEFAULT '2020-01-02 03:04:05.5'", "2020-01-02 03:04:05.500"},
+        {"DATE DEFAULT '2020-1-2'", "2020-01-02"},
+        {"DECIMAL(6,3) DEFAULT 1.5", "1.500"},
+        {"DECIMAL(6,3) DEFAULT '-0.25'", "-0.250"},
+        {"INT DEFAULT '  7'", "7"},
+        {"INT UNSIGNED DEFAULT 0x10", "16"},
+        {"BIGINT UNSIGNED DEFAULT 18446744073709551615", "18446744073709551615"},
+        {"TINYINT DEFAULT TRUE", "1"},
+        {"DOUBLE DEFAULT 2.5", "2.5"},
+        {"ENUM('a','b') DEFAULT 'b'", "b"},
+        {"YEAR DEFAULT 2024", "2024"},
+        {"VARCHAR(5) DEFAULT 'ab'", "ab"},
+        {"TIME DEFAULT '1:2:3'", "01:02:03"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "CREATE TABLE t (c %s)", cases[i].decl);
+        parsed p;
+        sql_cat_table t;
+        int rc = build(&p, sql, &t);
+        if (rc != 0 || t.cols[0].default_text == NULL ||
+            strcmp(t.cols[0].default_text, cases[i].text) != 0) {
+            fprintf(stderr, "%s: rc=%d %s default=%s\n", sql, rc, p.err.msg,
+                    rc == 0 && t.cols[0].default_text ? t.cols[0].default_text : "(none)");
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(t.cols[0].default_text, cases[i].text);
+        parsed_fini(&p);
+    }
+    expect_error("CREATE TABLE t (c DATE DEFAULT '2020-13-01')", 1067);
+    expect_error("CREATE TABLE t (c ENUM('a') DEFAULT 'z')", 1067);
+    expect_error("CREATE TABLE t (c INT UNSIGNED DEFAULT -1)", 1067);
+    expect_error("CREATE TABLE t (c DECIMAL(3,1) DEFAULT 100)", 1067);
+    expect_error("CREATE TABLE t (c YEAR DEFAULT 1800)", 1067);
+}
+
+static void test_parse_no_backslash_escapes(void **state)
+{
+    (void)state;
+    /* SQL text: DEFAULT 'C:\d' COMMENT 'x\y' (one backslash each) */
+    const char *sql = "CREATE TABLE t (a VARCHAR(10) DEFAULT 'C:\\d' COMMENT 'x\\y')";
+    for (unsigned mode = 0; mode <= SQL_MODE_NO_BACKSLASH_ESCAPES;
+         mode += SQL_MODE_NO_BACKSLASH_ESCAPES) {
+        sql_tokens toks;
+        sql_tokens_init(&toks);
+        cm_arena a;
+        cm_arena_init(&a, 0);
+        cm_err err;
+        sql_ddl_stmt st;
+        sql_cat_table t;
+        assert_int_equal(sql_lex(sql, strlen(sql), mode, &toks, &err), 0);
+        assert_int_equal(sql_ddl_parse_mode(sql, toks.v, toks.n, mode, &a, &st, &err), 0);
+        assert_int_equal(sql_ddl_build_table(&st, &a, test_id, NULL, &t, &err), 0);
+        /* an unknown escape drops its backslash (MySQL); without escapes it is a character */
+        assert_string_equal(t.cols[0].default_text, mode ? "C:\\d" : "C:d");
+        assert_string_equal(t.cols[0].comment, mode ? "x\\y" : "xy");
+        sql_tokens_fini(&toks);
+        cm_arena_fini(&a);
+    }
+}
+
 static void test_build_errors(void **state)
 {
     (void)state;
@@ -483,6 +586,31 @@ static void test_build_errors(void **state)
     expect_error("CREATE TABLE t "
                  "(c12345678901234567890123456789012345678901234567890123456789012345 INT)",
                  1059);
+    /* comments: 2048 characters for a table, 1024 for columns and indexes */
+    cm_buf b = CM_BUF_INIT;
+    for (int k = 0; k < 3; k++) {
+        int max = k == 0 ? 2048 : 1024;
+        for (int extra = 0; extra < 2; extra++) {
+            cm_buf_reset(&b);
+            cm_buf_printf(&b, k == 0   ? "CREATE TABLE t (a INT) COMMENT '"
+                              : k == 1 ? "CREATE TABLE t (a INT COMMENT '"
+                                       : "CREATE TABLE t (a INT, KEY (a) COMMENT '");
+            for (int i = 0; i < max + extra; i++) {
+                cm_buf_printf(&b, "\xc3\xa9"); /* two bytes, one character */
+            }
+            cm_buf_printf(&b, k == 0 ? "'" : "')");
+            cm_buf_terminate(&b);
+            if (extra) {
+                expect_error((const char *)b.ptr, k == 0 ? 1628 : k == 1 ? 1629 : 1688);
+            } else {
+                parsed q;
+                sql_cat_table u;
+                assert_int_equal(build(&q, (const char *)b.ptr, &u), 0);
+                parsed_fini(&q);
+            }
+        }
+    }
+    cm_buf_fini(&b);
     /* 64 chars is fine */
     parsed p;
     sql_cat_table t;
@@ -1152,6 +1280,8 @@ int main(void)
         cmocka_unit_test(test_build_index_names),
         cmocka_unit_test(test_build_options),
         cmocka_unit_test(test_build_serial_collate),
+        cmocka_unit_test(test_build_default_canonical),
+        cmocka_unit_test(test_parse_no_backslash_escapes),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build_limits),
         cmocka_unit_test(test_add_index),

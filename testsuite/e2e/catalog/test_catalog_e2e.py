@@ -219,7 +219,9 @@ def test_autoid_rebase_start_and_truncate(cluster):
                        "ddl A CREATE TABLE rx (id INT AUTO_INCREMENT PRIMARY KEY)\n"
                        "rebase A test rx 1\nrebase A test rx 2\nrebase A test rx 3\n"
                        "autoid A test rx 1\nshow A SHOW CREATE TABLE rx\n"
-                       "show A SHOW TABLE STATUS LIKE 'rx'\n")
+                       "show A SHOW TABLE STATUS LIKE 'rx'\n"
+                       "ddl A ALTER TABLE rx AUTO_INCREMENT = 1000\nautoid A test rx 1\n"
+                       "ddl A ALTER TABLE rx AUTO_INCREMENT = 10\nautoid A test rx 1\n")
     ids = [[int(x) for x in l.split()[1:]] for l in out if l.startswith("ids")]
     assert ids[0] == [100, 101]
     assert ids[1] == [106]
@@ -234,6 +236,8 @@ def test_autoid_rebase_start_and_truncate(cluster):
     m = re.search(r"AUTO_INCREMENT=(\d+) DEFAULT", rows[0])
     assert m and int(m.group(1)) > 4, rows
     assert rows[1].split("|")[10] == m.group(1), rows
+    assert ids[7] == [1000]  # ALTER TABLE … AUTO_INCREMENT = 1000
+    assert ids[8][0] > 1000  # a lower value is ignored
 
 
 def test_backfill_and_unique_violation(cluster):
@@ -294,7 +298,13 @@ def test_errors(cluster):
                        "ddl A RENAME TABLE e1 TO e3, e3 TO e4\n"
                        "ddl A CREATE TABLE e5 LIKE e4\n"
                        "show A SHOW TABLES LIKE 'e%'\n"
-                       "show A SHOW COLUMNS FROM nosuch\n")
+                       "show A SHOW COLUMNS FROM nosuch\n"
+                       "ddl A ALTER TABLE e4 ADD KEY kb (b), RENAME INDEX kb TO kb2, "
+                       "COMMENT 'hello' ENGINE=InnoDB\n"
+                       "ddl A ALTER TABLE e4 RENAME KEY nosuch TO x\n"
+                       "ddl A ALTER TABLE e4 RENAME TO e6\n"
+                       "ddl A ALTER TABLE e6 DISABLE KEYS\n"
+                       "show A SHOW CREATE TABLE e6\n")
     res = results(out)
     codes = [int(l.split()[1]) if l.startswith("err") else 0 for l in res]
     assert codes[1] == 1046, res  # no database selected
@@ -306,8 +316,12 @@ def test_errors(cluster):
     assert codes[14] == 0 and codes[15] == 1061 and codes[16] == 1235 and codes[17] == 1075, res
     assert codes[18] == 0 and codes[19] == 0, res
     rows = [l for l in out if l.startswith("row ")]
-    assert rows == ["row e4", "row e5"], out  # e1 (still there after the failed DROP) renamed
+    assert rows[:2] == ["row e4", "row e5"], out  # e1 (still there after the failed DROP) renamed
     assert codes[21] == 1146, res
+    assert codes[22] == 0 and codes[23] == 1176 and codes[24] == 0 and codes[25] == 0, res
+    assert res[25] == "ok affected=0 warnings=0", res
+    create = [l for l in out if l.startswith("row e6|")][0]
+    assert "KEY `kb2` (`b`)" in create and "COMMENT='hello'" in create, create
 
 
 def test_concurrent_ddl_from_two_nodes(cluster):
@@ -336,3 +350,18 @@ def test_concurrent_ddl_from_two_nodes(cluster):
     assert names == want
     ids = [t["id"] for (d, n), t in tables.items() if d == "conc"]
     assert len(set(ids)) == len(ids)
+
+
+def test_rename_across_databases_keeps_the_counter(cluster):
+    out = run(cluster, "open A 1000 10\nddl A CREATE DATABASE ra\nddl A CREATE DATABASE rb\n"
+                       "use A ra\nddl A CREATE TABLE mv (id INT AUTO_INCREMENT PRIMARY KEY)\n"
+                       "autoid A ra mv 3\nddl A RENAME TABLE ra.mv TO rb.mv2\n"
+                       "open B 1000 10\nautoid B rb mv2 1\nshow B SHOW TABLES FROM ra\n"
+                       "show B SHOW TABLES FROM rb\ndump B\n")
+    ids = [[int(x) for x in l.split()[1:]] for l in out if l.startswith("ids")]
+    assert ids[0] == [1, 2, 3]
+    assert ids[1][0] > 10  # the allocator moved with the table: a new node starts above A's batch
+    rows = [l for l in out if l.startswith("row ")]
+    assert rows == ["row mv2"], out
+    _, _, tables = dump(out)
+    assert ("rb", "mv2") in tables and ("ra", "mv") not in tables
