@@ -4,7 +4,9 @@
  * query translator (MySQL literals, operators, functions). */
 #include "sql_session_int.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int syntax(const char *src, const sql_token *t, uint32_t n, uint32_t i, cm_err *err)
 {
@@ -33,6 +35,115 @@ static int append_translated(sql_sess *s, const char *src, const sql_token *t, u
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
     return 0;
+}
+
+static int is_name(const sql_token *t)
+{
+    return t->type == SQL_TK_IDENT || t->type == SQL_TK_QIDENT;
+}
+
+/* Appends the unquoted name of t and a NUL to b. */
+static int append_name(const char *src, const sql_token *t, cm_buf *b)
+{
+    cm_buf v = CM_BUF_INIT;
+    int rc = sql_tok_name(src, t, &v);
+    if (rc == 0 && (cm_buf_append(b, v.ptr, v.len) != 0 || cm_buf_append_u8(b, 0) != 0)) {
+        rc = CM_E_NOMEM;
+    }
+    cm_buf_fini(&v);
+    return rc;
+}
+
+/* Records the target of INSERT/REPLACE t[i…] in out->target (sql_translate.h). A form it does
+ * not recognise leaves the target empty: the vtab then falls back to its own rule. */
+static int insert_target(const char *src, const sql_token *t, uint32_t n, uint32_t i, cm_buf *out)
+{
+    cm_buf_reset(out);
+    if (i >= n || !is_name(&t[i])) {
+        return 0;
+    }
+    uint32_t db = n, table = i;
+    i++;
+    if (i + 1 < n && t[i].type == SQL_TK_DOT && is_name(&t[i + 1])) {
+        db = table;
+        table = i + 1;
+        i += 2;
+    }
+    int list = i < n && t[i].type == SQL_TK_LPAREN;
+    int rc = cm_buf_append_u8(out, list ? 'L' : 'A') != 0 ? CM_E_NOMEM : 0;
+    if (rc == 0) {
+        rc = db < n ? append_name(src, &t[db], out) : cm_buf_append_u8(out, 0) != 0;
+    }
+    if (rc == 0) {
+        rc = append_name(src, &t[table], out);
+    }
+    for (i++; rc == 0 && list && i < n && t[i].type != SQL_TK_RPAREN; i++) {
+        if (is_name(&t[i])) {
+            rc = append_name(src, &t[i], out);
+        } else if (t[i].type != SQL_TK_COMMA) {
+            cm_buf_reset(out); /* not a plain column list: leave it to the vtab */
+            return 0;
+        }
+    }
+    return rc != 0 ? CM_E_NOMEM : 0;
+}
+
+int sql_dml_bind_named(sql_sess *s, cm_err *err)
+{
+    const char *p = s->ins_target;
+    size_t len = s->ins_target_len;
+    if (p == NULL || len < 3 || s->schema == NULL || p[len - 1] != '\0') {
+        return 0;
+    }
+    int list = p[0] == 'L';
+    const char *db = p + 1;
+    const char *table = db + strlen(db) + 1;
+    const char *names = table + strlen(table) + 1;
+    const char *end = p + len;
+    if (table >= end || names > end) {
+        return 0;
+    }
+    if (db[0] == '\0') {
+        if (!s->has_db) {
+            return 0;
+        }
+        db = s->dbname;
+    }
+    const sql_cat_table *t = sql_schema_table(s->schema, db, table);
+    if (t == NULL) {
+        return 0;
+    }
+    if (t->ncols > s->cap_ins_named) {
+        bool *v = realloc(s->ins_named, t->ncols * sizeof(*v));
+        if (v == NULL) {
+            return cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+        s->ins_named = v;
+        s->cap_ins_named = t->ncols;
+    }
+    uint32_t nvis = 0;
+    for (uint32_t c = 0; c < t->ncols; c++) {
+        const sql_cat_col *col = &t->cols[c];
+        if (col->state != SQL_OBJ_PUBLIC) {
+            continue; /* the vtab declares PUBLIC columns only */
+        }
+        bool named = !list;
+        for (const char *q = names; list && !named && q < end; q += strlen(q) + 1) {
+            named = strcasecmp(q, col->name) == 0;
+        }
+        s->ins_named[nvis++] = named;
+    }
+    s->vt.insert_named = s->ins_named;
+    s->vt.ninsert_named = nvis;
+    s->vt.insert_table = t->id;
+    return 0;
+}
+
+void sql_dml_unbind_named(sql_sess *s)
+{
+    s->vt.insert_named = NULL;
+    s->vt.ninsert_named = 0;
+    s->vt.insert_table = 0;
 }
 
 int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *out,
@@ -113,7 +224,8 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
                               is_update ? "UPDATE" : "DELETE");
         }
     }
-    if (cm_buf_append(&out->sql, head, strlen(head)) != 0) {
+    if (cm_buf_append(&out->sql, head, strlen(head)) != 0 ||
+        ((is_insert || is_replace) && insert_target(src, t, n, i, &out->target) != 0)) {
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
     sql_tr_out tmp;
