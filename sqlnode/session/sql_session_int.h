@@ -259,6 +259,9 @@ int sql_decl_after_step(sql_sess *s, cm_err *err);
 void sql_decl_drop_all(sql_sess *s);
 /* Result metadata of column i from the catalog when it is a table column; 0 when it is not. */
 int sql_decl_column(sql_sess *s, sqlite3_stmt *st, int i, sql_column *c);
+/* Result metadata of table column col (key flags from t's indexes), named name (borrowed). */
+sql_column sql_decl_col_meta(const sql_cat_table *t, const sql_cat_col *col, const char *name,
+                             size_t name_len);
 
 /* sql_dml.c — INSERT/UPDATE/DELETE/REPLACE into SQLite's dialect */
 int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *out,
@@ -299,6 +302,8 @@ int sql_uvar_set(sql_sess *s, const char *name, size_t n, const sql_value *v, cm
 void sql_uvars_clear(sql_sess *s);
 
 /* sql_show.c */
+/* MySQL LIKE (%, _, backslash escapes), ASCII case-insensitive: 1 when s matches pattern p. */
+int sql_show_like(const char *p, size_t pn, const char *s, size_t sn);
 int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err);
 /* Columns a SHOW statement returns, for COM_STMT_PREPARE; 0 when not a known SHOW. */

@@ -139,11 +139,8 @@ static void test_column_ref_names(void **state)
     assert_int_equal(q(f, "SELECT i.x, j.Y, `x`, i.`x`, i.x + 1, `i`.`x` FROM (SELECT 1 AS x, 2 AS "
                           "y) i JOIN (SELECT 3 AS y) j"),
                      0);
-    assert_string_equal(ts_text(&f->sink), "cols x:8,Y:8,x:8,x:8,i.x + 1:8,x:8
-"
-                                           "row 1|3|1|1|2|1
-done more=0 warn=0
-");
+    assert_string_equal(ts_text(&f->sink), "cols x:8,Y:8,x:8,x:8,i.x + 1:8,x:8\n"
+                                           "row 1|3|1|1|2|1\ndone more=0 warn=0\n");
     assert_int_equal(q(f, "SELECT i.* FROM (SELECT 1 AS x, 2 AS y) i"), 0);
     assert_true(strncmp(ts_text(&f->sink), "cols x:8,y:8\n", 13) == 0);
 }

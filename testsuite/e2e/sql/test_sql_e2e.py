@@ -560,3 +560,38 @@ def test_explain_shows_access_paths(cluster):
         q(c, "EXPLAIN SELECT * FROM nosuch")
     assert errno_of(e) == 1146
     c.close()
+
+
+def field_list(conn, table, wild=b""):
+    """COM_FIELD_LIST (mysql_list_fields): [(schema, table, name, type, default)] or an error."""
+    from pymysql.constants import COMMAND
+    conn._execute_command(COMMAND.COM_FIELD_LIST, table + b"\0" + wild)
+    out = []
+    for _ in range(5000):
+        pkt = conn._read_packet()
+        if pkt.is_eof_packet():
+            return out
+        pkt.read_length_coded_string()  # catalog
+        schema, tab = pkt.read_length_coded_string(), pkt.read_length_coded_string()
+        pkt.read_length_coded_string()  # org_table
+        name = pkt.read_length_coded_string()
+        pkt.read_length_coded_string()  # org_name
+        pkt.read(1 + 2 + 4)  # 0x0c, charset, length
+        ftype = pkt.read(1)[0]
+        pkt.read(2 + 1 + 2)  # flags, decimals, filler
+        out.append((schema, tab, name, ftype, pkt.read_length_coded_string()))
+    raise AssertionError("no EOF after 5000 field packets")
+
+
+def test_com_field_list(cluster):
+    c = make_db(cluster, "d_fields")
+    q(c, "CREATE TABLE t (a INT PRIMARY KEY, bee VARCHAR(10) DEFAULT 'x', c2 INT)")
+    assert field_list(c, b"t") == [(b"d_fields", b"t", b"a", 3, None),
+                                   (b"d_fields", b"t", b"bee", 253, b"x"),
+                                   (b"d_fields", b"t", b"c2", 3, None)]
+    assert [f[2] for f in field_list(c, b"T", b"c%")] == [b"c2"]
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        field_list(c, b"nosuch")
+    assert errno_of(e) == 1146
+    assert q(c, "SELECT 1") == ((1,),)  # the connection is still in step
+    c.close()
