@@ -109,10 +109,10 @@ static int send_plan(sql_sess *s, sqlite3_stmt *st, sql_sink *sink, cm_err *err)
         cm_buf_reset(&info);
         int vt = vtab_row(detail, &op, &object, &info);
         int brc = vt < 0 ? -1 : 0;
-        for (int k = 1; k < depth; k++) {
+        for (int k = 2; k < depth; k++) {
             brc |= cm_buf_append(&id, "  ", 2);
         }
-        if (depth > 1 || nrows > 1) {
+        if (depth > 1) { /* steps of the statement itself are not indented, their children are */
             brc |= cm_buf_append(&id, "\xe2\x94\x94\xe2\x94\x80", 6); /* └─ as TiDB draws it */
         }
         brc |= vt > 0 ? cm_buf_append(&id, op.ptr, op.len) : cm_buf_printf(&id, "%s", detail);

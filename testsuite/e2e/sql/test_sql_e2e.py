@@ -553,7 +553,11 @@ def test_explain_shows_access_paths(cluster):
     assert [r[0] for r in rows][0] == "TableFullScan", rows
     assert any("ORDER BY" in r[0] and r[2] == "root" for r in rows), rows
     rows = q(c, "EXPLAIN SELECT * FROM e a JOIN e b ON b.id = a.k")
-    assert len(rows) == 2 and rows[1][0].endswith("Point_Get"), rows
+    assert [r[0] for r in rows] == ["TableFullScan", "Point_Get"], rows
+    assert [r[3] for r in rows] == ["table:a", "table:b, index:PRIMARY"], rows
+    rows = q(c, "EXPLAIN SELECT (SELECT MAX(v) FROM e) FROM e WHERE id IN (1, 2)")
+    assert [r[0] for r in rows] == ["Batch_Point_Get", "SCALAR SUBQUERY 1",
+                                    "\u2514\u2500TableFullScan"], rows
     rows = q(c, "EXPLAIN UPDATE e SET v = 1 WHERE id > 5")
     assert rows[0][0] == "TableRangeScan", rows
     with pytest.raises(pymysql.err.MySQLError) as e:
