@@ -385,6 +385,9 @@ static void test_transactions(void **state)
 
 /* The DML translator (sql_dml.c): the statement head rewritten for SQLite, the rest through the
  * query translator; forms SQLite cannot run on virtual tables refused with 1235. */
+/* The INSERT target of the last dml() call, NULs shown as '|'. */
+static char last_target[256];
+
 static int dml(fixture *f, const char *sql, char *out, size_t cap, uint32_t *nparams)
 {
     sql_tokens toks;
@@ -401,6 +404,11 @@ static int dml(fixture *f, const char *sql, char *out, size_t cap, uint32_t *npa
     if (nparams != NULL) {
         *nparams = tr.nparams;
     }
+    size_t tl = tr.target.len < sizeof(last_target) - 1 ? tr.target.len : sizeof(last_target) - 1;
+    for (size_t i = 0; i < tl; i++) {
+        last_target[i] = tr.target.ptr[i] ? (char)tr.target.ptr[i] : '|';
+    }
+    last_target[tl] = '\0';
     sql_tr_out_fini(&tr);
     sql_tokens_fini(&toks);
     return rc == 0 ? 0 : cm_err_mysql_errno(rc);
@@ -433,6 +441,23 @@ static void test_dml_translate(void **state)
         1235);
     assert_int_equal(dml(f, "INSERT INTO t SET a=1", out, sizeof out, NULL), 1235);
     assert_int_equal(dml(f, "UPDATE t SET a=1 ORDER BY a LIMIT 1", out, sizeof out, NULL), 1235);
+    /* the INSERT target and named columns (sql_translate.h target); DEFAULT as a value */
+    assert_int_equal(dml(f, "INSERT INTO t (a, `B`) SELECT 1, 2", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "L|t|a|B|");
+    assert_int_equal(dml(f, "INSERT INTO d.t VALUES (1)", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "Ad|t|");
+    assert_int_equal(
+        dml(f, "INSERT INTO t (a, b) VALUES (1, DEFAULT), (2, default)", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "L|t|a|");
+    assert_non_null(strstr(out, "( 1 , NULL ) , ( 2 , NULL )"));
+    assert_int_equal(
+        dml(f, "REPLACE d.t VALUES (DEFAULT, 'DEFAULT', DEFAULT)", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "Dd|t|0|2|");
+    assert_non_null(strstr(out, "'DEFAULT'"));
+    assert_int_equal(
+        dml(f, "INSERT INTO t (a, b) VALUES (1, DEFAULT), (2, 3)", out, sizeof out, NULL), 1235);
+    assert_int_equal(dml(f, "UPDATE t SET a = 1", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "");
     /* Without a cluster DML still names the missing table (no tables exist). */
     assert_int_equal(q(f, "USE d"), 0);
     assert_int_equal(q(f, "INSERT INTO t VALUES (1)"), 1146);

@@ -491,6 +491,12 @@ def test_insert_named_columns_null_vs_default(cluster):
     other.close()
     assert q(c, "SELECT a, b, c FROM t WHERE a IN (2, 10) ORDER BY a") == ((2, None, 7),
                                                                            (10, None, 7))
+    # DEFAULT as a value: the column's default, as if omitted
+    q(c, "INSERT INTO t VALUES (30, DEFAULT, DEFAULT)")
+    q(c, "INSERT INTO t (a, b, c) VALUES (31, NULL, DEFAULT), (32, NULL, DEFAULT)")
+    assert q(c, "SELECT a, b, c FROM t WHERE a >= 30 ORDER BY a") == (
+        (30, 5, 7), (31, None, 7), (32, None, 7))
+    q(c, "DELETE FROM t WHERE a >= 30")
     # server-side prepared statements with a bound NULL
     ps_execute(c, "INSERT INTO t (a, b) VALUES (?, ?)", [20, None])
     ps_execute(c, "INSERT INTO t (a) VALUES (?)", [21])
