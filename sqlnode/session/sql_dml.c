@@ -126,6 +126,24 @@ static int values_defaults(const char *src, const sql_token *t, uint32_t n, uint
     return 0;
 }
 
+/* `INSERT INTO [db.]t [()] VALUES ()` (one empty row; SQLite's INSERT … DEFAULT VALUES): the
+ * index where the part after the table name starts, or 0 for any other form. */
+static uint32_t empty_row(const char *src, const sql_token *t, uint32_t n, uint32_t i)
+{
+    uint32_t j = i + 1;
+    if (j + 1 < n && t[j].type == SQL_TK_DOT && is_name(&t[j + 1])) {
+        j += 2;
+    }
+    uint32_t end = j;
+    if (j + 1 < n && t[j].type == SQL_TK_LPAREN && t[j + 1].type == SQL_TK_RPAREN) {
+        j += 2;
+    }
+    int ok = i < n && is_name(&t[i]) && j + 3 == n &&
+             (sql_tok_is(src, &t[j], "VALUES") || sql_tok_is(src, &t[j], "VALUE")) &&
+             t[j + 1].type == SQL_TK_LPAREN && t[j + 2].type == SQL_TK_RPAREN;
+    return ok ? end : 0;
+}
+
 /* Records the target of INSERT/REPLACE t[i…] in out->target (sql_translate.h). A form it does
  * not recognise leaves the target empty: the vtab then falls back to its own rule. */
 static int insert_target(const char *src, const sql_token *t, uint32_t n, uint32_t i,
@@ -370,9 +388,21 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
         free(tw);
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
+    uint32_t empty_at = (is_insert || is_replace) ? empty_row(src, t, n, i) : 0;
+    if (empty_at > 0) {
+        value_kw = n;
+        if (out->target.len > 0) {
+            out->target.ptr[0] = 'L'; /* every column takes its default: none is named */
+        }
+    }
     sql_tr_out tmp;
     sql_tr_out_init(&tmp);
-    int rc = append_translated(s, src, t, i, value_kw, &tmp, out, err);
+    int rc = append_translated(s, src, t, i, empty_at > 0 ? empty_at : value_kw, &tmp, out, err);
+    if (rc == 0 && empty_at > 0) {
+        rc = cm_buf_append(&out->sql, "DEFAULT VALUES", 14) == 0
+                 ? 0
+                 : cm_err_set(err, CM_E_NOMEM, "out of memory");
+    }
     if (rc == 0 && value_kw < n) {
         rc = cm_buf_append(&out->sql, "VALUES ", 7) == 0
                  ? append_translated(s, src, t, value_kw + 1, n, &tmp, out, err)

@@ -458,6 +458,12 @@ static void test_dml_translate(void **state)
         dml(f, "INSERT INTO t (a, b) VALUES (1, DEFAULT), (2, 3)", out, sizeof out, NULL), 1235);
     assert_int_equal(dml(f, "UPDATE t SET a = 1", out, sizeof out, NULL), 0);
     assert_string_equal(last_target, "");
+    assert_int_equal(dml(f, "INSERT INTO d.t VALUES ()", out, sizeof out, NULL), 0);
+    assert_string_equal(out, "INSERT INTO d.t DEFAULT VALUES");
+    assert_string_equal(last_target, "Ld|t|");
+    assert_int_equal(dml(f, "REPLACE `t` () VALUE ()", out, sizeof out, NULL), 0);
+    assert_string_equal(out, "REPLACE INTO \"t\" DEFAULT VALUES");
+    assert_string_equal(last_target, "L|t|");
     /* Without a cluster DML still names the missing table (no tables exist). */
     assert_int_equal(q(f, "USE d"), 0);
     assert_int_equal(q(f, "INSERT INTO t VALUES (1)"), 1146);

@@ -497,6 +497,10 @@ def test_insert_named_columns_null_vs_default(cluster):
     assert q(c, "SELECT a, b, c FROM t WHERE a >= 30 ORDER BY a") == (
         (30, 5, 7), (31, None, 7), (32, None, 7))
     q(c, "DELETE FROM t WHERE a >= 30")
+    q(c, "CREATE TABLE e (id INT AUTO_INCREMENT PRIMARY KEY, b INT DEFAULT 5, c INT)")
+    q(c, "INSERT INTO e VALUES ()")  # Hibernate's form for an entity with only an id
+    q(c, "INSERT INTO e () VALUES ()")
+    assert q(c, "SELECT id, b, c FROM e ORDER BY id") == ((1, 5, None), (2, 5, None))
     # server-side prepared statements with a bound NULL
     ps_execute(c, "INSERT INTO t (a, b) VALUES (?, ?)", [20, None])
     ps_execute(c, "INSERT INTO t (a) VALUES (?)", [21])
