@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Plan rows kept for the tree's depth: bounded by SQLite's own plan size for one statement;
  * beyond it the depth of later rows is taken as 1 (the output stays correct otherwise). */
@@ -156,7 +157,23 @@ int sql_explain_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         return cm_err_set(err, CM_E_PARSE, "You have an error in your SQL syntax near 'EXPLAIN'");
     }
     uint32_t b = 1;
-    if (sql_tok_is(src, &t[1], "FORMAT") || sql_tok_is(src, &t[1], "ANALYZE")) {
+    if (sql_tok_is(src, &t[1], "FORMAT") && n > 4 && t[2].type == SQL_TK_OP && t[2].len == 1 &&
+        src[t[2].off] == '=') {
+        /* TRADITIONAL (MySQL's default) and TiDB's ROW / BRIEF are this table; JSON and TREE
+         * are other shapes, not offered */
+        cm_buf f = CM_BUF_INIT;
+        int frc = t[3].type == SQL_TK_STRING ? sql_tok_string(src, &t[3], 0, &f)
+                                             : sql_tok_name(src, &t[3], &f);
+        int known = frc == 0 && f.ptr != NULL &&
+                    ((f.len == 11 && strncasecmp((const char *)f.ptr, "TRADITIONAL", 11) == 0) ||
+                     (f.len == 3 && strncasecmp((const char *)f.ptr, "ROW", 3) == 0) ||
+                     (f.len == 5 && strncasecmp((const char *)f.ptr, "BRIEF", 5) == 0));
+        cm_buf_fini(&f);
+        if (known) {
+            b = 4;
+        }
+    }
+    if (b == 1 && (sql_tok_is(src, &t[1], "FORMAT") || sql_tok_is(src, &t[1], "ANALYZE"))) {
         return cm_err_set(err, CM_E_UNSUPPORTED,
                           "This version of Tessera doesn't yet support 'EXPLAIN %.*s'",
                           (int)t[1].len, src + t[1].off);

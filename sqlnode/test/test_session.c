@@ -129,6 +129,11 @@ static void test_explain(void **state)
     assert_non_null(strstr(t, "COMPOUND QUERY"));
     assert_int_equal(q(f, "DESCRIBE SELECT 1"), 0);
     assert_int_equal(q(f, "EXPLAIN ANALYZE SELECT 1"), 1235);
+    assert_int_equal(q(f, "EXPLAIN FORMAT=TREE SELECT 1"), 1235);
+    assert_int_equal(q(f, "EXPLAIN FORMAT = 'brief' SELECT x FROM (SELECT 1 AS x UNION SELECT 2)"),
+                     0);
+    assert_non_null(strstr(ts_text(&f->sink), "COMPOUND QUERY"));
+    assert_int_equal(q(f, "EXPLAIN FORMAT=traditional SELECT 1"), 0);
 }
 
 /* MySQL names a column reference after the column as written, without qualifier or quotes;
