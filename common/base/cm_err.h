@@ -151,7 +151,8 @@
     X(TRUNCATED_VALUE, -138, 1292, "22007", "Truncated incorrect value")                           \
     X(QUERY_TIMEOUT, -139, 3024, "HY000",                                                          \
       "Query execution was interrupted, maximum statement execution time exceeded")                \
-    X(BAD_NULL, -150, 1048, "23000", "Column cannot be null")
+    X(BAD_NULL, -150, 1048, "23000", "Column cannot be null")                                      \
+    X(READ_ONLY_TXN, -151, 1792, "25006", "Cannot execute statement in a READ ONLY transaction.")
 
 enum {
 #define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),

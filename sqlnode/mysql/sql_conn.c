@@ -648,23 +648,53 @@ static int com_quit(sql_conn *c, const uint8_t *p, size_t n)
     return CONN_CLOSE;
 }
 
+/* One column definition of a COM_FIELD_LIST answer: the result-set form with the schema and
+ * table filled in, plus the column's default value (lenenc text, 0xfb for none). */
+static int field_def_cb(void *ctx, const sql_column *col, const char *table, const char *dflt)
+{
+    sql_conn *c = ctx;
+    char db[256], user[128], host[64];
+    sql_sess_copy_info(c->sess, user, sizeof(user), host, sizeof(host), db, sizeof(db));
+    size_t off = sql_pkt_begin(&c->pkt);
+    cm_buf *b = &c->pkt.out;
+    size_t tl = strlen(table);
+    if (sql_wire_put_lenenc_str(b, "def", 3) != 0 ||
+        sql_wire_put_lenenc_str(b, db, strlen(db)) != 0 ||
+        sql_wire_put_lenenc_str(b, table, tl) != 0 || sql_wire_put_lenenc_str(b, table, tl) != 0 ||
+        sql_wire_put_lenenc_str(b, col->name, col->name_len) != 0 ||
+        sql_wire_put_lenenc_str(b, col->name, col->name_len) != 0 ||
+        sql_wire_put_lenenc(b, 0x0c) != 0 || cm_buf_append_u16le(b, col->charset) != 0 ||
+        cm_buf_append_u32le(b, col->length) != 0 || cm_buf_append_u8(b, col->type) != 0 ||
+        cm_buf_append_u16le(b, col->flags) != 0 || cm_buf_append_u8(b, col->decimals) != 0 ||
+        cm_buf_append_u16le(b, 0) != 0 ||
+        (dflt != NULL ? sql_wire_put_lenenc_str(b, dflt, strlen(dflt))
+                      : cm_buf_append_u8(b, 0xfb)) != 0) {
+        return CM_E_NOMEM;
+    }
+    return sql_pkt_end(&c->pkt, off);
+}
+
+/* COM_FIELD_LIST table NUL [wildcard]: the table's columns from the catalog, then EOF. */
 static int com_field_list(sql_conn *c, const uint8_t *p, size_t n)
 {
     cm_reader r;
     cm_reader_init(&r, p, n);
-    cm_slice table;
+    cm_slice table, wild = cm_slice_make(NULL, 0);
     if (sql_wire_get_cstr(&r, &table) != 0) {
         table = cm_slice_make(p, n);
+    } else {
+        wild = cm_slice_make(p + table.len + 1, n - table.len - 1);
     }
-    char db[256], user[128], host[64];
-    sql_sess_copy_info(c->sess, user, sizeof(user), host, sizeof(host), db, sizeof(db));
-    char msg[512];
-    if (db[0] == '\0') {
-        return send_error(c, CM_E_NO_DB, "No database selected");
+    cm_err err;
+    cm_err_clear(&err);
+    int rc = sql_sess_field_list(c->sess, (const char *)table.ptr, table.len,
+                                 (const char *)wild.ptr, wild.len, field_def_cb, c, &err);
+    if (rc != 0) {
+        /* only out of memory fails once definitions are written; the connection then ends */
+        return send_error(c, rc, err.msg);
     }
-    snprintf(msg, sizeof(msg), "Table '%s.%.*s' doesn't exist (tables arrive with the SQL layer)",
-             db, (int)(table.len > 64 ? 64 : table.len), (const char *)table.ptr);
-    return send_error(c, CM_E_NO_SUCH_TABLE, msg);
+    rc = sql_res_end(&c->pkt, c->caps, sql_sess_warning_count(c->sess), sql_sess_status(c->sess));
+    return rc ? rc : sql_pkt_flush(&c->pkt);
 }
 
 static int com_statistics(sql_conn *c, const uint8_t *p, size_t n)

@@ -283,6 +283,13 @@ int sql_decl_column(sql_sess *s, sqlite3_stmt *st, int i, sql_column *c)
     if (col == NULL) {
         return 0;
     }
+    *c = sql_decl_col_meta(t, col, c->name, c->name_len);
+    return 1;
+}
+
+sql_column sql_decl_col_meta(const sql_cat_table *t, const sql_cat_col *col, const char *name,
+                             size_t name_len)
+{
     uint16_t kf = 0;
     if (t->handle_col >= 0 && (uint32_t)t->handle_col == col->offset) {
         kf |= SQL_FLAG_PRI_KEY;
@@ -301,12 +308,11 @@ int sql_decl_column(sql_sess *s, sqlite3_stmt *st, int i, sql_column *c)
         }
     }
     int not_null = col->not_null || (kf & SQL_FLAG_PRI_KEY) != 0;
-    sql_column d = sql_type_column(&col->type, c->name, not_null, kf);
-    d.name = c->name;
-    d.name_len = c->name_len;
+    sql_column d = sql_type_column(&col->type, name, not_null, kf);
+    d.name = name;
+    d.name_len = name_len;
     if (col->auto_inc) {
         d.flags |= SQL_FLAG_AUTO_INCREMENT;
     }
-    *c = d;
-    return 1;
+    return d;
 }

@@ -59,6 +59,7 @@ int sql_cache_init(sql_cache *c, uint32_t cap)
 static void entry_free(sql_cached *e)
 {
     sqlite3_finalize(e->stmt);
+    free(e->target);
     free(e->key);
     free(e->items);
     free(e);
@@ -206,10 +207,16 @@ int sql_exec_prepare_cached(sql_sess *s, const char *src, const sql_token *t, ui
     if (s->tr.nitems > 0) {
         items = malloc(s->tr.nitems * sizeof(*items));
     }
-    if (e == NULL || k == NULL || (s->tr.nitems > 0 && items == NULL)) {
+    char *target = NULL;
+    if (s->tr.target.len > 0 && (target = malloc(s->tr.target.len)) != NULL) {
+        memcpy(target, s->tr.target.ptr, s->tr.target.len);
+    }
+    if (e == NULL || k == NULL || (s->tr.nitems > 0 && items == NULL) ||
+        (s->tr.target.len > 0 && target == NULL)) {
         free(e);
         free(k);
         free(items);
+        free(target);
         sqlite3_finalize(st);
         return cm_err_set(err, CM_E_NOMEM, "out of memory caching a statement");
     }
@@ -226,6 +233,8 @@ int sql_exec_prepare_cached(sql_sess *s, const char *src, const sql_token *t, ui
     e->dml = sql_classify(src, t, n) == SQL_KIND_DML;
     e->items = items;
     e->nitems = s->tr.nitems;
+    e->target = target;
+    e->target_len = s->tr.target.len;
     if (cache_put(&s->cache, e) != 0) {
         entry_free(e);
         return cm_err_set(err, CM_E_NOMEM, "out of memory caching a statement");
@@ -575,6 +584,19 @@ int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32
         s->env->autocommit_retries ? s->env->autocommit_retries : SQL_SESS_AUTOCOMMIT_RETRIES;
     int rc;
     uint64_t rows = 0;
+    if (s->stmt_dml && s->trans_ro && s->in_trans) {
+        /* Also for cached and prepared DML, which do not pass the dispatcher's check. */
+        sqlite3_clear_bindings(st);
+        s->ins_target = NULL;
+        return cm_err_set(err, CM_E_READ_ONLY_TXN,
+                          "Cannot execute statement in a READ ONLY transaction.");
+    }
+    rc = s->stmt_dml ? sql_dml_bind_named(s, err) : 0;
+    s->ins_target = NULL;
+    if (rc != 0) {
+        sqlite3_clear_bindings(st);
+        return rc;
+    }
     for (uint32_t attempt = 0;; attempt++) {
         int sent = 0;
         sql_txn_stmt_prologue(s);
@@ -594,6 +616,7 @@ int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32
         break;
     }
     sqlite3_clear_bindings(st);
+    sql_dml_unbind_named(s);
     if (rc != 0) {
         return sql_txn_map_error(s, rc, err);
     }

@@ -44,6 +44,7 @@ void sql_sess_prep_free(sql_sess *s, sql_prep *p)
     sqlite3_finalize(p->stmt);
     free(p->sql);
     free(p->items);
+    free(p->target);
     free(p->cols);
     free(p->names);
     free(p);
@@ -115,6 +116,14 @@ static int prepare_query(sql_sess *s, sql_prep *p, uint32_t n, cm_err *err)
     if (rc != 0) {
         p->stmt = NULL;
         return rc;
+    }
+    if (p->kind == SQL_KIND_DML && s->tr.target.len > 0) {
+        p->target = malloc(s->tr.target.len);
+        if (p->target == NULL) {
+            return cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+        memcpy(p->target, s->tr.target.ptr, s->tr.target.len);
+        p->target_len = s->tr.target.len;
     }
     if (p->kind == SQL_KIND_DO || p->kind == SQL_KIND_DML) {
         return 0;
@@ -377,6 +386,8 @@ int sql_sess_execute(sql_sess *s, sql_prep *p, const sql_value *params, uint32_t
         rc = bind_params(s, p, params, nparams, err);
         if (rc == 0) {
             int discard = p->kind == SQL_KIND_DO;
+            s->ins_target = p->target;
+            s->ins_target_len = p->target_len;
             rc = sql_exec_run(s, p->stmt, p->items, p->nitems, sink, 0, discard, err);
             if (rc == 0 && discard) {
                 rc = sql_sess_done(s, sink, 0, 0, 0, NULL);

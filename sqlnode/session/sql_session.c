@@ -366,6 +366,7 @@ void sql_sess_free(sql_sess *s)
     free(s->uvars);
     sql_tokens_fini(&s->toks);
     sql_tr_out_fini(&s->tr);
+    free(s->ins_named);
     cm_buf_fini(&s->scratch);
     free(s->vals);
     free(s->cols);
@@ -620,6 +621,8 @@ static int run_query(sql_sess *s, const char *src, const sql_token *t, uint32_t 
         sqlite3_stmt *st = NULL;
         rc = sql_exec_prepare(s, src, t, n, &st, err);
         if (rc == 0) {
+            s->ins_target = (const char *)s->tr.target.ptr;
+            s->ins_target_len = s->tr.target.len;
             rc = sql_exec_run(s, st, s->tr.items, s->tr.nitems, sink, more, 0, err);
         }
         sqlite3_finalize(st);
@@ -633,6 +636,8 @@ static int run_query(sql_sess *s, const char *src, const sql_token *t, uint32_t 
         }
     }
     c->in_use = 1;
+    s->ins_target = c->target;
+    s->ins_target_len = c->target_len;
     rc = sql_exec_run(s, c->stmt, c->items, c->nitems, sink, more, 0, err);
     c->in_use = 0;
     return rc;
@@ -804,7 +809,7 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         }
         if (s->env->cat != NULL) {
             if (s->trans_ro && s->in_trans) {
-                return cm_err_set(err, CM_E_UNSUPPORTED,
+                return cm_err_set(err, CM_E_READ_ONLY_TXN,
                                   "Cannot execute statement in a READ ONLY transaction.");
             }
             s->stmt_dml = 1;
@@ -812,13 +817,14 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_DESCRIBE:
-        if (n >= 2 && t[1].type == SQL_TK_IDENT &&
-            (sql_tok_is(src, &t[1], "SELECT") || sql_tok_is(src, &t[1], "FORMAT") ||
-             sql_tok_is(src, &t[1], "ANALYZE") || sql_tok_is(src, &t[1], "INSERT") ||
-             sql_tok_is(src, &t[1], "UPDATE") || sql_tok_is(src, &t[1], "DELETE"))) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support 'EXPLAIN' (it arrives "
-                              "with the SQL layer)");
+        if (n >= 2 && (t[1].type == SQL_TK_LPAREN ||
+                       (t[1].type == SQL_TK_IDENT &&
+                        (sql_tok_is(src, &t[1], "SELECT") || sql_tok_is(src, &t[1], "FORMAT") ||
+                         sql_tok_is(src, &t[1], "ANALYZE") || sql_tok_is(src, &t[1], "INSERT") ||
+                         sql_tok_is(src, &t[1], "UPDATE") || sql_tok_is(src, &t[1], "DELETE") ||
+                         sql_tok_is(src, &t[1], "REPLACE") || sql_tok_is(src, &t[1], "WITH") ||
+                         sql_tok_is(src, &t[1], "TABLE"))))) {
+            return sql_explain_run(s, src, t, n, sink, more, err);
         }
         if (s->env->cat != NULL) {
             return run_describe(s, src, t, n, sink, more, err);
@@ -872,6 +878,8 @@ int sql_sess_query(sql_sess *s, const char *sql, size_t len, sql_sink *sink, cm_
         sql_sess_stmt_begin(s);
         s->stmt_dml = c->dml;
         c->in_use = 1;
+        s->ins_target = c->target;
+        s->ins_target_len = c->target_len;
         int rc = sql_exec_run(s, c->stmt, c->items, c->nitems, sink, 0, 0, err);
         c->in_use = 0;
         if (rc != 0) {

@@ -99,6 +99,15 @@ void sql_sess_prep_free(sql_sess *s, sql_prep *p);
 /* The statement's text (borrowed; NUL-terminated). */
 const char *sql_prep_text(const sql_prep *p, size_t *len);
 
+/* COM_FIELD_LIST: one call of field_cb per PUBLIC column of table (of the current database) whose
+ * name matches the LIKE pattern wild (NULL or empty: every column), in declaration order, with
+ * its result metadata, the table's name and the column's default as text (NULL: no default or
+ * DEFAULT NULL). Everything passed is borrowed for the call. Returns 0, 1046 without a database,
+ * 1146 for an unknown table (or without a cluster), or field_cb's error. */
+typedef int (*sql_field_cb)(void *ctx, const sql_column *col, const char *table, const char *dflt);
+int sql_sess_field_list(sql_sess *s, const char *table, size_t len, const char *wild,
+                        size_t wild_len, sql_field_cb field_cb, void *ctx, cm_err *err);
+
 /* COM_INIT_DB / USE. */
 int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err);
 /* COM_RESET_CONNECTION and COM_CHANGE_USER: session variables from the globals, user variables

@@ -62,6 +62,8 @@ typedef struct sql_cached {
     uint64_t hash;
     int dml; /* INSERT/UPDATE/DELETE/REPLACE: affected rows and insert id are reported */
     sqlite3_stmt *stmt;
+    char *target; /* owned: an INSERT's sql_tr_out.target (NULL: not an INSERT/REPLACE) */
+    size_t target_len;
     sql_tr_item *items; /* owned */
     uint32_t nitems;
     int in_use;                     /* running now: not evicted */
@@ -84,6 +86,8 @@ struct sql_prep {
     size_t len;
     uint32_t nparams;
     sqlite3_stmt *stmt; /* QUERY and DO */
+    char *target;       /* owned: an INSERT's sql_tr_out.target (NULL: none) */
+    size_t target_len;
     sql_tr_item *items; /* owned */
     uint32_t nitems;
     sql_column *cols; /* owned; names point into names */
@@ -148,6 +152,13 @@ struct sql_sess {
     int stmt_cp;             /* write-buffer checkpoint of the running statement; 0: none */
     int stmt_dml;            /* the running statement is DML (affected rows, insert id) */
     int txn_commit_pending;  /* SET autocommit=1: commit before the OK */
+    /* The INSERT target of the statement sql_exec_run runs next (borrowed from its cache entry,
+     * prepared statement or s->tr; NULL: none), and the named-column flags built from it for
+     * the vtab (s->vt.insert_named points here while the statement runs). */
+    const char *ins_target;
+    size_t ins_target_len;
+    bool *ins_named;
+    uint32_t cap_ins_named;
 
     sql_tokens toks;  /* scratch: the current query's tokens */
     sql_tr_out tr;    /* scratch: translation */
@@ -248,10 +259,24 @@ int sql_decl_after_step(sql_sess *s, cm_err *err);
 void sql_decl_drop_all(sql_sess *s);
 /* Result metadata of column i from the catalog when it is a table column; 0 when it is not. */
 int sql_decl_column(sql_sess *s, sqlite3_stmt *st, int i, sql_column *c);
+/* Result metadata of table column col (key flags from t's indexes), named name (borrowed). */
+sql_column sql_decl_col_meta(const sql_cat_table *t, const sql_cat_col *col, const char *name,
+                             size_t name_len);
 
 /* sql_dml.c — INSERT/UPDATE/DELETE/REPLACE into SQLite's dialect */
 int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *out,
                       cm_err *err);
+/* Fills s->vt.insert_named/ninsert_named/insert_table from s->ins_target against the
+ * statement's schema snapshot (nothing when there is no target or the table is unknown: the
+ * statement then fails on its own). Returns 0 or CM_E_NOMEM. */
+int sql_dml_bind_named(sql_sess *s, cm_err *err);
+/* Clears what sql_dml_bind_named set (after the statement). */
+void sql_dml_unbind_named(sql_sess *s);
+
+/* sql_explain.c — EXPLAIN <query|DML> t[0, n) (t[0] is EXPLAIN/DESCRIBE/DESC): the plan SQLite
+ * chose, one row per plan step (docs/mysql-protocol.md "EXPLAIN"). */
+int sql_explain_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                    int more, cm_err *err);
 
 /* sql_func.c */
 int sql_func_register(sql_sess *s);
@@ -277,6 +302,8 @@ int sql_uvar_set(sql_sess *s, const char *name, size_t n, const sql_value *v, cm
 void sql_uvars_clear(sql_sess *s);
 
 /* sql_show.c */
+/* MySQL LIKE (%, _, backslash escapes), ASCII case-insensitive: 1 when s matches pattern p. */
+int sql_show_like(const char *p, size_t pn, const char *s, size_t sn);
 int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err);
 /* Columns a SHOW statement returns, for COM_STMT_PREPARE; 0 when not a known SHOW. */

@@ -129,7 +129,7 @@ static int sort_rows(rows *r)
 
 /* MySQL LIKE with % and _ and backslash escapes, ASCII case-insensitive (SHOW's columns use a
  * case-insensitive collation). Iterative with one backtrack point, so no input can blow up. */
-static int like_match(const char *p, size_t pn, const char *s, size_t sn)
+int sql_show_like(const char *p, size_t pn, const char *s, size_t sn)
 {
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
     while (si < sn) {
@@ -287,8 +287,8 @@ static int send_rows(sql_sess *s, rows *r, const sql_column *cols, const char *s
     rc = sink->columns(sink, cols, (int)r->ncols);
     for (uint32_t i = 0; rc == 0 && i < nrows; i++) {
         const cell *row = &r->cells[i * r->ncols];
-        if (have_like && !like_match(pat.ptr ? (const char *)pat.ptr : "", pat.len,
-                                     (const char *)r->text.ptr + row[0].off, row[0].len)) {
+        if (have_like && !sql_show_like(pat.ptr ? (const char *)pat.ptr : "", pat.len,
+                                        (const char *)r->text.ptr + row[0].off, row[0].len)) {
             continue;
         }
         for (uint32_t c = 0; c < r->ncols; c++) {
@@ -648,4 +648,43 @@ int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
     }
     rows_fini(&r);
     return rc;
+}
+
+int sql_sess_field_list(sql_sess *s, const char *table, size_t len, const char *wild,
+                        size_t wild_len, sql_field_cb field_cb, void *ctx, cm_err *err)
+{
+    sql_diag_clear(s);
+    sql_sess_stmt_begin(s); /* the current schema snapshot */
+    if (!s->has_db) {
+        return cm_err_set(err, CM_E_NO_DB, "No database selected");
+    }
+    char name[SQL_DB_MAX];
+    size_t n = len < sizeof(name) - 1 ? len : sizeof(name) - 1;
+    memcpy(name, table, n);
+    name[n] = '\0';
+    const sql_cat_table *t = s->schema != NULL && memchr(table, 0, len) == NULL
+                                 ? sql_schema_table(s->schema, s->dbname, name)
+                                 : NULL;
+    if (t == NULL) {
+        return cm_err_set(
+            err, CM_E_NO_SUCH_TABLE, "Table '%s.%.64s' doesn't exist%s", s->dbname, name,
+            s->env->cat == NULL ? " (no cluster: this sqlnode runs without --pd)" : "");
+    }
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        const sql_cat_col *c = &t->cols[i];
+        if (c->state != SQL_OBJ_PUBLIC ||
+            (wild_len > 0 && !sql_show_like(wild, wild_len, c->name, strlen(c->name)))) {
+            continue;
+        }
+        sql_column col = sql_decl_col_meta(t, c, c->name, strlen(c->name));
+        const char *dflt = c->has_default && !c->default_null ? c->default_text : NULL;
+        if (c->default_now) {
+            dflt = "CURRENT_TIMESTAMP";
+        }
+        int rc = field_cb(ctx, &col, t->name, dflt);
+        if (rc != 0) {
+            return cm_err_set(err, rc, "sending a field list failed");
+        }
+    }
+    return 0;
 }

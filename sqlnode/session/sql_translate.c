@@ -103,11 +103,13 @@ void sql_tr_out_init(sql_tr_out *o)
 {
     memset(o, 0, sizeof(*o));
     cm_buf_init(&o->sql);
+    cm_buf_init(&o->target);
 }
 
 void sql_tr_out_reset(sql_tr_out *o)
 {
     cm_buf_reset(&o->sql);
+    cm_buf_reset(&o->target);
     o->nitems = 0;
     o->nparams = 0;
 }
@@ -115,6 +117,7 @@ void sql_tr_out_reset(sql_tr_out *o)
 void sql_tr_out_fini(sql_tr_out *o)
 {
     cm_buf_fini(&o->sql);
+    cm_buf_fini(&o->target);
     free(o->items);
     memset(o, 0, sizeof(*o));
 }
@@ -549,6 +552,26 @@ static sql_tr_item item_info(tr *x, uint32_t b, uint32_t e, int sysvar_id)
     return it;
 }
 
+/* Whether item [b, e) is a column reference: `col` quoted, `t.col` or `db.t.col` (each part a
+ * bare or quoted identifier). A bare single word stays an expression (NULL, CURRENT_DATE …). */
+static int column_ref(tr *x, uint32_t b, uint32_t e)
+{
+    uint32_t n = e - b;
+    if (n == 1) {
+        return x->t[b].type == SQL_TK_QIDENT;
+    }
+    if (n != 3 && n != 5) {
+        return 0;
+    }
+    for (uint32_t i = b; i < e; i++) {
+        int name = x->t[i].type == SQL_TK_IDENT || x->t[i].type == SQL_TK_QIDENT;
+        if ((i - b) % 2 == 0 ? !name : x->t[i].type != SQL_TK_DOT) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Ends a top-level select item [b, e): records its type and adds the MySQL column name. */
 static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
 {
@@ -583,6 +606,18 @@ static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
     if (e - b == 1 && x->t[b].type == SQL_TK_STRING) {
         cm_buf v = CM_BUF_INIT;
         int rc = sql_tok_string(x->src, &x->t[b], x->ctx->mode, &v);
+        if (rc == 0) {
+            size_t n = v.len > SQL_TR_NAME_MAX ? SQL_TR_NAME_MAX : v.len;
+            rc = emit_qident(x, v.ptr ? (const char *)v.ptr : "", n);
+        }
+        cm_buf_fini(&v);
+        return rc;
+    }
+    if (column_ref(x, b, e)) {
+        /* A column reference is named after the column as written, without its qualifier or
+         * quotes: MySQL names `SELECT i.name` and `SELECT db.t.name` columns "name". */
+        cm_buf v = CM_BUF_INIT;
+        int rc = sql_tok_name(x->src, last, &v) == 0 ? 0 : nomem(x);
         if (rc == 0) {
             size_t n = v.len > SQL_TR_NAME_MAX ? SQL_TR_NAME_MAX : v.len;
             rc = emit_qident(x, v.ptr ? (const char *)v.ptr : "", n);

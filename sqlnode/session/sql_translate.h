@@ -72,6 +72,10 @@ typedef struct sql_tr_out {
     uint32_t nitems;
     uint32_t cap_items;
     uint32_t nparams; /* `?` placeholders */
+    /* INSERT/REPLACE only (sql_dml_translate; empty otherwise): the target and the columns the
+     * statement names, as 'L' (a column list follows) or 'A' (no list: every column), then
+     * db NUL table NUL (db empty: the current database), then each listed name NUL. */
+    cm_buf target;
 } sql_tr_out;
 
 void sql_tr_out_init(sql_tr_out *o);

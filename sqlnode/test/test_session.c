@@ -116,6 +116,40 @@ static void test_select_literals(void **state)
                         "cols one:8,two:8,three:253,four:8\nrow 1|2|x|4\ndone more=0 warn=0\n");
 }
 
+/* EXPLAIN answers SQLite's query plan in TiDB's columns (vtab rows are tested end to end). */
+static void test_explain(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "EXPLAIN SELECT x FROM (SELECT 1 AS x UNION ALL SELECT 2) t ORDER BY x"),
+                     0);
+    const char *t = ts_text(&f->sink);
+    assert_true(strncmp(t, "cols id:253,estRows:253,task:253,access object:253,operator info:253\n",
+                        69) == 0);
+    assert_non_null(strstr(t, "USE TEMP B-TREE FOR ORDER BY|\\N|root||"));
+    assert_non_null(strstr(t, "COMPOUND QUERY"));
+    assert_int_equal(q(f, "DESCRIBE SELECT 1"), 0);
+    assert_int_equal(q(f, "EXPLAIN ANALYZE SELECT 1"), 1235);
+    assert_int_equal(q(f, "EXPLAIN FORMAT=TREE SELECT 1"), 1235);
+    assert_int_equal(q(f, "EXPLAIN FORMAT = 'brief' SELECT x FROM (SELECT 1 AS x UNION SELECT 2)"),
+                     0);
+    assert_non_null(strstr(ts_text(&f->sink), "COMPOUND QUERY"));
+    assert_int_equal(q(f, "EXPLAIN FORMAT=traditional SELECT 1"), 0);
+}
+
+/* MySQL names a column reference after the column as written, without qualifier or quotes;
+ * expressions keep their text. */
+static void test_column_ref_names(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SELECT i.x, j.Y, `x`, i.`x`, i.x + 1, `i`.`x` FROM (SELECT 1 AS x, 2 AS "
+                          "y) i JOIN (SELECT 3 AS y) j"),
+                     0);
+    assert_string_equal(ts_text(&f->sink), "cols x:8,Y:8,x:8,x:8,i.x + 1:8,x:8\n"
+                                           "row 1|3|1|1|2|1\ndone more=0 warn=0\n");
+    assert_int_equal(q(f, "SELECT i.* FROM (SELECT 1 AS x, 2 AS y) i"), 0);
+    assert_true(strncmp(ts_text(&f->sink), "cols x:8,y:8\n", 13) == 0);
+}
+
 static void test_functions(void **state)
 {
     fixture *f = *state;
@@ -287,7 +321,8 @@ static void test_errors(void **state)
     assert_int_equal(q(f, "UPDATE IGNORE t SET a = 1"), 1146);
     assert_int_equal(q(f, "DELETE FROM x.t"), 1146);
     assert_int_equal(q(f, "CREATE TABLE t (a INT)"), 1235);
-    assert_int_equal(q(f, "EXPLAIN SELECT 1"), 1235);
+    assert_int_equal(q(f, "EXPLAIN FORMAT=JSON SELECT 1"), 1235);
+    assert_int_equal(q(f, "EXPLAIN SELECT * FROM nosuch"), 1146);
     assert_int_equal(q(f, "DESC t"), 1146);
     assert_int_equal(q(f, "SELECT CONCAT()"), 1582);
     assert_int_equal(q(f, "SELECT 1 XOR 0"), 1235);
@@ -355,6 +390,9 @@ static void test_transactions(void **state)
 
 /* The DML translator (sql_dml.c): the statement head rewritten for SQLite, the rest through the
  * query translator; forms SQLite cannot run on virtual tables refused with 1235. */
+/* The INSERT target of the last dml() call, NULs shown as '|'. */
+static char last_target[256];
+
 static int dml(fixture *f, const char *sql, char *out, size_t cap, uint32_t *nparams)
 {
     sql_tokens toks;
@@ -371,6 +409,11 @@ static int dml(fixture *f, const char *sql, char *out, size_t cap, uint32_t *npa
     if (nparams != NULL) {
         *nparams = tr.nparams;
     }
+    size_t tl = tr.target.len < sizeof(last_target) - 1 ? tr.target.len : sizeof(last_target) - 1;
+    for (size_t i = 0; i < tl; i++) {
+        last_target[i] = tr.target.ptr[i] ? (char)tr.target.ptr[i] : '|';
+    }
+    last_target[tl] = '\0';
     sql_tr_out_fini(&tr);
     sql_tokens_fini(&toks);
     return rc == 0 ? 0 : cm_err_mysql_errno(rc);
@@ -403,6 +446,29 @@ static void test_dml_translate(void **state)
         1235);
     assert_int_equal(dml(f, "INSERT INTO t SET a=1", out, sizeof out, NULL), 1235);
     assert_int_equal(dml(f, "UPDATE t SET a=1 ORDER BY a LIMIT 1", out, sizeof out, NULL), 1235);
+    /* the INSERT target and named columns (sql_translate.h target); DEFAULT as a value */
+    assert_int_equal(dml(f, "INSERT INTO t (a, `B`) SELECT 1, 2", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "L|t|a|B|");
+    assert_int_equal(dml(f, "INSERT INTO d.t VALUES (1)", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "Ad|t|");
+    assert_int_equal(
+        dml(f, "INSERT INTO t (a, b) VALUES (1, DEFAULT), (2, default)", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "L|t|a|");
+    assert_non_null(strstr(out, "( 1 , NULL ) , ( 2 , NULL )"));
+    assert_int_equal(
+        dml(f, "REPLACE d.t VALUES (DEFAULT, 'DEFAULT', DEFAULT)", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "Dd|t|0|2|");
+    assert_non_null(strstr(out, "'DEFAULT'"));
+    assert_int_equal(
+        dml(f, "INSERT INTO t (a, b) VALUES (1, DEFAULT), (2, 3)", out, sizeof out, NULL), 1235);
+    assert_int_equal(dml(f, "UPDATE t SET a = 1", out, sizeof out, NULL), 0);
+    assert_string_equal(last_target, "");
+    assert_int_equal(dml(f, "INSERT INTO d.t VALUES ()", out, sizeof out, NULL), 0);
+    assert_string_equal(out, "INSERT INTO d.t DEFAULT VALUES");
+    assert_string_equal(last_target, "Ld|t|");
+    assert_int_equal(dml(f, "REPLACE `t` () VALUE ()", out, sizeof out, NULL), 0);
+    assert_string_equal(out, "REPLACE INTO \"t\" DEFAULT VALUES");
+    assert_string_equal(last_target, "L|t|");
     /* Without a cluster DML still names the missing table (no tables exist). */
     assert_int_equal(q(f, "USE d"), 0);
     assert_int_equal(q(f, "INSERT INTO t VALUES (1)"), 1146);
@@ -538,6 +604,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_multi_statements, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_vars, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_column_ref_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dml_translate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_error_mapping, setup, teardown),

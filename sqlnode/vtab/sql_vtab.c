@@ -346,6 +346,8 @@ static void vt_free(sql_vt *v)
     }
     sql_vt_free_spare(v);
     sql_vt_free_checks(v);
+    sql_vt_free_pend(v);
+    sql_vt_kept_free(v);
     vt_free_cols(v);
     free(v->dbname);
     free(v->tname);
@@ -449,6 +451,38 @@ static int vt_disconnect(sqlite3_vtab *vtab)
     return SQLITE_OK;
 }
 
+/* Transaction callbacks: SQLite calls them around each writing statement (it is always in
+ * autocommit; the session owns the real transaction). xBegin must exist for SQLite to call
+ * xSync, the one callback whose error fails the statement (xCommit's is ignored): it flushes
+ * the INSERT rows kept for a batched check. */
+static int vt_begin(sqlite3_vtab *vtab)
+{
+    sql_vt *v = (sql_vt *)vtab;
+    v->writing = true; /* its scans keep the rows they read for xUpdate */
+    sql_vt_kept_clear(v);
+    return SQLITE_OK;
+}
+static int vt_sync(sqlite3_vtab *vtab)
+{
+    return sql_vt_flush((sql_vt *)vtab);
+}
+static int vt_commit(sqlite3_vtab *vtab)
+{
+    sql_vt *v = (sql_vt *)vtab;
+    sql_vt_drop_pending(v); /* empty after xSync */
+    v->writing = false;
+    sql_vt_kept_clear(v);
+    return SQLITE_OK;
+}
+static int vt_rollback(sqlite3_vtab *vtab)
+{
+    sql_vt *v = (sql_vt *)vtab;
+    sql_vt_drop_pending(v);
+    v->writing = false;
+    sql_vt_kept_clear(v);
+    return SQLITE_OK;
+}
+
 static const sqlite3_module vt_module = {
     .iVersion = 2,
     .xCreate = vt_connect,
@@ -464,6 +498,10 @@ static const sqlite3_module vt_module = {
     .xColumn = sql_vt_column,
     .xRowid = sql_vt_rowid,
     .xUpdate = sql_vt_update,
+    .xBegin = vt_begin,
+    .xSync = vt_sync,
+    .xCommit = vt_commit,
+    .xRollback = vt_rollback,
 };
 
 /* utf8mb4_bin is PAD SPACE: trailing spaces do not count ('a' = 'a  ', 'a\t' < 'a'), exactly

@@ -58,12 +58,27 @@ typedef struct sql_vt_env {
     bool strict;     /* sql_mode has STRICT_TRANS_TABLES or STRICT_ALL_TABLES */
     bool found_rows; /* CLIENT_FOUND_ROWS: UPDATE counts matched rows */
     int64_t now_us;  /* the statement's NOW() for DEFAULT/ON UPDATE CURRENT_TIMESTAMP */
+    /* The columns an INSERT/REPLACE names, so that an explicit NULL is told from an omitted
+     * column (SQLite passes NULL for both to a virtual table and drops the declared DEFAULTs):
+     * insert_named[i] is true when SQLite column i of table insert_table (declaration order:
+     * the table's PUBLIC columns) is named by the statement's column list — every column when
+     * it has none; a column given as DEFAULT counts as not named. Borrowed for the statement;
+     * NULL when the session does not know (then a NULL that is not a bound parameter into a
+     * column with a non-NULL default is taken as omitted: an explicit NULL literal stores the
+     * default, where MySQL stores NULL or refuses it with 1048). */
+    const bool *insert_named;
+    uint32_t ninsert_named;
+    int64_t insert_table; /* table id insert_named describes */
 
     /* outputs, per statement (the session zeroes them before stepping) */
     uint64_t affected;        /* MySQL affected rows (REPLACE of an existing row counts 2) */
     uint64_t first_insert_id; /* first AUTO_INCREMENT value generated (LAST_INSERT_ID) */
     bool insert_id_set;
     cm_err err; /* the MySQL error behind a failed xUpdate/xFilter (code != 0), e.g. 1062 */
+
+    /* statistics, cumulative (the module only adds; the session may read or zero them) */
+    uint64_t check_reads; /* cm_txn_batch_get calls made for duplicate-key checks of writes */
+    uint64_t row_reads;   /* rows UPDATE/DELETE read again with cm_txn_get (not kept by a scan) */
 
     /* per transaction: tables written, for the schema-version check at commit (the session
      * clears it when the transaction ends) */

@@ -18,6 +18,16 @@
 /* Rows taken from one coprocessor call before the cursor hands them out: four pages of the
  * client's default scan_page (256), so a stop lands on a page boundary when no region ends. */
 #define SQL_VT_COPR_BATCH 1024
+/* Rows of a plain multi-row INSERT kept before their keys are checked with one batch get and
+ * written (sql_vtab_write.c, "deferred INSERT rows"): one RPC per region for 256 rows instead of
+ * one per row; bounded so a huge INSERT … SELECT keeps a few hundred KB, not the statement. */
+#define SQL_VT_INSERT_BATCH 256
+/* Bytes of rows a writing statement's scans keep for its xUpdate calls (sql_vtab_scan.c, "kept
+ * rows"): SQLite runs a multi-row UPDATE/DELETE of a virtual table in two passes (the scan
+ * first, then one xUpdate per row), so the rows must outlive the cursor. 32 MB holds a
+ * sysbench range (100 rows of ~190 bytes) thousands of times over and a DELETE of ~150,000 such
+ * rows; rows beyond it are read again with a point get, as before. */
+#define SQL_VT_KEPT_BYTES_MAX (32u << 20)
 /* Rows assumed in a table for the cost model (no statistics yet). */
 #define SQL_VT_EST_ROWS 1000000.0
 
@@ -85,6 +95,9 @@ typedef struct sql_vt {
     int64_t cache_handle;
     cm_buf cache_row;
     void *checks; /* unique-check buffers (sql_vtab_write.c) */
+    void *pend;   /* INSERT rows whose checks and writes are deferred (sql_vtab_write.c) */
+    bool writing; /* between xBegin and xCommit/xRollback: the statement writes this table */
+    void *kept;   /* rows the writing statement's scans read, by handle (sql_vtab_scan.c) */
     void *spare;  /* a closed cursor kept for the next statement (sql_vtab_scan.c) */
 } sql_vt;
 
@@ -127,13 +140,27 @@ int sql_vt_eof(sqlite3_vtab_cursor *cur);
 int sql_vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i);
 int sql_vt_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid);
 void sql_vt_free_spare(sql_vt *v);
+/* Kept rows: *row borrows the kept copy of handle h's row (valid until the table's next scan
+ * step or sql_vt_kept_clear); false when not kept. */
+bool sql_vt_kept_find(sql_vt *v, int64_t h, cm_slice *row);
+/* The statement wrote handle h: its kept copy is stale. */
+void sql_vt_kept_forget(sql_vt *v, int64_t h);
+void sql_vt_kept_clear(sql_vt *v);
+void sql_vt_kept_free(sql_vt *v);
 /* Turns a constraint value on the handle into inclusive bounds: returns false when no handle can
  * match; the bounds lo and hi are narrowed (SQLite's comparison rules for an INTEGER column). */
 bool sql_vt_handle_bound(int op, sqlite3_value *val, int64_t *lo, int64_t *hi);
-/* Key datum of index column k of ix for value (lookups): false when no stored value can equal
- * it (for equality) — *widen says the bound must become inclusive. */
+/* Key datum of index column k of ix for a constraint value (lookups), through
+ * sql_type_key_value: *fit says how out relates to the value (EXACT, next value UP/DOWN, NONE:
+ * no bound); a NULL value gives a NULL datum with fit EXACT; a value with nothing to key gives a
+ * NULL datum with fit NONE. out is prefix-cut for a prefix column. */
 int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_value *val,
-                     cm_datum *out, cm_buf *scratch, bool *exact, bool *empty, cm_err *err);
+                     cm_datum *out, cm_buf *scratch, sql_type_fit *fit, cm_err *err);
+/* Whether a range constraint (lower: > or >=, op_incl: >= or <=) whose key value relates to the
+ * operand as fit says bounds the key range (*use) and whether inclusively (*incl); pfx: a
+ * prefix column (cut keys: inclusive); ordered: sql_type_key_ordered of the column. */
+void sql_vt_key_bound(bool lower, bool op_incl, sql_type_fit fit, bool pfx, bool ordered, bool *use,
+                      bool *incl);
 /* Appends the (possibly prefix-truncated) key datum of index column k for a stored value. */
 cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k,
                             const cm_datum *d);
@@ -141,5 +168,12 @@ cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k
 /* sql_vtab_write.c */
 int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid);
 void sql_vt_free_checks(sql_vt *v);
+/* Checks and writes the INSERT rows kept for a batch (xSync, and before a read of the table);
+ * returns SQLITE_OK, or SQLITE_CONSTRAINT with 1062 in env->err / an error code; the kept rows
+ * are gone either way. */
+int sql_vt_flush(sql_vt *v);
+/* Drops the kept rows unwritten (xRollback: the statement failed). */
+void sql_vt_drop_pending(sql_vt *v);
+void sql_vt_free_pend(sql_vt *v);
 
 #endif

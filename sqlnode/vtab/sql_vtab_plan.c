@@ -343,7 +343,8 @@ static void plan_index(const sql_vt *v, const sqlite3_index_info *info, int xi, 
     }
     c.p.neq = neq;
     int lo = -1, hi = -1;
-    if (neq < (int)ix->ncols) {
+    /* a range serves only where the key order is SQLite's order (not ENUM, SET, TIME, BIT) */
+    if (neq < (int)ix->ncols && sql_type_key_ordered(&v->cols[ix->cols[neq]].c->type)) {
         lo = find_cons(info, v, scols[neq], false, 1);
         hi = find_cons(info, v, scols[neq], false, 2);
         const char *rn = vcol_name(v, scols[neq]);
@@ -368,7 +369,16 @@ static void plan_index(const sql_vt *v, const sqlite3_index_info *info, int xi, 
                      c.p.flags & VT_P_HI_INCL ? "<=" : "<");
         }
     }
-    c.ordered = order_served(info, scols, n, neq);
+    /* the scan order is SQLite's order up to the first column after the equalities whose keys
+     * are cut (prefix) or not ordered as SQLite orders its values */
+    int nord = n;
+    for (int k = neq; k < (int)ix->ncols && nord == n; k++) {
+        if ((ix->prefix_len != NULL && ix->prefix_len[k] != 0) ||
+            !sql_type_key_ordered(&v->cols[ix->cols[k]].c->type)) {
+            nord = k;
+        }
+    }
+    c.ordered = order_served(info, scols, nord, neq);
     if (neq == 0 && lo < 0 && hi < 0 && !(c.ordered && info->nOrderBy > 0)) {
         return; /* neither filters nor orders */
     }

@@ -193,14 +193,50 @@ cm_datum sql_vt_index_datum(const sql_vt *v, const sql_cat_index *ix, uint32_t k
     return out;
 }
 
+/* DATE, DATETIME and TIMESTAMP reach SQLite as TEXT in one canonical form per value, and SQLite
+ * compares them with the operand as text (a number operand too: TEXT affinity), not as dates.
+ * The key order is the canonical texts' order, but an operand such as '2024-1-2' or
+ * 20240102 parses to a date whose place in that text order is elsewhere. So a fit found on the
+ * parsed value is kept only when the canonical text of out stands to the operand's text as the
+ * fit says (EXACT: equal, UP: above, DOWN: below); otherwise the operand gives no bound. */
+static int text_fit(const vt_col *col, sqlite3_value *val, const cm_datum *out, sql_type_fit *fit,
+                    cm_err *err)
+{
+    if (col->dtype != CM_DT_DATE && col->dtype != CM_DT_DATETIME && col->dtype != CM_DT_TIMESTAMP) {
+        return 0;
+    }
+    const unsigned char *t = sqlite3_value_text(val);
+    size_t tn = (size_t)sqlite3_value_bytes(val);
+    if (t == NULL) {
+        return cm_err_set(err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    cm_buf lb = CM_BUF_INIT;
+    sql_value l;
+    int rc = sql_type_load(&col->c->type, out, &l, &lb, err);
+    if (rc == 0) {
+        size_t m = l.n < tn ? l.n : tn;
+        int c = m ? memcmp(l.s, t, m) : 0;
+        if (c == 0) {
+            c = l.n < tn ? -1 : l.n > tn;
+        }
+        bool same = (*fit == SQL_TYPE_FIT_EXACT && c == 0) || (*fit == SQL_TYPE_FIT_UP && c > 0) ||
+                    (*fit == SQL_TYPE_FIT_DOWN && c < 0);
+        if (!same) {
+            *fit = SQL_TYPE_FIT_NONE;
+        }
+    }
+    cm_buf_fini(&lb);
+    return rc;
+}
+
 int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_value *val,
-                     cm_datum *out, cm_buf *scratch, bool *exact, bool *empty, cm_err *err)
+                     cm_datum *out, cm_buf *scratch, sql_type_fit *fit, cm_err *err)
 {
     const vt_col *col = &v->cols[ix->cols[k]];
-    *exact = false;
-    *empty = false;
+    *fit = SQL_TYPE_FIT_NONE;
+    *out = cm_datum_null();
     if (sqlite3_value_type(val) == SQLITE_NULL) {
-        *empty = true;
+        *fit = SQL_TYPE_FIT_EXACT; /* a NULL datum: the caller knows nothing matches */
         return 0;
     }
     const char *aff = sql_type_sqlite_decl(&col->c->type);
@@ -209,19 +245,20 @@ int sql_vt_key_datum(sql_vt *v, const sql_cat_index *ix, uint32_t k, sqlite3_val
         (void)sqlite3_value_numeric_type(val); /* SQLite's comparison does the same */
     }
     sql_value in = sql_vt_value(val);
-    sql_type_note note = {0};
-    cm_err e2;
-    cm_err_clear(&e2);
-    int rc = sql_type_store(&col->c->type, col->c->name, &in, false, out, scratch, &note, &e2);
-    if (rc == CM_E_NOMEM) {
-        return cm_err_set(err, rc, "%s", e2.msg);
+    int rc = sql_type_key_value(&col->c->type, &in, out, scratch, fit, err);
+    if (rc != 0) {
+        return rc;
     }
-    if (rc != 0 || out->type == CM_DT_NULL || out->type == CM_DT_JSON) {
-        return 0; /* not representable: equality finds nothing, a range bound is dropped */
+    if (out->type == CM_DT_NULL || out->type == CM_DT_JSON) {
+        *fit = SQL_TYPE_FIT_NONE; /* nothing to key */
+        *out = cm_datum_null();
+        return 0;
+    }
+    if (*fit != SQL_TYPE_FIT_NONE) {
+        rc = text_fit(col, val, out, fit, err);
     }
     *out = sql_vt_index_datum(v, ix, k, out);
-    *exact = note.code == 0;
-    return 0;
+    return rc;
 }
 
 /* ---- cursor life ----------------------------------------------------------------------------- */
@@ -330,7 +367,160 @@ static int cur_fail(vt_cursor *c, int rc)
     return sql_vt_fail(c->v, &c->err);
 }
 
+/* ---- kept rows --------------------------------------------------------------------------------
+ * SQLite 3.40 runs an UPDATE or DELETE of a virtual table that may touch several rows in two
+ * passes: the scan first (values into an ephemeral table / rowids into a RowSet), then one
+ * xUpdate per row — one-pass only for a unique lookup (where.c allows ONEPASS_MULTI for ordinary
+ * tables only). By the time xUpdate needs a row's stored values, the cursor has moved on. So
+ * while a statement writes the table (xBegin was called: SQLite begins the virtual tables of a
+ * writing statement in its prologue, before the scan), every row a cursor of the table reads is
+ * copied here by handle, up to SQL_VT_KEPT_BYTES_MAX, and xUpdate takes it from here instead of
+ * reading it again. Such statements scan with cm_txn_scan (full rows, the transaction's writes
+ * merged), never the coprocessor (projected columns only), and index plans fetch their rows even
+ * when covering (one batch get per SQL_VT_LOOKUP_BATCH entries instead of one get per row). A row
+ * the statement writes is forgotten (sql_vt_kept_forget), so a later xUpdate of that handle reads
+ * it again; everything is dropped when the statement ends (xCommit/xRollback). */
+typedef struct kept_slot {
+    int64_t h;
+    size_t off;
+    uint32_t len;
+    uint8_t state; /* 0 empty, 1 live, 2 forgotten (keeps probe chains intact) */
+} kept_slot;
+typedef struct kept {
+    cm_buf bytes;
+    kept_slot *slots;
+    size_t cap, used; /* cap: a power of two; used: live + forgotten */
+} kept;
+
+static size_t kept_hash(int64_t h, size_t cap)
+{
+    uint64_t x = (uint64_t)h * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 32) & (cap - 1);
+}
+
+static kept_slot *kept_lookup(kept *k, int64_t h)
+{
+    if (k->cap == 0) {
+        return NULL;
+    }
+    for (size_t i = kept_hash(h, k->cap), n = 0; n < k->cap; i = (i + 1) & (k->cap - 1), n++) {
+        kept_slot *s = &k->slots[i];
+        if (s->state == 0) {
+            return s;
+        }
+        if (s->h == h) {
+            return s;
+        }
+    }
+    return NULL; /* full: cannot happen, the table is grown at half */
+}
+
+static int kept_grow(kept *k)
+{
+    size_t cap = k->cap ? k->cap * 2 : 256;
+    kept_slot *old = k->slots;
+    size_t ocap = k->cap;
+    k->slots = calloc(cap, sizeof *k->slots);
+    if (k->slots == NULL) {
+        k->slots = old;
+        return CM_E_NOMEM;
+    }
+    k->cap = cap;
+    k->used = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].state == 1) {
+            kept_slot *s = kept_lookup(k, old[i].h);
+            *s = old[i];
+            k->used++;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Copies the cursor's current row (SRC_ROW) when its statement writes the table. */
+static void keep_row(vt_cursor *c)
+{
+    sql_vt *v = c->v;
+    if (!v->writing) {
+        return;
+    }
+    kept *k = v->kept;
+    if (k == NULL) {
+        k = v->kept = calloc(1, sizeof *k);
+        if (k == NULL) {
+            return; /* not kept: xUpdate reads it again */
+        }
+    }
+    if (k->bytes.len + c->row.len > SQL_VT_KEPT_BYTES_MAX || c->row.len > UINT32_MAX) {
+        return;
+    }
+    if ((k->used + 1) * 2 > k->cap && kept_grow(k) != 0) {
+        return;
+    }
+    kept_slot *s = kept_lookup(k, c->handle);
+    if (s == NULL) {
+        return;
+    }
+    size_t off = k->bytes.len;
+    if (cm_buf_append_slice(&k->bytes, c->row) != 0) {
+        return;
+    }
+    if (s->state == 0) {
+        k->used++;
+    }
+    s->h = c->handle;
+    s->off = off;
+    s->len = (uint32_t)c->row.len;
+    s->state = 1;
+}
+
+bool sql_vt_kept_find(sql_vt *v, int64_t h, cm_slice *row)
+{
+    kept *k = v->kept;
+    kept_slot *s = k ? kept_lookup(k, h) : NULL;
+    if (s == NULL || s->state != 1) {
+        return false;
+    }
+    *row = cm_slice_make(k->bytes.ptr + s->off, s->len);
+    return true;
+}
+
+void sql_vt_kept_forget(sql_vt *v, int64_t h)
+{
+    kept *k = v->kept;
+    kept_slot *s = k ? kept_lookup(k, h) : NULL;
+    if (s != NULL && s->state == 1) {
+        s->state = 2;
+    }
+}
+
+void sql_vt_kept_clear(sql_vt *v)
+{
+    kept *k = v->kept;
+    if (k != NULL && k->used > 0) {
+        memset(k->slots, 0, k->cap * sizeof *k->slots);
+        k->used = 0;
+    }
+    if (k != NULL) {
+        cm_buf_reset(&k->bytes);
+    }
+}
+
+void sql_vt_kept_free(sql_vt *v)
+{
+    kept *k = v->kept;
+    if (k != NULL) {
+        cm_buf_fini(&k->bytes);
+        free(k->slots);
+        free(k);
+        v->kept = NULL;
+    }
+}
+
 /* ---- positioning ----------------------------------------------------------------------------- */
+
+static void keep_row(vt_cursor *c);
 
 static void set_row(vt_cursor *c, int64_t handle, cm_slice row)
 {
@@ -338,6 +528,7 @@ static void set_row(vt_cursor *c, int64_t handle, cm_slice row)
     c->src = SRC_ROW;
     c->row = row;
     c->view_ok = false;
+    keep_row(c);
 }
 
 /* Remembers the row a point read found, for an UPDATE/DELETE of it that follows. */
@@ -712,6 +903,28 @@ static int build_projection(vt_cursor *c)
     return 0;
 }
 
+/* Whether and how a range constraint (lower: > or >=; op_incl: >= or <=) on the range column
+ * bounds the key range, given how its key value relates to the operand (sql_type_key_value):
+ *     col > in   EXACT/DOWN: keys > out    UP: keys >= out
+ *     col >= in  EXACT/UP: keys >= out     DOWN: keys > out
+ *     col < in   EXACT/UP: keys < out      DOWN: keys <= out
+ *     col <= in  EXACT/DOWN: keys <= out   UP: keys < out
+ * NONE, or a column whose key order is not SQLite's order (ENUM, SET, TIME, BIT), gives no
+ * bound; a prefix column's keys are cut values, so its bounds are inclusive. SQLite re-checks
+ * every index constraint (omit = 0), so a wider range is only slower, never wrong. */
+void sql_vt_key_bound(bool lower, bool op_incl, sql_type_fit fit, bool pfx, bool ordered, bool *use,
+                      bool *incl)
+{
+    *use = fit != SQL_TYPE_FIT_NONE && ordered;
+    if (pfx) {
+        *incl = true;
+    } else if (lower) {
+        *incl = op_incl ? fit != SQL_TYPE_FIT_DOWN : fit == SQL_TYPE_FIT_UP;
+    } else {
+        *incl = op_incl ? fit != SQL_TYPE_FIT_UP : fit == SQL_TYPE_FIT_DOWN;
+    }
+}
+
 static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
 {
     sql_vt *v = c->v;
@@ -726,15 +939,14 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
     cm_buf_reset(&c->scratch);
     rc = rc ? rc : cm_keys_append_index_prefix(pre, v->table_id, ix->id);
     cm_datum d;
-    bool exact, empty;
+    sql_type_fit fit;
     for (int k = 0; rc == 0 && k < c->p.neq; k++) {
         if (*argi >= argc) {
             return cm_err_set(&c->err, CM_E_INTERNAL, "vtab: missing argument");
         }
-        rc = sql_vt_key_datum(v, ix, (uint32_t)k, argv[(*argi)++], &d, &c->scratch, &exact, &empty,
-                              &c->err);
-        if (rc == 0 && (empty || !exact || d.type == CM_DT_NULL)) {
-            return 1; /* nothing can match */
+        rc = sql_vt_key_datum(v, ix, (uint32_t)k, argv[(*argi)++], &d, &c->scratch, &fit, &c->err);
+        if (rc == 0 && (fit != SQL_TYPE_FIT_EXACT || d.type == CM_DT_NULL)) {
+            return 1; /* no stored value equals it (NULL equals nothing) */
         }
         rc = rc ? rc : cm_codec_encode_datum(pre, &d, &c->err);
         cm_buf_reset(&c->scratch);
@@ -748,41 +960,44 @@ static int filter_index(vt_cursor *c, int argc, sqlite3_value **argv, int *argi)
     size_t plen = pre->len;
     bool have_end = false;
     uint32_t rk = (uint32_t)c->p.neq;
+    bool ordered = rk < ix->ncols && sql_type_key_ordered(&v->cols[ix->cols[rk]].c->type);
     /* a prefix column keys truncated values: its bounds are inclusive */
     bool pfx = ix->prefix_len != NULL && rk < ix->ncols && ix->prefix_len[rk] != 0;
+    if (rc == 0 && (c->p.flags & (VT_P_LO | VT_P_HI))) {
+        /* a comparison never holds for NULL: start after the NULL entries */
+        rc = cm_buf_append_u8(&c->start, CM_CODEC_FLAG_NULL + 1);
+    }
+    bool use, incl;
     if (rc == 0 && (c->p.flags & VT_P_LO) && *argi < argc) {
-        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &exact, &empty, &c->err);
-        if (rc == 0 && empty) {
-            return 1;
+        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &fit, &c->err);
+        if (rc == 0 && d.type == CM_DT_NULL && fit == SQL_TYPE_FIT_EXACT) {
+            return 1; /* compared with NULL */
         }
-        if (rc == 0 && d.type != CM_DT_NULL && exact) {
+        sql_vt_key_bound(true, (c->p.flags & VT_P_LO_INCL) != 0, fit, pfx, ordered, &use, &incl);
+        if (rc == 0 && use) {
             cm_buf_reset(&c->start);
             rc = cm_buf_append(&c->start, pre->ptr, plen);
             rc = rc ? rc : cm_codec_encode_datum(&c->start, &d, &c->err);
-            if (rc == 0 && !(c->p.flags & VT_P_LO_INCL) && !pfx) {
+            if (rc == 0 && !incl) {
                 cm_buf tmp = CM_BUF_INIT;
                 rc = cm_keys_prefix_next(cm_buf_slice(&c->start), &tmp);
                 cm_buf_reset(&c->start);
                 rc = rc ? rc : cm_buf_append_slice(&c->start, cm_buf_slice(&tmp));
                 cm_buf_fini(&tmp);
             }
-        } else if (rc == 0 && d.type == CM_DT_NULL) {
-            /* unbounded below (SQLite re-checks), but NULL entries never satisfy a bound */
-            cm_buf_reset(&c->start);
-            rc = cm_buf_append(&c->start, pre->ptr, plen);
-            rc = rc ? rc : cm_buf_append_u8(&c->start, CM_CODEC_FLAG_NULL + 1);
         }
         cm_buf_reset(&c->scratch);
     }
     if (rc == 0 && (c->p.flags & VT_P_HI) && *argi < argc) {
-        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &exact, &empty, &c->err);
-        if (rc == 0 && empty) {
+        rc = sql_vt_key_datum(v, ix, rk, argv[(*argi)++], &d, &c->scratch, &fit, &c->err);
+        if (rc == 0 && d.type == CM_DT_NULL && fit == SQL_TYPE_FIT_EXACT) {
             return 1;
         }
-        if (rc == 0 && d.type != CM_DT_NULL && exact) {
+        sql_vt_key_bound(false, (c->p.flags & VT_P_HI_INCL) != 0, fit, pfx, ordered, &use, &incl);
+        if (rc == 0 && use) {
             rc = cm_buf_append(&c->end, pre->ptr, plen);
             rc = rc ? rc : cm_codec_encode_datum(&c->end, &d, &c->err);
-            if (rc == 0 && ((c->p.flags & VT_P_HI_INCL) || pfx)) {
+            if (rc == 0 && incl) {
                 cm_buf tmp = CM_BUF_INIT;
                 rc = cm_keys_prefix_next(cm_buf_slice(&c->end), &tmp);
                 cm_buf_reset(&c->end);
@@ -915,7 +1130,7 @@ static int filter_handle(vt_cursor *c, int argc, sqlite3_value **argv, int *argi
     if (rc != 0) {
         return cm_err_set(&c->err, rc, "vtab: out of memory");
     }
-    if (sql_vt_table_dirty(v)) {
+    if (sql_vt_table_dirty(v) || v->writing) { /* writing: full rows to keep */
         return cm_txn_scan(c->txn, cm_buf_slice(&c->start), cm_buf_slice(&c->end), &c->it, &c->err);
     }
     return build_projection(c);
@@ -930,6 +1145,7 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
     cur_reset(c);
     cm_err_clear(&c->err);
     int src = sql_vt_refresh(v);
+    src = src == SQLITE_OK ? sql_vt_flush(v) : src; /* INSERT rows kept for a batched check */
     if (src != SQLITE_OK) {
         return src;
     }
@@ -940,6 +1156,9 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
     int rc = sql_vt_txn(v, &c->txn, &c->err);
     if (rc != 0) {
         return cur_fail(c, rc);
+    }
+    if (v->writing) {
+        c->p.flags &= ~VT_P_COVERING; /* fetch the rows (batched) and keep them for xUpdate */
     }
     int argi = 0;
     rc = c->p.access == VT_INDEX ? filter_index(c, argc, argv, &argi)

@@ -147,13 +147,24 @@ static int store_default(wctx *w, uint32_t off)
 }
 
 /* SQLite 3.40 does not apply the DEFAULTs of a virtual table's declaration (its default list
- * is dropped when the table is declared) and passes NULL for every column an INSERT omits. A
- * NULL that does not come from a bound parameter is therefore taken as "omitted" when the
- * column has a non-NULL default; an explicit NULL literal into such a column thus gets the
- * default too (MySQL would store NULL, or refuse it for a NOT NULL column in strict mode). */
-static bool omitted(const sql_cat_col *c, sqlite3_value *val)
+ * is dropped when the table is declared) and passes NULL for every column an INSERT omits. When
+ * the session tells which columns the statement names (env->insert_named), a NULL for a column
+ * not named is "omitted" (its default applies) and a NULL for a named one is stored as NULL
+ * (1048 for NOT NULL), as in MySQL. Otherwise a NULL that does not come from a bound parameter is
+ * taken as "omitted" when the column has a non-NULL default; an explicit NULL literal into such a
+ * column thus gets the default (MySQL would store NULL, or refuse it for a NOT NULL column). */
+static bool omitted(const sql_vt *v, const vt_col *col, sqlite3_value *val)
 {
-    return sqlite3_value_type(val) == SQLITE_NULL && !sqlite3_value_frombind(val) &&
+    const sql_cat_col *c = col->c;
+    if (sqlite3_value_type(val) != SQLITE_NULL) {
+        return false;
+    }
+    const sql_vt_env *e = v->env;
+    if (e->insert_named != NULL && e->insert_table == v->table_id) {
+        return col->vcol < 0 || (uint32_t)col->vcol >= e->ninsert_named ||
+               !e->insert_named[col->vcol];
+    }
+    return !sqlite3_value_frombind(val) &&
            (c->default_now || (c->has_default && !c->default_null && c->default_text != NULL));
 }
 
@@ -256,6 +267,10 @@ static int read_row(wctx *w, int64_t handle, cm_buf *buf, cm_slice *row)
         *row = cm_buf_slice(&v->cache_row);
         return 0;
     }
+    if (sql_vt_kept_find(v, handle, row)) {
+        return 0; /* read by this statement's scan */
+    }
+    v->env->row_reads++;
     cm_buf_reset(&v->key2);
     int rc = cm_keys_append_row(&v->key2, v->table_id, handle);
     rc = rc ? rc : cm_txn_get(w->txn, cm_buf_slice(&v->key2), buf, &w->err);
@@ -289,6 +304,7 @@ static int delete_entries(wctx *w, int64_t handle, const cm_datum *vals)
     if (v->cache_valid && v->cache_handle == handle) {
         v->cache_valid = false;
     }
+    sql_vt_kept_forget(v, handle);
     return rc;
 }
 
@@ -413,6 +429,7 @@ static int run_checks(wctx *w, checks *ck, int64_t self, conflicts *cf)
     if (ck->n == 0) {
         return 0;
     }
+    w->v->env->check_reads++;
     int rc = cm_txn_batch_get(w->txn, ck->keys, ck->n, ck->vals, ck->found, &w->err);
     for (size_t i = 0; rc == 0 && i < ck->n; i++) {
         if (!ck->found[i]) {
@@ -442,6 +459,299 @@ static int run_checks(wctx *w, checks *ck, int64_t self, conflicts *cf)
         }
     }
     return rc;
+}
+
+/* ---- deferred INSERT rows -------------------------------------------------------------------- */
+
+/* A plain multi-row INSERT (conflict mode ABORT, FAIL or ROLLBACK) does not check and write each
+ * row on its own: its rows are kept here, SQL_VT_INSERT_BATCH at a time, and one
+ * cm_txn_batch_get checks the keys of all of them (row keys and unique entries) before any of
+ * them is written. MySQL's semantics hold because (1) the statement either fails as a whole or
+ * writes every row — the session rolls it back to its checkpoint on any error —, so writing the
+ * rows later changes nothing a client can see; (2) the batch get reads the transaction's state
+ * before these rows, and two rows of the batch with the same key are found by comparing their
+ * keys, so every duplicate a per-row check would find is found; (3) the error reported is the
+ * one of the first row in statement order that conflicts (each row's keys in the order of the
+ * per-row check: row key, then the unique indexes), and an error of another kind on a later row
+ * (1048, a strict type error) first flushes the rows before it, so an earlier duplicate wins, as
+ * in MySQL; (4) a statement that writes a table never reads it after its first write (SQLite
+ * materializes an INSERT whose source reads the target: readsTable in insert.c), and a read
+ * flushes first anyway. The rows are flushed when the batch is full, by xSync at the end of the
+ * statement (whose error SQLite returns from sqlite3_step and which rolls the statement back),
+ * and before any other write or read of the table; xRollback drops them. IGNORE and REPLACE
+ * decide per row and keep the per-row path (so must INSERT … ON DUPLICATE KEY UPDATE when it is
+ * added). This relies on SQLite staying in autocommit (the session never sends it BEGIN), so
+ * that xSync ends every writing statement. */
+typedef struct pend_row {
+    int64_t h;
+    size_t roff, rlen; /* encoded row in bytes */
+    size_t e0, ne;     /* entries to set (row key first) */
+} pend_row;
+typedef struct pend_ent {
+    size_t koff, klen, voff, vlen;
+} pend_ent;
+typedef struct pend_chk {
+    size_t koff, klen;
+    const sql_cat_index *ix; /* NULL: the row key */
+    uint32_t row;
+} pend_chk;
+typedef struct pend {
+    cm_buf bytes;
+    pend_row rows[SQL_VT_INSERT_BATCH];
+    uint32_t nrows;
+    pend_ent *ents;
+    size_t nents, ents_cap;
+    pend_chk *chks;
+    size_t nchks, chks_cap;
+    cm_slice *keys;
+    cm_buf *vals;
+    bool *found, *dup;
+    size_t *order;
+    size_t kcap; /* keys, found, dup, order */
+    size_t vcap; /* vals (initialized) */
+} pend;
+
+static pend *pend_of(sql_vt *v, bool create)
+{
+    if (v->pend == NULL && create) {
+        v->pend = calloc(1, sizeof(pend));
+    }
+    return v->pend;
+}
+
+static void pend_clear(pend *p)
+{
+    cm_buf_reset(&p->bytes);
+    p->nrows = 0;
+    p->nents = p->nchks = 0;
+}
+
+void sql_vt_free_pend(sql_vt *v)
+{
+    pend *p = v->pend;
+    if (p == NULL) {
+        return;
+    }
+    cm_buf_fini(&p->bytes);
+    for (size_t i = 0; i < p->vcap; i++) {
+        cm_buf_fini(&p->vals[i]);
+    }
+    free(p->ents);
+    free(p->chks);
+    free(p->keys);
+    free(p->vals);
+    free(p->found);
+    free(p->dup);
+    free(p->order);
+    free(p);
+    v->pend = NULL;
+}
+
+void sql_vt_drop_pending(sql_vt *v)
+{
+    if (v->pend != NULL) {
+        pend_clear(v->pend);
+    }
+}
+
+static bool has_pending(const sql_vt *v)
+{
+    return v->pend != NULL && ((const pend *)v->pend)->nrows > 0;
+}
+
+static int pend_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t n = *cap ? *cap * 2 : 256;
+    while (n < need) {
+        n *= 2;
+    }
+    void *a = realloc(*arr, n * elem);
+    if (a == NULL) {
+        return CM_E_NOMEM;
+    }
+    *arr = a;
+    *cap = n;
+    return 0;
+}
+
+static int pend_ent_add(wctx *w, pend *p, size_t koff, const cm_buf *val)
+{
+    if (pend_grow((void **)&p->ents, &p->ents_cap, p->nents + 1, sizeof *p->ents) != 0) {
+        return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    pend_ent *e = &p->ents[p->nents++];
+    e->koff = koff;
+    e->klen = p->bytes.len - koff;
+    e->voff = p->bytes.len;
+    e->vlen = val->len;
+    if (cm_buf_append_slice(&p->bytes, cm_buf_slice(val)) != 0) {
+        return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    return 0;
+}
+
+/* Keeps the row just converted (v->newv, encoded in v->val, handle h) with its entries and the
+ * keys to check (collected in ck). */
+static int pend_add(wctx *w, pend *p, int64_t h, const checks *ck)
+{
+    sql_vt *v = w->v;
+    pend_row *r = &p->rows[p->nrows];
+    r->h = h;
+    r->roff = p->bytes.len;
+    r->rlen = v->val.len;
+    r->e0 = p->nents;
+    int rc = cm_buf_append_slice(&p->bytes, cm_buf_slice(&v->val));
+    size_t koff = p->bytes.len;
+    rc = rc ? rc : cm_keys_append_row(&p->bytes, v->table_id, h);
+    if (rc != 0) {
+        return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    rc = pend_ent_add(w, p, koff, &v->val);
+    for (uint32_t i = 0; rc == 0 && i < v->t->nindexes; i++) {
+        const sql_cat_index *ix = &v->t->indexes[i];
+        if (!idx_writes(ix->state)) {
+            continue;
+        }
+        bool vh;
+        koff = p->bytes.len;
+        rc = index_key(w, ix, v->newv, h, &p->bytes, &v->nval, &vh);
+        rc = rc ? rc : pend_ent_add(w, p, koff, &v->nval);
+    }
+    r->ne = p->nents - r->e0;
+    if (rc == 0 &&
+        pend_grow((void **)&p->chks, &p->chks_cap, p->nchks + ck->n, sizeof *p->chks) != 0) {
+        rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    for (size_t i = 0; rc == 0 && i < ck->n; i++) {
+        pend_chk *c = &p->chks[p->nchks++];
+        c->koff = p->bytes.len;
+        c->klen = ck->keys[i].len;
+        c->ix = ck->ix[i];
+        c->row = p->nrows;
+        if (cm_buf_append_slice(&p->bytes, ck->keys[i]) != 0) {
+            rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+        }
+    }
+    if (rc == 0) {
+        p->nrows++;
+    }
+    return rc;
+}
+
+/* qsort has no context argument: the batch being sorted, per thread */
+static __thread const pend *t_sort_pend;
+
+static cm_slice chk_key(const pend *p, size_t i)
+{
+    return cm_slice_make(p->bytes.ptr + p->chks[i].koff, p->chks[i].klen);
+}
+
+static int cmp_chk(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = cm_slice_cmp(chk_key(t_sort_pend, x), chk_key(t_sort_pend, y));
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Checks the kept rows' keys with one batch get and writes them; on a duplicate, nothing is
+ * written and w->err holds the first conflicting row's 1062. */
+static int pend_flush(wctx *w)
+{
+    sql_vt *v = w->v;
+    pend *p = v->pend;
+    if (p == NULL || p->nrows == 0) {
+        return 0;
+    }
+    int rc = 0;
+    size_t n = p->nchks;
+    if (n > p->vcap) {
+        cm_buf *nv = realloc(p->vals, n * sizeof *nv);
+        if (nv == NULL) {
+            return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+        }
+        p->vals = nv;
+        for (size_t i = p->vcap; i < n; i++) {
+            cm_buf_init(&p->vals[i]);
+        }
+        p->vcap = n;
+    }
+    if (n > p->kcap) {
+        /* each array keeps its old block when its realloc fails; kcap moves only when all grew */
+        cm_slice *k = realloc(p->keys, n * sizeof *k);
+        p->keys = k ? k : p->keys;
+        bool *f = realloc(p->found, n * sizeof *f);
+        p->found = f ? f : p->found;
+        bool *dp = realloc(p->dup, n * sizeof *dp);
+        p->dup = dp ? dp : p->dup;
+        size_t *o = realloc(p->order, n * sizeof *o);
+        p->order = o ? o : p->order;
+        if (!k || !f || !dp || !o) {
+            return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
+        }
+        p->kcap = n;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        p->keys[i] = chk_key(p, i);
+        p->dup[i] = false;
+        p->order[i] = i;
+    }
+    if (rc == 0 && n > 0) {
+        v->env->check_reads++;
+        rc = cm_txn_batch_get(w->txn, p->keys, n, p->vals, p->found, &w->err);
+    }
+    if (rc == 0 && n > 1) {
+        /* two rows of the batch with one key: the later one is the duplicate */
+        t_sort_pend = p;
+        qsort(p->order, n, sizeof *p->order, cmp_chk);
+        t_sort_pend = NULL;
+        for (size_t i = 1; i < n; i++) {
+            if (cm_slice_eq(p->keys[p->order[i]], p->keys[p->order[i - 1]])) {
+                p->dup[p->order[i]] = true;
+            }
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!p->found[i] && !p->dup[i]) {
+            continue;
+        }
+        const pend_chk *c = &p->chks[i];
+        const pend_row *r = &p->rows[c->row];
+        rc = sql_vt_decode_row(v, cm_slice_make(p->bytes.ptr + r->roff, r->rlen), v->oldv, &w->err);
+        rc = rc ? rc : dup_error(w, c->ix, v->oldv, r->h); /* always an error */
+    }
+    for (size_t i = 0; rc == 0 && i < p->nents; i++) {
+        const pend_ent *e = &p->ents[i];
+        rc = cm_txn_set(w->txn, cm_slice_make(p->bytes.ptr + e->koff, e->klen),
+                        cm_slice_make(p->bytes.ptr + e->voff, e->vlen), &w->err);
+    }
+    v->cache_valid = false;
+    for (uint32_t i = 0; i < p->nrows; i++) {
+        sql_vt_kept_forget(v, p->rows[i].h);
+    }
+    pend_clear(p);
+    return rc;
+}
+
+int sql_vt_flush(sql_vt *v)
+{
+    if (!has_pending(v)) {
+        return SQLITE_OK;
+    }
+    wctx w = {.v = v};
+    cm_err_clear(&w.err);
+    int rc = sql_vt_txn(v, &w.txn, &w.err);
+    rc = rc ? rc : pend_flush(&w);
+    if (rc != 0) {
+        sql_vt_drop_pending(v);
+        if (w.err.code == 0) {
+            cm_err_set(&w.err, rc, "vtab: write failed");
+        }
+        return sql_vt_fail(v, &w.err);
+    }
+    return SQLITE_OK;
 }
 
 /* ---- writing a row --------------------------------------------------------------------------- */
@@ -499,6 +809,8 @@ static int write_entries(wctx *w, int64_t handle, const cm_datum *old_vals, int6
     if (v->cache_valid && (v->cache_handle == handle || v->cache_handle == old_handle)) {
         v->cache_valid = false;
     }
+    sql_vt_kept_forget(v, handle);
+    sql_vt_kept_forget(v, old_handle);
     return rc;
 }
 
@@ -593,7 +905,7 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
     for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
         const vt_col *col = &v->cols[i];
         w->offs[i] = SIZE_MAX;
-        if (col->vcol >= 0 && !omitted(col->c, vals[col->vcol])) {
+        if (col->vcol >= 0 && !omitted(v, col, vals[col->vcol])) {
             rc = store_arg(w, i, vals[col->vcol]);
         } else if (col->written) {
             rc = store_default(w, i);
@@ -612,15 +924,34 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
     if (rc == 0 && ck == NULL) {
         rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
     }
-    if (rc == 0) {
-        rc = collect_checks(w, ck, h, true, NULL, 0);
-        rc = rc ? rc : run_checks(w, ck, h, &cf);
+    int mode = sqlite3_vtab_on_conflict(v->db);
+    bool defer = mode != SQLITE_IGNORE && mode != SQLITE_REPLACE;
+    pend *p = defer && rc == 0 ? pend_of(v, true) : NULL;
+    if (defer && rc == 0 && p == NULL) {
+        rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
     }
+    rc = rc ? rc : collect_checks(w, ck, h, true, NULL, 0);
+    if (rc == 0 && p != NULL) {
+        /* checked and written with the rows around it (see "deferred INSERT rows") */
+        rc = pend_add(w, p, h, ck);
+        if (rc == 0) {
+            v->env->affected++;
+            *rowid = h;
+            sql_vt_mark_written(v);
+        }
+        if (rc == 0 && p->nrows == SQL_VT_INSERT_BATCH) {
+            rc = pend_flush(w);
+        }
+        return rc;
+    }
+    if (rc == 0 && has_pending(v)) {
+        rc = pend_flush(w);
+    }
+    rc = rc ? rc : run_checks(w, ck, h, &cf);
     if (rc != 0) {
         return rc;
     }
     if (cf.n > 0) {
-        int mode = sqlite3_vtab_on_conflict(v->db);
         if (mode != SQLITE_REPLACE) {
             rc = dup_error(w, cf.first_ix, v->newv, h);
             if (mode == SQLITE_IGNORE) {
@@ -672,6 +1003,7 @@ static int do_delete(wctx *w, sqlite3_value *old)
             if (v->cache_valid && v->cache_handle == h) {
                 v->cache_valid = false;
             }
+            sql_vt_kept_forget(v, h);
             v->env->affected++;
             sql_vt_mark_written(v);
         }
@@ -807,6 +1139,10 @@ int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_in
     wctx w = {.v = v, .offs = offs};
     cm_err_clear(&w.err);
     int rc = sql_vt_txn(v, &w.txn, &w.err);
+    bool insert = argc > 1 && sqlite3_value_type(argv[0]) == SQLITE_NULL;
+    if (rc == 0 && !insert && has_pending(v)) {
+        rc = pend_flush(&w); /* an UPDATE/DELETE reads what the kept rows would write */
+    }
     if (rc == 0) {
         if (argc == 1) {
             rc = do_delete(&w, argv[0]);
@@ -821,7 +1157,17 @@ int sql_vt_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_in
             rc = do_update(&w, argv[0], argv[1], argv + 2);
         }
     }
+    if (rc != 0 && has_pending(v)) {
+        /* the rows before this one come first: a duplicate among them is the error MySQL
+         * reports (statement order); otherwise this row's error stands */
+        cm_err mine = w.err;
+        cm_err_clear(&w.err);
+        if (pend_flush(&w) == 0 || w.err.code == 0) {
+            w.err = mine;
+        }
+    }
     if (rc != 0) {
+        sql_vt_drop_pending(v); /* the statement fails: nothing of it is written */
         if (w.err.code == 0) {
             cm_err_set(&w.err, rc, "vtab: write failed");
         }

@@ -1,7 +1,8 @@
 /*
  * test_vtab.c — unit tests of the parts of the `tessera` module that need no KV store: the
  * handle bounds xFilter derives from constraint values (checked against SQLite's own comparison
- * of an INTEGER column on a real connection) and the plan carried in idxStr. The module on real
+ * of an INTEGER column on a real connection), the index key bounds of inexact operands
+ * (sql_vt_key_bound) and the plan carried in idxStr. The module on real
  * storage is tested end to end by testsuite/e2e/vtab (vtab_driver over pd + 3 kvnodes).
  */
 #include "sql_vtab_int.h"
@@ -137,6 +138,62 @@ static void test_handle_bound_bound_text(void **state)
     sqlite3_close(db);
 }
 
+/* The key bound of a range constraint, against the truth for an integer column holding -4..4:
+ * operands x in steps of 0.5, each with the fits sql_type_key_value gives for it (EXACT for an
+ * integral x; UP = ceil and DOWN = floor otherwise) and NONE. The keys the bound admits must be
+ * exactly the values satisfying the comparison (a superset for a prefix column). */
+static void test_key_bound_truth(void **state)
+{
+    (void)state;
+    int checked = 0;
+    for (int x2 = -9; x2 <= 9; x2++) {
+        double x = x2 / 2.0;
+        bool integral = x2 % 2 == 0;
+        sql_type_fit fits[3];
+        double outs[3];
+        int nf = 0;
+        if (integral) {
+            fits[nf] = SQL_TYPE_FIT_EXACT;
+            outs[nf++] = x;
+        } else {
+            fits[nf] = SQL_TYPE_FIT_UP;
+            outs[nf++] = x + 0.5;
+            fits[nf] = SQL_TYPE_FIT_DOWN;
+            outs[nf++] = x - 0.5;
+        }
+        fits[nf] = SQL_TYPE_FIT_NONE;
+        outs[nf++] = 0;
+        for (int f = 0; f < nf; f++) {
+            for (int op = 0; op < 4; op++) {
+                bool lower = op < 2, op_incl = op % 2 == 1; /* >, >=, <, <= */
+                for (int pfx = 0; pfx < 2; pfx++) {
+                    bool use, incl;
+                    sql_vt_key_bound(lower, op_incl, fits[f], pfx, true, &use, &incl);
+                    assert_true(use == (fits[f] != SQL_TYPE_FIT_NONE));
+                    for (int v = -4; v <= 4 && use; v++) {
+                        bool truth =
+                            lower ? (op_incl ? v >= x : v > x) : (op_incl ? v <= x : v < x);
+                        double o = outs[f];
+                        bool in = lower ? (incl ? v >= o : v > o) : (incl ? v <= o : v < o);
+                        if (pfx) {
+                            assert_true(!truth || in); /* superset */
+                        } else if (truth != in) {
+                            print_message("x=%g fit=%d op=%d v=%d: truth %d, key %d\n", x, fits[f],
+                                          op, v, truth, in);
+                            fail();
+                        }
+                        checked++;
+                    }
+                    bool u2, i2;
+                    sql_vt_key_bound(lower, op_incl, fits[f], pfx, false, &u2, &i2);
+                    assert_false(u2); /* key order is not SQLite's: never a bound */
+                }
+            }
+        }
+    }
+    assert_true(checked > 1000);
+}
+
 static void test_plan_parse(void **state)
 {
     (void)state;
@@ -176,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_handle_bound_matches_sqlite),
         cmocka_unit_test(test_handle_bound_bound_text),
         cmocka_unit_test(test_plan_parse),
+        cmocka_unit_test(test_key_bound_truth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

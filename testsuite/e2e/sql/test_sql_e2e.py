@@ -430,3 +430,182 @@ def test_kvnode_kill9_is_invisible_to_sql_clients():
         raise
     finally:
         c.cleanup()
+
+
+def ps_execute(conn, sql, params):
+    """Runs sql as a server-side prepared statement (COM_STMT_PREPARE/EXECUTE, binary protocol)
+    with integer or None parameters; returns the OK packet. PyMySQL only prepares on the client,
+    so the packets are built here."""
+    import struct
+    from pymysql.constants import COMMAND
+    conn._execute_command(COMMAND.COM_STMT_PREPARE, sql)
+    data = conn._read_packet().get_all_data()
+    assert data[0] == 0, data
+    stmt_id, ncols, nparams = struct.unpack("<IHH", data[1:9])
+    assert nparams == len(params)
+    for count in (nparams, ncols):
+        if count:
+            for _ in range(count + 1):  # definitions, then EOF (PyMySQL has no DEPRECATE_EOF)
+                conn._read_packet()
+    try:
+        bitmap = bytearray((len(params) + 7) // 8)
+        types, values = b"", b""
+        for i, p in enumerate(params):
+            if p is None:
+                bitmap[i // 8] |= 1 << (i % 8)
+                types += b"\x06\x00"  # MYSQL_TYPE_NULL
+            else:
+                types += b"\x08\x00"  # MYSQL_TYPE_LONGLONG
+                values += struct.pack("<q", p)
+        payload = struct.pack("<IBI", stmt_id, 0, 1) + bytes(bitmap) + b"\x01" + types + values
+        conn._execute_command(COMMAND.COM_STMT_EXECUTE, payload)
+        pkt = conn._read_packet()
+        assert pkt.is_ok_packet()
+        return pkt
+    finally:
+        conn._execute_command(COMMAND.COM_STMT_CLOSE, struct.pack("<I", stmt_id))
+
+
+def test_insert_named_columns_null_vs_default(cluster):
+    c = make_db(cluster, "d_named")
+    q(c, "CREATE TABLE t (a INT PRIMARY KEY, b INT DEFAULT 5, c INT NOT NULL DEFAULT 7)")
+    q(c, "INSERT INTO t (a) VALUES (1)")
+    q(c, "INSERT INTO t (a, b) VALUES (2, NULL)")
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        q(c, "INSERT INTO t (a, c) VALUES (3, NULL)")
+    assert errno_of(e) == 1048
+    q(c, "INSERT INTO t VALUES (4, NULL, 1)")
+    q(c, "REPLACE INTO t (a, b) VALUES (4, NULL)")  # REPLACE: c omitted gets its default
+    q(c, "INSERT INTO t (`c`, A) VALUES (8, 5)")  # names in any order and case, quoted
+    q(c, "INSERT INTO t (a) SELECT 6")
+    assert q(c, "SELECT a, b, c FROM t ORDER BY a") == (
+        (1, 5, 7), (2, None, 7), (4, None, 7), (5, 5, 8), (6, 5, 7))
+    # the cached statement (same text again) and a qualified target from another database
+    q(c, "DELETE FROM t WHERE a = 2")
+    q(c, "INSERT INTO t (a, b) VALUES (2, NULL)")
+    other = connect(cluster)
+    q(other, "INSERT INTO d_named.t (a, b) VALUES (10, NULL)")
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        q(other, "INSERT INTO d_named.t (a, c) VALUES (11, NULL)")
+    assert errno_of(e) == 1048
+    other.close()
+    assert q(c, "SELECT a, b, c FROM t WHERE a IN (2, 10) ORDER BY a") == ((2, None, 7),
+                                                                           (10, None, 7))
+    # DEFAULT as a value: the column's default, as if omitted
+    q(c, "INSERT INTO t VALUES (30, DEFAULT, DEFAULT)")
+    q(c, "INSERT INTO t (a, b, c) VALUES (31, NULL, DEFAULT), (32, NULL, DEFAULT)")
+    assert q(c, "SELECT a, b, c FROM t WHERE a >= 30 ORDER BY a") == (
+        (30, 5, 7), (31, None, 7), (32, None, 7))
+    q(c, "DELETE FROM t WHERE a >= 30")
+    q(c, "CREATE TABLE e (id INT AUTO_INCREMENT PRIMARY KEY, b INT DEFAULT 5, c INT)")
+    q(c, "INSERT INTO e VALUES ()")  # Hibernate's form for an entity with only an id
+    q(c, "INSERT INTO e () VALUES ()")
+    assert q(c, "SELECT id, b, c FROM e ORDER BY id") == ((1, 5, None), (2, 5, None))
+    # server-side prepared statements with a bound NULL
+    ps_execute(c, "INSERT INTO t (a, b) VALUES (?, ?)", [20, None])
+    ps_execute(c, "INSERT INTO t (a) VALUES (?)", [21])
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        ps_execute(c, "INSERT INTO t (a, c) VALUES (?, ?)", [22, None])
+    assert errno_of(e) == 1048
+    ps_execute(c, "INSERT INTO t VALUES (?, ?, ?)", [23, None, 3])
+    assert q(c, "SELECT a, b, c FROM t WHERE a >= 20 ORDER BY a") == (
+        (20, None, 7), (21, 5, 7), (23, None, 3))
+    c.close()
+
+
+def test_qualified_column_names(cluster):
+    c = make_db(cluster, "d_names")
+    q(c, "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20))")
+    q(c, "INSERT INTO item VALUES (1, 'x')")
+    with c.cursor() as cur:
+        cur.execute("SELECT i.name, j.name, d_names.item.id, i.id + 1, `i`.`Name` FROM item i "
+                    "JOIN item j ON i.id = j.id JOIN d_names.item ON d_names.item.id = i.id")
+        assert [d[0] for d in cur.description] == ["name", "name", "id", "i.id + 1", "Name"]
+        assert cur.fetchall() == (("x", "x", 1, 2, "x"),)
+        cur.execute("SELECT i.* FROM item i")
+        assert [d[0] for d in cur.description] == ["id", "name"]
+    c.close()
+
+
+def test_read_only_transaction_refuses_dml(cluster):
+    c = make_db(cluster, "d_ro")
+    q(c, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    q(c, "INSERT INTO t VALUES (1, 1)")
+    q(c, "UPDATE t SET v = v + 1 WHERE id = 1")  # now cached: the fast path must refuse it too
+    q(c, "START TRANSACTION READ ONLY")
+    for sql in ("INSERT INTO t VALUES (2, 2)", "UPDATE t SET v = v + 1 WHERE id = 1",
+                "DELETE FROM t"):
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            q(c, sql)
+        assert errno_of(e) == 1792, sql
+        assert "READ ONLY transaction" in e.value.args[1]
+    assert q(c, "SELECT v FROM t") == ((2,),)
+    q(c, "COMMIT")
+    q(c, "UPDATE t SET v = v + 1 WHERE id = 1")
+    assert q(c, "SELECT v FROM t") == ((3,),)
+    c.close()
+
+
+def test_explain_shows_access_paths(cluster):
+    c = make_db(cluster, "d_explain")
+    q(c, "CREATE TABLE e (id INT PRIMARY KEY, k INT, v INT, KEY k_idx (k))")
+    with c.cursor() as cur:
+        cur.execute("EXPLAIN SELECT v FROM e WHERE id = 1")
+        assert [d[0] for d in cur.description] == ["id", "estRows", "task", "access object",
+                                                   "operator info"]
+        rows = cur.fetchall()
+    assert rows == (("Point_Get", None, "cop[kv]", "table:e, index:PRIMARY",
+                     "point get PRIMARY (id=?)"),), rows
+    rows = q(c, "EXPLAIN SELECT id FROM e WHERE k = 3")
+    assert [r[0] for r in rows] == ["IndexRangeScan"], rows
+    assert rows[0][3] == "table:e, index:k_idx" and rows[0][4].startswith("index k_idx (k=?)")
+    rows = q(c, "EXPLAIN SELECT * FROM e WHERE v > 1 ORDER BY v")
+    assert [r[0] for r in rows][0] == "TableFullScan", rows
+    assert any("ORDER BY" in r[0] and r[2] == "root" for r in rows), rows
+    rows = q(c, "EXPLAIN SELECT * FROM e a JOIN e b ON b.id = a.k")
+    assert [r[0] for r in rows] == ["TableFullScan", "Point_Get"], rows
+    assert [r[3] for r in rows] == ["table:a", "table:b, index:PRIMARY"], rows
+    rows = q(c, "EXPLAIN SELECT (SELECT MAX(v) FROM e) FROM e WHERE id IN (1, 2)")
+    assert [r[0] for r in rows] == ["Batch_Point_Get", "SCALAR SUBQUERY 1",
+                                    "\u2514\u2500TableFullScan"], rows
+    rows = q(c, "EXPLAIN UPDATE e SET v = 1 WHERE id > 5")
+    assert rows[0][0] == "TableRangeScan", rows
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        q(c, "EXPLAIN SELECT * FROM nosuch")
+    assert errno_of(e) == 1146
+    c.close()
+
+
+def field_list(conn, table, wild=b""):
+    """COM_FIELD_LIST (mysql_list_fields): [(schema, table, name, type, default)] or an error."""
+    from pymysql.constants import COMMAND
+    conn._execute_command(COMMAND.COM_FIELD_LIST, table + b"\0" + wild)
+    out = []
+    for _ in range(5000):
+        pkt = conn._read_packet()
+        if pkt.is_eof_packet():
+            return out
+        pkt.read_length_coded_string()  # catalog
+        schema, tab = pkt.read_length_coded_string(), pkt.read_length_coded_string()
+        pkt.read_length_coded_string()  # org_table
+        name = pkt.read_length_coded_string()
+        pkt.read_length_coded_string()  # org_name
+        pkt.read(1 + 2 + 4)  # 0x0c, charset, length
+        ftype = pkt.read(1)[0]
+        pkt.read(2 + 1 + 2)  # flags, decimals, filler
+        out.append((schema, tab, name, ftype, pkt.read_length_coded_string()))
+    raise AssertionError("no EOF after 5000 field packets")
+
+
+def test_com_field_list(cluster):
+    c = make_db(cluster, "d_fields")
+    q(c, "CREATE TABLE t (a INT PRIMARY KEY, bee VARCHAR(10) DEFAULT 'x', c2 INT)")
+    assert field_list(c, b"t") == [(b"d_fields", b"t", b"a", 3, None),
+                                   (b"d_fields", b"t", b"bee", 253, b"x"),
+                                   (b"d_fields", b"t", b"c2", 3, None)]
+    assert [f[2] for f in field_list(c, b"T", b"c%")] == [b"c2"]
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        field_list(c, b"nosuch")
+    assert errno_of(e) == 1146
+    assert q(c, "SELECT 1") == ((1,),)  # the connection is still in step
+    c.close()

@@ -15,8 +15,8 @@ KV = os.environ.get("TESSERA_KVNODE")
 DRIVER = os.environ.get("TESSERA_VTAB_DRIVER")
 
 CASES = ["basic", "unique", "order_limit", "covering", "ryw", "hidden", "scan", "prefix", "types",
-         "backfill"]
-LISTED = CASES + ["perf"]  # perf prints figures (tools/bench style), not run as a test
+         "backfill", "bounds", "batch", "rmw", "nulls"]
+LISTED = CASES + ["perf", "perf_insert"]  # perf prints figures (tools/bench style), not run as a test
 
 
 @pytest.fixture(scope="module")
