@@ -4,6 +4,7 @@
  * persists every busy peer's ready with a single sync (kv_raftstore.h, docs/raftstore.md).
  */
 #include "kv_rs_int.h"
+#include "kv_lat_trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -876,18 +877,42 @@ int kv_raftstore_process(kv_raftstore *s)
     s->cap_dirty = 0;
     int rc = 0;
     if (n > 0) {
+        size_t ne = 0, nc = 0, nm = 0, nme = 0;
+        bool ms = false;
+        for (size_t i = 0; i < n; i++) {
+            ne += busy[i]->rd.n_entries;
+            nc += busy[i]->rd.n_committed;
+            nm += busy[i]->rd.n_msgs;
+            nme += busy[i]->rd.n_msgs_early;
+            ms = ms || busy[i]->rd.must_sync;
+        }
+        KV_LAT("rs iter n=%zu ents=%zu committed=%zu msgs=%zu early=%zu sync=%d", n, ne, nc, nm,
+               nme, (int)ms);
         s->stats.iterations++;
         s->stats.ready_peers += n;
         for (size_t i = 0; i < n; i++) {
             on_role(busy[i]);
         }
+        bool sync = false;
+        for (size_t i = 0; i < n; i++) {
+            sync = sync || busy[i]->rd.must_sync;
+        }
+        /* With send_before_sync the leader's appends leave before its own fsync, so followers
+         * persist in parallel with it. An iteration that syncs nothing has nothing to overlap:
+         * its messages (commit-index broadcasts, heartbeats) are encoded before advance (they
+         * are borrowed until then) but handed to the transport only at the end, after the
+         * answers — a send costs tens of microseconds per store, and the client waits for the
+         * answer, not for the followers to learn the commit index. */
         if (s->cfg.send_before_sync) {
             for (size_t i = 0; i < n; i++) {
                 send_msgs(busy[i], busy[i]->rd.msgs_early, busy[i]->rd.n_msgs_early);
             }
-            rs_flush_outboxes(s);
+            if (sync) {
+                rs_flush_outboxes(s);
+            }
         }
         rc = persist_all(s, busy, n);
+        KV_LAT("rs persisted");
         if (rc == 0) {
             for (size_t i = 0; i < n; i++) {
                 if (!s->cfg.send_before_sync) {
@@ -895,8 +920,14 @@ int kv_raftstore_process(kv_raftstore *s)
                 }
                 send_msgs(busy[i], busy[i]->rd.msgs, busy[i]->rd.n_msgs);
             }
-            rs_flush_outboxes(s);
+            /* Append and vote responses (durable promises, now kept) go before the apply: the
+             * leader waits for them. */
+            if (sync || !s->cfg.send_before_sync) {
+                rs_flush_outboxes(s);
+            }
+            KV_LAT("rs sent");
             rc = apply_all(s, busy, n);
+            KV_LAT("rs applied");
         }
         if (rc == 0) {
             for (size_t i = 0; i < n; i++) {
@@ -907,6 +938,7 @@ int kv_raftstore_process(kv_raftstore *s)
                 busy[i]->has_rd = false;
             }
             after_advance(s, busy, n);
+            KV_LAT("rs advanced");
         }
     }
     clear_pending_ranges(s);

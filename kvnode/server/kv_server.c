@@ -696,6 +696,9 @@ int kv_server_start(const kv_server_options *o, kv_server **out, cm_err *err)
     if (o->heartbeat_ticks) {
         rcfg.heartbeat_tick = o->heartbeat_ticks;
     }
+    /* Followers persist a proposal while the leader does (docs/raftstore.md, "Latency of a
+     * commit"): the leader's appends promise nothing about its own disk. */
+    rcfg.send_before_sync = true;
     /* env.ctx is the server; server_send hands messages to the transport. */
     env.ctx = s;
     env.clock_ns_cb = env_clock_ns;
