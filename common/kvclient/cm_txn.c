@@ -876,10 +876,8 @@ int cm_txn_prewrite_only(cm_txn *t, cm_err *err)
     return rc;
 }
 
-#include "../../kvnode/raftstore/kv_lat_trace.h"
 int cm_txn_commit(cm_txn *t, cm_err *err)
 {
-    KV_LAT("cli commit start");
     if (t->finished || t->prewrote) {
         return cm_err_set(err, CM_E_INVALID, "transaction already committing or finished");
     }
@@ -904,13 +902,10 @@ int cm_txn_commit(cm_txn *t, cm_err *err)
     uint64_t deadline = deadline_of(t->c);
     bool unc = false;
     t->prewrote = true;
-    KV_LAT("cli prewrite start");
     int rc = run_phase(t, PH_PREWRITE, keys, 0, n, deadline, &unc, err);
-    KV_LAT("cli prewrite done");
     if (rc == 0) {
         rc = cm_pd_get_ts(t->c->pd, &t->commit_ts, err);
     }
-    KV_LAT("cli tso done");
     if (rc != 0) {
         /* Nothing is committed before the primary: roll back what may be prewritten. */
         rollback_all(t, keys, n);
@@ -941,7 +936,6 @@ int cm_txn_commit(cm_txn *t, cm_err *err)
         *err = pj.err;
     }
     size_t sec_lo = rc == 0 ? pj.done_hi : n;
-    KV_LAT("cli primary done");
     if (rc == CM_E_TIMEOUT || rc == CM_E_UNAVAILABLE || rc == CM_E_CLOSED ||
         (rc != 0 && rc != CM_E_TXN_ROLLED_BACK && rc != CM_E_TXN_LOCK_NOT_FOUND && unc)) {
         atomic_fetch_add(&t->c->undetermined, 1);
@@ -970,7 +964,6 @@ int cm_txn_commit(cm_txn *t, cm_err *err)
         }
     }
 out:
-    KV_LAT("cli secondaries done");
     if (hb_on) {
         pthread_mutex_lock(&hb.mu);
         hb.stop = true;
@@ -985,7 +978,6 @@ out:
     if (rc != 0) {
         t->commit_ts = 0;
     }
-    KV_LAT("cli commit end");
     return rc;
 }
 

@@ -4,7 +4,6 @@
  * persists every busy peer's ready with a single sync (kv_raftstore.h, docs/raftstore.md).
  */
 #include "kv_rs_int.h"
-#include "kv_lat_trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -877,17 +876,6 @@ int kv_raftstore_process(kv_raftstore *s)
     s->cap_dirty = 0;
     int rc = 0;
     if (n > 0) {
-        size_t ne = 0, nc = 0, nm = 0, nme = 0;
-        bool ms = false;
-        for (size_t i = 0; i < n; i++) {
-            ne += busy[i]->rd.n_entries;
-            nc += busy[i]->rd.n_committed;
-            nm += busy[i]->rd.n_msgs;
-            nme += busy[i]->rd.n_msgs_early;
-            ms = ms || busy[i]->rd.must_sync;
-        }
-        KV_LAT("rs iter n=%zu ents=%zu committed=%zu msgs=%zu early=%zu sync=%d", n, ne, nc, nm,
-               nme, (int)ms);
         s->stats.iterations++;
         s->stats.ready_peers += n;
         for (size_t i = 0; i < n; i++) {
@@ -912,7 +900,6 @@ int kv_raftstore_process(kv_raftstore *s)
             }
         }
         rc = persist_all(s, busy, n);
-        KV_LAT("rs persisted");
         if (rc == 0) {
             for (size_t i = 0; i < n; i++) {
                 if (!s->cfg.send_before_sync) {
@@ -925,9 +912,7 @@ int kv_raftstore_process(kv_raftstore *s)
             if (sync || !s->cfg.send_before_sync) {
                 rs_flush_outboxes(s);
             }
-            KV_LAT("rs sent");
             rc = apply_all(s, busy, n);
-            KV_LAT("rs applied");
         }
         if (rc == 0) {
             for (size_t i = 0; i < n; i++) {
@@ -938,7 +923,6 @@ int kv_raftstore_process(kv_raftstore *s)
                 busy[i]->has_rd = false;
             }
             after_advance(s, busy, n);
-            KV_LAT("rs advanced");
         }
     }
     clear_pending_ranges(s);

@@ -4,7 +4,6 @@
 #include "kvrpcpb.pb-c.h"
 
 #include "cm_log.h"
-#include "kv_lat_trace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -159,7 +158,6 @@ static void sent_cb(void *arg, int rc, cm_slice reply, const cm_err *err)
 int kv_transport_rpc_send(void *ctx, uint64_t to_store, uint32_t method, cm_slice payload)
 {
     kv_transport_rpc *t = ctx;
-    KV_LAT("tr send to=%llu len=%zu", (unsigned long long)to_store, payload.len);
     cm_rpc_client *c = client_for(t, to_store);
     if (c == NULL) {
         count(t, &t->stats.send_failed);
@@ -213,7 +211,6 @@ static int inbox_put(kv_transport_rpc *t, uint32_t method, cm_slice payload, cm_
 
 static int on_raft_batch(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
 {
-    KV_LAT("tr recv len=%zu", req->payload.len);
     int rc = inbox_put(user, KV_RAFTSTORE_MSG_BATCH, req->payload, err);
     if (rc != 0) {
         return rc;
@@ -291,7 +288,6 @@ bool kv_transport_rpc_wait(kv_transport_rpc *t, int64_t timeout_ms)
     }
     t->woken = false;
     bool any = t->n_items > 0;
-    KV_LAT("tr wait-end any=%d", (int)any);
     pthread_mutex_unlock(&t->inbox_mu);
     return any;
 }

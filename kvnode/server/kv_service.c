@@ -10,7 +10,6 @@
  * Read path: raftstore read, then an MVCC read at the request's timestamp.
  */
 #include "kv_server_int.h"
-#include "kv_lat_trace.h"
 
 #include "cm_codec.h"
 #include "cm_keys.h"
@@ -103,7 +102,6 @@ static void call_finish(kv_call *c, const kv_raftstore_result *res, kv_snapshot 
         c->snap = snap;
     }
     c->done = true;
-    KV_LAT("svc cb kind=%d", (int)c->kind);
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     call_unref(c);
@@ -578,9 +576,7 @@ static int run_write(kv_server *s, const cm_rpc_req *req, const Ctx *ctx, const 
         return rc;
     }
     prop->has_guard = true;
-    KV_LAT("svc write start n=%zu", n);
     rc = kv_call_run(rd);
-    KV_LAT("svc read done");
     if (rc != 0) {
         wr->rerr = region_error(req->arena, rd, rc, rd->msg);
         goto out;
@@ -596,9 +592,7 @@ static int run_write(kv_server *s, const cm_rpc_req *req, const Ctx *ctx, const 
     kv_snapshot_release(rd->snap);
     rd->snap = NULL;
     if (wr->txn_rc == 0 && kv_batch_count(&prop->batch) > 0) {
-        KV_LAT("svc propose post");
         rc = kv_call_run(prop);
-        KV_LAT("svc propose done");
         if (rc != 0) {
             wr->rerr = region_error(req->arena, prop, rc, prop->msg);
         }
