@@ -314,6 +314,23 @@ int sql_exec_sqlite_error(sql_sess *s, int rc, cm_err *err)
     if (after(msg, "no such column: ", name, sizeof(name))) {
         return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in 'field list'", name);
     }
+    if (after(msg, " has no column named ", name, sizeof(name))) {
+        /* SQLite: "table t has no column named x" (an INSERT column list). */
+        return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in 'field list'", name);
+    }
+    if (after(msg, "ambiguous column name: ", name, sizeof(name))) {
+        const char *dot = strrchr(name, '.');
+        return cm_err_set(err, CM_E_NON_UNIQ_FIELD, "Column '%s' in field list is ambiguous",
+                          dot != NULL ? dot + 1 : name);
+    }
+    if ((strstr(msg, " columns but ") != NULL && strstr(msg, " values were supplied") != NULL) ||
+        (strstr(msg, " values for ") != NULL && strstr(msg, " columns") != NULL) ||
+        strstr(msg, "all VALUES must have the same number of terms") != NULL) {
+        /* SQLite: "table t has 3 columns but 2 values were supplied", "3 values for 2
+         * columns", rows of different lengths. */
+        return cm_err_set(err, CM_E_WRONG_VALUE_COUNT,
+                          "Column count doesn't match value count at row 1");
+    }
     if (after(msg, "no such function: ", name, sizeof(name))) {
         return cm_err_set(err, CM_E_NO_SUCH_FUNCTION, "FUNCTION %s%s%s does not exist", db,
                           db[0] ? "." : "", name);
