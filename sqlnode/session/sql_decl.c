@@ -192,11 +192,23 @@ static int declare(sql_sess *s, const char *schema, const char *db, const char *
 }
 
 /* If SQLite's last error is "no such table: [db.]t", declares t: 1 done (prepare again), 0 not
- * that error, or an error. */
+ * that error, or an error. Also when the authorizer refused an unqualified name SQLite found
+ * in an ATTACHed schema (s->unqual): the current database's table, declared in main (which
+ * SQLite searches before the ATTACHed schemas), or 1146. */
 static int declare_missing(sql_sess *s, cm_err *err)
 {
     if (s->env->cat == NULL) {
         return 0;
+    }
+    if (s->unqual[0] != '\0') {
+        if (!s->has_db) {
+            return cm_err_set(err, CM_E_NO_DB, "No database selected");
+        }
+        char table[sizeof(s->unqual)];
+        snprintf(table, sizeof(table), "%s", s->unqual);
+        s->unqual[0] = '\0';
+        int rc = declare(s, "main", s->dbname, table, err);
+        return rc == 0 ? 1 : rc;
     }
     const char *msg = sqlite3_errmsg(s->db);
     static const char prefix[] = "no such table: ";
@@ -315,20 +327,6 @@ int sql_decl_prepare(sql_sess *s, const char *sql, int len, unsigned flags, sqli
             return 0;
         }
         *out = NULL;
-        if (s->unqual[0] != '\0' && s->env->cat != NULL) {
-            /* An unqualified name: the current database's table, declared in main (which
-             * SQLite searches before the ATTACHed schemas), or 1146. */
-            if (!s->has_db) {
-                return cm_err_set(err, CM_E_NO_DB, "No database selected");
-            }
-            char table[sizeof(s->unqual)];
-            snprintf(table, sizeof(table), "%s", s->unqual);
-            int rc = declare(s, "main", s->dbname, table, err);
-            if (rc != 0) {
-                return rc;
-            }
-            continue;
-        }
         int rc = declare_missing(s, err);
         if (rc < 0) {
             return rc;

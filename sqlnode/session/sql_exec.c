@@ -517,8 +517,14 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
     }
     s->fn_err.code = 0;
     s->denied[0] = '\0';
+    s->unqual[0] = '\0';
+    /* A re-prepare inside step runs the authorizer on this text (sql_decl_names_qualified). */
+    s->prep_sql = sqlite3_sql(st);
+    s->prep_len = s->prep_sql != NULL ? (int)strlen(s->prep_sql) : 0;
     int lrc = sqlite3_step(st);
-    for (int round = 0; lrc == SQLITE_ERROR && round < SQL_DECL_ROUNDS_MAX; round++) {
+    for (int round = 0; (lrc == SQLITE_ERROR || (lrc == SQLITE_AUTH && s->unqual[0] != '\0')) &&
+                        round < SQL_DECL_ROUNDS_MAX;
+         round++) {
         /* A cached statement whose tables were dropped (the schema version moved, USE)
          * re-prepares inside step: declare what it misses and step again. */
         if (s->vt.err.code != 0 || s->fn_err.code != 0) {
@@ -526,6 +532,7 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
         }
         int d = sql_decl_after_step(s, err);
         if (d < 0) {
+            s->prep_sql = NULL;
             sqlite3_reset(st);
             return d;
         }
@@ -533,8 +540,10 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             break;
         }
         sqlite3_reset(st);
+        s->unqual[0] = '\0';
         lrc = sqlite3_step(st);
     }
+    s->prep_sql = NULL;
     ncols = sqlite3_column_count(st); /* a re-prepare may change it */
     if ((rc = sql_sess_scratch(s, (uint32_t)(ncols > 0 ? ncols : 1), err)) != 0) {
         sqlite3_reset(st);

@@ -122,6 +122,11 @@ def test_use_hides_other_databases_tables(cluster):
     # t2 of d_use1 is not declared yet in main: it must not resolve to d_use2.t2
     assert q(c, "SELECT a FROM t2") == ((1,),)
     assert q(c, "SELECT x.a, y.a FROM t2 x JOIN d_use2.t2 y") == ((1, 2),)
+    # a cached statement re-prepared inside step after the schema version moved (its main
+    # declaration dropped) while d_use2.t2 is declared again in the attached schema
+    q(c, "CREATE TABLE bump (a INT PRIMARY KEY)")
+    assert q(c, "SELECT a FROM d_use2.t2") == ((2,),)
+    assert q(c, "SELECT a FROM t2") == ((1,),)
     with pytest.raises(pymysql.err.ProgrammingError) as e:
         q(c, "SELECT a FROM only2")
     assert errno_of(e) == 1146 and "d_use1.only2" in str(e.value)
