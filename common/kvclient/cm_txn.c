@@ -556,6 +556,8 @@ typedef struct group_job {
     const cm_slice *keys; /* all keys, sorted */
     size_t lo, hi;
     uint64_t deadline;
+    bool first_only; /* stop after the first region group sent (the primary's, see commit) */
+    size_t done_hi;  /* with first_only: the end of the group that was sent */
     int rc;
     bool uncertain;
     cm_err err;
@@ -719,7 +721,11 @@ static void *group_run(void *arg)
             return NULL;
         }
         lo = hi;
+        if (j->first_only) {
+            break;
+        }
     }
+    j->done_hi = lo;
     j->rc = 0;
     return NULL;
 }
@@ -908,9 +914,28 @@ int cm_txn_commit(cm_txn *t, cm_err *err)
         }
         goto out;
     }
-    /* The primary alone decides the transaction. */
-    unc = false;
-    rc = run_phase(t, PH_COMMIT, keys, 0, 1, deadline_of(t->c), &unc, err);
+    /* The primary decides the transaction. It is committed together with the other keys of its
+     * region, in one request (as TiDB's primary batch): the kvnode commits a request's keys in
+     * one Raft entry, all or none (kv_txn_commit writes nothing if any key fails, the primary
+     * included), so no secondary can be committed while the primary is not. A one-region
+     * transaction then needs one commit round instead of two. The group is the region of the
+     * primary (keys[0], the smallest) as routed when the request goes out. */
+    group_job pj;
+    memset(&pj, 0, sizeof(pj));
+    pj.t = t;
+    pj.ph = PH_COMMIT;
+    pj.keys = keys;
+    pj.lo = 0;
+    pj.hi = n;
+    pj.deadline = deadline_of(t->c);
+    pj.first_only = true;
+    group_run(&pj);
+    rc = pj.rc;
+    unc = pj.uncertain;
+    if (rc != 0) {
+        *err = pj.err;
+    }
+    size_t sec_lo = rc == 0 ? pj.done_hi : n;
     if (rc == CM_E_TIMEOUT || rc == CM_E_UNAVAILABLE || rc == CM_E_CLOSED ||
         (rc != 0 && rc != CM_E_TXN_ROLLED_BACK && rc != CM_E_TXN_LOCK_NOT_FOUND && unc)) {
         atomic_fetch_add(&t->c->undetermined, 1);
@@ -930,10 +955,10 @@ int cm_txn_commit(cm_txn *t, cm_err *err)
     }
     atomic_fetch_add(&t->c->commits, 1);
     /* Secondaries: best effort; a reader resolves any left behind from the primary. */
-    if (n > 1) {
+    if (sec_lo < n) {
         cm_err e2;
         bool u2 = false;
-        if (run_phase(t, PH_COMMIT, keys, 1, n, deadline_of(t->c), &u2, &e2) != 0) {
+        if (run_phase(t, PH_COMMIT, keys, sec_lo, n, deadline_of(t->c), &u2, &e2) != 0) {
             CM_WARN(KVC, "txn=%llu secondaries: %s (readers will resolve)",
                     (unsigned long long)t->start_ts, e2.msg);
         }

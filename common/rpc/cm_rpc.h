@@ -66,6 +66,12 @@ int cm_rpc_server_create(const char *addr, int workers, cm_rpc_server **out, cm_
 /* Registers methods before start; `methods` and `user` are borrowed and must outlive the server. */
 int cm_rpc_server_register(cm_rpc_server *s, const cm_rpc_method *methods, size_t count, void *user,
                            cm_err *err);
+/* Marks a registered method to run on the nng thread that received it instead of a worker
+ * (before start). Only for handlers that never block — no I/O, no waiting on other threads, a
+ * short critical section at most — such as one that queues the payload for another thread: it
+ * saves the hand-off to a worker (a thread wake, tens to hundreds of microseconds on a loaded
+ * machine) but holds up nng's completion thread while it runs. */
+int cm_rpc_server_set_inline(cm_rpc_server *s, uint32_t method, cm_err *err);
 /* Starts listening and serving. */
 int cm_rpc_server_start(cm_rpc_server *s, cm_err *err);
 /* The port actually bound (useful with port 0). */

@@ -36,23 +36,8 @@
 
 typedef enum ctx_phase { CTX_RECV, CTX_QUEUED, CTX_SEND } ctx_phase;
 
-typedef struct srv_ctx {
-    cm_rpc_server *srv;
-    nng_ctx ctx;
-    nng_aio *aio;
-    ctx_phase phase;
-    nng_msg *req;         /* owned while queued or being served */
-    struct srv_ctx *next; /* ready queue */
-} srv_ctx;
-
-typedef struct srv_method {
-    cm_rpc_handler_cb handler; /* NULL: no such method */
-    const char *name;
-    void *user;
-} srv_method;
-
 typedef struct srv_worker {
-    cm_rpc_server *srv;
+    struct cm_rpc_server *srv;
     pthread_t thread;
     bool running;
     cm_arena arena;
@@ -60,6 +45,23 @@ typedef struct srv_worker {
     int peer_pipe; /* pipe whose address is in peer (a connection sends many requests) */
     char peer[PEER_MAX];
 } srv_worker;
+
+typedef struct srv_ctx {
+    cm_rpc_server *srv;
+    nng_ctx ctx;
+    nng_aio *aio;
+    ctx_phase phase;
+    nng_msg *req;         /* owned while queued or being served */
+    struct srv_ctx *next; /* ready queue */
+    srv_worker inl;       /* arena and reply of inline methods run on this context */
+} srv_ctx;
+
+typedef struct srv_method {
+    cm_rpc_handler_cb handler; /* NULL: no such method */
+    const char *name;
+    void *user;
+    bool run_inline; /* cm_rpc_server_set_inline */
+} srv_method;
 
 struct cm_rpc_server {
     char addr[CM_ADDR_MAX];
@@ -169,6 +171,19 @@ static void wake_one_if_needed(cm_rpc_server *s)
     }
 }
 
+static void serve_ctx(srv_worker *w, srv_ctx *c);
+
+/* Whether the request names a method marked inline (a garbled frame is left to a worker). */
+static bool is_inline(const cm_rpc_server *s, nng_msg *msg)
+{
+    cm_slice frame = cm_slice_make(nng_msg_body(msg), nng_msg_len(msg));
+    uint32_t method;
+    cm_slice payload;
+    cm_err err;
+    return cm_rpc_frame_parse_req(frame, &method, &payload, &err) == 0 &&
+           s->methods[method].handler != NULL && s->methods[method].run_inline;
+}
+
 static void ctx_cb(void *arg)
 {
     srv_ctx *c = arg;
@@ -196,6 +211,10 @@ static void ctx_cb(void *arg)
     }
     c->req = nng_aio_get_msg(c->aio);
     nng_aio_set_msg(c->aio, NULL);
+    if (is_inline(s, c->req) && !server_stopping(s)) {
+        serve_ctx(&c->inl, c);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
@@ -441,6 +460,18 @@ int cm_rpc_server_register(cm_rpc_server *s, const cm_rpc_method *methods, size_
     return 0;
 }
 
+int cm_rpc_server_set_inline(cm_rpc_server *s, uint32_t method, cm_err *err)
+{
+    if (s->started) {
+        return cm_err_set(err, CM_E_INVALID, "rpc: set_inline after start");
+    }
+    if (method >= CM_RPC_METHODS_MAX || s->methods[method].handler == NULL) {
+        return cm_err_set(err, CM_E_INVALID, "rpc: set_inline of unregistered method %u", method);
+    }
+    s->methods[method].run_inline = true;
+    return 0;
+}
+
 int cm_rpc_server_start(cm_rpc_server *s, cm_err *err)
 {
     if (s->started) {
@@ -463,6 +494,10 @@ int cm_rpc_server_start(cm_rpc_server *s, cm_err *err)
     for (int i = 0; i < s->nctx; i++) {
         srv_ctx *c = &s->ctxs[i];
         c->srv = s;
+        c->inl.srv = s;
+        c->inl.peer_pipe = -1;
+        cm_arena_init(&c->inl.arena, 0);
+        cm_buf_init(&c->inl.reply);
         if ((rv = nng_aio_alloc(&c->aio, ctx_cb, c)) != 0) {
             return cm_err_set(err, cm_rpc_nng_code(rv), "rpc: aio: %s", nng_strerror(rv));
         }
@@ -524,6 +559,10 @@ void cm_rpc_server_free(cm_rpc_server *s)
         }
         if (s->ctxs[i].req != NULL) {
             nng_msg_free(s->ctxs[i].req);
+        }
+        if (s->ctxs[i].inl.srv != NULL) {
+            cm_arena_fini(&s->ctxs[i].inl.arena);
+            cm_buf_fini(&s->ctxs[i].inl.reply);
         }
     }
     for (int i = 0; s->workers != NULL && i < s->nworkers; i++) {

@@ -881,11 +881,23 @@ int kv_raftstore_process(kv_raftstore *s)
         for (size_t i = 0; i < n; i++) {
             on_role(busy[i]);
         }
+        bool sync = false;
+        for (size_t i = 0; i < n; i++) {
+            sync = sync || busy[i]->rd.must_sync;
+        }
+        /* With send_before_sync the leader's appends leave before its own fsync, so followers
+         * persist in parallel with it. An iteration that syncs nothing has nothing to overlap:
+         * its messages (commit-index broadcasts, heartbeats) are encoded before advance (they
+         * are borrowed until then) but handed to the transport only at the end, after the
+         * answers — a send costs tens of microseconds per store, and the client waits for the
+         * answer, not for the followers to learn the commit index. */
         if (s->cfg.send_before_sync) {
             for (size_t i = 0; i < n; i++) {
                 send_msgs(busy[i], busy[i]->rd.msgs_early, busy[i]->rd.n_msgs_early);
             }
-            rs_flush_outboxes(s);
+            if (sync) {
+                rs_flush_outboxes(s);
+            }
         }
         rc = persist_all(s, busy, n);
         if (rc == 0) {
@@ -895,7 +907,11 @@ int kv_raftstore_process(kv_raftstore *s)
                 }
                 send_msgs(busy[i], busy[i]->rd.msgs, busy[i]->rd.n_msgs);
             }
-            rs_flush_outboxes(s);
+            /* Append and vote responses (durable promises, now kept) go before the apply: the
+             * leader waits for them. */
+            if (sync || !s->cfg.send_before_sync) {
+                rs_flush_outboxes(s);
+            }
             rc = apply_all(s, busy, n);
         }
         if (rc == 0) {

@@ -860,6 +860,63 @@ static void test_slow_handler_timeout_no_resend(void **state)
     cm_rpc_server_free(s);
 }
 
+/* ---- inline methods ------------------------------------------------------------------------- */
+
+static void inline_slow_done_cb(void *arg, int rc, cm_slice reply, const cm_err *err)
+{
+    (void)reply;
+    (void)err;
+    __atomic_store_n((int *)arg, rc == 0 ? 1 : -1, __ATOMIC_SEQ_CST);
+}
+
+/* A method marked inline is served on the receiving nng thread: with the only worker busy in a
+ * slow handler, it still answers at once (run by a worker, it would wait 800 ms and time out). */
+static void test_inline_method(void **state)
+{
+    (void)state;
+    cm_err err;
+    cm_rpc_server *s;
+    assert_int_equal(cm_rpc_server_create("127.0.0.1:0", 1, &s, &err), 0);
+    assert_int_equal(cm_rpc_server_register(s, methods, CM_ARRAY_LEN(methods), &fx, &err), 0);
+    assert_int_equal(cm_rpc_server_set_inline(s, M_UNREGISTERED, &err), CM_E_INVALID);
+    assert_int_equal(cm_rpc_server_set_inline(s, M_ECHO, &err), 0);
+    assert_int_equal(cm_rpc_server_start(s, &err), 0);
+    assert_int_equal(cm_rpc_server_set_inline(s, M_FAIL, &err), CM_E_INVALID);
+    cm_rpc_client *c1 = client_for(cm_rpc_server_port(s));
+    cm_rpc_client *c2 = client_for(cm_rpc_server_port(s));
+    cm_buf out = CM_BUF_INIT;
+    assert_int_equal(call_str(c2, M_ECHO, "warm", &out, 5000, &err), 0); /* connected */
+    int slow_done = 0;
+    assert_int_equal(cm_rpc_call_async(c1, M_SLOW, cm_slice_cstr("800"), 5000, inline_slow_done_cb,
+                                       &slow_done, &err),
+                     0);
+    uint64_t t_end = cm_time_mono_ms() + 2000;
+    while (__atomic_load_n(&fx.slow_calls, __ATOMIC_SEQ_CST) == 0 && cm_time_mono_ms() < t_end) {
+        cm_time_sleep_ms(1);
+    }
+    assert_int_equal(__atomic_load_n(&fx.slow_calls, __ATOMIC_SEQ_CST), 1); /* worker taken */
+    for (int i = 0; i < 20; i++) {
+        char req[32], want[48];
+        snprintf(req, sizeof(req), "inline %d", i);
+        snprintf(want, sizeof(want), "echo:inline %d", i);
+        assert_int_equal(call_str(c2, M_ECHO, req, &out, 300, &err), 0);
+        assert_int_equal(out.len, strlen(want));
+        assert_memory_equal(out.ptr, want, out.len);
+    }
+    assert_int_equal(__atomic_load_n(&slow_done, __ATOMIC_SEQ_CST), 0); /* still running */
+    /* A method not marked inline waits for the worker. */
+    assert_int_equal(call_str(c2, M_FAIL, "-51 x", &out, 100, &err), CM_E_TIMEOUT);
+    t_end = cm_time_mono_ms() + 5000;
+    while (__atomic_load_n(&slow_done, __ATOMIC_SEQ_CST) == 0 && cm_time_mono_ms() < t_end) {
+        cm_time_sleep_ms(5);
+    }
+    assert_int_equal(__atomic_load_n(&slow_done, __ATOMIC_SEQ_CST), 1);
+    cm_buf_fini(&out);
+    cm_rpc_client_free(c1);
+    cm_rpc_client_free(c2);
+    cm_rpc_server_free(s);
+}
+
 /* ---- protobuf end to end -------------------------------------------------------------------- */
 
 static void test_protobuf_region(void **state)
@@ -999,6 +1056,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oversize, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_slow_handler_timeout_no_resend, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_protobuf_region, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_inline_method, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_client_free_with_calls_in_flight, fx_setup,
                                         fx_teardown),
