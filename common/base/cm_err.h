@@ -152,7 +152,10 @@
     X(QUERY_TIMEOUT, -139, 3024, "HY000",                                                          \
       "Query execution was interrupted, maximum statement execution time exceeded")                \
     X(BAD_NULL, -150, 1048, "23000", "Column cannot be null")                                      \
-    X(READ_ONLY_TXN, -151, 1792, "25006", "Cannot execute statement in a READ ONLY transaction.")
+    X(READ_ONLY_TXN, -151, 1792, "25006", "Cannot execute statement in a READ ONLY transaction.")  \
+    X(WRONG_VALUE_COUNT, -157, 1136, "21S01", "Column count doesn't match value count")            \
+    X(NON_UNIQ_FIELD, -158, 1052, "23000", "Column in field list is ambiguous")                    \
+    X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")
 
 enum {
 #define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),

@@ -8,6 +8,7 @@
 #include "../mysql/sql_my_const.h"
 #include "cm_log.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,11 +192,23 @@ static int declare(sql_sess *s, const char *schema, const char *db, const char *
 }
 
 /* If SQLite's last error is "no such table: [db.]t", declares t: 1 done (prepare again), 0 not
- * that error, or an error. */
+ * that error, or an error. Also when the authorizer refused an unqualified name SQLite found
+ * in an ATTACHed schema (s->unqual): the current database's table, declared in main (which
+ * SQLite searches before the ATTACHed schemas), or 1146. */
 static int declare_missing(sql_sess *s, cm_err *err)
 {
     if (s->env->cat == NULL) {
         return 0;
+    }
+    if (s->unqual[0] != '\0') {
+        if (!s->has_db) {
+            return cm_err_set(err, CM_E_NO_DB, "No database selected");
+        }
+        char table[sizeof(s->unqual)];
+        snprintf(table, sizeof(table), "%s", s->unqual);
+        s->unqual[0] = '\0';
+        int rc = declare(s, "main", s->dbname, table, err);
+        return rc == 0 ? 1 : rc;
     }
     const char *msg = sqlite3_errmsg(s->db);
     static const char prefix[] = "no such table: ";
@@ -231,14 +244,85 @@ static int declare_missing(sql_sess *s, cm_err *err)
     return rc == 0 ? 1 : rc;
 }
 
+/* Reads one identifier at p (bare, "…" or `…`) into out (lower case); returns its end or NULL. */
+static const char *ident_at(const char *p, const char *end, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (p < end && (*p == '"' || *p == '`')) {
+        char q = *p++;
+        while (p < end) {
+            if (*p == q) {
+                if (p + 1 < end && p[1] == q) {
+                    p++;
+                } else {
+                    break;
+                }
+            }
+            if (n + 1 < cap) {
+                out[n++] = (char)tolower((unsigned char)*p);
+            }
+            p++;
+        }
+        if (p >= end) {
+            return NULL;
+        }
+        out[n] = '\0';
+        return p + 1;
+    }
+    while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || (*p & 0x80))) {
+        if (n + 1 < cap) {
+            out[n++] = (char)tolower((unsigned char)*p);
+        }
+        p++;
+    }
+    out[n] = '\0';
+    return n > 0 ? p : NULL;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && isspace((unsigned char)*p)) {
+        p++;
+    }
+    return p;
+}
+
+int sql_decl_names_qualified(const sql_sess *s, const char *db, const char *table)
+{
+    const char *p = s->prep_sql, *end = s->prep_sql + s->prep_len;
+    char a[2 * SQL_DB_MAX], b[2 * SQL_DB_MAX];
+    while (p < end) {
+        const char *e = ident_at(p, end, a, sizeof(a));
+        if (e == NULL) {
+            p++;
+            continue;
+        }
+        if (strcasecmp(a, db) == 0) {
+            const char *q = skip_space(e, end);
+            if (q < end && *q == '.') {
+                q = skip_space(q + 1, end);
+                if (ident_at(q, end, b, sizeof(b)) != NULL && strcasecmp(b, table) == 0) {
+                    return 1;
+                }
+            }
+        }
+        p = e;
+    }
+    return 0;
+}
+
 int sql_decl_prepare(sql_sess *s, const char *sql, int len, unsigned flags, sqlite3_stmt **out,
                      const char **tail, cm_err *err)
 {
     *out = NULL;
     for (int round = 0; round < SQL_DECL_ROUNDS_MAX; round++) {
         s->denied[0] = '\0';
+        s->unqual[0] = '\0';
         s->fn_err.code = 0;
+        s->prep_sql = sql;
+        s->prep_len = len >= 0 ? len : (int)strlen(sql);
         int lrc = sqlite3_prepare_v3(s->db, sql, len, flags, out, tail);
+        s->prep_sql = NULL;
         if (lrc == SQLITE_OK) {
             return 0;
         }

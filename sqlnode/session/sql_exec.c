@@ -314,6 +314,23 @@ int sql_exec_sqlite_error(sql_sess *s, int rc, cm_err *err)
     if (after(msg, "no such column: ", name, sizeof(name))) {
         return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in 'field list'", name);
     }
+    if (after(msg, " has no column named ", name, sizeof(name))) {
+        /* SQLite: "table t has no column named x" (an INSERT column list). */
+        return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in 'field list'", name);
+    }
+    if (after(msg, "ambiguous column name: ", name, sizeof(name))) {
+        const char *dot = strrchr(name, '.');
+        return cm_err_set(err, CM_E_NON_UNIQ_FIELD, "Column '%s' in field list is ambiguous",
+                          dot != NULL ? dot + 1 : name);
+    }
+    if ((strstr(msg, " columns but ") != NULL && strstr(msg, " values were supplied") != NULL) ||
+        (strstr(msg, " values for ") != NULL && strstr(msg, " columns") != NULL) ||
+        strstr(msg, "all VALUES must have the same number of terms") != NULL) {
+        /* SQLite: "table t has 3 columns but 2 values were supplied", "3 values for 2
+         * columns", rows of different lengths. */
+        return cm_err_set(err, CM_E_WRONG_VALUE_COUNT,
+                          "Column count doesn't match value count at row 1");
+    }
     if (after(msg, "no such function: ", name, sizeof(name))) {
         return cm_err_set(err, CM_E_NO_SUCH_FUNCTION, "FUNCTION %s%s%s does not exist", db,
                           db[0] ? "." : "", name);
@@ -500,8 +517,14 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
     }
     s->fn_err.code = 0;
     s->denied[0] = '\0';
+    s->unqual[0] = '\0';
+    /* A re-prepare inside step runs the authorizer on this text (sql_decl_names_qualified). */
+    s->prep_sql = sqlite3_sql(st);
+    s->prep_len = s->prep_sql != NULL ? (int)strlen(s->prep_sql) : 0;
     int lrc = sqlite3_step(st);
-    for (int round = 0; lrc == SQLITE_ERROR && round < SQL_DECL_ROUNDS_MAX; round++) {
+    for (int round = 0; (lrc == SQLITE_ERROR || (lrc == SQLITE_AUTH && s->unqual[0] != '\0')) &&
+                        round < SQL_DECL_ROUNDS_MAX;
+         round++) {
         /* A cached statement whose tables were dropped (the schema version moved, USE)
          * re-prepares inside step: declare what it misses and step again. */
         if (s->vt.err.code != 0 || s->fn_err.code != 0) {
@@ -509,6 +532,7 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
         }
         int d = sql_decl_after_step(s, err);
         if (d < 0) {
+            s->prep_sql = NULL;
             sqlite3_reset(st);
             return d;
         }
@@ -516,8 +540,10 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             break;
         }
         sqlite3_reset(st);
+        s->unqual[0] = '\0';
         lrc = sqlite3_step(st);
     }
+    s->prep_sql = NULL;
     ncols = sqlite3_column_count(st); /* a re-prepare may change it */
     if ((rc = sql_sess_scratch(s, (uint32_t)(ncols > 0 ? ncols : 1), err)) != 0) {
         sqlite3_reset(st);

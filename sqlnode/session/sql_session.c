@@ -252,11 +252,20 @@ static int authorizer(void *user, int action, const char *a, const char *b, cons
                       const char *d)
 {
     (void)b;
-    (void)c;
     (void)d;
     sql_sess *s = user;
     if (s->declaring) {
         return SQLITE_OK; /* our own declarations (sql_decl.c) */
+    }
+    if ((action == SQLITE_READ || action == SQLITE_INSERT || action == SQLITE_UPDATE ||
+         action == SQLITE_DELETE) &&
+        a != NULL && c != NULL && strcasecmp(c, "main") != 0 && strcasecmp(c, "temp") != 0 &&
+        s->prep_sql != NULL && !sql_decl_names_qualified(s, c, a)) {
+        /* SQLite found an unqualified name in an ATTACHed schema: it means the current
+         * database's table (docs/sql-layer.md "Naming tables in SQLite"). */
+        snprintf(s->unqual, sizeof(s->unqual), "%s", a);
+        snprintf(s->denied, sizeof(s->denied), "%s", a);
+        return SQLITE_DENY;
     }
     switch (action) {
     case SQLITE_INSERT:

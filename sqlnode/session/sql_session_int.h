@@ -135,7 +135,12 @@ struct sql_sess {
 
     volatile int killed; /* 0, 1 (query), 2 (connection); written by other threads */
     char denied[128];    /* table the authorizer refused, for the error message */
-    cm_err fn_err;       /* an error one of our SQL functions raised (code 0: none) */
+    /* An unqualified table name SQLite resolved to an ATTACHed schema (it searches them after
+     * main): refused, and declared in main from the current database (sql_decl.c). */
+    char unqual[128];
+    const char *prep_sql; /* the text sql_decl_prepare prepares now (NULL otherwise) */
+    int prep_len;
+    cm_err fn_err; /* an error one of our SQL functions raised (code 0: none) */
     int in_init_connect;
 
     /* ---- the SQL layer over the KV store (sql_txn.c, sql_decl.c; unused without a cluster) */
@@ -255,6 +260,8 @@ int sql_decl_prepare(sql_sess *s, const char *sql, int len, unsigned flags, sqli
  * declarations were dropped) and it is declared again (step again), 0 when it was something
  * else, or an error (1146 …). */
 int sql_decl_after_step(sql_sess *s, cm_err *err);
+/* Whether the text being prepared names table `table` qualified with database `db`. */
+int sql_decl_names_qualified(const sql_sess *s, const char *db, const char *table);
 /* Drops every declaration (USE, version moves, reset). */
 void sql_decl_drop_all(sql_sess *s);
 /* Result metadata of column i from the catalog when it is a table column; 0 when it is not. */

@@ -916,6 +916,16 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
     fix_payloads(w);
     rc = rc ? rc : autoinc(w);
     int64_t h = 0;
+    /* A NOT NULL column the INSERT omits and that has no default (nor AUTO_INCREMENT, filled
+     * above): MySQL's strict mode gives 1364, not 1048 (which is for an explicit NULL). */
+    for (uint32_t i = 0; rc == 0 && i < v->ncols; i++) {
+        const vt_col *col = &v->cols[i];
+        if (col->written && col->c->not_null && v->newv[i].type == CM_DT_NULL && col->vcol >= 0 &&
+            omitted(v, col, vals[col->vcol])) {
+            rc = cm_err_set(&w->err, CM_E_NO_DEFAULT_FOR_FIELD,
+                            "Field '%s' doesn't have a default value", col->c->name);
+        }
+    }
     rc = rc ? rc : handle_of(w, rowid_arg, true, &h);
     rc = rc ? rc : check_not_null(w);
     rc = rc ? rc : encode_row(w, &v->val);

@@ -105,6 +105,55 @@ def test_errors(cluster):
     c.close()
 
 
+def test_use_hides_other_databases_tables(cluster):
+    """An unqualified name means the current database's table even when another database's
+    table of that name is declared in an attached schema (SQLite searches those after main)."""
+    c = make_db(cluster, "d_use1")
+    q(c, "CREATE TABLE t2 (a INT PRIMARY KEY)")
+    q(c, "INSERT INTO t2 VALUES (1)")
+    q(c, "CREATE DATABASE d_use2")
+    q(c, "USE d_use2")
+    q(c, "CREATE TABLE t2 (a INT PRIMARY KEY)")
+    q(c, "INSERT INTO t2 VALUES (2)")
+    q(c, "CREATE TABLE only2 (a INT PRIMARY KEY)")
+    q(c, "USE d_use1")
+    assert q(c, "SELECT a FROM d_use2.t2") == ((2,),)
+    assert q(c, "SELECT a FROM d_use2.only2") == ()
+    # t2 of d_use1 is not declared yet in main: it must not resolve to d_use2.t2
+    assert q(c, "SELECT a FROM t2") == ((1,),)
+    assert q(c, "SELECT x.a, y.a FROM t2 x JOIN d_use2.t2 y") == ((1, 2),)
+    # a cached statement re-prepared inside step after the schema version moved (its main
+    # declaration dropped) while d_use2.t2 is declared again in the attached schema
+    q(c, "CREATE TABLE bump (a INT PRIMARY KEY)")
+    assert q(c, "SELECT a FROM d_use2.t2") == ((2,),)
+    assert q(c, "SELECT a FROM t2") == ((1,),)
+    with pytest.raises(pymysql.err.ProgrammingError) as e:
+        q(c, "SELECT a FROM only2")
+    assert errno_of(e) == 1146 and "d_use1.only2" in str(e.value)
+    with pytest.raises(pymysql.err.ProgrammingError) as e:
+        q(c, "INSERT INTO only2 VALUES (1)")
+    assert errno_of(e) == 1146
+    q(c, "DROP DATABASE d_use2")
+    c.close()
+
+
+def test_mysql_errnos_for_sqlite_errors(cluster):
+    c = make_db(cluster, "d_errno")
+    q(c, "CREATE TABLE e (id INT PRIMARY KEY, name VARCHAR(5) NOT NULL, n INT)")
+    q(c, "CREATE TABLE e2 (id INT PRIMARY KEY)")
+    for sql, errno in (("INSERT INTO e (id, nope) VALUES (1, 2)", 1054),
+                       ("INSERT INTO e VALUES (1, 'x')", 1136),
+                       ("INSERT INTO e (id, name) VALUES (1, 'x', 3)", 1136),
+                       ("SELECT id FROM e JOIN e2 ON e.id = e2.id", 1052),
+                       ("INSERT INTO e (id) VALUES (1)", 1364),
+                       ("INSERT INTO e VALUES (1, NULL, 1)", 1048)):
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            q(c, sql)
+        assert errno_of(e) == errno, sql
+    assert q(c, "SELECT COUNT(*) FROM e") == ((0,),)
+    c.close()
+
+
 def test_auto_increment_and_last_insert_id(cluster):
     c = make_db(cluster, "d_ai")
     q(c, "CREATE TABLE a (id INT NOT NULL AUTO_INCREMENT, v INT, PRIMARY KEY (id))")
