@@ -26,7 +26,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _wait_file(path, pattern, timeout, proc=None):
+def wait_file(path, pattern, timeout, proc=None):
     end = time.time() + timeout
     while time.time() < end:
         try:
@@ -42,7 +42,41 @@ def _wait_file(path, pattern, timeout, proc=None):
     raise RuntimeError("timeout (%ss) waiting for %r in %s" % (timeout, pattern, path))
 
 
-class Cluster:
+class Processes:
+    """The processes of one test cluster (self.procs: name -> Popen, sqlnodes named sql*, kvnodes
+    kv*) and its directory self.dir: ordered stop, cleanup and log tails. Also the base of
+    testsuite/e2e/kv/kvcluster.py."""
+
+    def stop(self):
+        # sqlnodes first (they hold transactions), then kvnodes, then pd.
+        order = sorted(self.procs, key=lambda n: (0 if n.startswith("sql") else
+                                                  1 if n.startswith("kv") else 2))
+        for name in order:
+            p = self.procs[name]
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        self.procs = {}
+
+    def cleanup(self, keep=False):
+        self.stop()
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tail(self, n=40):
+        out = []
+        for f in sorted(os.listdir(self.dir)):
+            if f.endswith(".err"):
+                with open(os.path.join(self.dir, f), errors="replace") as fh:
+                    out.append("== %s\n%s" % (f, "".join(fh.readlines()[-n:])))
+        return "\n".join(out)
+
+
+class Cluster(Processes):
     def __init__(self, pd_exe, kv_exe, sql_exe, nkv=3, nsql=1, kv_args=(), sql_args=(),
                  start_timeout=60):
         self.exe = {"pd": pd_exe, "kv": kv_exe, "sql": sql_exe}
@@ -88,7 +122,7 @@ class Cluster:
     def _start_pd(self):
         p = self._spawn("pd", [self.exe["pd"], "--data-dir", os.path.join(self.dir, "pd"),
                                "--listen-addr", self.pd_addr, "--status-addr", "127.0.0.1:0"])
-        _wait_file(self._out("pd"), r"pd ready", 20, p)
+        wait_file(self._out("pd"), r"pd ready", 20, p)
 
     def start_kv(self, i):
         name = "kv%d" % i
@@ -98,7 +132,7 @@ class Cluster:
                                "--data-dir", os.path.join(self.dir, name),
                                "--listen-addr", "127.0.0.1:%d" % self.kv_ports[i],
                                "--status-addr", "127.0.0.1:0"] + self.kv_args)
-        _wait_file(self._out(name), r"kvnode ready store_id=(\d+)", 30, p)
+        wait_file(self._out(name), r"kvnode ready store_id=(\d+)", 30, p)
 
     def start_sql(self, i):
         name = "sql%d" % i
@@ -108,7 +142,7 @@ class Cluster:
                                "--mysql-addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0",
                                "--tls-dir", os.path.join(self.dir, name + "-tls"),
                                "--cluster-wait", "%ds" % self.timeout] + self.sql_args)
-        m = _wait_file(self._out(name), r"sqlnode ready mysql_port=(\d+)", self.timeout + 10, p)
+        m = wait_file(self._out(name), r"sqlnode ready mysql_port=(\d+)", self.timeout + 10, p)
         self.sql_ports[i] = int(m.group(1))
         return self.sql_ports[i]
 
@@ -117,30 +151,3 @@ class Cluster:
         p.send_signal(signal.SIGKILL)
         p.wait(10)
 
-    def stop(self):
-        # sqlnodes first (they hold transactions), then kvnodes, then pd.
-        order = sorted(self.procs, key=lambda n: (0 if n.startswith("sql") else
-                                                  1 if n.startswith("kv") else 2))
-        for name in order:
-            p = self.procs[name]
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        self.procs = {}
-
-    def cleanup(self, keep=False):
-        self.stop()
-        if not keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_tail(self, n=40):
-        out = []
-        for f in sorted(os.listdir(self.dir)):
-            if f.endswith(".err"):
-                with open(os.path.join(self.dir, f), errors="replace") as fh:
-                    out.append("== %s\n%s" % (f, "".join(fh.readlines()[-n:])))
-        return "\n".join(out)

@@ -2,36 +2,19 @@
 kill -9 / restart a kvnode, stop everything. Used by test_kv_e2e.py, tools/accept.d/kv and
 tools/bench/kv."""
 import os
-import re
-import shutil
 import signal
-import socket
+import sys
 import subprocess
 import tempfile
-import time
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from cluster import Processes, free_port, wait_file  # noqa: E402
+
+wait_line = wait_file
 
 
-def wait_line(path, pattern, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with open(path) as f:
-                m = re.search(pattern, f.read())
-                if m:
-                    return m
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("timeout waiting for %r in %s" % (pattern, path))
-
-
-class Cluster:
+class Cluster(Processes):
     def __init__(self, pd_exe, kv_exe, driver, nkv=3, extra_kv_args=(), extra_pd_args=()):
         self.pd_exe, self.kv_exe, self.driver = pd_exe, kv_exe, driver
         self.dir = tempfile.mkdtemp(prefix="tessera-kv-")
@@ -96,28 +79,3 @@ class Cluster:
     def regions(self):
         """(id, peers, leader_store) from the PD through the driver-independent ctl output."""
         return None
-
-    def stop(self):
-        for name, p in list(self.procs.items()):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for name, p in list(self.procs.items()):
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        self.procs = {}
-
-    def cleanup(self, keep=False):
-        self.stop()
-        if not keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_tail(self, n=40):
-        out = []
-        for f in sorted(os.listdir(self.dir)):
-            if f.endswith(".err"):
-                with open(os.path.join(self.dir, f), errors="replace") as fh:
-                    out.append("== %s\n%s" % (f, "".join(fh.readlines()[-n:])))
-        return "\n".join(out)
