@@ -615,11 +615,13 @@ out:
         }                                                                                          \
     } while (0)
 
-static int finish(const cm_rpc_req *req, ProtobufCMessage *resp, ProtobufCMessage *reqmsg,
-                  cm_buf *reply)
+/* Ends a handler: frees the request and, when rc is 0, packs the response (a non-zero rc — a
+ * request the handler could not take — is returned as is, with no reply). */
+static int finish(int rc, ProtobufCMessage *resp, ProtobufCMessage *reqmsg, cm_buf *reply)
 {
-    (void)req;
-    int rc = cm_rpc_pack(resp, reply);
+    if (rc == 0) {
+        rc = cm_rpc_pack(resp, reply);
+    }
     protobuf_c_message_free_unpacked(reqmsg, NULL);
     return rc;
 }
@@ -669,11 +671,7 @@ static int h_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
         }
         kv_call_put(c);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* The reply pairs of a BatchGet or Scan: found values first, then one pair with a KeyIsLocked
@@ -741,11 +739,7 @@ static int h_batch_get(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err 
         }
         kv_call_put(c);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* The later of two lower bounds / the earlier of two upper bounds (empty = unbounded). */
@@ -804,11 +798,7 @@ static int h_scan(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
         }
         kv_call_put(c);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* ---- writes --------------------------------------------------------------------------------- */
@@ -858,7 +848,7 @@ static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *
         if (resp.errors != NULL) {
             resp.errors[resp.n_errors++] = gce;
         }
-        return finish(req, &resp.base, &r->base, reply);
+        return finish(0, &resp.base, &r->base, reply);
     }
     prewrite_arg pa = {s, &pr};
     int rc = run_write(s, req, r->context, keys, n, step_prewrite, &pa, &wr, err);
@@ -875,7 +865,7 @@ static int h_prewrite(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *
                 key_error(req->arena, wr.txn_rc, &wr.out, i, &wr.txn_err);
         }
     }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 typedef struct keys_arg {
@@ -959,7 +949,7 @@ static int h_commit(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *er
         resp.error = key_error(req->arena, wr.txn_rc, &wr.out, 0, &wr.txn_err);
     }
     resp.commit_version = r->commit_version;
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 static int h_batch_rollback(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -985,7 +975,7 @@ static int h_batch_rollback(void *user, const cm_rpc_req *req, cm_buf *reply, cm
     if (wr.rerr == NULL && wr.txn_rc != 0) {
         resp.error = key_error(req->arena, wr.txn_rc, &wr.out, 0, &wr.txn_err);
     }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 static int h_cleanup(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -1014,7 +1004,7 @@ static int h_cleanup(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *e
             resp.commit_version = wr.out.commit_ts;
         }
     }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 static int h_check_txn_status(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -1061,7 +1051,7 @@ static int h_check_txn_status(void *user, const cm_rpc_req *req, cm_buf *reply, 
             break;
         }
     }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 static int h_txn_heart_beat(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -1089,7 +1079,7 @@ static int h_txn_heart_beat(void *user, const cm_rpc_req *req, cm_buf *reply, cm
         resp.error = key_error(req->arena, wr.txn_rc, &wr.out, 0, &wr.txn_err);
     }
     resp.lock_ttl = a.ttl;
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 /* Keys of the region holding a lock of start_ts (at most KV_TXN_LOCKS_MAX per round). */
@@ -1171,7 +1161,7 @@ static int h_resolve_lock(void *user, const cm_rpc_req *req, cm_buf *reply, cm_e
     if (wr.rerr == NULL && wr.txn_rc != 0) {
         resp.error = key_error(req->arena, wr.txn_rc, &wr.out, 0, &wr.txn_err);
     }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(0, &resp.base, &r->base, reply);
 }
 
 static int h_scan_lock(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
@@ -1201,11 +1191,7 @@ static int h_scan_lock(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err 
         rc = 0;
         kv_call_put(c);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* ---- coprocessor ---------------------------------------------------------------------------- */
@@ -1270,11 +1256,7 @@ static int h_coprocessor(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
         }
         kv_call_put(c);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* ---- administration ------------------------------------------------------------------------- */
@@ -1310,11 +1292,7 @@ static int h_split_region(void *user, const cm_rpc_req *req, cm_buf *reply, cm_e
         }
         kv_call_put(c);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* ---- GC and DeleteRange --------------------------------------------------------------------- */
@@ -1455,11 +1433,7 @@ static int h_gc(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
                     (unsigned long long)tot.values);
         }
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 /* KV_DELETE_RANGE: every lock, version and value of user keys [start, end) ∩ region goes, by
@@ -1497,11 +1471,7 @@ static int h_delete_range(void *user, const cm_rpc_req *req, cm_buf *reply, cm_e
         }
         kv_batch_fini(&b);
     }
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-        return rc;
-    }
-    return finish(req, &resp.base, &r->base, reply);
+    return finish(rc, &resp.base, &r->base, reply);
 }
 
 static int h_store_status(void *user, const cm_rpc_req *req, cm_buf *reply, cm_err *err)
