@@ -13,6 +13,13 @@ import sys
 OK = re.compile(r"^ok \d+", re.M)
 NOT_OK = re.compile(r"^not ok \d+", re.M)
 
+def show_tail(t, n=40):
+    """The last lines a failed test printed, so a CI log alone can explain the failure."""
+    text = (t.get("stdout") or "") + (t.get("stderr") or "")
+    lines = [l for l in text.splitlines() if l.strip()]
+    for l in lines[-n:]:
+        print(f"    | {l[:300]}")
+
 def main(paths):
     suites = {}
     for path in paths:
@@ -42,11 +49,16 @@ def main(paths):
                 if result not in ("OK", "EXPECTEDFAIL") and bad == 0:
                     row[1] += 1
                     print(f"FAILED: {t.get('name')} ({result}) after {oks} passing cases")
+                    show_tail(t)
+                elif bad:
+                    print(f"FAILED: {t.get('name')}: {bad} failing cases")
+                    show_tail(t)
             elif result in ("OK", "EXPECTEDFAIL"):
                 row[0] += 1
             else:
                 row[1] += 1
                 print(f"FAILED: {t.get('name')} ({result})")
+                show_tail(t)
     passed = sum(r[0] for r in suites.values())
     failed = sum(r[1] for r in suites.values())
     skipped = sum(r[2] for r in suites.values())
