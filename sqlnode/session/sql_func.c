@@ -6,6 +6,8 @@
  */
 #include "sql_session_int.h"
 
+#include "sql_func_int.h"
+
 #include "../mysql/sql_my_const.h"
 #include "sql_charset.h"
 
@@ -219,24 +221,6 @@ static void f_unix_timestamp(sqlite3_context *ctx, int argc, sqlite3_value **arg
     }
 }
 
-static void f_from_unixtime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    double secs = sqlite3_value_double(argv[0]);
-    if (secs < 0 || secs > 32536771199.0) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    int frac = sqlite3_value_type(argv[0]) == SQLITE_FLOAT && secs != floor(secs);
-    char buf[48];
-    sql_func_format_time(SESS(ctx), (int64_t)(secs * 1e6), 0, frac ? 6 : 0, buf, sizeof(buf));
-    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
-}
-
 /* ---- session information ---- */
 
 static void f_database(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -345,25 +329,6 @@ static void f_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     }
     sqlite3_result_int(ctx, 0);
-}
-
-static uint64_t splitmix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-static void f_rand(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    uint64_t r;
-    if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-        r = splitmix((uint64_t)sqlite3_value_int64(argv[0]));
-    } else {
-        sqlite3_randomness(sizeof(r), &r);
-    }
-    sqlite3_result_double(ctx, (double)(r >> 11) / 9007199254740992.0);
 }
 
 static void f_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -1114,29 +1079,6 @@ static void f_log(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_double(ctx, log(x) / log(b));
 }
 
-static void f_truncate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    if (any_null(2, argv)) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    int64_t d = sqlite3_value_int64(argv[1]);
-    if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER && d >= 0) {
-        sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]));
-        return;
-    }
-    if (d > 30) {
-        d = 30;
-    }
-    if (d < -30) {
-        d = -30;
-    }
-    double x = sqlite3_value_double(argv[0]);
-    double m = pow(10.0, (double)d);
-    sqlite3_result_double(ctx, trunc(x * m) / m);
-}
-
 /* str REGEXP pattern: SQLite calls regexp(pattern, str). POSIX extended syntax (MySQL 8 uses
  * ICU; the common subset agrees). The compiled pattern is kept while the pattern is constant. */
 static void free_regex(void *p)
@@ -1201,7 +1143,6 @@ static const fn_def fns[] = {
     {"utc_time", 1, 0, f_utc_time},
     {"unix_timestamp", 0, 0, f_unix_timestamp},
     {"unix_timestamp", 1, 0, f_unix_timestamp},
-    {"from_unixtime", 1, 0, f_from_unixtime},
     {"database", 0, 0, f_database},
     {"schema", 0, 0, f_database},
     {"version", 0, 1, f_version},
@@ -1215,8 +1156,6 @@ static const fn_def fns[] = {
     {"row_count", 0, 0, f_row_count},
     {"found_rows", 0, 0, f_found_rows},
     {"sleep", 1, 0, f_sleep},
-    {"rand", 0, 0, f_rand},
-    {"rand", 1, 0, f_rand},
     {"uuid", 0, 0, f_uuid},
     {"charset", 1, 1, f_charset},
     {"collation", 1, 0, f_collation},
@@ -1257,7 +1196,6 @@ static const fn_def fns[] = {
     {"log", 1, 1, f_log},
     {"log", 2, 1, f_log},
     {"ln", 1, 1, f_log},
-    {"truncate", 2, 1, f_truncate},
     {"regexp", 2, 1, f_regexp},
 };
 
@@ -1269,6 +1207,11 @@ int sql_func_register(sql_sess *s)
                                        NULL, NULL) != SQLITE_OK) {
             return CM_E_INTERNAL;
         }
+    }
+    /* the families in their own files (sql_func_int.h) */
+    if (sql_func_str_register(s) != 0 || sql_func_num_register(s) != 0 ||
+        sql_func_time_register(s) != 0 || sql_func_digest_register(s) != 0) {
+        return CM_E_INTERNAL;
     }
     return 0;
 }
