@@ -317,7 +317,31 @@ static void f_crc32(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int64(ctx, (int64_t)(crc ^ 0xFFFFFFFFu));
 }
 
+/* _tdb_interval(n, n1, n2, …) → INTEGER: MySQL's INTERVAL(): 0 when n < n1, 1 when n < n2 …,
+ * -1 when n is NULL (the ni are expected in ascending order). */
+static void f_interval(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    if (argc < 2) {
+        sql_fn_error(ctx, CM_E_WRONG_ARGUMENTS,
+                     "Incorrect parameter count in the call to native function 'interval'");
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_int(ctx, -1);
+        return;
+    }
+    double n = sqlite3_value_double(argv[0]);
+    for (int i = 1; i < argc; i++) {
+        if (sqlite3_value_type(argv[i]) != SQLITE_NULL && n < sqlite3_value_double(argv[i])) {
+            sqlite3_result_int(ctx, i - 1);
+            return;
+        }
+    }
+    sqlite3_result_int(ctx, argc - 1);
+}
+
 static const sql_fn_def num_fns[] = {
+    {"_tdb_interval", -1, 1, f_interval},
     {"round", 1, 1, f_round}, {"round", 2, 1, f_round}, {"truncate", 2, 1, f_truncate},
     {"mod", 2, 1, f_mod},     {"log2", 1, 1, f_log2},   {"log10", 1, 1, f_log10},
     {"rand", 0, 0, f_rand},   {"rand", 1, 0, f_rand},   {"conv", 3, 1, f_conv},

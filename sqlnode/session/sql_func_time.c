@@ -588,7 +588,8 @@ static void f_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     int ok;
     if (timeish && sqlite3_value_type(argv[1]) == SQLITE_TEXT) {
         sql_fn_str a = sql_fn_get_str(argv[1]);
-        ok = sql_dt_parse((const char *)a.p, a.n, &d) == 0 || arg_time(ctx, argv[1], &d);
+        ok = (sql_dt_parse((const char *)a.p, a.n, &d) == 0 && d.kind == SQL_DT_DATETIME) ||
+             arg_time(ctx, argv[1], &d);
     } else {
         ok = arg_dt(ctx, argv[1], &d);
     }
