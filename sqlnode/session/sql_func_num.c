@@ -342,10 +342,18 @@ static void f_interval(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static const sql_fn_def num_fns[] = {
     {"_tdb_interval", -1, 1, f_interval},
-    {"round", 1, 1, f_round}, {"round", 2, 1, f_round}, {"truncate", 2, 1, f_truncate},
-    {"mod", 2, 1, f_mod},     {"log2", 1, 1, f_log2},   {"log10", 1, 1, f_log10},
-    {"rand", 0, 0, f_rand},   {"rand", 1, 0, f_rand},   {"conv", 3, 1, f_conv},
-    {"bin", 1, 1, f_bin},     {"oct", 1, 1, f_oct},     {"crc32", 1, 1, f_crc32},
+    {"round", 1, 1, f_round},
+    {"round", 2, 1, f_round},
+    {"truncate", 2, 1, f_truncate},
+    {"mod", 2, 1, f_mod},
+    {"log2", 1, 1, f_log2},
+    {"log10", 1, 1, f_log10},
+    {"rand", 0, 0, f_rand},
+    {"rand", 1, 0, f_rand},
+    {"conv", 3, 1, f_conv},
+    {"bin", 1, 1, f_bin},
+    {"oct", 1, 1, f_oct},
+    {"crc32", 1, 1, f_crc32},
 };
 
 int sql_func_num_register(sql_sess *s)

@@ -721,10 +721,10 @@ static int is_op(tr *x, uint32_t i, const char *op)
 
 /* Words that end an additive operand (lower precedence than + and -, or clause keywords). */
 static const char *const operand_stops[] = {
-    "SELECT", "WHERE",  "AND",   "OR",     "NOT",   "XOR",      "WHEN",  "THEN",     "ELSE",
-    "ON",     "SET",    "HAVING", "BY",    "BETWEEN", "IN",     "IS",    "LIKE",     "REGEXP",
-    "RLIKE",  "CASE",   "AS",    "LIMIT",  "VALUES", "FROM",    "DISTINCT", "ALL",   "ESCAPE",
-    "END",    "ASC",    "DESC",  "SEPARATOR", "USING", "INTERVAL", NULL};
+    "SELECT", "WHERE", "AND",    "OR",        "NOT",     "XOR",      "WHEN",     "THEN", "ELSE",
+    "ON",     "SET",   "HAVING", "BY",        "BETWEEN", "IN",       "IS",       "LIKE", "REGEXP",
+    "RLIKE",  "CASE",  "AS",     "LIMIT",     "VALUES",  "FROM",     "DISTINCT", "ALL",  "ESCAPE",
+    "END",    "ASC",   "DESC",   "SEPARATOR", "USING",   "INTERVAL", NULL};
 
 /* Whether token j ends an additive operand (scanning either way). plus: + and - end it too. */
 static int operand_stop(tr *x, uint32_t j, int plus)
@@ -1074,10 +1074,10 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         if (kw(x, i, "TRIM") || kw(x, i, "EXTRACT") || kw(x, i, "TIMESTAMPADD") ||
             kw(x, i, "TIMESTAMPDIFF") || kw(x, i, "GROUP_CONCAT")) {
             *pi = i;
-            return kw(x, i, "TRIM")            ? emit_trim(x, pi, e)
-                   : kw(x, i, "EXTRACT")       ? emit_extract(x, pi, e)
+            return kw(x, i, "TRIM")           ? emit_trim(x, pi, e)
+                   : kw(x, i, "EXTRACT")      ? emit_extract(x, pi, e)
                    : kw(x, i, "GROUP_CONCAT") ? emit_group_concat(x, pi, e)
-                                               : emit_unit_call(x, pi, e);
+                                              : emit_unit_call(x, pi, e);
         }
         if (kw(x, i, "CAST") || kw(x, i, "POSITION") || kw(x, i, "SUBSTRING") ||
             kw(x, i, "SUBSTR") || kw(x, i, "MID")) {
