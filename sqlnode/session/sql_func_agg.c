@@ -112,10 +112,70 @@ static void gc_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
-/* NULL < numbers < text/blob; numbers by value, text by bytes (utf8mb4_bin). */
+/* Whether s[0, n) is plain decimal text ([-]digits[.digits]), as DECIMAL columns reach SQLite
+ * (the vtab keeps them exact as TEXT; their ORDER BY collation is lost inside an aggregate). */
+static int is_decimal_text(const unsigned char *s, size_t n)
+{
+    size_t i = (n > 0 && s[0] == '-') ? 1 : 0, digits = 0;
+    int dot = 0;
+    for (; i < n; i++) {
+        if (s[i] == '.' && !dot) {
+            dot = 1;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            digits++;
+        } else {
+            return 0;
+        }
+    }
+    return digits > 0 && s[n - 1] != '.';
+}
+
+/* Compares two decimal texts by value, exactly (any number of digits). */
+static int decimal_cmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn)
+{
+    int na = an > 0 && a[0] == '-', nb = bn > 0 && b[0] == '-';
+    a += na, an -= (size_t)na, b += nb, bn -= (size_t)nb;
+    while (an > 1 && a[0] == '0' && a[1] != '.') {
+        a++, an--;
+    }
+    while (bn > 1 && b[0] == '0' && b[1] != '.') {
+        b++, bn--;
+    }
+    const unsigned char *da = memchr(a, '.', an), *db = memchr(b, '.', bn);
+    size_t ia = da ? (size_t)(da - a) : an, ib = db ? (size_t)(db - b) : bn;
+    int c = ia != ib ? (ia < ib ? -1 : 1) : memcmp(a, b, ia);
+    for (size_t k = 0; c == 0 && (ia + 1 + k < an || ib + 1 + k < bn); k++) {
+        unsigned char x = ia + 1 + k < an ? a[ia + 1 + k] : '0';
+        unsigned char y = ib + 1 + k < bn ? b[ib + 1 + k] : '0';
+        c = x < y ? -1 : x > y;
+    }
+    c = c < 0 ? -1 : c > 0;
+    int zero_a = 1, zero_b = 1; /* -0.0 equals 0 */
+    for (size_t k = 0; k < an; k++) {
+        zero_a &= a[k] == '0' || a[k] == '.';
+    }
+    for (size_t k = 0; k < bn; k++) {
+        zero_b &= b[k] == '0' || b[k] == '.';
+    }
+    na &= !zero_a;
+    nb &= !zero_b;
+    if (na != nb) {
+        return na ? -1 : 1;
+    }
+    return na ? -c : c;
+}
+
+/* NULL < numbers < text/blob; numbers by value, decimal text by value, other text by bytes
+ * (utf8mb4_bin). */
 static int key_cmp(sqlite3_value *a, sqlite3_value *b)
 {
     int ta = sqlite3_value_type(a), tb = sqlite3_value_type(b);
+    if (ta == SQLITE_TEXT && tb == SQLITE_TEXT) {
+        sql_fn_str x = sql_fn_get_str(a), y = sql_fn_get_str(b);
+        if (is_decimal_text(x.p, x.n) && is_decimal_text(y.p, y.n)) {
+            return decimal_cmp(x.p, x.n, y.p, y.n);
+        }
+    }
     int ca = ta == SQLITE_NULL ? 0 : (ta == SQLITE_INTEGER || ta == SQLITE_FLOAT) ? 1 : 2;
     int cb = tb == SQLITE_NULL ? 0 : (tb == SQLITE_INTEGER || tb == SQLITE_FLOAT) ? 1 : 2;
     if (ca != cb) {
