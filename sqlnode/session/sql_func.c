@@ -95,7 +95,10 @@ static int fsp_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int *fs
     if (argc > 0) {
         int64_t f = sqlite3_value_int64(argv[0]);
         if (f < 0 || f > 6) {
-            fn_error(ctx, CM_E_WRONG_ARGUMENTS, "Too-big precision specified. Maximum is 6.");
+            char msg[96];
+            snprintf(msg, sizeof(msg), "Too-big precision %lld specified. Maximum is 6.",
+                     (long long)f);
+            fn_error(ctx, CM_E_TOO_BIG_PRECISION, msg);
             return -1;
         }
         *fsp = (int)f;
@@ -852,43 +855,6 @@ static void f_ascii(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, a.n ? a.p[0] : 0);
 }
 
-static void f_case(sqlite3_context *ctx, sqlite3_value **argv, int upper)
-{
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    str_arg a = get_str(argv[0]);
-    unsigned char *o = malloc(a.n + 1);
-    if (o == NULL) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    for (size_t i = 0; i < a.n; i++) {
-        unsigned char c = a.p[i];
-        if (upper && c >= 'a' && c <= 'z') {
-            c = (unsigned char)(c - 32);
-        } else if (!upper && c >= 'A' && c <= 'Z') {
-            c = (unsigned char)(c + 32);
-        }
-        o[i] = c;
-    }
-    result_str(ctx, &a, o, a.n);
-    free(o);
-}
-
-static void f_ucase(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    f_case(ctx, argv, 1);
-}
-
-static void f_lcase(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    f_case(ctx, argv, 0);
-}
-
 static void f_hex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -1181,10 +1147,6 @@ static const fn_def fns[] = {
     {"locate", 3, 1, f_locate},
     {"strcmp", 2, 1, f_strcmp},
     {"ascii", 1, 1, f_ascii},
-    {"ucase", 1, 1, f_ucase},
-    {"lcase", 1, 1, f_lcase},
-    {"upper", 1, 1, f_ucase},
-    {"lower", 1, 1, f_lcase},
     {"hex", 1, 1, f_hex},
     {"unhex", 1, 1, f_unhex},
     {"isnull", 1, 1, f_isnull},

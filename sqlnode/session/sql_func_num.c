@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Most decimal places ROUND / TRUNCATE keep (MySQL's DECIMAL scale maximum). */
 #define NUM_PLACES_MAX 30
@@ -340,7 +341,23 @@ static void f_interval(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, argc - 1);
 }
 
+/* UUID_SHORT() → INTEGER: MySQL's layout, (server_id & 255) << 56 | start-up seconds << 24,
+ * plus one per call, process-wide (server_id is 1, MySQL's default). */
+static void f_uuid_short(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    static uint64_t next; /* 0: not started */
+    uint64_t v = __atomic_load_n(&next, __ATOMIC_ACQUIRE);
+    if (v == 0) {
+        uint64_t start = ((uint64_t)1 << 56) + (((uint64_t)time(NULL) & 0xFFFFFFFFu) << 24);
+        __atomic_compare_exchange_n(&next, &v, start, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    sqlite3_result_int64(ctx, (int64_t)__atomic_fetch_add(&next, 1, __ATOMIC_ACQ_REL));
+}
+
 static const sql_fn_def num_fns[] = {
+    {"uuid_short", 0, 0, f_uuid_short},
     {"_tdb_interval", -1, 1, f_interval},
     {"round", 1, 1, f_round},
     {"round", 2, 1, f_round},

@@ -7,10 +7,13 @@
  */
 #include "sql_func_int.h"
 
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 /* Byte offset of the first occurrence of w in s at or after from, or -1. */
 static int64_t find_bytes(const sql_fn_str *s, size_t from, const sql_fn_str *w)
@@ -647,7 +650,129 @@ static void f_trim(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sql_fn_result_str(ctx, &s, s.p + b, e - b);
 }
 
+/* ---- case mapping ---- */
+
+/* The C.UTF-8 locale for towupper_l / towlower_l (Unicode simple case mapping); (locale_t)0 when
+ * the system has none: then only ASCII letters change. */
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_init(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* Decodes one UTF-8 character at p[0, n): its code point and length, or length 0 when the bytes
+ * are not a well-formed character. */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    size_t len = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC0 ? 2 : 0;
+    if (len == 0 || len > n || p[0] > 0xF4) {
+        return 0;
+    }
+    uint32_t v = p[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+static int utf8_encode(cm_buf *b, uint32_t cp)
+{
+    uint8_t u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (uint8_t)(0xC0 | (cp >> 6));
+        u[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (uint8_t)(0xE0 | (cp >> 12));
+        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (uint8_t)(0xF0 | (cp >> 18));
+        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    return cm_buf_append(b, u, n);
+}
+
+/* UPPER / LOWER → TEXT: Unicode case mapping of each character; binary strings unchanged (as
+ * MySQL: case conversion does not apply to them). */
+static void change_case(sqlite3_context *ctx, sqlite3_value *v, int upper)
+{
+    if (sqlite3_value_type(v) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sql_fn_str s = sql_fn_get_str(v);
+    if (s.blob) {
+        sql_fn_result_str(ctx, &s, s.p, s.n);
+        return;
+    }
+    pthread_once(&utf8_once, utf8_locale_init);
+    cm_buf b = CM_BUF_INIT;
+    int rc = cm_buf_reserve(&b, s.n + 1);
+    for (size_t i = 0; i < s.n && rc == 0;) {
+        uint32_t cp;
+        size_t len = utf8_decode(s.p + i, s.n - i, &cp);
+        if (len == 0) {
+            rc = cm_buf_append_u8(&b, s.p[i]);
+            i++;
+            continue;
+        }
+        uint32_t m = cp;
+        if (utf8_locale != (locale_t)0) {
+            m = (uint32_t)(upper ? towupper_l((wint_t)cp, utf8_locale)
+                                 : towlower_l((wint_t)cp, utf8_locale));
+        } else if (upper && cp >= 'a' && cp <= 'z') {
+            m = cp - 32;
+        } else if (!upper && cp >= 'A' && cp <= 'Z') {
+            m = cp + 32;
+        }
+        rc = m == cp ? cm_buf_append(&b, s.p + i, len) : utf8_encode(&b, m);
+        i += len;
+    }
+    if (rc != 0) {
+        cm_buf_fini(&b);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sql_fn_result_str(ctx, &s, b.ptr, b.len);
+    cm_buf_fini(&b);
+}
+
+static void f_upper(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    change_case(ctx, argv[0], 1);
+}
+
+static void f_lower(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    change_case(ctx, argv[0], 0);
+}
+
 static const sql_fn_def str_fns[] = {
+    {"upper", 1, 1, f_upper},
+    {"ucase", 1, 1, f_upper},
+    {"lower", 1, 1, f_lower},
+    {"lcase", 1, 1, f_lower},
     {"substring_index", 3, 1, f_substring_index},
     {"instr", 2, 1, f_instr},
     {"find_in_set", 2, 1, f_find_in_set},

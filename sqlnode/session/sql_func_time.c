@@ -782,7 +782,45 @@ static void f_timestamp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     result_dt(ctx, &d);
 }
 
+/* ADDTIME(t1, t2) / SUBTIME(t1, t2) → DATETIME text when t1 is a DATETIME, TIME text when it
+ * is a TIME; t2 is a TIME. */
+static void add_time(sqlite3_context *ctx, sqlite3_value **argv, int sign)
+{
+    sql_dt a, b;
+    if (!arg_dt_or_time(ctx, argv[0], &a) || !arg_time(ctx, argv[1], &b)) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int64_t us = sql_dt_to_us(&b) * sign;
+    int fsp = a.fsp > b.fsp ? a.fsp : b.fsp;
+    if (a.kind == SQL_DT_TIME) {
+        result_time_us(ctx, sql_dt_to_us(&a) + us, fsp);
+        return;
+    }
+    sql_dt r;
+    if (sql_dt_from_us(sql_dt_to_us(&a) + us, &r) != 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    r.fsp = fsp;
+    result_dt(ctx, &r);
+}
+
+static void f_addtime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    add_time(ctx, argv, 1);
+}
+
+static void f_subtime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    add_time(ctx, argv, -1);
+}
+
 static const sql_fn_def time_fns[] = {
+    {"addtime", 2, 1, f_addtime},
+    {"subtime", 2, 1, f_subtime},
     {"year", 1, 1, f_year},
     {"month", 1, 1, f_month},
     {"day", 1, 1, f_day},

@@ -772,6 +772,22 @@ static uint32_t left_operand(tr *x, uint32_t k)
         if (x->t[p].type == SQL_TK_LPAREN) {
             break;
         }
+        if (kw(x, p, "END")) { /* CASE … END: back to its CASE */
+            int d = 0;
+            uint32_t q = p + 1;
+            while (q > 0) {
+                q--;
+                d += kw(x, q, "END") ? 1 : kw(x, q, "CASE") ? -1 : 0;
+                if (d == 0) {
+                    break;
+                }
+            }
+            if (d != 0) {
+                break;
+            }
+            j = q;
+            continue;
+        }
         if (kw(x, p, "INTERVAL") && p + 1 < k) {
             j = p; /* INTERVAL n unit + d + INTERVAL …: the earlier form is part of it */
             continue;
