@@ -54,9 +54,10 @@ static void gc_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     if (g->failed || argc < 4) {
         return;
     }
+    /* the translator's layout; anything else (a direct call) is refused */
     int n = sqlite3_value_int(argv[2]);
-    int nkeys = (argc - 3 - n) / 2;
-    if (n < 1 || 3 + n + 2 * nkeys != argc || nkeys > 64) {
+    int nkeys = n >= 1 && n <= argc - 3 ? (argc - 3 - n) / 2 : -1;
+    if (nkeys < 0 || 3 + n + 2 * nkeys != argc || nkeys > 64) {
         g->failed = 1;
         return;
     }

@@ -332,6 +332,9 @@ static int parse_string(jparser *ps, cm_buf *b)
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 ps->p += 6;
             }
+            if (cp >= 0xD800 && cp < 0xE000) {
+                return -1; /* a lone surrogate is not a character */
+            }
             rc = put_utf8(b, cp);
             break;
         }

@@ -72,13 +72,14 @@ static void round_or_truncate(sqlite3_context *ctx, int argc, sqlite3_value **ar
         return;
     }
     if (n > 0) { /* REAL result, rounded on its decimal digits */
-        sqlite3_result_double(ctx, strtod(buf, NULL));
+        double r = strtod(buf, NULL);
+        sqlite3_result_double(ctx, r == 0 ? 0.0 : r); /* no -0 */
         return;
     }
     double x = sqlite3_value_double(argv[0]);
     double m = pow(10.0, (double)d);
     double r = trunc_ ? trunc(x * m) / m : round(x * m) / m;
-    sqlite3_result_double(ctx, isfinite(r) ? r : x);
+    sqlite3_result_double(ctx, !isfinite(r) ? x : r == 0 ? 0.0 : r);
 }
 
 /* ROUND(x[, d]): INTEGER for integers, TEXT for decimal text, REAL for doubles. */
