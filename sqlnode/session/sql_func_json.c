@@ -1719,17 +1719,387 @@ static void jagg_final(sqlite3_context *ctx)
     a->j = NULL;
 }
 
+/* _tdb_json_bool(x) → JSON true / false (NULL for NULL): the translator wraps TRUE, FALSE and
+ * comparisons given to JSON constructors, which MySQL turns into JSON booleans. */
+static void f_json_bool(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int t = sqlite3_value_double(argv[0]) != 0.0;
+    sqlite3_result_text(ctx, t ? "true" : "false", -1, SQLITE_STATIC);
+    sqlite3_result_subtype(ctx, JSON_SUBTYPE);
+}
+
+/* The single value a path without wildcards reaches (NULL: none) and, for the last leg, its
+ * parent; -1 with an error raised. */
+static int path_target(sqlite3_context *ctx, jnode *doc, sqlite3_value *pv, int argno, jpath *p,
+                       jnode **par, jnode **at)
+{
+    *par = *at = NULL;
+    if (arg_path(ctx, pv, argno, p) != 0) {
+        return -1;
+    }
+    if (p->wild) {
+        path_fini(p);
+        sql_fn_error(ctx, CM_E_JSON_BAD_PATH_TOKEN,
+                     "In this situation, path expressions may not contain the * and ** tokens.");
+        return -1;
+    }
+    jhits h = {0};
+    int rc = walk(doc, p, 0, &h);
+    *at = h.n ? h.v[0] : NULL;
+    free(h.v);
+    if (rc == 0 && p->n > 0) {
+        jpath parent = *p;
+        parent.n = p->n - 1;
+        jhits hp = {0};
+        rc = walk(doc, &parent, 0, &hp);
+        *par = hp.n ? hp.v[0] : NULL;
+        free(hp.v);
+    }
+    if (rc != 0) {
+        path_fini(p);
+        sqlite3_result_error_nomem(ctx);
+        return -1;
+    }
+    return 0;
+}
+
+/* JSON_ARRAY_APPEND(doc, path, val, …) → JSON: val appended to the array at path (a non-array
+ * becomes [it, val]). JSON_ARRAY_INSERT(doc, path, val, …): val inserted at the array position
+ * path ends with. */
+static void array_modify(sqlite3_context *ctx, int argc, sqlite3_value **argv, int insert)
+{
+    const char *fname = insert ? "json_array_insert" : "json_array_append";
+    if (argc < 3 || argc % 2 != 1) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "Incorrect parameter count in the call to native function '%s'",
+                 fname);
+        sql_fn_error(ctx, CM_E_WRONG_ARGUMENTS, msg);
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    for (int i = 1; i < argc; i += 2) {
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL) {
+            sqlite3_result_null(ctx);
+            return;
+        }
+    }
+    jnode *doc = arg_doc(ctx, argv[0], 1, fname);
+    for (int i = 1; i < argc && doc != NULL; i += 2) {
+        jpath p;
+        jnode *par, *at;
+        if (path_target(ctx, doc, argv[i], i + 1, &p, &par, &at) != 0) {
+            jfree(doc);
+            return;
+        }
+        const jleg *last = p.n > 0 ? &p.legs[p.n - 1] : NULL;
+        if (insert && (last == NULL || last->kind != LEG_INDEX)) {
+            path_fini(&p);
+            jfree(doc);
+            sql_fn_error(ctx, CM_E_INVALID_JSON_PATH,
+                         "A path expression is not a path to a cell in an array.");
+            return;
+        }
+        jnode *v = arg_value(argv[i + 1]);
+        int rc = v == NULL ? -1 : 0;
+        if (rc == 0 && insert) {
+            if (par != NULL && par->type == JT_ARRAY) {
+                int64_t k = leg_index(last, par->n + (last->index < 0 ? 1 : 0));
+                rc = jarr_insert(par, k < 0 ? 0 : (size_t)k, v);
+            } else {
+                jfree(v);
+            }
+        } else if (rc == 0) {
+            if (at == NULL) {
+                jfree(v);
+            } else if (at->type == JT_ARRAY) {
+                rc = jarr_insert(at, at->n, v);
+            } else {
+                jnode *inner = jnew(at->type);
+                if (inner == NULL) {
+                    jfree(v);
+                    rc = -1;
+                } else {
+                    jnode tmp = *at;
+                    *at = *inner;
+                    *inner = tmp;
+                    at->type = JT_ARRAY;
+                    rc = jarr_insert(at, 0, inner);
+                    rc = rc ? rc : jarr_insert(at, at->n, v);
+                }
+            }
+        }
+        path_fini(&p);
+        if (rc != 0) {
+            jfree(doc);
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+    }
+    if (doc != NULL) {
+        result_json(ctx, doc);
+    }
+}
+
+static void f_json_array_append(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    array_modify(ctx, argc, argv, 0);
+}
+
+static void f_json_array_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    array_modify(ctx, argc, argv, 1);
+}
+
+/* RFC 7396 merge of patch into target (both owned; returns the result, NULL when out of
+ * memory). */
+static jnode *merge_patch(jnode *target, jnode *patch)
+{
+    if (patch->type != JT_OBJECT) {
+        jfree(target);
+        return patch;
+    }
+    if (target == NULL || target->type != JT_OBJECT) {
+        jfree(target);
+        target = jnew(JT_OBJECT);
+        if (target == NULL) {
+            jfree(patch);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < patch->n; i++) {
+        int64_t f = jfind(target, patch->keys[i], patch->klen[i], NULL);
+        if (patch->kids[i]->type == JT_NULL) {
+            if (f >= 0) {
+                jfree(target->kids[f]);
+                free(target->keys[f]);
+                size_t rest = target->n - (size_t)f - 1;
+                memmove(target->kids + f, target->kids + f + 1, rest * sizeof(*target->kids));
+                memmove(target->keys + f, target->keys + f + 1, rest * sizeof(*target->keys));
+                memmove(target->klen + f, target->klen + f + 1, rest * sizeof(*target->klen));
+                target->n--;
+            }
+            continue;
+        }
+        jnode *old = NULL;
+        if (f >= 0) {
+            old = target->kids[f];
+            target->kids[f] = NULL;
+        }
+        jnode *m = merge_patch(old, patch->kids[i]);
+        patch->kids[i] = NULL;
+        if (m == NULL || jobj_put(target, patch->keys[i], patch->klen[i], m) != 0) {
+            jfree(target);
+            jfree(patch);
+            return NULL;
+        }
+    }
+    jfree(patch);
+    return target;
+}
+
+/* MySQL's JSON_MERGE_PRESERVE of a and b (both owned): arrays concatenate, objects merge with
+ * duplicate members merged, anything else is wrapped in an array first. */
+static jnode *merge_preserve(jnode *a, jnode *b)
+{
+    if (a->type == JT_OBJECT && b->type == JT_OBJECT) {
+        for (size_t i = 0; i < b->n; i++) {
+            int64_t f = jfind(a, b->keys[i], b->klen[i], NULL);
+            jnode *v = b->kids[i];
+            b->kids[i] = NULL;
+            if (f >= 0) {
+                v = merge_preserve(a->kids[f], v);
+                a->kids[f] = v;
+                if (v == NULL) {
+                    jfree(a);
+                    jfree(b);
+                    return NULL;
+                }
+            } else if (jobj_put(a, b->keys[i], b->klen[i], v) != 0) {
+                jfree(a);
+                jfree(b);
+                return NULL;
+            }
+        }
+        jfree(b);
+        return a;
+    }
+    jnode *arr[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        if (arr[k]->type != JT_ARRAY) {
+            jnode *w = jnew(JT_ARRAY);
+            if (w == NULL || jarr_insert(w, 0, arr[k]) != 0) {
+                jfree(arr[1 - k]);
+                if (w == NULL) {
+                    jfree(arr[k]);
+                }
+                return NULL;
+            }
+            arr[k] = w;
+        }
+    }
+    for (size_t i = 0; i < arr[1]->n; i++) {
+        jnode *v = arr[1]->kids[i];
+        arr[1]->kids[i] = NULL;
+        if (jarr_insert(arr[0], arr[0]->n, v) != 0) {
+            arr[1]->n = i + 1;
+            jfree(arr[0]);
+            jfree(arr[1]);
+            return NULL;
+        }
+    }
+    jfree(arr[1]);
+    return arr[0];
+}
+
+/* JSON_MERGE_PATCH(a, b, …), JSON_MERGE_PRESERVE(a, b, …) / JSON_MERGE → JSON. */
+static void json_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv, int patch)
+{
+    const char *fname = patch ? "json_merge_patch" : "json_merge_preserve";
+    if (argc < 2) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "Incorrect parameter count in the call to native function '%s'",
+                 fname);
+        sql_fn_error(ctx, CM_E_WRONG_ARGUMENTS, msg);
+        return;
+    }
+    /* a NULL argument makes the result NULL, except that JSON_MERGE_PATCH replaces it with a
+     * later non-object patch (merging a non-object replaces whatever was there) */
+    jnode *acc = NULL;
+    int acc_null = 0;
+    for (int i = 0; i < argc; i++) {
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL) {
+            jfree(acc);
+            acc = NULL;
+            if (!patch) {
+                sqlite3_result_null(ctx);
+                return;
+            }
+            acc_null = 1;
+            continue;
+        }
+        jnode *d = arg_doc(ctx, argv[i], i + 1, fname);
+        if (d == NULL) {
+            jfree(acc);
+            return;
+        }
+        if (acc_null) {
+            if (d->type != JT_OBJECT) {
+                acc = d;
+                acc_null = 0;
+            } else {
+                jfree(d);
+            }
+            continue;
+        }
+        if (acc == NULL) {
+            acc = d;
+            continue;
+        }
+        acc = patch ? merge_patch(acc, d) : merge_preserve(acc, d);
+        if (acc == NULL) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+    }
+    if (acc == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    result_json(ctx, acc);
+}
+
+static void f_json_merge_patch(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    json_merge(ctx, argc, argv, 1);
+}
+
+static void f_json_merge_preserve(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    json_merge(ctx, argc, argv, 0);
+}
+
+static int pretty(cm_buf *b, const jnode *j, int indent)
+{
+    int rc = 0;
+    if ((j->type != JT_ARRAY && j->type != JT_OBJECT) || j->n == 0) {
+        return jprint(b, j);
+    }
+    rc = cm_buf_append(b, j->type == JT_ARRAY ? "[\n" : "{\n", 2);
+    for (size_t i = 0; i < j->n && rc == 0; i++) {
+        for (int k = 0; k < indent + 2 && rc == 0; k++) {
+            rc = cm_buf_append_u8(b, ' ');
+        }
+        if (rc == 0 && j->type == JT_OBJECT) {
+            rc = print_string(b, j->keys[i], j->klen[i]);
+            rc = rc ? rc : cm_buf_append(b, ": ", 2);
+        }
+        rc = rc ? rc : pretty(b, j->kids[i], indent + 2);
+        rc = rc ? rc : (i + 1 < j->n ? cm_buf_append(b, ",\n", 2) : cm_buf_append_u8(b, '\n'));
+    }
+    for (int k = 0; k < indent && rc == 0; k++) {
+        rc = cm_buf_append_u8(b, ' ');
+    }
+    return rc ? rc : cm_buf_append_u8(b, j->type == JT_ARRAY ? ']' : '}');
+}
+
+/* JSON_PRETTY(doc) → TEXT: two-space indentation, one member or element per line. */
+static void f_json_pretty(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    jnode *j = arg_doc(ctx, argv[0], 1, "json_pretty");
+    if (j == NULL) {
+        return;
+    }
+    cm_buf b = CM_BUF_INIT;
+    if (pretty(&b, j, 0) != 0) {
+        sqlite3_result_error_nomem(ctx);
+    } else {
+        sql_fn_result_str(ctx, NULL, b.ptr, b.len);
+    }
+    cm_buf_fini(&b);
+    jfree(j);
+}
+
 static const sql_fn_def json_fns[] = {
-    {"json_valid", 1, 1, f_json_valid},       {"json_type", 1, 1, f_json_type},
-    {"json_extract", -1, 1, f_json_extract},  {"->", 2, 1, f_json_extract},
-    {"->>", 2, 1, f_json_extract_text},       {"json_unquote", 1, 1, f_json_unquote},
-    {"json_quote", 1, 1, f_json_quote},       {"json_object", -1, 1, f_json_object},
-    {"json_array", -1, 1, f_json_array},      {"json_contains", 2, 1, f_json_contains},
-    {"json_contains", 3, 1, f_json_contains}, {"json_contains_path", -1, 1, f_json_contains_path},
-    {"json_keys", 1, 1, f_json_keys},         {"json_keys", 2, 1, f_json_keys},
-    {"json_length", 1, 1, f_json_length},     {"json_length", 2, 1, f_json_length},
-    {"json_depth", 1, 1, f_json_depth},       {"json_set", -1, 1, f_json_set},
-    {"json_insert", -1, 1, f_json_insert},    {"json_replace", -1, 1, f_json_replace},
+    {"_tdb_json_bool", 1, 1, f_json_bool},
+    {"json_array_append", -1, 1, f_json_array_append},
+    {"json_array_insert", -1, 1, f_json_array_insert},
+    {"json_merge_patch", -1, 1, f_json_merge_patch},
+    {"json_merge_preserve", -1, 1, f_json_merge_preserve},
+    {"json_merge", -1, 1, f_json_merge_preserve},
+    {"json_pretty", 1, 1, f_json_pretty},
+    {"json_valid", 1, 1, f_json_valid},
+    {"json_type", 1, 1, f_json_type},
+    {"json_extract", -1, 1, f_json_extract},
+    {"->", 2, 1, f_json_extract},
+    {"->>", 2, 1, f_json_extract_text},
+    {"json_unquote", 1, 1, f_json_unquote},
+    {"json_quote", 1, 1, f_json_quote},
+    {"json_object", -1, 1, f_json_object},
+    {"json_array", -1, 1, f_json_array},
+    {"json_contains", 2, 1, f_json_contains},
+    {"json_contains", 3, 1, f_json_contains},
+    {"json_contains_path", -1, 1, f_json_contains_path},
+    {"json_keys", 1, 1, f_json_keys},
+    {"json_keys", 2, 1, f_json_keys},
+    {"json_length", 1, 1, f_json_length},
+    {"json_length", 2, 1, f_json_length},
+    {"json_depth", 1, 1, f_json_depth},
+    {"json_set", -1, 1, f_json_set},
+    {"json_insert", -1, 1, f_json_insert},
+    {"json_replace", -1, 1, f_json_replace},
     {"json_remove", -1, 1, f_json_remove},
 };
 

@@ -768,7 +768,20 @@ static void f_lower(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     change_case(ctx, argv[0], 0);
 }
 
+/* BIT_LENGTH(str) → INTEGER: 8 × its bytes. */
+static void f_bit_length(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sql_fn_str a = sql_fn_get_str(argv[0]);
+    sqlite3_result_int64(ctx, (int64_t)a.n * 8);
+}
+
 static const sql_fn_def str_fns[] = {
+    {"bit_length", 1, 1, f_bit_length},
     {"upper", 1, 1, f_upper},
     {"ucase", 1, 1, f_upper},
     {"lower", 1, 1, f_lower},

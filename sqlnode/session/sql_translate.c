@@ -1068,6 +1068,109 @@ static int emit_group_concat(tr *x, uint32_t *pi, uint32_t e)
     return rc == 0 ? emit(x, ")") : rc;
 }
 
+/* Calls whose value arguments become JSON booleans when they are TRUE, FALSE or a comparison
+ * (MySQL's JSON_ARRAY(TRUE, 1 = 1) is [true, true]; SQLite's booleans are integers). */
+static const char *const json_value_calls[] = {
+    "JSON_ARRAY",    "JSON_OBJECT",    "JSON_SET",          "JSON_INSERT",       "JSON_REPLACE",
+    "JSON_ARRAYAGG", "JSON_OBJECTAGG", "JSON_ARRAY_APPEND", "JSON_ARRAY_INSERT", NULL};
+static const char *const bool_words[] = {"AND", "OR",      "NOT",    "XOR",   "IS", "LIKE",
+                                         "IN",  "BETWEEN", "REGEXP", "RLIKE", NULL};
+
+/* Whether argument t[b, e) is boolean-valued: TRUE, FALSE, or a comparison or logical operator
+ * at its top level (not inside parentheses or a CASE). */
+static int bool_arg(tr *x, uint32_t b, uint32_t e)
+{
+    if (e == b + 1 && (kw(x, b, "TRUE") || kw(x, b, "FALSE"))) {
+        return 1;
+    }
+    if (e > b + 2 && x->t[b].type == SQL_TK_LPAREN && match_paren(x, b) == e - 1) {
+        return bool_arg(x, b + 1, e - 1); /* (a = b) */
+    }
+    int d = 0, found = 0;
+    for (uint32_t j = b; j < e; j++) {
+        const sql_token *t = &x->t[j];
+        if (t->type == SQL_TK_LPAREN) {
+            d++;
+        } else if (t->type == SQL_TK_RPAREN) {
+            d--;
+        } else if (d == 0 && kw(x, j, "CASE")) {
+            return 0;
+        } else if (d == 0 && t->type == SQL_TK_IDENT && is_kw(x->src, t, bool_words)) {
+            found = 1;
+        } else if (d == 0 && t->type == SQL_TK_OP) {
+            const char *p = x->src + t->off;
+            found |= p[0] == '=' || p[0] == '<' || p[0] == '>' || p[0] == '!' ||
+                     (t->len == 2 && (memcmp(p, "&&", 2) == 0 || memcmp(p, "||", 2) == 0));
+            if (t->len == 2 && (memcmp(p, "<<", 2) == 0 || memcmp(p, ">>", 2) == 0)) {
+                found = 0; /* shifts are arithmetic */
+            }
+        }
+    }
+    return found;
+}
+
+/* JSON constructors (json_value_calls): each value argument translated, booleans wrapped in
+ * _tdb_json_bool so they become JSON true/false. *pi is at the function name. */
+static int emit_json_call(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e) {
+        return syntax(x, i);
+    }
+    int object = kw(x, i, "JSON_OBJECT") || kw(x, i, "JSON_OBJECTAGG");
+    int array = kw(x, i, "JSON_ARRAY") || kw(x, i, "JSON_ARRAYAGG");
+    int rc = emit_n(x, x->src + x->t[i].off, x->t[i].len);
+    if (rc == 0) {
+        rc = emit(x, "(");
+    }
+    uint32_t from = i + 2;
+    int d = 0;
+    for (uint32_t j = i + 2, k = 0; j <= close && rc == 0 && close > i + 2; j++) {
+        if (j < close && x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (j < close && x->t[j].type == SQL_TK_RPAREN) {
+            d--;
+        }
+        if (j < close && !(d == 0 && x->t[j].type == SQL_TK_COMMA)) {
+            continue;
+        }
+        /* the argument [from, j) is number k */
+        int value = array || (object ? k % 2 == 1 : k >= 2 && k % 2 == 0);
+        int wrap = value && from < j && bool_arg(x, from, j);
+        if (k > 0) {
+            rc = emit(x, ",");
+        }
+        if (rc == 0 && wrap) {
+            rc = emit(x, "_tdb_json_bool");
+        }
+        if (rc == 0) {
+            rc = emit_sub(x, from, j);
+        }
+        from = j + 1;
+        k++;
+    }
+    *pi = close + 1;
+    return rc == 0 ? emit(x, ")") : rc;
+}
+
+/* CHAR(n, … USING charset) → CAST(char(n, …) AS TEXT): a character string instead of CHAR's
+ * binary one. *pi is at CHAR. */
+static int emit_char_using(tr *x, uint32_t *pi, uint32_t e, uint32_t using_at)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e || using_at + 2 != close) {
+        return syntax(x, using_at);
+    }
+    int rc = emit(x, "CAST(char");
+    if (rc == 0) {
+        rc = emit_sub(x, i + 2, using_at);
+    }
+    *pi = close + 1;
+    return rc == 0 ? emit(x, "AS TEXT)") : rc;
+}
+
 /* One bare word at index *pi. */
 static int emit_word(tr *x, uint32_t *pi, uint32_t e)
 {
@@ -1086,6 +1189,16 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
     if (!qualified && call) {
         if (kw(x, i, "IF")) {
             return emit(x, "iif");
+        }
+        if (is_kw(x->src, t, json_value_calls)) {
+            *pi = i;
+            return emit_json_call(x, pi, e);
+        }
+        uint32_t using_at;
+        if (kw(x, i, "CHAR") &&
+            call_split(x, i + 1, match_paren(x, i + 1), "USING", &using_at, 1)) {
+            *pi = i;
+            return emit_char_using(x, pi, e, using_at);
         }
         if (kw(x, i, "TRIM") || kw(x, i, "EXTRACT") || kw(x, i, "TIMESTAMPADD") ||
             kw(x, i, "TIMESTAMPDIFF") || kw(x, i, "GROUP_CONCAT")) {
