@@ -948,15 +948,32 @@ static void extreme(sqlite3_context *ctx, int argc, sqlite3_value **argv, int gr
         sqlite3_result_null(ctx);
         return;
     }
-    int numeric = 1;
+    /* Numbers compare as numbers; so does DECIMAL text (a DECIMAL column) next to a number, as
+     * MySQL compares DECIMAL with numbers. Other mixes compare as strings (MySQL 8). */
+    int numeric = 1, numbers = 0, scale = -1; /* scale: most fraction digits of DECIMAL text */
     for (int i = 0; i < argc; i++) {
         int t = sqlite3_value_type(argv[i]);
-        numeric &= t == SQLITE_INTEGER || t == SQLITE_FLOAT;
+        if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
+            numbers++;
+        } else if (t == SQLITE_TEXT) {
+            str_arg a = get_str(argv[i]);
+            numeric &= sql_fn_is_decimal_text(a.p, a.n);
+            const unsigned char *dot = memchr(a.p, '.', a.n);
+            int sc = dot ? (int)(a.n - (size_t)(dot - a.p) - 1) : 0;
+            scale = sc > scale ? sc : scale;
+        } else {
+            numeric = 0;
+        }
     }
+    numeric &= numbers > 0;
     int best = 0;
     for (int i = 1; i < argc; i++) {
         int c;
-        if (numeric) {
+        if (numeric && sqlite3_value_type(argv[i]) == SQLITE_INTEGER &&
+            sqlite3_value_type(argv[best]) == SQLITE_INTEGER) {
+            int64_t a = sqlite3_value_int64(argv[i]), b = sqlite3_value_int64(argv[best]);
+            c = a < b ? -1 : a > b ? 1 : 0;
+        } else if (numeric) {
             double a = sqlite3_value_double(argv[i]), b = sqlite3_value_double(argv[best]);
             c = a < b ? -1 : a > b ? 1 : 0;
         } else {
@@ -970,6 +987,23 @@ static void extreme(sqlite3_context *ctx, int argc, sqlite3_value **argv, int gr
         }
         if ((greatest && c > 0) || (!greatest && c < 0)) {
             best = i;
+        }
+    }
+    if (numeric && scale >= 0 && scale <= 30) {
+        /* a DECIMAL result: the winner with the DECIMAL arguments' scale (MySQL: 2 → 2.000) */
+        char buf[160];
+        size_t n = sql_fn_dec_round_text(argv[best], scale, 1, buf, sizeof(buf) - 32);
+        if (n > 0) {
+            const char *dot = strchr(buf, '.');
+            int have = dot ? (int)(n - (size_t)(dot - buf) - 1) : 0;
+            if (dot == NULL && scale > 0) {
+                buf[n++] = '.';
+            }
+            while (have++ < scale) {
+                buf[n++] = '0';
+            }
+            sqlite3_result_text(ctx, buf, (int)n, SQLITE_TRANSIENT);
+            return;
         }
     }
     sqlite3_result_value(ctx, argv[best]);

@@ -113,24 +113,6 @@ static void gc_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
-/* Whether s[0, n) is plain decimal text ([-]digits[.digits]), as DECIMAL columns reach SQLite
- * (the vtab keeps them exact as TEXT; their ORDER BY collation is lost inside an aggregate). */
-static int is_decimal_text(const unsigned char *s, size_t n)
-{
-    size_t i = (n > 0 && s[0] == '-') ? 1 : 0, digits = 0;
-    int dot = 0;
-    for (; i < n; i++) {
-        if (s[i] == '.' && !dot) {
-            dot = 1;
-        } else if (s[i] >= '0' && s[i] <= '9') {
-            digits++;
-        } else {
-            return 0;
-        }
-    }
-    return digits > 0 && s[n - 1] != '.';
-}
-
 /* Compares two decimal texts by value, exactly (any number of digits). */
 static int decimal_cmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn)
 {
@@ -173,7 +155,7 @@ static int key_cmp(sqlite3_value *a, sqlite3_value *b)
     int ta = sqlite3_value_type(a), tb = sqlite3_value_type(b);
     if (ta == SQLITE_TEXT && tb == SQLITE_TEXT) {
         sql_fn_str x = sql_fn_get_str(a), y = sql_fn_get_str(b);
-        if (is_decimal_text(x.p, x.n) && is_decimal_text(y.p, y.n)) {
+        if (sql_fn_is_decimal_text(x.p, x.n) && sql_fn_is_decimal_text(y.p, y.n)) {
             return decimal_cmp(x.p, x.n, y.p, y.n);
         }
     }

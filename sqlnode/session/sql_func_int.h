@@ -53,6 +53,11 @@ int64_t sql_fn_max_len(sqlite3_context *ctx);
 size_t sql_fn_char_count(const unsigned char *p, size_t n, int blob);
 size_t sql_fn_char_offset(const unsigned char *p, size_t n, size_t k, int blob);
 
+/* Whether s[0, n) is plain decimal text ([-]digits[.digits]), the form in which DECIMAL
+ * columns reach SQLite (the vtab keeps them exact as TEXT; their collation is lost once they
+ * are a function's argument). */
+int sql_fn_is_decimal_text(const unsigned char *s, size_t n);
+
 /* ROUND (truncate 0) or TRUNCATE (1) of v as exact decimal text: integers and text digit by
  * digit, doubles by their shortest decimal text (so a DECIMAL literal such as 1.005 rounds as
  * written). The text keeps min(places, the value's own fraction digits) decimals. Returns its

@@ -105,3 +105,19 @@ size_t sql_fn_char_offset(const unsigned char *p, size_t n, size_t k, int blob)
     }
     return i;
 }
+
+int sql_fn_is_decimal_text(const unsigned char *s, size_t n)
+{
+    size_t i = (n > 0 && s[0] == '-') ? 1 : 0, digits = 0;
+    int dot = 0;
+    for (; i < n; i++) {
+        if (s[i] == '.' && !dot) {
+            dot = 1;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            digits++;
+        } else {
+            return 0;
+        }
+    }
+    return digits > 0 && s[n - 1] != '.';
+}
