@@ -13,6 +13,7 @@
  */
 #include "sql_func_int.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,43 @@ static int parse_string(jparser *ps, cm_buf *b)
     return 0;
 }
 
+/* A double as MySQL prints it in JSON: the shortest digits that read back, plain between 1e-5
+ * and 1e15 (with ".0" when integral), else an exponent without '+' or leading zeros (1e20). */
+static void double_json_text(double d, char *buf, size_t cap)
+{
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(buf, cap, "%.*e", prec - 1, d);
+        if (strtod(buf, NULL) == d) {
+            break;
+        }
+    }
+    double a = fabs(d);
+    if (a == 0 || (a >= 1e-5 && a < 1e15)) {
+        int exp10 = a == 0 ? 0 : (int)floor(log10(a));
+        int frac = prec - 1 - exp10;
+        snprintf(buf, cap, "%.*f", frac > 0 ? frac : 0, d);
+        if (strtod(buf, NULL) != d) {
+            snprintf(buf, cap, "%.*f", frac > 0 ? frac + 1 : 1, d);
+        }
+        if (strchr(buf, '.') == NULL && strlen(buf) + 3 <= cap) {
+            strcat(buf, ".0");
+        }
+        return;
+    }
+    /* mantissa, then the exponent without '+' and leading zeros */
+    char *e = strchr(buf, 'e');
+    if (e == NULL) {
+        return;
+    }
+    int ex = atoi(e + 1);
+    char mant[40];
+    size_t mn = (size_t)(e - buf) < sizeof(mant) - 1 ? (size_t)(e - buf) : sizeof(mant) - 1;
+    memcpy(mant, buf, mn);
+    mant[mn] = '\0';
+    snprintf(buf, cap, "%se%d", mant, ex);
+}
+
 static jnode *parse_value(jparser *ps);
 
 static jnode *parse_container(jparser *ps, int obj)
@@ -485,16 +523,7 @@ static jnode *parse_value(jparser *ps)
         if (!isfinite(d)) {
             return NULL;
         }
-        snprintf(buf, sizeof(buf), "%.17g", d);
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, sizeof(buf), "%.*g", prec, d);
-            if (strtod(buf, NULL) == d) {
-                break;
-            }
-        }
-        if (strpbrk(buf, ".en") == NULL) {
-            strcat(buf, ".0");
-        }
+        double_json_text(d, buf, sizeof(buf));
         return jnew_str(JT_DOUBLE, buf, strlen(buf));
     }
     return jnew_str(JT_INT, s, (size_t)(ps->p - s));
@@ -642,16 +671,7 @@ static jnode *arg_value(sqlite3_value *v)
         snprintf(buf, sizeof(buf), "%lld", (long long)sqlite3_value_int64(v));
         return jnew_str(JT_INT, buf, strlen(buf));
     case SQLITE_FLOAT: {
-        double d = sqlite3_value_double(v);
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, sizeof(buf), "%.*g", prec, d);
-            if (strtod(buf, NULL) == d) {
-                break;
-            }
-        }
-        if (strpbrk(buf, ".en") == NULL) {
-            strcat(buf, ".0");
-        }
+        double_json_text(sqlite3_value_double(v), buf, sizeof(buf));
         return jnew_str(JT_DOUBLE, buf, strlen(buf));
     }
     default: {
@@ -996,6 +1016,73 @@ static int eval_paths(sqlite3_context *ctx, jnode *doc, int n, sqlite3_value **p
     return 0;
 }
 
+/* The unquoted text of a JSON value: a string's bytes, other values printed. */
+static void result_unquoted(sqlite3_context *ctx, const jnode *j)
+{
+    if (j->type == JT_STRING) {
+        sql_fn_result_str(ctx, NULL, j->s, j->len);
+        return;
+    }
+    cm_buf b = CM_BUF_INIT;
+    if (jprint(&b, j) != 0) {
+        cm_buf_fini(&b);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sql_fn_result_str(ctx, NULL, b.ptr, b.len);
+    cm_buf_fini(&b);
+}
+
+/* A JSON number as the SQL number it prints as: INTEGER for integers within BIGINT, REAL for
+ * doubles whose shortest text is the JSON text (so it prints the same). Returns 0 when it
+ * cannot be one. */
+static int result_number(sqlite3_context *ctx, const jnode *j)
+{
+    if (j->type == JT_INT) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(j->s, &end, 10);
+        if (errno != 0 || *end != '\0') {
+            return 0;
+        }
+        sqlite3_result_int64(ctx, (int64_t)v);
+        return 1;
+    }
+    if (j->type == JT_DOUBLE && strpbrk(j->s, "eE") == NULL) {
+        double d = strtod(j->s, NULL);
+        char buf[64];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof(buf), "%.*g", prec, d);
+            if (strtod(buf, NULL) == d) {
+                break;
+            }
+        }
+        if (strcmp(buf, j->s) == 0) {
+            sqlite3_result_double(ctx, d);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The value a single path reached: numbers as SQL numbers (so `doc->'$.n' = 2` and ORDER BY
+ * compare numerically, as MySQL compares JSON numbers), otherwise JSON text (unquote: strings
+ * as their characters, for ->>). */
+static void result_value(sqlite3_context *ctx, const jnode *j, int unquote)
+{
+    if (result_number(ctx, j)) {
+        if (!unquote) {
+            sqlite3_result_subtype(ctx, JSON_SUBTYPE);
+        }
+        return;
+    }
+    if (unquote) {
+        result_unquoted(ctx, j);
+    } else {
+        result_json(ctx, jcopy(j));
+    }
+}
+
 /* JSON_EXTRACT(doc, path, …) → JSON: the value at path; an array of the values with wildcards
  * or several paths; NULL when nothing matches. Also `doc -> path`. */
 static void f_json_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -1019,7 +1106,7 @@ static void f_json_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         if (h.n == 0) {
             sqlite3_result_null(ctx);
         } else if (!wrap) {
-            result_json(ctx, jcopy(h.v[0]));
+            result_value(ctx, h.v[0], 0);
         } else {
             jnode *a = jnew(JT_ARRAY);
             for (size_t i = 0; i < h.n && a != NULL; i++) {
@@ -1034,23 +1121,6 @@ static void f_json_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
     free(h.v);
     jfree(doc);
-}
-
-/* The unquoted text of a JSON value: a string's bytes, other values printed. */
-static void result_unquoted(sqlite3_context *ctx, const jnode *j)
-{
-    if (j->type == JT_STRING) {
-        sql_fn_result_str(ctx, NULL, j->s, j->len);
-        return;
-    }
-    cm_buf b = CM_BUF_INIT;
-    if (jprint(&b, j) != 0) {
-        cm_buf_fini(&b);
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    sql_fn_result_str(ctx, NULL, b.ptr, b.len);
-    cm_buf_fini(&b);
 }
 
 /* doc ->> path → TEXT: JSON_UNQUOTE(JSON_EXTRACT(doc, path)). */
@@ -1071,7 +1141,7 @@ static void f_json_extract_text(sqlite3_context *ctx, int argc, sqlite3_value **
         if (h.n == 0) {
             sqlite3_result_null(ctx);
         } else if (!wrap) {
-            result_unquoted(ctx, h.v[0]);
+            result_value(ctx, h.v[0], 1);
         } else {
             jnode *a = jnew(JT_ARRAY);
             for (size_t i = 0; i < h.n && a != NULL; i++) {
