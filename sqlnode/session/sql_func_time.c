@@ -502,8 +502,7 @@ static void date_add(sqlite3_context *ctx, sqlite3_value *dv, sqlite3_value *v, 
         return;
     }
     if (sql_dt_add(&d, &iv, unit, &r) != 0) {
-        sql_fn_warn(ctx, 1441, "Datetime function: %s field overflow",
-                    iv.months ? "datetime" : "datetime");
+        sql_fn_warn(ctx, 1441, "Datetime function: datetime field overflow");
         sqlite3_result_null(ctx);
         return;
     }
