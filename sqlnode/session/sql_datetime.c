@@ -258,7 +258,7 @@ int sql_dt_parse(const char *p, size_t n, sql_dt *out)
             q++;
             int digits;
             out->usec = read_frac(&q, e, &digits);
-            out->fsp = digits > 0 ? 6 : 0;
+            out->fsp = digits;
         }
         return check_dt(out);
     }
@@ -323,7 +323,7 @@ int sql_dt_parse(const char *p, size_t n, sql_dt *out)
         p++;
         int digits;
         out->usec = read_frac(&p, e, &digits);
-        out->fsp = digits > 0 ? 6 : 0;
+        out->fsp = digits;
     }
     return check_dt(out);
 }
@@ -422,7 +422,7 @@ int sql_dt_parse_time(const char *p, size_t n, sql_dt *out)
         p++;
         int digits;
         out->usec = read_frac(&p, e, &digits);
-        out->fsp = digits > 0 ? 6 : 0;
+        out->fsp = digits;
     }
     if (p < e) {
         return -1;
@@ -597,7 +597,7 @@ int sql_iv_parse(const char *p, size_t n, int unit, sql_iv *out)
                 }
             }
             us += x;
-            out->frac = 1;
+            out->fsp = 6;
             break;
         default:
             return -1;
@@ -644,9 +644,7 @@ int sql_dt_add(const sql_dt *d, const sql_iv *iv, int unit, sql_dt *out)
         return -1;
     }
     out->kind = (d->kind == SQL_DT_DATE && !has_time) ? SQL_DT_DATE : SQL_DT_DATETIME;
-    if (iv->frac || out->usec != 0) {
-        out->fsp = 6;
-    }
+    out->fsp = d->fsp > iv->fsp ? d->fsp : iv->fsp;
     return 0;
 }
 

@@ -15,7 +15,8 @@
 enum { SQL_DT_DATE = 1, SQL_DT_DATETIME = 2, SQL_DT_TIME = 3 };
 
 /* A broken-down MySQL temporal value. For TIME, hour may reach 838 and neg marks a negative
- * value; year/month/day are 0. fsp: fractional digits the text had (0 or 6 when shown). */
+ * value; year/month/day are 0. fsp: fractional digits the text had (0–6), which results show
+ * (MySQL takes a constant's precision from its digits: TIME('10:00:00.5') is 10:00:00.5). */
 typedef struct sql_dt {
     int kind; /* SQL_DT_* */
     int year, month, day;
@@ -91,11 +92,12 @@ int sql_iv_unit_has_time(int unit);
 typedef struct sql_iv {
     int64_t months;
     int64_t us;
-    int frac; /* the value had a microsecond part: results show 6 digits */
+    int fsp; /* fractional digits the value shows (0–6): a result shows the most of its inputs */
 } sql_iv;
 
 /* Reads an interval value given as text ('1:30' for MINUTE_SECOND, '-1 2' for DAY_HOUR …) in
- * unit. Returns 0 or -1 (no digits, a part out of range). */
+ * unit; units with a microsecond part show 6 fractional digits. Returns 0 or -1 (no digits, a
+ * part out of range). */
 int sql_iv_parse(const char *p, size_t n, int unit, sql_iv *out);
 /* Adds iv to d (DATE or DATETIME; days past the end of a month are clamped to its last day).
  * The result is a DATETIME unless d is a DATE and the interval has no time part. Returns 0, or

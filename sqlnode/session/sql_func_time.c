@@ -32,6 +32,25 @@ static void warn_bad(sqlite3_context *ctx, sqlite3_value *v, const char *what)
                 (const char *)a.p);
 }
 
+/* Fractional digits of a double's shortest text, at most 6 (the precision MySQL gives a
+ * numeric literal such as 1.5 in a temporal function). */
+static int real_fsp(double x)
+{
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) {
+            break;
+        }
+    }
+    if (strchr(buf, 'e') != NULL) {
+        return x == floor(x) ? 0 : 6;
+    }
+    const char *dot = strchr(buf, '.');
+    int n = dot ? (int)strlen(dot + 1) : 0;
+    return n > 6 ? 6 : n;
+}
+
 /* Reads a DATE or DATETIME argument. Returns 1 with *d set, 0 for NULL (the result is NULL;
  * a warning was added when the value was not NULL but invalid). */
 static int arg_dt(sqlite3_context *ctx, sqlite3_value *v, sql_dt *d)
@@ -48,7 +67,7 @@ static int arg_dt(sqlite3_context *ctx, sqlite3_value *v, sql_dt *d)
         rc = x < 0 || x > 1e15 ? -1 : sql_dt_from_int((int64_t)x, d);
         if (rc == 0) {
             d->usec = (int)llround((x - floor(x)) * 1e6) % 1000000;
-            d->fsp = d->usec ? 6 : 0;
+            d->fsp = real_fsp(x);
         }
     } else {
         sql_fn_str a = sql_fn_get_str(v);
@@ -87,7 +106,8 @@ static int arg_time(sqlite3_context *ctx, sqlite3_value *v, sql_dt *d)
         if (t == SQLITE_INTEGER) {
             snprintf(buf, sizeof(buf), "%lld", (long long)sqlite3_value_int64(v));
         } else {
-            snprintf(buf, sizeof(buf), "%.6f", sqlite3_value_double(v));
+            double x = sqlite3_value_double(v);
+            snprintf(buf, sizeof(buf), "%.*f", real_fsp(x), x);
         }
         rc = sql_dt_parse_time(buf, strlen(buf), d);
     } else {
@@ -370,9 +390,9 @@ static void f_maketime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx);
         return;
     }
-    int frac = sqlite3_value_type(argv[2]) == SQLITE_FLOAT;
+    int fsp = sqlite3_value_type(argv[2]) == SQLITE_FLOAT ? real_fsp(sec) : 0;
     int64_t us = ((h < 0 ? -h : h) * 3600 + m * 60) * 1000000 + llround(sec * 1e6);
-    result_time_us(ctx, h < 0 ? -us : us, frac ? 6 : 0);
+    result_time_us(ctx, h < 0 ? -us : us, fsp);
 }
 
 /* SEC_TO_TIME(s) → TIME text. */
@@ -390,8 +410,7 @@ static void f_sec_to_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     } else if (x < -1e12) {
         x = -1e12;
     }
-    int frac = t == SQLITE_FLOAT && x != floor(x);
-    result_time_us(ctx, llround(x * 1e6), frac ? 6 : 0);
+    result_time_us(ctx, llround(x * 1e6), t == SQLITE_FLOAT ? real_fsp(x) : 0);
 }
 
 /* DATEDIFF(a, b) → INTEGER days (time parts ignored). */
@@ -453,7 +472,7 @@ static int arg_iv(sqlite3_value *v, int unit, int sign, sql_iv *iv)
             return -1;
         }
         iv->us = unit == SQL_IV_SECOND ? llround(x * 1e6) : llround(x);
-        iv->frac = unit == SQL_IV_SECOND && x != floor(x);
+        iv->fsp = unit == SQL_IV_SECOND ? real_fsp(x) : 6;
     } else {
         if (t == SQLITE_FLOAT && unit < SQL_IV_SECOND_MICROSECOND) {
             double x = sqlite3_value_double(v);
@@ -738,9 +757,9 @@ static void f_from_unixtime(sqlite3_context *ctx, int argc, sqlite3_value **argv
         sqlite3_result_null(ctx);
         return;
     }
-    int frac = sqlite3_value_type(argv[0]) == SQLITE_FLOAT && secs != floor(secs);
+    int fsp = sqlite3_value_type(argv[0]) == SQLITE_FLOAT ? real_fsp(secs) : 0;
     char buf[48];
-    sql_func_format_time(SQL_FN_SESS(ctx), llround(secs * 1e6), 0, frac ? 6 : 0, buf, sizeof(buf));
+    sql_func_format_time(SQL_FN_SESS(ctx), llround(secs * 1e6), 0, fsp, buf, sizeof(buf));
     if (argc == 1) {
         sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
         return;
@@ -767,14 +786,11 @@ static void f_timestamp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
             sqlite3_result_null(ctx);
             return;
         }
-        sql_iv iv = {0, sql_dt_to_us(&t), t.fsp > 0};
+        sql_iv iv = {0, sql_dt_to_us(&t), t.fsp};
         sql_dt r;
         if (sql_dt_add(&d, &iv, SQL_IV_MICROSECOND, &r) != 0) {
             sqlite3_result_null(ctx);
             return;
-        }
-        if (t.fsp == 0 && d.fsp == 0 && r.usec == 0) {
-            r.fsp = 0;
         }
         d = r;
     }

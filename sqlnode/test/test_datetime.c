@@ -121,7 +121,7 @@ static void test_parse(void **state)
     d = parse("990131");
     check_fmt(&d, "1999-01-31");
     d = parse("2020-01-01T10:11:12.5");
-    check_fmt(&d, "2020-01-01 10:11:12.500000");
+    check_fmt(&d, "2020-01-01 10:11:12.5"); /* the precision written */
     d = parse("2020-00-00");
     assert_int_equal(sql_dt_valid_date(&d), 0);
     static const char *const bad[] = {
@@ -134,7 +134,7 @@ static void test_parse(void **state)
     check_fmt(&d, "2020-01-31");
 
     assert_int_equal(sql_dt_parse_time("-12:30:05.25", 12, &d), 0);
-    check_fmt(&d, "-12:30:05.250000");
+    check_fmt(&d, "-12:30:05.25");
     assert_int_equal(sql_dt_parse_time("1 02:00:00", 10, &d), 0);
     check_fmt(&d, "26:00:00");
     assert_int_equal(sql_dt_parse_time("123456", 6, &d), 0);
