@@ -848,185 +848,186 @@ static int read_name(const char **pp, const char *e, const char *const *names, i
     return -1;
 }
 
+/* The state of one STR_TO_DATE: the input left, what was read, and the parts seen. */
+typedef struct s2d {
+    const char *p, *e;
+    sql_dt *out;
+    int has_date, has_time;
+    int pm;  /* -1 none, 0 AM, 1 PM */
+    int h12; /* the hour was read on a 12-hour clock */
+    int yday;
+} s2d;
+
+static void skip_spaces(s2d *st)
+{
+    while (st->p < st->e && is_space(*st->p)) {
+        st->p++;
+    }
+}
+
+/* AM or PM at the input (after spaces): 0 or 1, or -1 when neither is there. */
+static int read_meridiem(s2d *st)
+{
+    skip_spaces(st);
+    if (st->e - st->p >= 2 && strncasecmp(st->p, "AM", 2) == 0) {
+        st->p += 2;
+        return 0;
+    }
+    if (st->e - st->p >= 2 && strncasecmp(st->p, "PM", 2) == 0) {
+        st->p += 2;
+        return 1;
+    }
+    return -1;
+}
+
+/* %T (hh:mm:ss) and %r (hh:mm:ss followed by AM or PM). */
+static int read_clock(s2d *st, int twelve)
+{
+    sql_dt *o = st->out;
+    if (read_num(&st->p, st->e, 2, &o->hour) != 0 || st->p >= st->e || *st->p++ != ':' ||
+        read_num(&st->p, st->e, 2, &o->minute) != 0 || st->p >= st->e || *st->p++ != ':' ||
+        read_num(&st->p, st->e, 2, &o->second) != 0) {
+        return -1;
+    }
+    st->has_time = 1;
+    if (twelve) {
+        st->h12 = 1;
+        int m = read_meridiem(st);
+        st->pm = m >= 0 ? m : st->pm;
+    }
+    return 0;
+}
+
+/* Reads the input of specifier %c. Returns 0 or -1 (no match, or a specifier not read). */
+static int read_spec(s2d *st, char c)
+{
+    sql_dt *o = st->out;
+    int v = 0, digits;
+    if (c != '%' && c != 'p') {
+        skip_spaces(st);
+    }
+    switch (c) {
+    case 'Y':
+    case 'y':
+        st->has_date = 1;
+        if (read_num(&st->p, st->e, c == 'Y' ? 4 : 2, &v) != 0) {
+            return -1;
+        }
+        o->year = c == 'Y' ? v : year2(v, 2);
+        return 0;
+    case 'm':
+    case 'c':
+        st->has_date = 1;
+        return read_num(&st->p, st->e, 2, &o->month);
+    case 'M':
+    case 'b':
+        st->has_date = 1;
+        v = read_name(&st->p, st->e, month_names, 12, c == 'b');
+        o->month = v + 1;
+        return v < 0 ? -1 : 0;
+    case 'd':
+    case 'e':
+    case 'D':
+        st->has_date = 1;
+        if (read_num(&st->p, st->e, 2, &o->day) != 0) {
+            return -1;
+        }
+        if (c == 'D' && st->e - st->p >= 2) {
+            st->p += 2; /* the English suffix: 1st, 2nd … */
+        }
+        return 0;
+    case 'j':
+        st->has_date = 1;
+        return read_num(&st->p, st->e, 3, &st->yday);
+    case 'H':
+    case 'k':
+        st->has_time = 1;
+        return read_num(&st->p, st->e, 3, &o->hour);
+    case 'h':
+    case 'I':
+    case 'l':
+        st->has_time = 1;
+        st->h12 = 1;
+        return read_num(&st->p, st->e, 2, &o->hour);
+    case 'i':
+        st->has_time = 1;
+        return read_num(&st->p, st->e, 2, &o->minute);
+    case 's':
+    case 'S':
+        st->has_time = 1;
+        return read_num(&st->p, st->e, 2, &o->second);
+    case 'f':
+        st->has_time = 1;
+        if (st->p >= st->e || !is_digit(*st->p)) {
+            return -1;
+        }
+        o->usec = read_frac(&st->p, st->e, &digits);
+        o->fsp = 6;
+        return 0;
+    case 'p':
+        st->pm = read_meridiem(st);
+        return st->pm < 0 ? -1 : 0;
+    case 'r':
+    case 'T':
+        return read_clock(st, c == 'r');
+    case 'W':
+    case 'a':
+        return read_name(&st->p, st->e, day_names, 7, c == 'a') < 0 ? -1 : 0;
+    case '%':
+        return st->p < st->e && *st->p++ == '%' ? 0 : -1;
+    default:
+        return -1; /* week specifiers (%U %u %V %v %X %x) are not read */
+    }
+}
+
+/* After the format: the 12-hour clock, the day of the year, the kind, and the range checks. */
+static int s2d_finish(s2d *st)
+{
+    sql_dt *o = st->out;
+    if (st->h12) {
+        if (o->hour < 1 || o->hour > 12) {
+            return -1;
+        }
+        if (st->pm == 1 && o->hour < 12) {
+            o->hour += 12;
+        } else if (st->pm != 1 && o->hour == 12) {
+            o->hour = 0;
+        }
+    }
+    if (st->yday > 0 &&
+        (st->yday > 366 || sql_dt_from_daynr(sql_dt_daynr(o->year, 1, 1) + st->yday - 1, &o->year,
+                                             &o->month, &o->day) != 0)) {
+        return -1;
+    }
+    o->kind = st->has_date && st->has_time ? SQL_DT_DATETIME
+              : st->has_time               ? SQL_DT_TIME
+                                           : SQL_DT_DATE;
+    if (o->kind == SQL_DT_TIME) {
+        return o->minute > 59 || o->second > 59 || o->hour > 838 ? -1 : 0;
+    }
+    return check_dt(o) != 0 || o->month == 0 || o->day == 0 ? -1 : 0;
+}
+
 int sql_dt_str_to_date(const char *s, size_t sn, const char *fmt, size_t fn, sql_dt *out)
 {
-    const char *p = s, *e = s + sn;
-    int has_date = 0, has_time = 0, pm = -1, h12 = 0, yday = 0, digits;
+    s2d st = {s, s + sn, out, 0, 0, -1, 0, 0};
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < fn; i++) {
         char c = fmt[i];
         if (is_space(c)) {
-            while (p < e && is_space(*p)) {
-                p++;
-            }
+            skip_spaces(&st); /* a space in the format matches any run of spaces */
             continue;
         }
         if (c != '%' || i + 1 >= fn) {
-            if (p >= e || *p != c) {
+            if (st.p >= st.e || *st.p != c) {
                 return -1;
             }
-            p++;
+            st.p++;
             continue;
         }
-        c = fmt[++i];
-        int v = 0, r = 0;
-        if (c != '%' && c != 'p') {
-            while (p < e && is_space(*p)) {
-                p++;
-            }
-        }
-        switch (c) {
-        case 'Y':
-            r = read_num(&p, e, 4, &v);
-            out->year = v;
-            has_date = 1;
-            break;
-        case 'y':
-            r = read_num(&p, e, 2, &v);
-            out->year = year2(v, 2);
-            has_date = 1;
-            break;
-        case 'm':
-        case 'c':
-            r = read_num(&p, e, 2, &out->month);
-            has_date = 1;
-            break;
-        case 'M':
-        case 'b':
-            v = read_name(&p, e, month_names, 12, c == 'b');
-            r = v < 0 ? -1 : 0;
-            out->month = v + 1;
-            has_date = 1;
-            break;
-        case 'd':
-        case 'e':
-            r = read_num(&p, e, 2, &out->day);
-            has_date = 1;
-            break;
-        case 'D':
-            r = read_num(&p, e, 2, &out->day);
-            if (r == 0 && e - p >= 2) {
-                p += 2;
-            }
-            has_date = 1;
-            break;
-        case 'j':
-            r = read_num(&p, e, 3, &yday);
-            has_date = 1;
-            break;
-        case 'H':
-        case 'k':
-            r = read_num(&p, e, 3, &out->hour);
-            has_time = 1;
-            break;
-        case 'h':
-        case 'I':
-        case 'l':
-            r = read_num(&p, e, 2, &out->hour);
-            h12 = 1;
-            has_time = 1;
-            break;
-        case 'i':
-            r = read_num(&p, e, 2, &out->minute);
-            has_time = 1;
-            break;
-        case 's':
-        case 'S':
-            r = read_num(&p, e, 2, &out->second);
-            has_time = 1;
-            break;
-        case 'f':
-            if (p < e && is_digit(*p)) {
-                out->usec = read_frac(&p, e, &digits);
-                out->fsp = 6;
-            } else {
-                r = -1;
-            }
-            has_time = 1;
-            break;
-        case 'p':
-            while (p < e && is_space(*p)) {
-                p++;
-            }
-            if (e - p >= 2 && strncasecmp(p, "AM", 2) == 0) {
-                pm = 0;
-            } else if (e - p >= 2 && strncasecmp(p, "PM", 2) == 0) {
-                pm = 1;
-            } else {
-                r = -1;
-            }
-            p += 2;
-            break;
-        case 'r':
-        case 'T':
-            r = read_num(&p, e, 2, &out->hour);
-            if (r == 0 && p < e && *p == ':') {
-                p++;
-                r = read_num(&p, e, 2, &out->minute);
-            } else {
-                r = -1;
-            }
-            if (r == 0 && p < e && *p == ':') {
-                p++;
-                r = read_num(&p, e, 2, &out->second);
-            } else {
-                r = -1;
-            }
-            if (r == 0 && c == 'r') {
-                h12 = 1;
-                while (p < e && is_space(*p)) {
-                    p++;
-                }
-                if (e - p >= 2 && strncasecmp(p, "PM", 2) == 0) {
-                    pm = 1;
-                    p += 2;
-                } else if (e - p >= 2 && strncasecmp(p, "AM", 2) == 0) {
-                    pm = 0;
-                    p += 2;
-                }
-            }
-            has_time = 1;
-            break;
-        case 'W':
-        case 'a':
-            r = read_name(&p, e, day_names, 7, c == 'a') < 0 ? -1 : 0;
-            break;
-        case '%':
-            if (p >= e || *p != '%') {
-                r = -1;
-            } else {
-                p++;
-            }
-            break;
-        default:
-            return -1; /* week specifiers (%U %u %V %v %X %x) are not read */
-        }
-        if (r != 0) {
+        if (read_spec(&st, fmt[++i]) != 0) {
             return -1;
         }
     }
-    if (h12) {
-        if (out->hour < 1 || out->hour > 12) {
-            return -1;
-        }
-        if (pm == 1 && out->hour < 12) {
-            out->hour += 12;
-        } else if (pm != 1 && out->hour == 12) {
-            out->hour = 0;
-        }
-    }
-    if (yday > 0) {
-        if (yday > 366 || sql_dt_from_daynr(sql_dt_daynr(out->year, 1, 1) + yday - 1, &out->year,
-                                            &out->month, &out->day) != 0) {
-            return -1;
-        }
-    }
-    out->kind = has_date && has_time ? SQL_DT_DATETIME : has_time ? SQL_DT_TIME : SQL_DT_DATE;
-    if (out->kind == SQL_DT_TIME) {
-        return out->minute > 59 || out->second > 59 || out->hour > 838 ? -1 : 0;
-    }
-    if (check_dt(out) != 0 || out->month == 0 || out->day == 0) {
-        return -1;
-    }
-    return 0;
+    return s2d_finish(&st); /* characters left over are ignored, as MySQL does */
 }

@@ -597,141 +597,119 @@ static int is_ident_char(unsigned char c)
            c == '$' || c >= 0x80;
 }
 
+static const char *skip_blanks(const char *p, const char *e)
+{
+    while (p < e && *p == ' ') {
+        p++;
+    }
+    return p;
+}
+
+/* A member leg after '.': *, "quoted key" or an identifier. Returns where it ends, or NULL. */
+static const char *parse_member_leg(const char *p, const char *e, sql_jleg *l, int *wild)
+{
+    p = skip_blanks(p, e);
+    if (p < e && *p == '*') {
+        l->kind = SQL_JLEG_ANY_MEMBER;
+        *wild = 1;
+        return p + 1;
+    }
+    l->kind = SQL_JLEG_MEMBER;
+    cm_buf k = CM_BUF_INIT;
+    if (p < e && *p == '"') {
+        jparser ps = {p, e, 0};
+        if (read_string(&ps, &k) != 0) {
+            cm_buf_fini(&k);
+            return NULL;
+        }
+        p = ps.p;
+    } else {
+        const char *s = p;
+        while (p < e && is_ident_char((unsigned char)*p)) {
+            p++;
+        }
+        if (p == s || (*s >= '0' && *s <= '9') || cm_buf_append(&k, s, (size_t)(p - s)) != 0) {
+            cm_buf_fini(&k);
+            return NULL;
+        }
+    }
+    l->key = malloc(k.len + 1);
+    if (l->key != NULL && k.len > 0) {
+        memcpy(l->key, k.ptr, k.len);
+    }
+    l->klen = k.len;
+    cm_buf_fini(&k);
+    return l->key != NULL ? p : NULL;
+}
+
+/* An array leg after '[': *, last, last-N or N, then ']'. Returns where it ends, or NULL. */
+static const char *parse_index_leg(const char *p, const char *e, sql_jleg *l, int *wild)
+{
+    p = skip_blanks(p, e);
+    int64_t v = 0;
+    if (p < e && *p == '*') {
+        l->kind = SQL_JLEG_ANY_INDEX;
+        *wild = 1;
+        p++;
+    } else {
+        int last = e - p >= 4 && memcmp(p, "last", 4) == 0;
+        if (last) {
+            p = skip_blanks(p + 4, e);
+        }
+        if (!last || (p < e && *p == '-')) {
+            p = last ? skip_blanks(p + 1, e) : p;
+            const char *s = p;
+            while (p < e && *p >= '0' && *p <= '9' && v < 100000000) {
+                v = v * 10 + (*p++ - '0');
+            }
+            if (p == s) {
+                return NULL;
+            }
+        }
+        l->kind = SQL_JLEG_INDEX;
+        l->index = last ? -1 - v : v; /* last is -1, last-N is -1-N */
+    }
+    p = skip_blanks(p, e);
+    return p < e && *p == ']' ? p + 1 : NULL;
+}
+
 int sql_json_path_parse(const char *p, size_t n, sql_jpath *out)
 {
     const char *e = p + n;
     memset(out, 0, sizeof(*out));
-    while (p < e && *p == ' ') {
-        p++;
-    }
+    p = skip_blanks(p, e);
     if (p >= e || *p != '$') {
         return -1;
     }
-    p++;
-    while (p < e) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
+    p = skip_blanks(p + 1, e);
+    while (p != NULL && p < e) {
         if (out->n >= SQL_JSON_PATH_LEGS_MAX) {
-            sql_json_path_fini(out);
-            return -1;
+            break;
         }
         sql_jleg *l = &out->legs[out->n];
         memset(l, 0, sizeof(*l));
         if (*p == '.') {
-            p++;
-            while (p < e && *p == ' ') {
-                p++;
-            }
-            if (p < e && *p == '*') {
-                l->kind = SQL_JLEG_ANY_MEMBER;
-                out->wild = 1;
-                p++;
-            } else if (p < e && *p == '"') {
-                jparser ps = {p, e, 0};
-                cm_buf k = CM_BUF_INIT;
-                if (read_string(&ps, &k) != 0) {
-                    cm_buf_fini(&k);
-                    sql_json_path_fini(out);
-                    return -1;
-                }
-                p = ps.p;
-                l->kind = SQL_JLEG_MEMBER;
-                l->key = malloc(k.len + 1);
-                if (l->key == NULL) {
-                    cm_buf_fini(&k);
-                    sql_json_path_fini(out);
-                    return -1;
-                }
-                if (k.len) {
-                    memcpy(l->key, k.ptr, k.len);
-                }
-                l->klen = k.len;
-                cm_buf_fini(&k);
-            } else {
-                const char *s = p;
-                while (p < e && is_ident_char((unsigned char)*p)) {
-                    p++;
-                }
-                if (p == s || (*s >= '0' && *s <= '9')) {
-                    sql_json_path_fini(out);
-                    return -1;
-                }
-                l->kind = SQL_JLEG_MEMBER;
-                l->key = malloc((size_t)(p - s) + 1);
-                if (l->key == NULL) {
-                    sql_json_path_fini(out);
-                    return -1;
-                }
-                memcpy(l->key, s, (size_t)(p - s));
-                l->klen = (size_t)(p - s);
-            }
+            p = parse_member_leg(p + 1, e, l, &out->wild);
         } else if (*p == '[') {
-            p++;
-            while (p < e && *p == ' ') {
-                p++;
-            }
-            if (p < e && *p == '*') {
-                l->kind = SQL_JLEG_ANY_INDEX;
-                out->wild = 1;
-                p++;
-            } else if (e - p >= 4 && memcmp(p, "last", 4) == 0) {
-                p += 4;
-                while (p < e && *p == ' ') {
-                    p++;
-                }
-                int64_t off = 0;
-                if (p < e && *p == '-') {
-                    p++;
-                    while (p < e && *p == ' ') {
-                        p++;
-                    }
-                    const char *s = p;
-                    while (p < e && *p >= '0' && *p <= '9' && off < 100000000) {
-                        off = off * 10 + (*p++ - '0');
-                    }
-                    if (p == s) {
-                        sql_json_path_fini(out);
-                        return -1;
-                    }
-                }
-                l->kind = SQL_JLEG_INDEX;
-                l->index = -1 - off;
-            } else {
-                const char *s = p;
-                int64_t v = 0;
-                while (p < e && *p >= '0' && *p <= '9' && v < 100000000) {
-                    v = v * 10 + (*p++ - '0');
-                }
-                if (p == s) {
-                    sql_json_path_fini(out);
-                    return -1;
-                }
-                l->kind = SQL_JLEG_INDEX;
-                l->index = v;
-            }
-            while (p < e && *p == ' ') {
-                p++;
-            }
-            if (p >= e || *p != ']') {
-                sql_json_path_fini(out);
-                return -1;
-            }
-            p++;
+            p = parse_index_leg(p + 1, e, l, &out->wild);
         } else if (e - p >= 2 && p[0] == '*' && p[1] == '*') {
             l->kind = SQL_JLEG_ANY_DEPTH;
             out->wild = 1;
-            p += 2;
-            if (p >= e) {
-                sql_json_path_fini(out);
-                return -1; /* ** must be followed by a leg */
-            }
+            p = skip_blanks(p + 2, e);
+            p = p < e ? p : NULL; /* ** must be followed by a leg */
         } else {
-            sql_json_path_fini(out);
-            return -1;
+            p = NULL;
         }
-        out->n++;
+        if (p != NULL) {
+            out->n++;
+            p = skip_blanks(p, e);
+        } else {
+            free(l->key); /* a leg that failed half-way */
+        }
+    }
+    if (p == NULL || p < e) {
+        sql_json_path_fini(out);
+        return -1;
     }
     return 0;
 }
