@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const month_names[] = {"January",   "February", "March",    "April",
                                           "May",       "June",     "July",     "August",
@@ -833,7 +834,133 @@ static void f_subtime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     add_time(ctx, argv, -1);
 }
 
+/* A time zone argument of CONVERT_TZ as seconds east of UTC: '+hh:mm' / '-hh:mm', 'UTC' or
+ * 'SYSTEM' (the session's zone when it is an offset). -1 when unknown (named zones need MySQL's
+ * time zone tables, which Tessera does not have: MySQL then returns NULL too). */
+static int tz_offset(sqlite3_context *ctx, sqlite3_value *v, int64_t *out)
+{
+    sql_fn_str z = sql_fn_get_str(v);
+    const char *p = (const char *)z.p;
+    if ((z.n == 3 && strncasecmp(p, "UTC", 3) == 0)) {
+        *out = 0;
+        return 0;
+    }
+    if (z.n == 6 && strncasecmp(p, "SYSTEM", 6) == 0) {
+        sql_sess *s = SQL_FN_SESS(ctx);
+        if (s->tz_system) {
+            return -1;
+        }
+        *out = s->tz_offset_s;
+        return 0;
+    }
+    int h, m, n = 0;
+    char sign;
+    char buf[16];
+    if (z.n >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, p, z.n);
+    buf[z.n] = '\0';
+    if (sscanf(buf, "%c%d:%2d%n", &sign, &h, &m, &n) != 3 || (size_t)n != z.n ||
+        (sign != '+' && sign != '-') || h > 14 || m > 59 || (h == 14 && m > 0)) {
+        return -1;
+    }
+    *out = (sign == '-' ? -1 : 1) * ((int64_t)h * 3600 + m * 60);
+    return 0;
+}
+
+/* CONVERT_TZ(dt, from, to) → DATETIME text; NULL for unknown zones. */
+static void f_convert_tz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    sql_dt d, r;
+    int64_t from, to;
+    if (sql_fn_any_null(argc, argv) || !arg_dt(ctx, argv[0], &d) || !sql_dt_valid_date(&d) ||
+        tz_offset(ctx, argv[1], &from) != 0 || tz_offset(ctx, argv[2], &to) != 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    d.kind = SQL_DT_DATETIME;
+    int fsp = d.fsp;
+    if (sql_dt_from_us(sql_dt_to_us(&d) + (to - from) * 1000000, &r) != 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    r.fsp = fsp;
+    result_dt(ctx, &r);
+}
+
+/* TO_SECONDS(d) → INTEGER: seconds since year 0 (TO_DAYS × 86400 + the time of day). */
+static void f_to_seconds(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sql_dt d;
+    if (!arg_date(ctx, argv[0], &d)) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx,
+                         sql_dt_daynr(d.year, d.month, d.day) * 86400 + sql_dt_time_seconds(&d));
+}
+
+/* A period (YYMM or YYYYMM) as months since year 0; -1 when malformed. */
+static int64_t period_months(int64_t p)
+{
+    if (p <= 0 || p > 999999) {
+        return p == 0 ? 0 : -1;
+    }
+    int64_t y = p / 100, m = p % 100;
+    if (m < 1 || m > 12) {
+        return -1;
+    }
+    if (y < 70) {
+        y += 2000;
+    } else if (y < 100) {
+        y += 1900;
+    }
+    return y * 12 + m - 1;
+}
+
+/* PERIOD_ADD(P, N) → INTEGER YYYYMM; PERIOD_DIFF(P1, P2) → INTEGER months. */
+static void f_period_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    if (sql_fn_any_null(argc, argv)) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int64_t m = period_months(sqlite3_value_int64(argv[0]));
+    int64_t n = sqlite3_value_int64(argv[1]);
+    if (m < 0 || n > 1200000 || n < -1200000 || m + n < 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    if (m == 0) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    m += n;
+    sqlite3_result_int64(ctx, (m / 12) * 100 + m % 12 + 1);
+}
+
+static void f_period_diff(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    if (sql_fn_any_null(argc, argv)) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int64_t a = period_months(sqlite3_value_int64(argv[0]));
+    int64_t b = period_months(sqlite3_value_int64(argv[1]));
+    if (a < 0 || b < 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx, a - b);
+}
+
 static const sql_fn_def time_fns[] = {
+    {"convert_tz", 3, 0, f_convert_tz},
+    {"to_seconds", 1, 1, f_to_seconds},
+    {"period_add", 2, 1, f_period_add},
+    {"period_diff", 2, 1, f_period_diff},
     {"addtime", 2, 1, f_addtime},
     {"subtime", 2, 1, f_subtime},
     {"year", 1, 1, f_year},
