@@ -94,11 +94,107 @@ static void f_truncate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     round_or_truncate(ctx, argc, argv, 1);
 }
 
-/* MOD(a, b): INTEGER for integers (sign of a), REAL otherwise; NULL when b is 0. */
+/* An integer or DECIMAL text as a scaled integer: *v × 10^-*scale. 0, or -1 when it is
+ * neither or needs more than 36 digits. */
+static int scaled_of(sqlite3_value *x, __int128 *v, int *scale)
+{
+    if (sqlite3_value_type(x) == SQLITE_INTEGER) {
+        *v = sqlite3_value_int64(x);
+        *scale = 0;
+        return 0;
+    }
+    if (sqlite3_value_type(x) != SQLITE_TEXT) {
+        return -1;
+    }
+    sql_fn_str s = sql_fn_get_str(x);
+    if (!sql_fn_is_decimal_text(s.p, s.n)) {
+        return -1;
+    }
+    __int128 acc = 0;
+    int digits = 0, sc = 0, frac = 0;
+    for (size_t i = s.p[0] == '-'; i < s.n; i++) {
+        if (s.p[i] == '.') {
+            frac = 1;
+            continue;
+        }
+        if (++digits > 36) {
+            return -1;
+        }
+        acc = acc * 10 + (s.p[i] - '0');
+        sc += frac;
+    }
+    *v = s.p[0] == '-' ? -acc : acc;
+    *scale = sc;
+    return 0;
+}
+
+/* Writes v × 10^-scale as decimal text. */
+static void scaled_text(sqlite3_context *ctx, __int128 v, int scale)
+{
+    char tmp[64];
+    size_t k = sizeof(tmp);
+    int neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    tmp[--k] = '\0';
+    int n = 0;
+    do {
+        tmp[--k] = (char)('0' + (int)(u % 10));
+        u /= 10;
+        if (++n == scale) {
+            tmp[--k] = '.';
+        }
+    } while ((u > 0 || n < scale + 1) && k > 2);
+    if (tmp[k] == '.') {
+        tmp[--k] = '0';
+    }
+    if (neg) {
+        tmp[--k] = '-';
+    }
+    sqlite3_result_text(ctx, tmp + k, -1, SQLITE_TRANSIENT);
+}
+
+/* MOD(a, b) on DECIMAL text (and integers) exactly: the scale of the larger one, as MySQL's
+ * DECIMAL result. Returns 0 when it does not apply. */
+static int decimal_mod(sqlite3_context *ctx, sqlite3_value *a, sqlite3_value *b)
+{
+    __int128 x, y;
+    int sx, sy;
+    if (sqlite3_value_type(a) != SQLITE_TEXT && sqlite3_value_type(b) != SQLITE_TEXT) {
+        return 0;
+    }
+    if (scaled_of(a, &x, &sx) != 0 || scaled_of(b, &y, &sy) != 0) {
+        return 0;
+    }
+    int sc = sx > sy ? sx : sy;
+    for (; sx < sc; sx++) {
+        if (x > (__int128)1e36 || x < -(__int128)1e36) {
+            return 0;
+        }
+        x *= 10;
+    }
+    for (; sy < sc; sy++) {
+        if (y > (__int128)1e36 || y < -(__int128)1e36) {
+            return 0;
+        }
+        y *= 10;
+    }
+    if (y == 0) {
+        sqlite3_result_null(ctx);
+        return 1;
+    }
+    scaled_text(ctx, x % y, sc);
+    return 1;
+}
+
+/* MOD(a, b): INTEGER for integers (sign of a), exact TEXT for DECIMAL text, REAL otherwise;
+ * NULL when b is 0. */
 static void f_mod(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     if (sql_fn_any_null(argc, argv)) {
         sqlite3_result_null(ctx);
+        return;
+    }
+    if (decimal_mod(ctx, argv[0], argv[1])) {
         return;
     }
     if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER &&
@@ -357,7 +453,38 @@ static void f_uuid_short(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int64(ctx, (int64_t)__atomic_fetch_add(&next, 1, __ATOMIC_ACQ_REL));
 }
 
+/* ABS(x): INTEGER for integers (BIGINT's minimum is out of range, 1690), DECIMAL text without
+ * its sign (the scale kept, as MySQL's DECIMAL), REAL otherwise. */
+static void f_abs(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int t = sqlite3_value_type(argv[0]);
+    if (t == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    if (t == SQLITE_INTEGER) {
+        int64_t v = sqlite3_value_int64(argv[0]);
+        if (v == INT64_MIN) {
+            sql_fn_error(ctx, CM_E_BIGINT_RANGE, "BIGINT value is out of range in 'abs'");
+            return;
+        }
+        sqlite3_result_int64(ctx, v < 0 ? -v : v);
+        return;
+    }
+    if (t == SQLITE_TEXT) {
+        sql_fn_str s = sql_fn_get_str(argv[0]);
+        if (sql_fn_is_decimal_text(s.p, s.n)) {
+            size_t k = s.p[0] == '-';
+            sqlite3_result_text(ctx, (const char *)s.p + k, (int)(s.n - k), SQLITE_TRANSIENT);
+            return;
+        }
+    }
+    sqlite3_result_double(ctx, fabs(sqlite3_value_double(argv[0])));
+}
+
 static const sql_fn_def num_fns[] = {
+    {"abs", 1, 1, f_abs},
     {"uuid_short", 0, 0, f_uuid_short},
     {"_tdb_interval", -1, 1, f_interval},
     {"round", 1, 1, f_round},
