@@ -278,9 +278,12 @@ static void f_last_insert_id(sqlite3_context *ctx, int argc, sqlite3_value **arg
 {
     sql_sess *s = SESS(ctx);
     if (argc == 1) {
-        int64_t v = sqlite3_value_int64(argv[0]);
+        int64_t v = sqlite3_value_int64(argv[0]); /* NULL remembers 0 and returns NULL */
         s->last_insert_id = (uint64_t)v;
-        sqlite3_result_int64(ctx, v);
+        sqlite3_result_value(ctx, argv[0]);
+        if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+            sqlite3_result_int64(ctx, v);
+        }
         return;
     }
     sqlite3_result_int64(ctx, (int64_t)s->last_insert_id);
