@@ -1210,7 +1210,8 @@ int sql_func_register(sql_sess *s)
     /* the families in their own files (sql_func_int.h) */
     if (sql_func_str_register(s) != 0 || sql_func_num_register(s) != 0 ||
         sql_func_time_register(s) != 0 || sql_func_digest_register(s) != 0 ||
-        sql_func_agg_register(s) != 0 || sql_func_json_register(s) != 0) {
+        sql_func_agg_register(s) != 0 || sql_func_json_register(s) != 0 ||
+        sql_func_regex_register(s) != 0) {
         return CM_E_INTERNAL;
     }
     return 0;

@@ -9,6 +9,7 @@
 
 #include "sql_session_int.h"
 
+#include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,10 @@ int64_t sql_fn_max_len(sqlite3_context *ctx);
 size_t sql_fn_char_count(const unsigned char *p, size_t n, int blob);
 size_t sql_fn_char_offset(const unsigned char *p, size_t n, size_t k, int blob);
 
+/* The C.UTF-8 locale (created once; (locale_t)0 when the system has none): Unicode case
+ * mapping (towupper_l) and UTF-8 aware regular expressions (uselocale around regcomp/regexec). */
+locale_t sql_fn_utf8_locale(void);
+
 /* Whether s[0, n) is plain decimal text ([-]digits[.digits]), the form in which DECIMAL
  * columns reach SQLite (the vtab keeps them exact as TEXT; their collation is lost once they
  * are a function's argument). */
@@ -65,12 +70,13 @@ int sql_fn_is_decimal_text(const unsigned char *s, size_t n);
 size_t sql_fn_dec_round_text(sqlite3_value *v, int places, int truncate, char *out, size_t cap);
 
 /* Registration of each family (sql_func_str.c, sql_func_num.c, sql_func_time.c,
- * sql_func_json.c, sql_func_agg.c, sql_func_digest.c). */
+ * sql_func_json.c, sql_func_agg.c, sql_func_digest.c, sql_func_regex.c). */
 int sql_func_str_register(sql_sess *s);
 int sql_func_num_register(sql_sess *s);
 int sql_func_time_register(sql_sess *s);
 int sql_func_json_register(sql_sess *s);
 int sql_func_agg_register(sql_sess *s);
 int sql_func_digest_register(sql_sess *s);
+int sql_func_regex_register(sql_sess *s);
 
 #endif

@@ -9,7 +9,6 @@
 
 #include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,16 +651,6 @@ static void f_trim(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 /* ---- case mapping ---- */
 
-/* The C.UTF-8 locale for towupper_l / towlower_l (Unicode simple case mapping); (locale_t)0 when
- * the system has none: then only ASCII letters change. */
-static locale_t utf8_locale;
-static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
-
-static void utf8_locale_init(void)
-{
-    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-}
-
 /* Decodes one UTF-8 character at p[0, n): its code point and length, or length 0 when the bytes
  * are not a well-formed character. */
 static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
@@ -724,7 +713,7 @@ static void change_case(sqlite3_context *ctx, sqlite3_value *v, int upper)
         sql_fn_result_str(ctx, &s, s.p, s.n);
         return;
     }
-    pthread_once(&utf8_once, utf8_locale_init);
+    locale_t utf8_locale = sql_fn_utf8_locale();
     cm_buf b = CM_BUF_INIT;
     int rc = cm_buf_reserve(&b, s.n + 1);
     for (size_t i = 0; i < s.n && rc == 0;) {

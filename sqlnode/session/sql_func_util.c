@@ -1,6 +1,7 @@
 /* sql_func_util.c — helpers shared by the built-in function files (sql_func_int.h). */
 #include "sql_func_int.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -120,4 +121,18 @@ int sql_fn_is_decimal_text(const unsigned char *s, size_t n)
         }
     }
     return digits > 0 && s[n - 1] != '.';
+}
+
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_init(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+locale_t sql_fn_utf8_locale(void)
+{
+    pthread_once(&utf8_once, utf8_locale_init);
+    return utf8_locale;
 }
