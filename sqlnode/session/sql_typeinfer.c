@@ -1,0 +1,1072 @@
+/* sql_typeinfer.c — MySQL's result metadata for select-list expressions (sql_numeric.h).
+ *
+ * A precedence-climbing parser over the tokens of each top-level select item computes what
+ * MySQL 8.0's resolver computes for it: result class (integer, DECIMAL, DOUBLE, string), wire
+ * type, max length, decimals, UNSIGNED and nullability. Arithmetic follows MySQL's
+ * result_precision rules (div_precision_increment = 4, DECIMAL at most 65 digits and 30
+ * decimals). Anything the parser does not know (a function it has no rule for, a subquery, a
+ * derived table's column) leaves the item uninferred, and sql_exec_describe falls back to the
+ * value's storage class as before. */
+#include "sql_numeric.h"
+
+#include "../mysql/sql_my_const.h"
+
+#include <string.h>
+#include <strings.h>
+
+enum { TI_UNKNOWN = 0, TI_NULL, TI_INT, TI_DEC, TI_REAL, TI_STR, TI_OTHER };
+
+#define TI_DEC_PREC_MAX  65
+#define TI_DEC_SCALE_MAX 30
+#define TI_DIV_INCREMENT 4 /* div_precision_increment's default */
+#define TI_LONGLONG_DIGITS                                                                         \
+    22 /* MySQL's DECIMAL_LONGLONG_DIGITS: what SUM adds to the precision                          \
+        */
+
+typedef struct ti_val {
+    uint8_t cls;
+    uint8_t type; /* SQL_TYPE_* */
+    uint8_t dec;
+    uint8_t uns;
+    uint8_t nullable;
+    uint8_t intlit; /* an integer literal: its precision is its digit count */
+    uint8_t neg;    /* a negative literal */
+    uint8_t act;    /* SQL_TI_ACT_* */
+    uint16_t charset;
+    uint16_t flags; /* flags a column reference keeps through MIN/MAX (BINARY, BLOB …) */
+    uint32_t len;   /* max length: characters for strings */
+} ti_val;
+
+typedef struct ti_tab {
+    const sql_cat_table *t;
+    const char *alias; /* into src; NULL: the table's own name */
+    size_t alias_len;
+    int outer; /* the inner side of an outer join: its columns may be NULL */
+} ti_tab;
+
+typedef struct ti_ctx {
+    sql_sess *s;
+    const char *src;
+    const sql_token *t;
+    uint32_t i, e; /* cursor and end of the item */
+    ti_tab tabs[SQL_TI_TABLES_MAX];
+    uint32_t ntabs;
+    int tabs_ok; /* every FROM entry is a known table */
+    int depth;
+} ti_ctx;
+
+static const ti_val ti_unknown = {0};
+
+static int is_kw(const ti_ctx *x, uint32_t i, const char *kw)
+{
+    return i < x->e && x->t[i].type == SQL_TK_IDENT && sql_tok_is(x->src, &x->t[i], kw);
+}
+
+static int is_op(const ti_ctx *x, uint32_t i, const char *op)
+{
+    size_t n = strlen(op);
+    return i < x->e && x->t[i].type == SQL_TK_OP && x->t[i].len == n &&
+           memcmp(x->src + x->t[i].off, op, n) == 0;
+}
+
+/* Index just past the parenthesis that closes the one at i (or e when unbalanced). */
+static uint32_t skip_parens(const ti_ctx *x, uint32_t i)
+{
+    int d = 0;
+    for (; i < x->e; i++) {
+        if (x->t[i].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (x->t[i].type == SQL_TK_RPAREN && --d == 0) {
+            return i + 1;
+        }
+    }
+    return x->e;
+}
+
+/* ---- MySQL's precision arithmetic ---- */
+
+static uint32_t min_u(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint32_t max_u(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Item::decimal_precision() */
+static uint32_t prec_of(const ti_val *v)
+{
+    if (v->cls == TI_INT && v->intlit) {
+        return v->len - v->neg;
+    }
+    uint32_t p =
+        v->len - (v->dec > 0 && v->cls == TI_DEC ? 1 : 0) - (v->uns || v->len == 0 ? 0 : 1);
+    if ((int32_t)p < 1) {
+        p = 1;
+    }
+    return min_u(p, TI_DEC_PREC_MAX);
+}
+
+static uint32_t int_part(const ti_val *v)
+{
+    uint32_t p = prec_of(v);
+    uint32_t d = v->cls == TI_DEC ? v->dec : 0;
+    return p > d ? p - d : 0;
+}
+
+static ti_val make_dec(uint32_t prec, uint32_t dec, int uns, int nullable)
+{
+    ti_val v = ti_unknown;
+    v.cls = TI_DEC;
+    v.type = SQL_TYPE_NEWDECIMAL;
+    v.dec = (uint8_t)min_u(dec, TI_DEC_SCALE_MAX);
+    prec = min_u(prec, TI_DEC_PREC_MAX);
+    if (prec < v.dec) {
+        prec = v.dec;
+    }
+    v.uns = (uint8_t)(uns != 0);
+    v.nullable = (uint8_t)(nullable != 0);
+    v.len = prec + (v.dec > 0 ? 1 : 0) + (uns || prec == 0 ? 0 : 1);
+    v.charset = SQL_COLLATION_BINARY;
+    v.act = SQL_TI_ACT_DECIMAL;
+    return v;
+}
+
+static ti_val make_int(uint32_t len, int uns, int nullable)
+{
+    ti_val v = ti_unknown;
+    v.cls = TI_INT;
+    v.type = SQL_TYPE_LONGLONG;
+    v.len = len;
+    v.uns = (uint8_t)(uns != 0);
+    v.nullable = (uint8_t)(nullable != 0);
+    v.charset = SQL_COLLATION_BINARY;
+    return v;
+}
+
+static ti_val make_real(int nullable)
+{
+    ti_val v = ti_unknown;
+    v.cls = TI_REAL;
+    v.type = SQL_TYPE_DOUBLE;
+    v.len = 23; /* DBL_DIG + 8 */
+    v.dec = SQL_DECIMALS_NOT_FIXED;
+    v.nullable = (uint8_t)(nullable != 0);
+    v.charset = SQL_COLLATION_BINARY;
+    return v;
+}
+
+static ti_val make_str(const ti_ctx *x, uint32_t chars, int binary, int nullable)
+{
+    ti_val v = ti_unknown;
+    v.cls = TI_STR;
+    v.type = SQL_TYPE_VAR_STRING;
+    v.len = chars;
+    v.dec = SQL_DECIMALS_NOT_FIXED;
+    v.nullable = (uint8_t)(nullable != 0);
+    v.charset = binary ? SQL_COLLATION_BINARY : sql_sess_collation(x->s);
+    return v;
+}
+
+/* Characters a value prints as at most (CONCAT of a number, …). */
+static uint32_t char_len(const ti_val *v)
+{
+    return v->len;
+}
+
+/* ---- FROM ---- */
+
+static const char *const clause_end[] = {"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "WINDOW",
+                                         "FOR",   "LOCK",  "UNION",  "INTO",  NULL};
+
+static int is_any(const ti_ctx *x, uint32_t i, const char *const *words)
+{
+    for (int k = 0; words[k] != NULL; k++) {
+        if (is_kw(x, i, words[k])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int name_tok(const ti_ctx *x, uint32_t i)
+{
+    return i < x->e && (x->t[i].type == SQL_TK_IDENT || x->t[i].type == SQL_TK_QIDENT);
+}
+
+/* Copies the name of token i (quotes undone) into buf. */
+static int tok_name(const ti_ctx *x, uint32_t i, char *buf, size_t cap)
+{
+    const sql_token *k = &x->t[i];
+    const char *p = x->src + (k->type == SQL_TK_QIDENT ? k->voff : k->off);
+    size_t n = k->type == SQL_TK_QIDENT ? k->vlen : k->len;
+    if (n >= cap) {
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t j = 0; j < n; j++) {
+        buf[o++] = p[j];
+        if (k->type == SQL_TK_QIDENT && p[j] == '`' && j + 1 < n && p[j + 1] == '`') {
+            j++;
+        }
+    }
+    buf[o] = '\0';
+    return 0;
+}
+
+static const char *const alias_stop[] = {"ON",   "USING", "JOIN",   "INNER",   "CROSS",
+                                         "LEFT", "RIGHT", "OUTER",  "NATURAL", "STRAIGHT_JOIN",
+                                         "USE",  "FORCE", "IGNORE", NULL};
+
+/* Reads the table references of FROM at [i, e) (e: the end of the FROM clause). */
+static void read_from(ti_ctx *x, uint32_t i, uint32_t e)
+{
+    x->tabs_ok = 1;
+    int want = 1, pending_left = 0;
+    uint32_t saved_e = x->e;
+    x->e = e;
+    while (i < e) {
+        if (want) {
+            want = 0;
+            if (x->t[i].type == SQL_TK_LPAREN) {
+                x->tabs_ok = 0; /* a derived table or a parenthesised join */
+                i = skip_parens(x, i);
+                continue;
+            }
+            if (!name_tok(x, i) || x->ntabs >= SQL_TI_TABLES_MAX) {
+                x->tabs_ok = 0;
+                break;
+            }
+            char db[SQL_DB_MAX], name[SQL_DB_MAX];
+            if (i + 2 < e && x->t[i + 1].type == SQL_TK_DOT && name_tok(x, i + 2)) {
+                if (tok_name(x, i, db, sizeof(db)) != 0 ||
+                    tok_name(x, i + 2, name, sizeof(name)) != 0) {
+                    x->tabs_ok = 0;
+                    break;
+                }
+                i += 3;
+            } else {
+                if (!x->s->has_db || tok_name(x, i, name, sizeof(name)) != 0) {
+                    x->tabs_ok = 0;
+                    break;
+                }
+                memcpy(db, x->s->dbname, strlen(x->s->dbname) + 1);
+                i += 1;
+            }
+            const sql_cat_table *t =
+                x->s->schema != NULL ? sql_schema_table(x->s->schema, db, name) : NULL;
+            if (t == NULL) {
+                x->tabs_ok = 0;
+                break;
+            }
+            ti_tab *tb = &x->tabs[x->ntabs++];
+            memset(tb, 0, sizeof(*tb));
+            tb->t = t;
+            tb->outer = pending_left;
+            pending_left = 0;
+            if (is_kw(x, i, "AS")) {
+                i++;
+            }
+            if (name_tok(x, i) && !is_any(x, i, alias_stop)) {
+                const sql_token *a = &x->t[i];
+                tb->alias = x->src + (a->type == SQL_TK_QIDENT ? a->voff : a->off);
+                tb->alias_len = a->type == SQL_TK_QIDENT ? a->vlen : a->len;
+                i++;
+            }
+            continue;
+        }
+        const sql_token *k = &x->t[i];
+        if (k->type == SQL_TK_LPAREN) {
+            i = skip_parens(x, i);
+            continue;
+        }
+        if (k->type == SQL_TK_COMMA) {
+            want = 1;
+        } else if (is_kw(x, i, "LEFT")) {
+            pending_left = 1;
+        } else if (is_kw(x, i, "RIGHT")) {
+            for (uint32_t j = 0; j < x->ntabs; j++) {
+                x->tabs[j].outer = 1;
+            }
+        } else if (is_kw(x, i, "JOIN") || is_kw(x, i, "STRAIGHT_JOIN")) {
+            want = 1;
+        }
+        i++;
+    }
+    x->e = saved_e;
+}
+
+/* ---- column references ---- */
+
+static ti_val from_column(const ti_tab *tb, const sql_cat_col *col)
+{
+    sql_column c = sql_decl_col_meta(tb->t, col, NULL, 0);
+    ti_val v = ti_unknown;
+    v.type = c.type;
+    v.dec = c.decimals;
+    v.uns = (c.flags & SQL_FLAG_UNSIGNED) != 0;
+    v.nullable = (c.flags & SQL_FLAG_NOT_NULL) == 0 || tb->outer;
+    v.charset = c.charset;
+    v.flags = c.flags & (SQL_FLAG_BINARY | SQL_FLAG_BLOB | SQL_FLAG_UNSIGNED | SQL_FLAG_ZEROFILL |
+                         SQL_FLAG_ENUM | SQL_FLAG_SET | SQL_FLAG_NUM);
+    v.len = c.length;
+    switch (c.type) {
+    case SQL_TYPE_TINY:
+    case SQL_TYPE_SHORT:
+    case SQL_TYPE_LONG:
+    case SQL_TYPE_INT24:
+    case SQL_TYPE_LONGLONG:
+        v.cls = TI_INT;
+        break;
+    case SQL_TYPE_NEWDECIMAL:
+        v.cls = TI_DEC;
+        break;
+    case SQL_TYPE_FLOAT:
+    case SQL_TYPE_DOUBLE:
+        v.cls = TI_REAL;
+        break;
+    case SQL_TYPE_VAR_STRING:
+    case SQL_TYPE_STRING:
+    case SQL_TYPE_BLOB:
+    case SQL_TYPE_TINY_BLOB:
+    case SQL_TYPE_MEDIUM_BLOB:
+    case SQL_TYPE_LONG_BLOB:
+        if (c.flags & (SQL_FLAG_ENUM | SQL_FLAG_SET)) {
+            v.cls = TI_OTHER;
+            break;
+        }
+        v.cls = TI_STR;
+        if (c.charset != SQL_COLLATION_BINARY) {
+            v.len = c.length / 4;
+        }
+        break;
+    default:
+        v.cls = TI_OTHER;
+        break;
+    }
+    return v;
+}
+
+static int alias_is(const ti_tab *tb, const char *name)
+{
+    if (tb->alias != NULL) {
+        return strlen(name) == tb->alias_len && strncasecmp(tb->alias, name, tb->alias_len) == 0;
+    }
+    return strcasecmp(tb->t->name, name) == 0;
+}
+
+/* A column reference at x->i: `c`, `t.c` or `db.t.c`. */
+static ti_val column_ref(ti_ctx *x)
+{
+    uint32_t i = x->i;
+    char a[SQL_DB_MAX], b[SQL_DB_MAX], c[SQL_DB_MAX];
+    int parts = 1;
+    if (i + 2 < x->e && x->t[i + 1].type == SQL_TK_DOT && name_tok(x, i + 2)) {
+        parts = 2;
+        if (i + 4 < x->e && x->t[i + 3].type == SQL_TK_DOT && name_tok(x, i + 4)) {
+            parts = 3;
+        }
+    }
+    x->i += (uint32_t)(parts * 2 - 1);
+    if (!x->tabs_ok || tok_name(x, i, a, sizeof(a)) != 0 ||
+        (parts > 1 && tok_name(x, i + 2, b, sizeof(b)) != 0) ||
+        (parts > 2 && tok_name(x, i + 4, c, sizeof(c)) != 0)) {
+        return ti_unknown;
+    }
+    const char *tname = parts == 1 ? NULL : parts == 2 ? a : b;
+    const char *cname = parts == 1 ? a : parts == 2 ? b : c;
+    for (uint32_t k = 0; k < x->ntabs; k++) {
+        const ti_tab *tb = &x->tabs[k];
+        if (tname != NULL && !alias_is(tb, tname)) {
+            continue;
+        }
+        const sql_cat_col *col = sql_table_col(tb->t, cname);
+        if (col != NULL) {
+            return from_column(tb, col);
+        }
+    }
+    return ti_unknown;
+}
+
+/* ---- expressions ---- */
+
+static ti_val expr(ti_ctx *x, int min_prec);
+
+static int numeric(const ti_val *v)
+{
+    return v->cls == TI_INT || v->cls == TI_DEC || v->cls == TI_REAL || v->cls == TI_STR;
+}
+
+/* Arithmetic of MySQL's Item_num_op subclasses. op: + - * / D(iv) %(mod). */
+static ti_val arith(char op, const ti_val *a, const ti_val *b)
+{
+    if (!numeric(a) || !numeric(b)) {
+        return ti_unknown;
+    }
+    int nullable = a->nullable || b->nullable;
+    if (op == 'D') {
+        if (a->cls == TI_STR || b->cls == TI_STR || a->cls == TI_REAL || b->cls == TI_REAL) {
+            return ti_unknown;
+        }
+        uint32_t len = a->len;
+        if (a->cls == TI_DEC && a->dec > 0) {
+            len = len > (uint32_t)a->dec + 1 ? len - a->dec - 1 : 1;
+        }
+        ti_val v = make_int(len, a->uns || b->uns, 1);
+        v.act = SQL_TI_ACT_TRUNC;
+        return v;
+    }
+    if (a->cls == TI_REAL || b->cls == TI_REAL || a->cls == TI_STR || b->cls == TI_STR) {
+        return make_real(nullable || op == '/' || op == '%');
+    }
+    int is_int = a->cls == TI_INT && b->cls == TI_INT && op != '/';
+    uint32_t da = a->cls == TI_DEC ? a->dec : 0, db = b->cls == TI_DEC ? b->dec : 0;
+    uint32_t prec, dec;
+    switch (op) {
+    case '+':
+    case '-':
+        dec = max_u(da, db);
+        prec = max_u(int_part(a), int_part(b)) + 1 + dec;
+        break;
+    case '*':
+        dec = da + db;
+        prec = prec_of(a) + prec_of(b);
+        break;
+    case '/':
+        dec = da + TI_DIV_INCREMENT;
+        prec = prec_of(a) + db + TI_DIV_INCREMENT;
+        return make_dec(prec, dec, a->uns && b->uns, 1);
+    default: /* % */
+        dec = max_u(da, db);
+        prec = max_u(prec_of(a), prec_of(b));
+        if (is_int) {
+            return make_int(prec + (a->uns ? 0 : 1), a->uns, 1);
+        }
+        return make_dec(prec, dec, a->uns, 1);
+    }
+    if (is_int) {
+        int uns = a->uns || b->uns;
+        ti_val v = make_int(min_u(prec, 20) + (uns ? 0 : 1), uns, nullable);
+        v.act = uns ? SQL_TI_ACT_NONE : SQL_TI_ACT_INTCHECK;
+        return v;
+    }
+    return make_dec(prec, dec, a->uns && b->uns, nullable);
+}
+
+static ti_val literal_decimal(const ti_ctx *x, const sql_token *k)
+{
+    const char *p = x->src + k->off;
+    uint32_t intg = 0, frac = 0, j = 0;
+    while (j < k->len && p[j] == '0') {
+        j++;
+    }
+    for (; j < k->len && p[j] != '.'; j++) {
+        intg++;
+    }
+    if (j < k->len) {
+        frac = k->len - j - 1;
+    }
+    if (intg == 0) {
+        intg = 1;
+    }
+    ti_val v = make_dec(intg + frac, frac, 0, 0);
+    if (intg + frac > TI_DEC_PREC_MAX) {
+        return make_real(0); /* MySQL reads longer literals as doubles */
+    }
+    return v;
+}
+
+static const char *const str_same_len[] = {"UPPER", "LOWER", "UCASE",   "LCASE", "TRIM",
+                                           "LTRIM", "RTRIM", "REVERSE", NULL};
+static const char *const int_funcs[] = {"LENGTH",       "CHAR_LENGTH", "CHARACTER_LENGTH",
+                                        "OCTET_LENGTH", "BIT_LENGTH",  "LOCATE",
+                                        "INSTR",        "POSITION",    "ASCII",
+                                        "ORD",          "FIND_IN_SET", NULL};
+
+/* The arguments of a call at x->i (the opening parenthesis). Fills up to cap values; returns the
+ * count, or -1 when they do not parse. */
+static int call_args(ti_ctx *x, ti_val *args, int cap, int *distinct)
+{
+    uint32_t close = skip_parens(x, x->i);
+    if (close > x->e || x->t[close - 1].type != SQL_TK_RPAREN) {
+        return -1;
+    }
+    uint32_t saved_e = x->e;
+    x->e = close - 1;
+    x->i++;
+    int n = 0;
+    *distinct = 0;
+    if (is_kw(x, x->i, "DISTINCT") || is_kw(x, x->i, "ALL")) {
+        *distinct = is_kw(x, x->i, "DISTINCT");
+        x->i++;
+    }
+    while (x->i < x->e) {
+        ti_val v = expr(x, 0);
+        if (n < cap) {
+            args[n] = v;
+        }
+        n++;
+        if (x->i < x->e && x->t[x->i].type == SQL_TK_COMMA) {
+            x->i++;
+            if (x->i >= x->e) {
+                n = -1;
+                break;
+            }
+        } else if (x->i < x->e) {
+            n = -1;
+            break;
+        }
+    }
+    x->e = saved_e;
+    x->i = close;
+    return n;
+}
+
+static ti_val func_call(ti_ctx *x, uint32_t name)
+{
+    if (is_kw(x, name, "COUNT") && x->i + 2 < x->e && is_op(x, x->i + 1, "*") &&
+        x->t[x->i + 2].type == SQL_TK_RPAREN) {
+        x->i += 3;
+        return make_int(21, 0, 0);
+    }
+    if (is_kw(x, name, "CAST") || is_kw(x, name, "CONVERT")) {
+        x->i = skip_parens(x, x->i);
+        return ti_unknown;
+    }
+    ti_val args[8];
+    int distinct = 0;
+    int n = call_args(x, args, 8, &distinct);
+    if (n < 0) {
+        return ti_unknown;
+    }
+    int nullable = 0;
+    for (int k = 0; k < n && k < 8; k++) {
+        nullable |= args[k].nullable || args[k].cls == TI_NULL;
+    }
+    if (is_kw(x, name, "COUNT") && n == 1) {
+        return make_int(21, 0, 0);
+    }
+    if ((is_kw(x, name, "SUM") || is_kw(x, name, "AVG")) && n == 1) {
+        const ti_val *a = &args[0];
+        int avg = is_kw(x, name, "AVG");
+        if (a->cls == TI_INT || a->cls == TI_DEC) {
+            uint32_t dec = a->cls == TI_DEC ? a->dec : 0;
+            if (avg) {
+                return make_dec(prec_of(a) + TI_DIV_INCREMENT, dec + TI_DIV_INCREMENT, a->uns, 1);
+            }
+            return make_dec(prec_of(a) + TI_LONGLONG_DIGITS, dec, a->uns, 1);
+        }
+        if (a->cls == TI_REAL || a->cls == TI_STR) {
+            return make_real(1);
+        }
+        return ti_unknown;
+    }
+    if ((is_kw(x, name, "MIN") || is_kw(x, name, "MAX")) && n == 1) {
+        ti_val v = args[0];
+        if (v.cls != TI_INT && v.cls != TI_DEC && v.cls != TI_REAL && v.cls != TI_STR) {
+            return ti_unknown;
+        }
+        v.nullable = 1;
+        v.act = v.cls == TI_DEC ? SQL_TI_ACT_DECIMAL : SQL_TI_ACT_NONE;
+        return v;
+    }
+    if (is_kw(x, name, "CONCAT") && n >= 1 && n <= 8) {
+        uint32_t len = 0;
+        int binary = 0;
+        for (int k = 0; k < n; k++) {
+            if (args[k].cls == TI_UNKNOWN || args[k].cls == TI_OTHER) {
+                return ti_unknown;
+            }
+            binary |= args[k].cls == TI_STR && args[k].charset == SQL_COLLATION_BINARY;
+            len += char_len(&args[k]);
+        }
+        return make_str(x, len, binary, nullable);
+    }
+    if (is_kw(x, name, "ABS") && n == 1 &&
+        (args[0].cls == TI_INT || args[0].cls == TI_DEC || args[0].cls == TI_REAL)) {
+        ti_val v = args[0];
+        v.flags = 0;
+        v.act = v.cls == TI_DEC ? SQL_TI_ACT_DECIMAL : SQL_TI_ACT_NONE;
+        if (v.cls == TI_INT) {
+            v.type = SQL_TYPE_LONGLONG;
+        }
+        return v;
+    }
+    if (is_any(x, name, str_same_len) && n == 1 && args[0].cls == TI_STR) {
+        return make_str(x, args[0].len, args[0].charset == SQL_COLLATION_BINARY, nullable);
+    }
+    if (is_any(x, name, int_funcs) && n >= 1 && args[0].cls != TI_UNKNOWN) {
+        return make_int(10, 0, nullable);
+    }
+    return ti_unknown;
+}
+
+static ti_val primary(ti_ctx *x)
+{
+    if (x->i >= x->e) {
+        return ti_unknown;
+    }
+    const sql_token *k = &x->t[x->i];
+    switch (k->type) {
+    case SQL_TK_INT: {
+        x->i++;
+        ti_val v = make_int(k->len, 0, 0);
+        v.intlit = 1;
+        if (k->len > 19 ||
+            (k->len == 19 && memcmp(x->src + k->off, "9223372036854775807", 19) > 0)) {
+            if (k->len > 20 ||
+                (k->len == 20 && memcmp(x->src + k->off, "18446744073709551615", 20) > 0)) {
+                return make_dec(k->len, 0, 0, 0);
+            }
+            v.uns = 1; /* MySQL reads it as BIGINT UNSIGNED */
+        }
+        return v;
+    }
+    case SQL_TK_DECIMAL:
+        x->i++;
+        return literal_decimal(x, k);
+    case SQL_TK_FLOAT: {
+        x->i++;
+        ti_val v = make_real(0);
+        v.len = k->len;
+        return v;
+    }
+    case SQL_TK_STRING: {
+        uint32_t chars = 0;
+        while (x->i < x->e && x->t[x->i].type == SQL_TK_STRING) {
+            const sql_token *q = &x->t[x->i];
+            const unsigned char *p = (const unsigned char *)x->src + q->voff;
+            for (uint32_t j = 0; j < q->vlen; j++) {
+                chars += (p[j] & 0xc0) != 0x80;
+            }
+            x->i++;
+        }
+        /* escapes count once too many: a close upper bound is what MySQL's length is */
+        return make_str(x, chars, 0, 0);
+    }
+    case SQL_TK_LPAREN: {
+        if (is_kw(x, x->i + 1, "SELECT") || is_kw(x, x->i + 1, "WITH")) {
+            x->i = skip_parens(x, x->i);
+            return ti_unknown;
+        }
+        uint32_t close = skip_parens(x, x->i);
+        uint32_t saved_e = x->e;
+        x->e = close - 1;
+        x->i++;
+        ti_val v = expr(x, 0);
+        int ok = x->i == x->e;
+        x->e = saved_e;
+        x->i = close;
+        return ok ? v : ti_unknown;
+    }
+    case SQL_TK_IDENT:
+    case SQL_TK_QIDENT: {
+        if (k->type == SQL_TK_IDENT) {
+            if (sql_tok_is(x->src, k, "NULL")) {
+                x->i++;
+                ti_val v = ti_unknown;
+                v.cls = TI_NULL;
+                return v;
+            }
+            if (sql_tok_is(x->src, k, "TRUE") || sql_tok_is(x->src, k, "FALSE")) {
+                x->i++;
+                ti_val v = make_int(1, 0, 0);
+                v.intlit = 1;
+                return v;
+            }
+            if (x->i + 1 < x->e && x->t[x->i + 1].type == SQL_TK_LPAREN) {
+                uint32_t name = x->i;
+                x->i++;
+                return func_call(x, name);
+            }
+            if (sql_tok_is(x->src, k, "CASE") || sql_tok_is(x->src, k, "INTERVAL") ||
+                sql_tok_is(x->src, k, "EXISTS")) {
+                x->i = x->e; /* not typed: the item stays uninferred */
+                return ti_unknown;
+            }
+        }
+        return column_ref(x);
+    }
+    default:
+        x->i = x->e;
+        return ti_unknown;
+    }
+}
+
+static ti_val unary(ti_ctx *x)
+{
+    if (x->depth > SQL_TR_DEPTH_MAX) {
+        x->i = x->e;
+        return ti_unknown;
+    }
+    if (is_op(x, x->i, "-") || is_op(x, x->i, "+")) {
+        int minus = is_op(x, x->i, "-");
+        x->i++;
+        x->depth++;
+        ti_val v = unary(x);
+        x->depth--;
+        if (!minus) {
+            return v;
+        }
+        if (v.cls == TI_INT) {
+            if (v.intlit && !v.neg) {
+                v.neg = 1;
+                v.len++;
+                v.uns = 0;
+                return v;
+            }
+            ti_val r = make_int(v.len + 1, 0, v.nullable);
+            r.act = SQL_TI_ACT_INTCHECK;
+            return r;
+        }
+        if (v.cls == TI_DEC) {
+            return make_dec(prec_of(&v), v.dec, 0, v.nullable);
+        }
+        if (v.cls == TI_REAL) {
+            v.flags = 0;
+            return v;
+        }
+        return ti_unknown;
+    }
+    if (is_op(x, x->i, "~")) {
+        x->i++;
+        x->depth++;
+        ti_val v = unary(x);
+        x->depth--;
+        return v.cls == TI_UNKNOWN ? v : make_int(21, 1, v.nullable);
+    }
+    if (is_op(x, x->i, "!") || is_kw(x, x->i, "NOT")) {
+        x->i++;
+        x->depth++;
+        ti_val v = expr(x, 5);
+        x->depth--;
+        return v.cls == TI_UNKNOWN ? v : make_int(1, 0, v.nullable || v.cls == TI_NULL);
+    }
+    if (is_kw(x, x->i, "BINARY")) {
+        x->i++;
+        ti_val v = unary(x);
+        if (v.cls == TI_STR) {
+            v.charset = SQL_COLLATION_BINARY;
+            return v;
+        }
+        return ti_unknown;
+    }
+    return primary(x);
+}
+
+/* Binary operator at x->i: its precedence (higher binds tighter) and a code; 0 when none. */
+static int binop(ti_ctx *x, char *code, uint32_t *ntok)
+{
+    *ntok = 1;
+    if (x->i >= x->e) {
+        return 0;
+    }
+    const sql_token *k = &x->t[x->i];
+    if (k->type == SQL_TK_OP) {
+        const char *p = x->src + k->off;
+        if (k->len == 1) {
+            switch (p[0]) {
+            case '+':
+            case '-':
+                *code = p[0];
+                return 9;
+            case '*':
+            case '/':
+            case '%':
+                *code = p[0];
+                return 10;
+            case '^':
+                *code = 'b';
+                return 11;
+            case '|':
+                *code = 'b';
+                return 6;
+            case '&':
+                *code = 'b';
+                return 7;
+            case '=':
+            case '<':
+            case '>':
+                *code = 'c';
+                return 5;
+            default:
+                return 0;
+            }
+        }
+        if ((k->len == 2 && (memcmp(p, "<<", 2) == 0 || memcmp(p, ">>", 2) == 0))) {
+            *code = 'b';
+            return 8;
+        }
+        if ((k->len == 2 && (memcmp(p, "<=", 2) == 0 || memcmp(p, ">=", 2) == 0 ||
+                             memcmp(p, "<>", 2) == 0 || memcmp(p, "!=", 2) == 0)) ||
+            (k->len == 3 && memcmp(p, "<=>", 3) == 0)) {
+            *code = k->len == 3 ? 'n' : 'c';
+            return 5;
+        }
+        if (k->len == 2 && memcmp(p, "&&", 2) == 0) {
+            *code = 'l';
+            return 3;
+        }
+        if (k->len == 2 && memcmp(p, "||", 2) == 0) {
+            if (x->s->mode & SQL_MODE_PIPES_AS_CONCAT) {
+                return 0;
+            }
+            *code = 'l';
+            return 1;
+        }
+        return 0;
+    }
+    if (is_kw(x, x->i, "DIV")) {
+        *code = 'D';
+        return 10;
+    }
+    if (is_kw(x, x->i, "MOD")) {
+        *code = '%';
+        return 10;
+    }
+    if (is_kw(x, x->i, "AND")) {
+        *code = 'l';
+        return 3;
+    }
+    if (is_kw(x, x->i, "XOR")) {
+        *code = 'l';
+        return 2;
+    }
+    if (is_kw(x, x->i, "OR")) {
+        *code = 'l';
+        return 1;
+    }
+    if (is_kw(x, x->i, "LIKE") || is_kw(x, x->i, "REGEXP") || is_kw(x, x->i, "RLIKE")) {
+        *code = 'c';
+        return 5;
+    }
+    return 0;
+}
+
+static ti_val expr(ti_ctx *x, int min_prec)
+{
+    x->depth++;
+    ti_val a = unary(x);
+    for (;;) {
+        char code = 0;
+        uint32_t ntok;
+        /* postfix forms of the comparison level: IS [NOT] …, [NOT] IN/BETWEEN/LIKE */
+        if (min_prec <= 5 && is_kw(x, x->i, "IS")) {
+            x->i++;
+            if (is_kw(x, x->i, "NOT")) {
+                x->i++;
+            }
+            if (is_kw(x, x->i, "NULL") || is_kw(x, x->i, "TRUE") || is_kw(x, x->i, "FALSE") ||
+                is_kw(x, x->i, "UNKNOWN")) {
+                x->i++;
+                a = a.cls == TI_UNKNOWN ? a : make_int(1, 0, 0);
+                continue;
+            }
+            x->i = x->e;
+            a = ti_unknown;
+            break;
+        }
+        if (min_prec <= 5 && (is_kw(x, x->i, "IN") || is_kw(x, x->i, "BETWEEN") ||
+                              (is_kw(x, x->i, "NOT") &&
+                               (is_kw(x, x->i + 1, "IN") || is_kw(x, x->i + 1, "BETWEEN") ||
+                                is_kw(x, x->i + 1, "LIKE") || is_kw(x, x->i + 1, "REGEXP"))))) {
+            /* typed as a comparison of unknown nullability: leave the item uninferred */
+            x->i = x->e;
+            a = ti_unknown;
+            break;
+        }
+        int p = binop(x, &code, &ntok);
+        if (p == 0 || p < min_prec) {
+            break;
+        }
+        x->i += ntok;
+        ti_val b = expr(x, p + 1);
+        if (a.cls == TI_UNKNOWN || b.cls == TI_UNKNOWN) {
+            a = ti_unknown;
+            continue;
+        }
+        switch (code) {
+        case 'c':
+        case 'l':
+            a = make_int(1, 0, a.nullable || b.nullable || a.cls == TI_NULL || b.cls == TI_NULL);
+            break;
+        case 'n':
+            a = make_int(1, 0, 0);
+            break;
+        case 'b':
+            a = make_int(21, 1, a.nullable || b.nullable || a.cls == TI_NULL || b.cls == TI_NULL);
+            break;
+        default:
+            if (a.cls == TI_NULL || b.cls == TI_NULL) {
+                a = ti_unknown;
+                break;
+            }
+            a = arith(code, &a, &b);
+            break;
+        }
+    }
+    x->depth--;
+    return a;
+}
+
+/* ---- the select list ---- */
+
+static const char *const select_mods[] = {
+    "ALL",           "DISTINCT",         "DISTINCTROW",         "HIGH_PRIORITY",
+    "STRAIGHT_JOIN", "SQL_SMALL_RESULT", "SQL_BIG_RESULT",      "SQL_BUFFER_RESULT",
+    "SQL_NO_CACHE",  "SQL_CACHE",        "SQL_CALC_FOUND_ROWS", NULL};
+
+/* Number of trailing tokens of item [b, e) that are its alias (`AS x`, `x`, `'x'`). */
+static uint32_t alias_tokens(const ti_ctx *x, uint32_t b, uint32_t e)
+{
+    if (e - b >= 2 && is_kw(x, e - 2, "AS")) {
+        return 2;
+    }
+    if (e - b >= 2) {
+        const sql_token *l = &x->t[e - 1], *p = &x->t[e - 2];
+        int word = l->type == SQL_TK_QIDENT ||
+                   (l->type == SQL_TK_STRING && p->type != SQL_TK_STRING) ||
+                   (l->type == SQL_TK_IDENT && !sql_tok_is(x->src, l, "NULL") &&
+                    !sql_tok_is(x->src, l, "TRUE") && !sql_tok_is(x->src, l, "FALSE") &&
+                    !sql_tok_is(x->src, l, "END") && !sql_tok_is(x->src, l, "UNKNOWN"));
+        int ends = p->type == SQL_TK_RPAREN || p->type == SQL_TK_INT || p->type == SQL_TK_DECIMAL ||
+                   p->type == SQL_TK_FLOAT || p->type == SQL_TK_STRING ||
+                   p->type == SQL_TK_QIDENT ||
+                   (p->type == SQL_TK_IDENT && !sql_tok_is(x->src, p, "AND") &&
+                    !sql_tok_is(x->src, p, "OR") && !sql_tok_is(x->src, p, "NOT") &&
+                    !sql_tok_is(x->src, p, "DIV") && !sql_tok_is(x->src, p, "MOD") &&
+                    !sql_tok_is(x->src, p, "IS") && !sql_tok_is(x->src, p, "XOR") &&
+                    !sql_tok_is(x->src, p, "BINARY") && !sql_tok_is(x->src, p, "LIKE"));
+        if (word && ends) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int plain_column(const ti_ctx *x, uint32_t b, uint32_t e)
+{
+    uint32_t n = e - b;
+    if (n != 1 && n != 3 && n != 5) {
+        return 0;
+    }
+    for (uint32_t i = b; i < e; i++) {
+        if ((i - b) % 2 == 0 ? !name_tok(x, i) : x->t[i].type != SQL_TK_DOT) {
+            return 0;
+        }
+    }
+    return !(n == 1 && x->t[b].type == SQL_TK_IDENT &&
+             (sql_tok_is(x->src, &x->t[b], "NULL") || sql_tok_is(x->src, &x->t[b], "TRUE") ||
+              sql_tok_is(x->src, &x->t[b], "FALSE")));
+}
+
+void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *tr)
+{
+    if (n < 2 || tr->nitems == 0 || t[0].type != SQL_TK_IDENT ||
+        !sql_tok_is(src, &t[0], "SELECT")) {
+        return;
+    }
+    ti_ctx x;
+    memset(&x, 0, sizeof(x));
+    x.s = s;
+    x.src = src;
+    x.t = t;
+    x.e = n;
+    uint32_t i = 1;
+    while (i < n && is_any(&x, i, select_mods)) {
+        i++;
+    }
+    /* items at depth 0 up to FROM or a clause keyword; FROM up to the next clause */
+    uint32_t list_b = i, list_e = n, from_b = 0, from_e = 0;
+    int depth = 0;
+    for (uint32_t j = i; j < n; j++) {
+        if (t[j].type == SQL_TK_LPAREN) {
+            depth++;
+        } else if (t[j].type == SQL_TK_RPAREN) {
+            depth--;
+        } else if (depth == 0 && t[j].type == SQL_TK_IDENT) {
+            if (is_kw(&x, j, "UNION") || is_kw(&x, j, "EXCEPT") || is_kw(&x, j, "INTERSECT")) {
+                return; /* the columns' types merge over the branches */
+            }
+            if (from_b == 0 && list_e == n && is_kw(&x, j, "FROM")) {
+                list_e = j;
+                from_b = j + 1;
+                from_e = n;
+            } else if (is_any(&x, j, clause_end)) {
+                if (list_e == n) {
+                    list_e = j;
+                }
+                if (from_b != 0 && from_e == n) {
+                    from_e = j;
+                }
+            }
+        } else if (t[j].type == SQL_TK_SEMI) {
+            return;
+        }
+    }
+    if (from_b != 0) {
+        read_from(&x, from_b, from_e);
+    } else {
+        x.tabs_ok = 1;
+    }
+    uint32_t item = 0, b = list_b;
+    depth = 0;
+    for (uint32_t j = list_b; j <= list_e; j++) {
+        if (j < list_e && t[j].type == SQL_TK_LPAREN) {
+            depth++;
+            continue;
+        }
+        if (j < list_e && t[j].type == SQL_TK_RPAREN) {
+            depth--;
+            continue;
+        }
+        if (j < list_e && !(depth == 0 && t[j].type == SQL_TK_COMMA)) {
+            continue;
+        }
+        if (item >= tr->nitems) {
+            return; /* the translator split the list otherwise: trust neither */
+        }
+        sql_tr_item *it = &tr->items[item++];
+        x.e = n;
+        uint32_t e = j - alias_tokens(&x, b, j);
+        if (e > b && !plain_column(&x, b, e) && !it->strong) {
+            x.i = b;
+            x.e = e;
+            x.depth = 0;
+            ti_val v = expr(&x, 0);
+            if (x.i == e && v.cls != TI_UNKNOWN && v.cls != TI_OTHER && v.cls != TI_NULL &&
+                v.type != 0) {
+                it->ti_type = v.type;
+                it->ti_decimals = v.dec;
+                it->ti_act = v.act;
+                it->ti_length = v.cls == TI_STR && v.charset != SQL_COLLATION_BINARY
+                                    ? (v.len > 0x3fffffffu ? 0xffffffffu : v.len * 4)
+                                    : v.len;
+                it->ti_charset = v.charset;
+                uint16_t f = v.flags & (SQL_FLAG_BLOB | SQL_FLAG_ZEROFILL);
+                if (!v.nullable) {
+                    f |= SQL_FLAG_NOT_NULL;
+                }
+                if (v.uns && v.cls != TI_STR) {
+                    f |= SQL_FLAG_UNSIGNED;
+                }
+                if (v.charset == SQL_COLLATION_BINARY) {
+                    f |= SQL_FLAG_BINARY;
+                }
+                it->ti_flags = f;
+            }
+        }
+        b = j + 1;
+    }
+}
+
+void sql_ti_describe(const sql_tr_item *it, sql_column *c)
+{
+    c->type = it->ti_type;
+    c->decimals = it->ti_decimals;
+    c->length = it->ti_length;
+    c->flags = it->ti_flags;
+    c->charset = it->ti_charset;
+}
