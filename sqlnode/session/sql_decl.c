@@ -398,5 +398,8 @@ sql_column sql_decl_col_meta(const sql_cat_table *t, const sql_cat_col *col, con
     if (col->auto_inc) {
         d.flags |= SQL_FLAG_AUTO_INCREMENT;
     }
+    if (d.type == SQL_TYPE_TIMESTAMP) {
+        d.flags |= SQL_FLAG_UNSIGNED; /* MySQL's Field_timestamp sets it (Connector/J: unsigned) */
+    }
     return d;
 }

@@ -582,7 +582,8 @@ static ti_val func_call(ti_ctx *x, uint32_t name)
             binary |= args[k].cls == TI_STR && args[k].charset == SQL_COLLATION_BINARY;
             len += char_len(&args[k]);
         }
-        return make_str(x, len, binary, nullable);
+        /* NULL also when the result would exceed max_allowed_packet: always nullable */
+        return make_str(x, len, binary, 1);
     }
     if (is_kw(x, name, "ABS") && n == 1 &&
         (args[0].cls == TI_INT || args[0].cls == TI_DEC || args[0].cls == TI_REAL)) {
@@ -722,7 +723,9 @@ static ti_val unary(ti_ctx *x)
             return r;
         }
         if (v.cls == TI_DEC) {
-            return make_dec(prec_of(&v), v.dec, 0, v.nullable);
+            ti_val r = make_dec(prec_of(&v), v.dec, 0, v.nullable);
+            r.len = v.len + 1; /* Item_func_neg: one more for the sign */
+            return r;
         }
         if (v.cls == TI_REAL) {
             v.flags = 0;
