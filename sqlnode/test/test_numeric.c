@@ -1,0 +1,240 @@
+/* Unit tests for MySQL's numeric semantics in the session (sql_numeric.h): DECIMAL printing at a
+ * scale, exact SUM/AVG (values and storage classes), `/` and DECIMAL arithmetic with their
+ * result metadata, 1690 for BIGINT overflow — on a session without a cluster. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cm_err.h"
+#include "sql_my_const.h"
+#include "sql_numeric.h"
+#include "sql_session.h"
+#include "sql_test_sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fixture {
+    sql_sysvars globals;
+    sql_sess_env env;
+    sql_sess *s;
+    test_sink sink;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    cm_err err;
+    assert_int_equal(sql_sysvars_init(&f->globals, &err), 0);
+    f->env.globals = &f->globals;
+    f->env.user = f;
+    f->env.stmt_cache_size = 8;
+    assert_int_equal(sql_sess_create(&f->env, 7, &f->s, &err), 0);
+    assert_int_equal(sql_sess_login(f->s, "root", "127.0.0.1:5555", NULL, 46, 0, &err), 0);
+    ts_init(&f->sink);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sql_sess_free(f->s);
+    sql_sysvars_fini(&f->globals);
+    cm_buf_fini(&f->sink.out);
+    free(f);
+    return 0;
+}
+
+static int q(fixture *f, const char *sql)
+{
+    cm_buf_reset(&f->sink.out);
+    cm_err err;
+    cm_err_clear(&err);
+    int rc = sql_sess_query(f->s, sql, strlen(sql), &f->sink.sink, &err);
+    if (rc != 0) {
+        cm_buf_printf(&f->sink.out, "error %d %s\n", cm_err_mysql_errno(rc), err.msg);
+        return cm_err_mysql_errno(rc);
+    }
+    return 0;
+}
+
+static const char *first_row(fixture *f)
+{
+    static char buf[1024];
+    const char *t = ts_text(&f->sink);
+    const char *r = strstr(t, "row ");
+    if (r == NULL) {
+        return "<no row>";
+    }
+    r += 4;
+    size_t n = strcspn(r, "\n");
+    if (n >= sizeof(buf)) {
+        n = sizeof(buf) - 1;
+    }
+    memcpy(buf, r, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void check_value(fixture *f, const char *sql, const char *want)
+{
+    int rc = q(f, sql);
+    if (rc != 0) {
+        fail_msg("%s: %s", sql, ts_text(&f->sink));
+    }
+    if (strcmp(first_row(f), want) != 0) {
+        fail_msg("%s: got '%s' want '%s'", sql, first_row(f), want);
+    }
+}
+
+/* Column i of the last result: type, length, decimals, flags. */
+static void check_col(fixture *f, int i, uint8_t type, uint32_t length, uint8_t decimals,
+                      uint16_t flags)
+{
+    assert_true(i < f->sink.ncols);
+    const sql_column *c = &f->sink.cols[i];
+    if (c->type != type || c->length != length || c->decimals != decimals || c->flags != flags) {
+        fail_msg("column %d (%.*s): type %u len %u dec %u flags %u, want %u %u %u %u", i,
+                 (int)c->name_len, c->name, c->type, c->length, c->decimals, c->flags, type, length,
+                 decimals, flags);
+    }
+}
+
+static void test_format_decimal(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        int dec;
+        const char *want;
+    } cases[] = {
+        {0.5, 4, "0.5000"},
+        {1.0 / 3, 4, "0.3333"},
+        {2.0 / 3, 4, "0.6667"},
+        {0.03125, 4, "0.0313"}, /* half away from zero, not the binary value's even rounding */
+        {-0.03125, 4, "-0.0313"},
+        {0.1 + 0.2, 1, "0.3"},
+        {1.15 * 1.15, 4, "1.3225"},
+        {100.0, 2, "100.00"},
+        {0.0, 2, "0.00"},
+        {-0.0001, 2, "0.00"}, /* no "-0.00" */
+        {0.00005, 4, "0.0001"},
+        {0.000049, 4, "0.0000"},
+        {9.9999, 2, "10.00"},
+        {-9.995, 2, "-10.00"},
+        {12345678901.25, 2, "12345678901.25"},
+        {7.0, 0, "7"},
+        {2.5, 0, "3"},
+        {1e20, 2, "100000000000000000000.00"},
+        {123.456, 30, "123.456000000000000000000000000000"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[SQL_NUM_TEXT_MAX];
+        int n = sql_num_format_decimal(cases[i].d, cases[i].dec, buf, sizeof(buf));
+        if (strcmp(buf, cases[i].want) != 0 || n != (int)strlen(cases[i].want)) {
+            fail_msg("case %zu: %.17g at %d: got '%s' want '%s'", i, cases[i].d, cases[i].dec, buf,
+                     cases[i].want);
+        }
+    }
+}
+
+/* SUM/AVG values and the storage class SQLite gets (a number whenever one holds the value). */
+static void test_sum_avg(void **state)
+{
+    fixture *f = *state;
+    /* DECIMAL columns reach SQLite as exact text: a CTE of texts stands for one here */
+    check_value(f,
+                "WITH t(d) AS (VALUES ('62.50'), ('62.50'), (NULL)) SELECT typeof(SUM(d)), "
+                "SUM(d) = 125, typeof(AVG(d)), AVG(d) = 62.5 FROM t",
+                "real|1|real|1");
+    check_value(f,
+                "WITH t(d) AS (VALUES ('0.1'), ('0.2'), ('-0.35')) SELECT SUM(d) = -0.05, "
+                "AVG(d) = -0.016667 FROM t",
+                "1|1");
+    /* beyond 15 significant digits the exact text is kept */
+    check_value(f,
+                "WITH t(d) AS (VALUES ('99999999999999999999.99'), ('0.01')) SELECT SUM(d), "
+                "typeof(SUM(d)) FROM t",
+                "100000000000000000000.00|text");
+    /* integers: exact, beyond BIGINT too */
+    check_value(f, "WITH t(k) AS (VALUES (1), (2), (3), (4)) SELECT SUM(k), typeof(SUM(k)) FROM t",
+                "10|integer");
+    check_value(f,
+                "WITH t(k) AS (VALUES (9223372036854775807), (9223372036854775807), (2))"
+                " SELECT SUM(k), AVG(k) FROM t",
+                "18446744073709551616|6148914691236517205.3333");
+    check_value(f, "WITH t(k) AS (VALUES (-9223372036854775807 - 1), (-1)) SELECT SUM(k) FROM t",
+                "-9223372036854775809");
+    /* AVG rounds half up at scale + 4 */
+    check_value(f, "WITH t(d) AS (VALUES ('2'), ('0'), ('0')) SELECT AVG(d) = 0.6667 FROM t", "1");
+    check_value(f, "WITH t(d) AS (VALUES ('0.00005'), ('0')) SELECT AVG(d) = 0.000025 FROM t", "1");
+    /* doubles stay doubles */
+    check_value(f, "WITH t(x) AS (VALUES (1.5), (2.25)) SELECT SUM(x), AVG(x) FROM t",
+                "3.75|1.875");
+    /* no rows, only NULLs */
+    check_value(f, "WITH t(x) AS (VALUES (NULL)) SELECT SUM(x), AVG(x) FROM t", "\\N|\\N");
+    /* ORDER BY and comparisons see numbers, not texts ('100.00' < '99.50' as text) */
+    check_value(f,
+                "WITH t(g, d) AS (VALUES (1, '99.50'), (2, '60.00'), (2, '40.00')) SELECT "
+                "group_concat(g) FROM (SELECT g, SUM(d) s FROM t GROUP BY g HAVING SUM(d) > 99 "
+                "ORDER BY s)",
+                "1,2");
+    /* as a window function */
+    check_value(f,
+                "WITH t(i, d) AS (VALUES (1, '1.10'), (2, '2.20'), (3, '3.30'))"
+                " SELECT group_concat(s, ',') FROM (SELECT SUM(d) OVER (ORDER BY i ROWS 1"
+                " PRECEDING) AS s FROM t)",
+                "1.1,3.3,5.5");
+}
+
+static void test_division_and_metadata(void **state)
+{
+    fixture *f = *state;
+    check_value(f, "SELECT 1/2, 1/3, 10/4, 1.5/3, 1/0", "0.5000|0.3333|2.5000|0.50000|\\N");
+    check_col(f, 0, SQL_TYPE_NEWDECIMAL, 7, 4, SQL_FLAG_BINARY);
+    check_col(f, 2, SQL_TYPE_NEWDECIMAL, 8, 4, SQL_FLAG_BINARY);
+    check_col(f, 3, SQL_TYPE_NEWDECIMAL, 8, 5, SQL_FLAG_BINARY);
+    check_value(f, "SELECT 0.1 + 0.2, 1.10 * 2, 0.1, -1.5", "0.3|2.20|0.1|-1.5");
+    check_col(f, 0, SQL_TYPE_NEWDECIMAL, 5, 1, SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
+    check_col(f, 1, SQL_TYPE_NEWDECIMAL, 6, 2, SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
+    check_col(f, 2, SQL_TYPE_NEWDECIMAL, 4, 1, SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
+    check_value(f, "SELECT 1 + 1, 5 DIV 2, 5 MOD 2, 1e0 + 1, 'abc', CONCAT('ab', 1)",
+                "2|2|1|2|abc|ab1");
+    check_col(f, 0, SQL_TYPE_LONGLONG, 3, 0, SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
+    check_col(f, 1, SQL_TYPE_LONGLONG, 1, 0, SQL_FLAG_BINARY);
+    check_col(f, 2, SQL_TYPE_LONGLONG, 2, 0, SQL_FLAG_BINARY);
+    check_col(f, 3, SQL_TYPE_DOUBLE, 23, SQL_DECIMALS_NOT_FIXED,
+              SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
+    check_col(f, 4, SQL_TYPE_VAR_STRING, 12, SQL_DECIMALS_NOT_FIXED, SQL_FLAG_NOT_NULL);
+    check_col(f, 5, SQL_TYPE_VAR_STRING, 12, SQL_DECIMALS_NOT_FIXED, 0);
+    /* an alias does not change the type; COUNT is BIGINT NOT NULL */
+    check_value(f, "SELECT 1/4 AS q, COUNT(*) FROM (SELECT 1)", "0.2500|1");
+    check_col(f, 0, SQL_TYPE_NEWDECIMAL, 7, 4, SQL_FLAG_BINARY);
+    check_col(f, 1, SQL_TYPE_LONGLONG, 21, 0, SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
+    /* 2.5 DIV 1 is an integer */
+    check_value(f, "SELECT 2.5 DIV 1", "2");
+}
+
+static void test_bigint_overflow(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(q(f, "SELECT 9223372036854775807 + 1"), 1690);
+    assert_int_equal(q(f, "SELECT -9223372036854775807 - 2"), 1690);
+    assert_int_equal(q(f, "SELECT 4611686018427387904 * 2"), 1690);
+    check_value(f, "SELECT 9223372036854775806 + 1", "9223372036854775807");
+    check_value(f, "SELECT -9223372036854775807 - 1", "-9223372036854775808");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_decimal),
+        cmocka_unit_test_setup_teardown(test_sum_avg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_division_and_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bigint_overflow, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
