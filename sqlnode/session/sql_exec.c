@@ -580,7 +580,7 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             if (!discard && ncols > 0) {
                 row_values(st, s->vals, ncols);
                 if (numbuf != NULL) {
-                    rc = sql_num_fix_row(items, nitems, s->cols, s->vals, ncols, numbuf, err);
+                    rc = sql_num_fix_row(s, items, nitems, s->cols, s->vals, ncols, numbuf, err);
                 }
                 if (rc == 0) {
                     rc = sink->row(sink, s->vals, ncols);

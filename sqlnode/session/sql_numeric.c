@@ -442,15 +442,21 @@ int sql_num_row_needs(const sql_tr_item *items, uint32_t nitems, int ncols)
     return 0;
 }
 
-int sql_num_fix_row(const sql_tr_item *items, uint32_t nitems, const sql_column *cols, sql_value *v,
-                    int ncols, char *buf, cm_err *err)
+int sql_num_fix_row(sql_sess *s, const sql_tr_item *items, uint32_t nitems, const sql_column *cols,
+                    sql_value *v, int ncols, char *buf, cm_err *err)
 {
     for (int i = 0; i < ncols && (uint32_t)i < nitems; i++) {
         const sql_tr_item *it = &items[i];
         if (it->ti_type == 0) {
             continue;
         }
-        switch (it->ti_act) {
+        if (v[i].type == SQL_V_NULL) {
+            if (it->ti_act & SQL_TI_ACT_DIVZERO) {
+                sql_diag_add(s, SQL_DIAG_WARNING, 1365, "Division by 0");
+            }
+            continue;
+        }
+        switch (it->ti_act & SQL_TI_ACT_MASK) {
         case SQL_TI_ACT_DECIMAL: {
             char *p = buf + (size_t)i * SQL_NUM_TEXT_MAX;
             int n;

@@ -17,10 +17,15 @@
 /* What the row path does with a column's values (sql_tr_item.ti_act). */
 enum {
     SQL_TI_ACT_NONE = 0,
-    SQL_TI_ACT_DECIMAL = 1, /* DECIMAL: a REAL/INTEGER value is printed at ti_decimals */
-    SQL_TI_ACT_INTCHECK =
-        2,                /* signed integer arithmetic: a REAL value is SQLite's overflow (1690) */
-    SQL_TI_ACT_TRUNC = 3, /* DIV: a REAL value is truncated to an integer */
+    /* DECIMAL: a REAL/INTEGER value is printed at ti_decimals */
+    SQL_TI_ACT_DECIMAL = 1,
+    /* signed integer arithmetic: a REAL value is SQLite's overflow (1690) */
+    SQL_TI_ACT_INTCHECK = 2,
+    /* DIV: a REAL value is truncated to an integer */
+    SQL_TI_ACT_TRUNC = 3,
+    SQL_TI_ACT_MASK = 0x0f,
+    /* flag: the value can be NULL only through a division by zero (warning 1365) */
+    SQL_TI_ACT_DIVZERO = 0x10,
 };
 
 /* Most tables of one FROM clause the inference resolves columns against (more: none resolved). */
@@ -39,9 +44,10 @@ int sql_num_register(sql_sess *s);
 /* Whether any column of a result needs sql_num_fix_row. */
 int sql_num_row_needs(const sql_tr_item *items, uint32_t nitems, int ncols);
 /* Rewrites the values of one row as the items ask: DECIMAL values as text at their scale
- * (into buf: ncols * SQL_NUM_TEXT_MAX bytes). Returns 0 or CM_E_BIGINT_RANGE (1690). */
-int sql_num_fix_row(const sql_tr_item *items, uint32_t nitems, const sql_column *cols, sql_value *v,
-                    int ncols, char *buf, cm_err *err);
+ * (into buf: ncols * SQL_NUM_TEXT_MAX bytes); a NULL that only a division by zero explains adds
+ * warning 1365. Returns 0 or CM_E_BIGINT_RANGE (1690). */
+int sql_num_fix_row(sql_sess *s, const sql_tr_item *items, uint32_t nitems, const sql_column *cols,
+                    sql_value *v, int ncols, char *buf, cm_err *err);
 /* Text of d rounded half away from zero at `decimals` digits (as MySQL prints a DECIMAL), from its
  * 15 significant digits. Returns the length. */
 int sql_num_format_decimal(double d, int decimals, char *buf, size_t cap);

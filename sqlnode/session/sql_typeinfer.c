@@ -32,6 +32,7 @@ typedef struct ti_val {
     uint8_t intlit; /* an integer literal: its precision is its digit count */
     uint8_t neg;    /* a negative literal */
     uint8_t act;    /* SQL_TI_ACT_* */
+    uint8_t dz;     /* a division or MOD by zero in it may make it NULL */
     uint16_t charset;
     uint16_t flags; /* flags a column reference keeps through MIN/MAX (BINARY, BLOB …) */
     uint32_t len;   /* max length: characters for strings */
@@ -399,6 +400,8 @@ static int numeric(const ti_val *v)
     return v->cls == TI_INT || v->cls == TI_DEC || v->cls == TI_REAL || v->cls == TI_STR;
 }
 
+static ti_val arith_type(char op, const ti_val *a, const ti_val *b, int nullable);
+
 /* Arithmetic of MySQL's Item_num_op subclasses. op: + - * / D(iv) %(mod). */
 static ti_val arith(char op, const ti_val *a, const ti_val *b)
 {
@@ -406,6 +409,14 @@ static ti_val arith(char op, const ti_val *a, const ti_val *b)
         return ti_unknown;
     }
     int nullable = a->nullable || b->nullable;
+    ti_val r = arith_type(op, a, b, nullable);
+    r.dz = a->dz || b->dz || op == '/' || op == '%' || op == 'D';
+    r.nullable = (uint8_t)nullable;
+    return r;
+}
+
+static ti_val arith_type(char op, const ti_val *a, const ti_val *b, int nullable)
+{
     if (op == 'D') {
         if (a->cls == TI_STR || b->cls == TI_STR || a->cls == TI_REAL || b->cls == TI_REAL) {
             return ti_unknown;
@@ -543,7 +554,7 @@ static ti_val func_call(ti_ctx *x, uint32_t name)
     }
     int nullable = 0;
     for (int k = 0; k < n && k < 8; k++) {
-        nullable |= args[k].nullable || args[k].cls == TI_NULL;
+        nullable |= args[k].nullable || args[k].dz || args[k].cls == TI_NULL;
     }
     if (is_kw(x, name, "COUNT") && n == 1) {
         return make_int(21, 0, 0);
@@ -720,11 +731,13 @@ static ti_val unary(ti_ctx *x)
             }
             ti_val r = make_int(v.len + 1, 0, v.nullable);
             r.act = SQL_TI_ACT_INTCHECK;
+            r.dz = v.dz;
             return r;
         }
         if (v.cls == TI_DEC) {
             ti_val r = make_dec(prec_of(&v), v.dec, 0, v.nullable);
             r.len = v.len + 1; /* Item_func_neg: one more for the sign */
+            r.dz = v.dz;
             return r;
         }
         if (v.cls == TI_REAL) {
@@ -890,16 +903,19 @@ static ti_val expr(ti_ctx *x, int min_prec)
             a = ti_unknown;
             continue;
         }
+        int dz = a.dz || b.dz;
         switch (code) {
         case 'c':
         case 'l':
             a = make_int(1, 0, a.nullable || b.nullable || a.cls == TI_NULL || b.cls == TI_NULL);
+            a.dz = (uint8_t)dz;
             break;
         case 'n':
             a = make_int(1, 0, 0);
             break;
         case 'b':
             a = make_int(21, 1, a.nullable || b.nullable || a.cls == TI_NULL || b.cls == TI_NULL);
+            a.dz = (uint8_t)dz;
             break;
         default:
             if (a.cls == TI_NULL || b.cls == TI_NULL) {
@@ -1044,12 +1060,15 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
                 it->ti_type = v.type;
                 it->ti_decimals = v.dec;
                 it->ti_act = v.act;
+                if (v.dz && !v.nullable) {
+                    it->ti_act |= SQL_TI_ACT_DIVZERO; /* NULL only from a division by zero */
+                }
                 it->ti_length = v.cls == TI_STR && v.charset != SQL_COLLATION_BINARY
                                     ? (v.len > 0x3fffffffu ? 0xffffffffu : v.len * 4)
                                     : v.len;
                 it->ti_charset = v.charset;
                 uint16_t f = v.flags & (SQL_FLAG_BLOB | SQL_FLAG_ZEROFILL);
-                if (!v.nullable) {
+                if (!v.nullable && !v.dz) {
                     f |= SQL_FLAG_NOT_NULL;
                 }
                 if (v.uns && v.cls != TI_STR) {

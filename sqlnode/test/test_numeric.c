@@ -216,6 +216,11 @@ static void test_division_and_metadata(void **state)
     check_col(f, 1, SQL_TYPE_LONGLONG, 21, 0, SQL_FLAG_BINARY | SQL_FLAG_NOT_NULL);
     /* 2.5 DIV 1 is an integer */
     check_value(f, "SELECT 2.5 DIV 1", "2");
+    /* division by zero: NULL with warning 1365 when nothing else can make the item NULL */
+    assert_int_equal(q(f, "SELECT 1/0, 5 MOD 0, 1/2"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row \\N|\\N|0.5000\ndone more=0 warn=2"));
+    assert_int_equal(q(f, "SELECT NULL/0"), 0); /* NULL operand: no warning */
+    assert_non_null(strstr(ts_text(&f->sink), "warn=0"));
 }
 
 static void test_bigint_overflow(void **state)
