@@ -192,7 +192,8 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
         return cm_err_set(err, CM_E_EMPTY_QUERY, "Query was empty");
     }
     if (!dml) {
-        sql_ti_infer(s, src, t, n, &s->tr); /* result metadata of expressions */
+        /* result metadata of expressions */
+        sql_ti_infer(s, src, t, n, sqlite3_column_count(*out), &s->tr);
     }
     return 0;
 }
@@ -473,6 +474,9 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
         }
         if (!(it && it->strong)) {
             (void)sql_decl_column(s, st, i, c); /* a table column: its declared type */
+        }
+        if (it && (it->ti_act & SQL_TI_ACT_NULLABLE)) {
+            c->flags &= (uint16_t)~SQL_FLAG_NOT_NULL; /* outer join (sql_typeinfer.c) */
         }
     }
 }

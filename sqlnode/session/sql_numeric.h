@@ -26,6 +26,8 @@ enum {
     SQL_TI_ACT_MASK = 0x0f,
     /* flag: the value can be NULL only through a division by zero (warning 1365) */
     SQL_TI_ACT_DIVZERO = 0x10,
+    /* flag on a plain column reference (ti_type 0): the inner side of an outer join, nullable */
+    SQL_TI_ACT_NULLABLE = 0x20,
 };
 
 /* Most tables of one FROM clause the inference resolves columns against (more: none resolved). */
@@ -33,9 +35,12 @@ enum {
 /* Longest text of a DECIMAL value: 65 digits, sign, point, NUL. */
 #define SQL_NUM_TEXT_MAX 72
 
-/* Fills the ti_* fields of tr->items for the query t[0, n) (after the translation and the
- * prepare, so the schema snapshot is the statement's). Items it cannot type keep ti_type 0. */
-void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *tr);
+/* Fills the ti_* fields of tr->items for the query t[0, n) whose prepared statement has ncols
+ * columns (after the translation and the prepare, so the schema snapshot is the statement's).
+ * Items it cannot type keep ti_type 0. A single `*` / `t.*` item is spread over the columns it
+ * stands for, so that items[i] describes column i. */
+void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, int ncols,
+                  sql_tr_out *tr);
 /* Column metadata of an inferred item (it->ti_type != 0); c->name is kept. */
 void sql_ti_describe(const sql_tr_item *it, sql_column *c);
 

@@ -11,6 +11,7 @@
 
 #include "../mysql/sql_my_const.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -33,6 +34,7 @@ typedef struct ti_val {
     uint8_t neg;    /* a negative literal */
     uint8_t act;    /* SQL_TI_ACT_* */
     uint8_t dz;     /* a division or MOD by zero in it may make it NULL */
+    uint8_t outer;  /* a column of the inner side of an outer join */
     uint16_t charset;
     uint16_t flags; /* flags a column reference keeps through MIN/MAX (BINARY, BLOB …) */
     uint32_t len;   /* max length: characters for strings */
@@ -309,6 +311,7 @@ static ti_val from_column(const ti_tab *tb, const sql_cat_col *col)
     v.dec = c.decimals;
     v.uns = (c.flags & SQL_FLAG_UNSIGNED) != 0;
     v.nullable = (c.flags & SQL_FLAG_NOT_NULL) == 0 || tb->outer;
+    v.outer = (uint8_t)tb->outer;
     v.charset = c.charset;
     v.flags = c.flags & (SQL_FLAG_BINARY | SQL_FLAG_BLOB | SQL_FLAG_UNSIGNED | SQL_FLAG_ZEROFILL |
                          SQL_FLAG_ENUM | SQL_FLAG_SET | SQL_FLAG_NUM);
@@ -981,7 +984,43 @@ static int plain_column(const ti_ctx *x, uint32_t b, uint32_t e)
               sql_tok_is(x->src, &x->t[b], "FALSE")));
 }
 
-void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_tr_out *tr)
+/* Public columns of a table (the ones SQLite sees). */
+static uint32_t public_cols(const sql_cat_table *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        n += t->cols[i].state == SQL_OBJ_PUBLIC;
+    }
+    return n;
+}
+
+/* Columns `*` (star == b) or `[db.]t.*` at [b, star] stands for; 0 when not known. */
+static uint32_t star_width(ti_ctx *x, uint32_t b, uint32_t star)
+{
+    if (!x->tabs_ok || x->ntabs == 0) {
+        return 0;
+    }
+    uint32_t n = 0;
+    if (star == b) {
+        for (uint32_t k = 0; k < x->ntabs; k++) {
+            n += public_cols(x->tabs[k].t);
+        }
+        return n;
+    }
+    char name[SQL_DB_MAX];
+    if (star < b + 2 || tok_name(x, star - 2, name, sizeof(name)) != 0) {
+        return 0;
+    }
+    for (uint32_t k = 0; k < x->ntabs; k++) {
+        if (alias_is(&x->tabs[k], name)) {
+            return public_cols(x->tabs[k].t);
+        }
+    }
+    return 0;
+}
+
+void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, int ncols,
+                  sql_tr_out *tr)
 {
     if (n < 2 || tr->nitems == 0 || t[0].type != SQL_TK_IDENT ||
         !sql_tok_is(src, &t[0], "SELECT")) {
@@ -1030,58 +1069,122 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     } else {
         x.tabs_ok = 1;
     }
-    uint32_t item = 0, b = list_b;
+    /* The items [b, e) of the list, and the columns each stands for: `*` and `t.*` expand into
+     * their tables' columns (counted from the schema; with a single star and unknown tables,
+     * what SQLite's column count leaves over). The items are then spread so that items[i]
+     * describes result column i; when the counts do not add up, nothing is inferred. */
+    uint32_t cap = tr->nitems, count = 0, nstars = 0, unknown = 0, total = 0;
+    uint32_t *ib = calloc(cap, sizeof(*ib)), *ie = calloc(cap, sizeof(*ie));
+    uint32_t *width = calloc(cap, sizeof(*width));
+    if (ib == NULL || ie == NULL || width == NULL) {
+        goto done;
+    }
     depth = 0;
-    for (uint32_t j = list_b; j <= list_e; j++) {
-        if (j < list_e && t[j].type == SQL_TK_LPAREN) {
-            depth++;
-            continue;
-        }
-        if (j < list_e && t[j].type == SQL_TK_RPAREN) {
-            depth--;
-            continue;
-        }
-        if (j < list_e && !(depth == 0 && t[j].type == SQL_TK_COMMA)) {
-            continue;
-        }
-        if (item >= tr->nitems) {
-            return; /* the translator split the list otherwise: trust neither */
-        }
-        sql_tr_item *it = &tr->items[item++];
-        x.e = n;
-        uint32_t e = j - alias_tokens(&x, b, j);
-        if (e > b && !plain_column(&x, b, e) && !it->strong) {
-            x.i = b;
-            x.e = e;
-            x.depth = 0;
-            ti_val v = expr(&x, 0);
-            if (x.i == e && v.cls != TI_UNKNOWN && v.cls != TI_OTHER && v.cls != TI_NULL &&
-                v.type != 0) {
-                it->ti_type = v.type;
-                it->ti_decimals = v.dec;
-                it->ti_act = v.act;
-                if (v.dz && !v.nullable) {
-                    it->ti_act |= SQL_TI_ACT_DIVZERO; /* NULL only from a division by zero */
-                }
-                it->ti_length = v.cls == TI_STR && v.charset != SQL_COLLATION_BINARY
-                                    ? (v.len > 0x3fffffffu ? 0xffffffffu : v.len * 4)
-                                    : v.len;
-                it->ti_charset = v.charset;
-                uint16_t f = v.flags & (SQL_FLAG_BLOB | SQL_FLAG_ZEROFILL);
-                if (!v.nullable && !v.dz) {
-                    f |= SQL_FLAG_NOT_NULL;
-                }
-                if (v.uns && v.cls != TI_STR) {
-                    f |= SQL_FLAG_UNSIGNED;
-                }
-                if (v.charset == SQL_COLLATION_BINARY) {
-                    f |= SQL_FLAG_BINARY;
-                }
-                it->ti_flags = f;
+    for (uint32_t j = list_b, b = list_b; j <= list_e; j++) {
+        if (j < list_e) {
+            depth += t[j].type == SQL_TK_LPAREN ? 1 : t[j].type == SQL_TK_RPAREN ? -1 : 0;
+            if (!(depth == 0 && t[j].type == SQL_TK_COMMA)) {
+                continue;
             }
         }
+        if (count >= cap || j == b) {
+            goto done; /* the translator split the list otherwise: trust neither */
+        }
+        ib[count] = b;
+        ie[count] = j;
+        width[count] = 1;
+        if (is_op(&x, j - 1, "*") && (j - 1 == b || t[j - 2].type == SQL_TK_DOT)) {
+            nstars++;
+            width[count] = star_width(&x, b, j - 1);
+            unknown += width[count] == 0;
+        }
+        total += width[count];
+        count++;
         b = j + 1;
     }
+    if (count != tr->nitems || ncols < 0 || ncols > SQL_TR_ITEMS_MAX) {
+        goto done;
+    }
+    if (unknown == 1 && nstars == 1 && (uint32_t)ncols > total) {
+        for (uint32_t k = 0; k < count; k++) {
+            if (width[k] == 0) {
+                width[k] = (uint32_t)ncols - total;
+                total = (uint32_t)ncols;
+                unknown = 0;
+            }
+        }
+    }
+    if (unknown > 0 || total != (uint32_t)ncols) {
+        goto done;
+    }
+    if (total > count) {
+        sql_tr_item *v = malloc((size_t)total * sizeof(*v));
+        if (v == NULL) {
+            goto done;
+        }
+        for (uint32_t k = 0, c = 0; k < count; k++) {
+            for (uint32_t w = 0; w < width[k]; w++) {
+                v[c++] = tr->items[k];
+            }
+        }
+        free(tr->items);
+        tr->items = v;
+        tr->nitems = tr->cap_items = total;
+    }
+    for (uint32_t k = 0, col = 0; k < count; col += width[k], k++) {
+        sql_tr_item *it = &tr->items[col];
+        uint32_t b = ib[k];
+        x.e = n;
+        uint32_t e = ie[k] - alias_tokens(&x, b, ie[k]);
+        if (is_op(&x, ie[k] - 1, "*") && (ie[k] - 1 == b || t[ie[k] - 2].type == SQL_TK_DOT)) {
+            continue; /* table columns, described by sql_decl_column */
+        }
+        if (e > b && plain_column(&x, b, e)) {
+            x.i = b;
+            x.e = e;
+            ti_val v = column_ref(&x);
+            if (v.cls != TI_UNKNOWN && v.outer) {
+                it->ti_act |= SQL_TI_ACT_NULLABLE; /* its table's NOT NULL does not hold here */
+            }
+            continue;
+        }
+        if (e <= b || it->strong) {
+            continue;
+        }
+        x.i = b;
+        x.e = e;
+        x.depth = 0;
+        ti_val v = expr(&x, 0);
+        if (x.i != e || v.cls == TI_UNKNOWN || v.cls == TI_OTHER || v.cls == TI_NULL ||
+            v.type == 0) {
+            continue;
+        }
+        it->ti_type = v.type;
+        it->ti_decimals = v.dec;
+        it->ti_act = v.act;
+        if (v.dz && !v.nullable) {
+            it->ti_act |= SQL_TI_ACT_DIVZERO; /* NULL only from a division by zero */
+        }
+        it->ti_length = v.cls == TI_STR && v.charset != SQL_COLLATION_BINARY
+                            ? (v.len > 0x3fffffffu ? 0xffffffffu : v.len * 4)
+                            : v.len;
+        it->ti_charset = v.charset;
+        uint16_t f = v.flags & (SQL_FLAG_BLOB | SQL_FLAG_ZEROFILL);
+        if (!v.nullable && !v.dz) {
+            f |= SQL_FLAG_NOT_NULL;
+        }
+        if (v.uns && v.cls != TI_STR) {
+            f |= SQL_FLAG_UNSIGNED;
+        }
+        if (v.charset == SQL_COLLATION_BINARY) {
+            f |= SQL_FLAG_BINARY;
+        }
+        it->ti_flags = f;
+    }
+done:
+    free(ib);
+    free(ie);
+    free(width);
 }
 
 void sql_ti_describe(const sql_tr_item *it, sql_column *c)
