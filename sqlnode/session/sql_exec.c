@@ -192,8 +192,8 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
         return cm_err_set(err, CM_E_EMPTY_QUERY, "Query was empty");
     }
     if (!dml) {
-        /* result metadata of expressions */
-        sql_ti_infer(s, src, t, n, sqlite3_column_count(*out), &s->tr);
+        /* result metadata of expressions, exact DECIMAL operators */
+        (void)sql_ti_finish(s, src, t, n, out);
     }
     return 0;
 }

@@ -7,7 +7,7 @@
  * text that is not a decimal) makes the result a double. AVG of exact inputs is the exact sum /
  * count rounded half up at scale + 4 (div_precision_increment). NULLs are skipped; no rows give
  * NULL. SQLite applies DISTINCT itself. Both also run as window functions (xInverse). The exact
- * result goes back to SQLite as a number whenever a number holds it exactly (agg_result_value),
+ * result goes back to SQLite as a number whenever a number holds it exactly (sql_num_result_value),
  * so it orders and compares as a number. */
 #include "sql_numeric.h"
 
@@ -245,10 +245,13 @@ static void agg_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * a REAL when that holds the value exactly (at most 15 significant digits: a double keeps 15
  * decimal digits through a round trip), so that ORDER BY, HAVING and comparisons with numbers are
  * numeric; as TEXT only beyond that. The row path prints it at the column's scale. */
-static void agg_result_value(sqlite3_context *ctx, const char *text, int len, int scale)
+void sql_num_result_value(sqlite3_context *ctx, const char *text, int len, int scale)
 {
-    int sig = 0, seen = 0;
-    for (int i = 0; i < len; i++) {
+    int sig = 0, seen = 0, end = len;
+    while (scale > 0 && end > 0 && text[end - 1] == '0') {
+        end--; /* zeros ending the fraction are not significant */
+    }
+    for (int i = 0; i < end; i++) {
         if (text[i] >= '1' && text[i] <= '9') {
             seen = 1;
         }
@@ -326,7 +329,7 @@ static void agg_result(sqlite3_context *ctx, int avg)
     }
     char buf[AGG_LIMBS * 9 + 4];
     int len = agg_format(&mag, neg, scale, buf, sizeof(buf));
-    agg_result_value(ctx, buf, len, scale);
+    sql_num_result_value(ctx, buf, len, scale);
 }
 
 static void agg_sum_final(sqlite3_context *ctx)
@@ -349,7 +352,7 @@ int sql_num_register(sql_sess *s)
                                        NULL) != SQLITE_OK) {
         return CM_E_INTERNAL;
     }
-    return 0;
+    return sql_decarith_register(s);
 }
 
 /* ---- DECIMAL results in the row path ---- */
@@ -432,6 +435,72 @@ int sql_num_format_decimal(double d, int decimals, char *buf, size_t cap)
     return snprintf(buf, cap, "%s", res);
 }
 
+/* A decimal text [-]digits[.digits] printed at `dec` decimals (rounded half away from zero or
+ * padded with zeros) into out; -1 when it is not such a text or does not fit. */
+static int round_text(const char *p, size_t n, int dec, char *out, size_t cap)
+{
+    size_t i = 0, o = 0;
+    int neg = n > 0 && p[0] == '-';
+    i += neg;
+    size_t ib = i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        i++;
+    }
+    size_t ie = i, fb = i, fe = i;
+    if (i < n && p[i] == '.') {
+        fb = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+        fe = i;
+    }
+    if (i != n || ie == ib || (ie - ib) + (size_t)dec + 4 > cap || cap > 4096) {
+        return -1;
+    }
+    char dg[4096];
+    size_t nd = 0;
+    for (size_t k = ib; k < ie; k++) {
+        dg[nd++] = p[k];
+    }
+    for (int k = 0; k < dec; k++) {
+        dg[nd++] = fb + (size_t)k < fe ? p[fb + (size_t)k] : '0';
+    }
+    if (fb + (size_t)dec < fe && p[fb + (size_t)dec] >= '5') {
+        size_t k = nd;
+        while (k > 0 && dg[k - 1] == '9') {
+            dg[--k] = '0';
+        }
+        if (k == 0) {
+            memmove(dg + 1, dg, nd++);
+            dg[0] = '1';
+        } else {
+            dg[k - 1]++;
+        }
+    }
+    size_t intd = nd - (size_t)dec, lead = 0;
+    while (lead + 1 < intd && dg[lead] == '0') {
+        lead++;
+    }
+    int zero = 1;
+    for (size_t k = 0; k < nd; k++) {
+        zero &= dg[k] == '0';
+    }
+    if (neg && !zero) {
+        out[o++] = '-';
+    }
+    for (size_t k = lead; k < intd; k++) {
+        out[o++] = dg[k];
+    }
+    if (dec > 0) {
+        out[o++] = '.';
+        for (size_t k = intd; k < nd; k++) {
+            out[o++] = dg[k];
+        }
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
 int sql_num_row_needs(const sql_tr_item *items, uint32_t nitems, int ncols)
 {
     for (uint32_t i = 0; i < nitems && i < (uint32_t)ncols; i++) {
@@ -466,6 +535,8 @@ int sql_num_fix_row(sql_sess *s, const sql_tr_item *items, uint32_t nitems, cons
                 n = snprintf(p, SQL_NUM_TEXT_MAX, "%lld%s%.*s", (long long)v[i].i,
                              it->ti_decimals > 0 ? "." : "", (int)it->ti_decimals,
                              "000000000000000000000000000000");
+            } else if (v[i].type == SQL_V_TEXT) {
+                n = round_text(v[i].s, v[i].n, it->ti_decimals, p, SQL_NUM_TEXT_MAX);
             } else {
                 break;
             }

@@ -44,8 +44,19 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
 /* Column metadata of an inferred item (it->ti_type != 0); c->name is kept. */
 void sql_ti_describe(const sql_tr_item *it, sql_column *c);
 
-/* Registers SUM and AVG (exact over integers and DECIMAL texts). Returns 0 or CM_E_INTERNAL. */
+/* Registers SUM and AVG (exact over integers and DECIMAL texts) and the exact DECIMAL operators
+ * (sql_decarith.c). Returns 0 or CM_E_INTERNAL. */
 int sql_num_register(sql_sess *s);
+/* sql_decarith.c: tessera_dadd/dsub/dmul(a, b), tessera_ddiv(a, b, scale), tessera_dmod(a, b). */
+int sql_decarith_register(sql_sess *s);
+/* Hands an exact decimal result text[0, len) with `scale` decimals to SQLite: INTEGER or REAL
+ * when that holds it exactly (at most 15 significant digits), TEXT otherwise. */
+void sql_num_result_value(sqlite3_context *ctx, const char *text, int len, int scale);
+/* After a query t[0, n) of src is translated and prepared into *st: infers the select list's
+ * types into s->tr.items, and when DECIMAL arithmetic in it can be made exact, translates and
+ * prepares the query again with those operators as tessera_d* calls (replacing *st; the
+ * original stays when that fails). Returns 0 (never fails the statement). */
+int sql_ti_finish(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sqlite3_stmt **st);
 /* Whether any column of a result needs sql_num_fix_row. */
 int sql_num_row_needs(const sql_tr_item *items, uint32_t nitems, int ncols);
 /* Rewrites the values of one row as the items ask: DECIMAL values as text at their scale

@@ -129,7 +129,7 @@ static int prepare_query(sql_sess *s, sql_prep *p, uint32_t n, cm_err *err)
     if (p->kind == SQL_KIND_DO || p->kind == SQL_KIND_DML) {
         return 0;
     }
-    sql_ti_infer(s, p->sql, t, n, sqlite3_column_count(p->stmt), &s->tr);
+    (void)sql_ti_finish(s, p->sql, t, n, &p->stmt);
     if (s->tr.nitems > 0) {
         p->items = malloc(s->tr.nitems * sizeof(*p->items));
         if (p->items == NULL) {

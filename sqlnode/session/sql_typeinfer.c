@@ -10,6 +10,7 @@
 #include "sql_numeric.h"
 
 #include "../mysql/sql_my_const.h"
+#include "cm_log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ enum { TI_UNKNOWN = 0, TI_NULL, TI_INT, TI_DEC, TI_REAL, TI_STR, TI_OTHER };
 #define TI_DEC_PREC_MAX  65
 #define TI_DEC_SCALE_MAX 30
 #define TI_DIV_INCREMENT 4 /* div_precision_increment's default */
+/* Most digits after the point an intermediate DECIMAL keeps (MySQL's decimal_t holds 81 digits;
+ * this bounds the exact functions' work) */
+#define TI_IFRAC_MAX 45
 #define TI_LONGLONG_DIGITS                                                                         \
     22 /* MySQL's DECIMAL_LONGLONG_DIGITS: what SUM adds to the precision                          \
         */
@@ -35,6 +39,8 @@ typedef struct ti_val {
     uint8_t act;    /* SQL_TI_ACT_* */
     uint8_t dz;     /* a division or MOD by zero in it may make it NULL */
     uint8_t outer;  /* a column of the inner side of an outer join */
+    uint8_t ifrac;  /* DECIMAL: digits after the point MySQL computes with (a division keeps
+                       whole 9-digit words: 1/3 is 0.333333333 until it is printed at 4) */
     uint16_t charset;
     uint16_t flags; /* flags a column reference keeps through MIN/MAX (BINARY, BLOB …) */
     uint32_t len;   /* max length: characters for strings */
@@ -47,6 +53,17 @@ typedef struct ti_tab {
     int outer; /* the inner side of an outer join: its columns may be NULL */
 } ti_tab;
 
+/* A DECIMAL operator to make exact: left operand from lb, the operator token op, right operand
+ * up to re (exclusive). */
+typedef struct ti_node {
+    uint32_t lb, op, re;
+    char code;     /* + - * / % */
+    uint8_t scale; /* `/`: the result's scale */
+} ti_node;
+
+/* Most operators one statement's select list has rewritten (beyond: none is). */
+#define TI_NODES_MAX 64
+
 typedef struct ti_ctx {
     sql_sess *s;
     const char *src;
@@ -56,6 +73,10 @@ typedef struct ti_ctx {
     uint32_t ntabs;
     int tabs_ok; /* every FROM entry is a known table */
     int depth;
+    int rewrite; /* record DECIMAL operators in nodes */
+    ti_node nodes[TI_NODES_MAX];
+    uint32_t nnodes;
+    int nodes_full;
 } ti_ctx;
 
 static const ti_val ti_unknown = {0};
@@ -134,6 +155,7 @@ static ti_val make_dec(uint32_t prec, uint32_t dec, int uns, int nullable)
     v.len = prec + (v.dec > 0 ? 1 : 0) + (uns || prec == 0 ? 0 : 1);
     v.charset = SQL_COLLATION_BINARY;
     v.act = SQL_TI_ACT_DECIMAL;
+    v.ifrac = v.dec;
     return v;
 }
 
@@ -414,6 +436,13 @@ static ti_val arith(char op, const ti_val *a, const ti_val *b)
     int nullable = a->nullable || b->nullable;
     ti_val r = arith_type(op, a, b, nullable);
     r.dz = a->dz || b->dz || op == '/' || op == '%' || op == 'D';
+    if (r.cls == TI_DEC) {
+        uint32_t ia = a->cls == TI_DEC ? a->ifrac : 0, ib = b->cls == TI_DEC ? b->ifrac : 0;
+        uint32_t f = op == '*'   ? ia + ib
+                     : op == '/' ? (ia + ib + TI_DIV_INCREMENT + 8) / 9 * 9
+                                 : max_u(ia, ib);
+        r.ifrac = (uint8_t)min_u(max_u(f, r.dec), TI_IFRAC_MAX);
+    }
     r.nullable = (uint8_t)nullable;
     return r;
 }
@@ -867,6 +896,7 @@ static int binop(ti_ctx *x, char *code, uint32_t *ntok)
 static ti_val expr(ti_ctx *x, int min_prec)
 {
     x->depth++;
+    uint32_t start = x->i;
     ti_val a = unary(x);
     for (;;) {
         char code = 0;
@@ -900,6 +930,7 @@ static ti_val expr(ti_ctx *x, int min_prec)
         if (p == 0 || p < min_prec) {
             break;
         }
+        uint32_t opi = x->i;
         x->i += ntok;
         ti_val b = expr(x, p + 1);
         if (a.cls == TI_UNKNOWN || b.cls == TI_UNKNOWN) {
@@ -926,6 +957,18 @@ static ti_val expr(ti_ctx *x, int min_prec)
                 break;
             }
             a = arith(code, &a, &b);
+            if (x->rewrite && a.cls == TI_DEC && strchr("+-*/%", code) != NULL) {
+                if (x->nnodes < TI_NODES_MAX) {
+                    ti_node *nd = &x->nodes[x->nnodes++];
+                    nd->lb = start;
+                    nd->op = opi;
+                    nd->re = x->i;
+                    nd->code = code;
+                    nd->scale = a.ifrac;
+                } else {
+                    x->nodes_full = 1;
+                }
+            }
             break;
         }
     }
@@ -1019,12 +1062,18 @@ static uint32_t star_width(ti_ctx *x, uint32_t b, uint32_t star)
     return 0;
 }
 
-void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, int ncols,
-                  sql_tr_out *tr)
+static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const uint32_t *ie,
+                         const uint8_t *named, uint32_t count, cm_buf *out);
+
+/* sql_ti_infer; with rw, also the text of the query with its DECIMAL operators as exact function
+ * calls (returns 1 when rw holds one). */
+static int infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, int ncols,
+                 sql_tr_out *tr, cm_buf *rw, int exact)
 {
+    int ret = 0;
     if (n < 2 || tr->nitems == 0 || t[0].type != SQL_TK_IDENT ||
         !sql_tok_is(src, &t[0], "SELECT")) {
-        return;
+        return 0;
     }
     ti_ctx x;
     memset(&x, 0, sizeof(x));
@@ -1046,7 +1095,7 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
             depth--;
         } else if (depth == 0 && t[j].type == SQL_TK_IDENT) {
             if (is_kw(&x, j, "UNION") || is_kw(&x, j, "EXCEPT") || is_kw(&x, j, "INTERSECT")) {
-                return; /* the columns' types merge over the branches */
+                return 0; /* the columns' types merge over the branches */
             }
             if (from_b == 0 && list_e == n && is_kw(&x, j, "FROM")) {
                 list_e = j;
@@ -1061,7 +1110,7 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
                 }
             }
         } else if (t[j].type == SQL_TK_SEMI) {
-            return;
+            return 0;
         }
     }
     if (from_b != 0) {
@@ -1076,7 +1125,8 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     uint32_t cap = tr->nitems, count = 0, nstars = 0, unknown = 0, total = 0;
     uint32_t *ib = calloc(cap, sizeof(*ib)), *ie = calloc(cap, sizeof(*ie));
     uint32_t *width = calloc(cap, sizeof(*width));
-    if (ib == NULL || ie == NULL || width == NULL) {
+    uint8_t *named = calloc(cap, 1);
+    if (ib == NULL || ie == NULL || width == NULL || named == NULL) {
         goto done;
     }
     depth = 0;
@@ -1154,16 +1204,25 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
         x.i = b;
         x.e = e;
         x.depth = 0;
+        uint32_t nodes_before = x.nnodes;
+        x.rewrite = 1;
         ti_val v = expr(&x, 0);
+        x.rewrite = 0;
         if (x.i != e || v.cls == TI_UNKNOWN || v.cls == TI_OTHER || v.cls == TI_NULL ||
             v.type == 0) {
+            x.nnodes = nodes_before; /* extents not trusted */
             continue;
+        }
+        if (x.nnodes > nodes_before) {
+            x.e = n;
+            named[k] = alias_tokens(&x, b, ie[k]) == 0; /* needs its name spelled out */
         }
         it->ti_type = v.type;
         it->ti_decimals = v.dec;
         it->ti_act = v.act;
-        if (v.dz && !v.nullable) {
-            it->ti_act |= SQL_TI_ACT_DIVZERO; /* NULL only from a division by zero */
+        if (v.dz && !v.nullable && !(exact && x.nnodes > nodes_before)) {
+            /* NULL only from a division by zero (the exact operators warn themselves) */
+            it->ti_act |= SQL_TI_ACT_DIVZERO;
         }
         it->ti_length = v.cls == TI_STR && v.charset != SQL_COLLATION_BINARY
                             ? (v.len > 0x3fffffffu ? 0xffffffffu : v.len * 4)
@@ -1181,10 +1240,152 @@ void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
         }
         it->ti_flags = f;
     }
+    if (rw != NULL && x.nnodes > 0 && !x.nodes_full) {
+        ret = build_rewrite(&x, n, ib, ie, named, count, rw) == 0;
+    }
 done:
     free(ib);
     free(ie);
     free(width);
+    free(named);
+    return ret;
+}
+
+void sql_ti_infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, int ncols,
+                  sql_tr_out *tr)
+{
+    (void)infer(s, src, t, n, ncols, tr, NULL, 0);
+}
+
+/* Appends `AS `name`` with MySQL's name of item [b, e) (its text, at most SQL_TR_NAME_MAX bytes,
+ * as the translator names it). */
+static int append_name(const ti_ctx *x, uint32_t b, uint32_t e, cm_buf *out)
+{
+    size_t start = x->t[b].off, end = x->t[e - 1].off + x->t[e - 1].len, len = end - start;
+    if (len > SQL_TR_NAME_MAX) {
+        len = SQL_TR_NAME_MAX;
+        while (len > 0 && ((unsigned char)x->src[start + len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+    if (cm_buf_append(out, " AS `", 5) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = x->src[start + i];
+        if (cm_buf_append(out, &c, 1) != 0 || (c == '`' && cm_buf_append(out, "`", 1) != 0)) {
+            return -1;
+        }
+    }
+    return cm_buf_append(out, "`", 1);
+}
+
+/* 1 when token i is a DECIMAL literal that is a whole operand of a rewritten operator (alone,
+ * or after a unary minus), 2 when it is that minus, else 0. */
+static int literal_operand(const ti_ctx *x, uint32_t i)
+{
+    for (uint32_t k = 0; k < x->nnodes; k++) {
+        const ti_node *nd = &x->nodes[k];
+        uint32_t ranges[2][2] = {{nd->lb, nd->op}, {nd->op + 1, nd->re}};
+        for (int r = 0; r < 2; r++) {
+            uint32_t b = ranges[r][0], e = ranges[r][1];
+            int minus = e - b == 2 && x->t[b].type == SQL_TK_OP && x->t[b].len == 1 &&
+                        x->src[x->t[b].off] == '-';
+            if (e - b == 1 + (uint32_t)minus && x->t[e - 1].type == SQL_TK_DECIMAL) {
+                if (i == e - 1) {
+                    return 1;
+                }
+                if (minus && i == b) {
+                    return 2;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const uint32_t *ie,
+                         const uint8_t *named, uint32_t count, cm_buf *out)
+{
+    static const char *const fn[] = {"tessera_dadd(", "tessera_dsub(", "tessera_dmul(",
+                                     "tessera_ddiv(", "tessera_dmod("};
+    const char *src = x->src;
+    cm_buf_reset(out);
+    if (cm_buf_append(out, src, x->t[0].off) != 0) {
+        return -1;
+    }
+    uint32_t item = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        /* prefixes: outer operators first (recorded after their operands) */
+        int is_op = 0;
+        for (int k = (int)x->nnodes - 1; k >= 0; k--) {
+            const ti_node *nd = &x->nodes[k];
+            const char *f = nd->code == '+'   ? fn[0]
+                            : nd->code == '-' ? fn[1]
+                            : nd->code == '*' ? fn[2]
+                            : nd->code == '/' ? fn[3]
+                                              : fn[4];
+            if (nd->lb == i && cm_buf_append(out, f, strlen(f)) != 0) {
+                return -1;
+            }
+            is_op |= nd->op == i;
+        }
+        int lit = literal_operand(x, i);
+        if (is_op) {
+            if (cm_buf_append(out, ",", 1) != 0) {
+                return -1;
+            }
+        } else if (lit == 2) {
+            /* `- 1.5` as one operand: '-1.5' below */
+        } else if (lit == 1) {
+            /* a DECIMAL literal operand reaches the function as exact text (SQLite would read
+             * it as a double): '12345678901234567.89' */
+            int neg = i > 0 && literal_operand(x, i - 1) == 2;
+            if (cm_buf_append(out, neg ? "'-" : "'", neg ? 2 : 1) != 0 ||
+                cm_buf_append(out, src + x->t[i].off, x->t[i].len) != 0 ||
+                cm_buf_append(out, "'", 1) != 0) {
+                return -1;
+            }
+        } else if (cm_buf_append(out, src + x->t[i].off, x->t[i].len) != 0) {
+            return -1;
+        }
+        for (uint32_t k = 0; k < x->nnodes; k++) {
+            const ti_node *nd = &x->nodes[k];
+            if (nd->re != i + 1) {
+                continue;
+            }
+            char tail[16];
+            int m = nd->code == '/' ? snprintf(tail, sizeof(tail), ", %u)", nd->scale)
+                                    : snprintf(tail, sizeof(tail), ")");
+            if (cm_buf_append(out, tail, (size_t)m) != 0) {
+                return -1;
+            }
+        }
+        while (item < count && ie[item] <= i) {
+            item++;
+        }
+        if (item < count && ie[item] == i + 1 && named[item] &&
+            append_name(x, ib[item], i + 1, out) != 0) {
+            return -1;
+        }
+        if (i + 1 == n) {
+            break; /* what follows the last token (spaces, a comment) is not needed */
+        }
+        size_t gap_b = x->t[i].off + x->t[i].len;
+        size_t gap_e = x->t[i + 1].off;
+        if (gap_e < gap_b) {
+            return -1; /* tokens from inside an executable comment: leave the text alone */
+        }
+        for (size_t g = gap_b; g + 2 < gap_e; g++) {
+            if (src[g] == '/' && src[g + 1] == '*' && src[g + 2] == '!') {
+                return -1;
+            }
+        }
+        if (cm_buf_append(out, src + gap_b, gap_e - gap_b) != 0) {
+            return -1;
+        }
+    }
+    return cm_buf_terminate(out);
 }
 
 void sql_ti_describe(const sql_tr_item *it, sql_column *c)
@@ -1194,4 +1395,38 @@ void sql_ti_describe(const sql_tr_item *it, sql_column *c)
     c->length = it->ti_length;
     c->flags = it->ti_flags;
     c->charset = it->ti_charset;
+}
+
+int sql_ti_finish(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sqlite3_stmt **st)
+{
+    int ncols = sqlite3_column_count(*st);
+    cm_buf rw = CM_BUF_INIT;
+    if (infer(s, src, t, n, ncols, &s->tr, &rw, 0) == 1) {
+        /* translate and prepare the exact form; the original stays when anything fails */
+        sql_tokens toks;
+        sql_tokens_init(&toks);
+        cm_err err;
+        cm_err_clear(&err);
+        sql_tr_ctx ctx = sql_sess_tr_ctx(s);
+        sqlite3_stmt *st2 = NULL;
+        const char *text = (const char *)rw.ptr;
+        size_t len = rw.len;
+        int ok = sql_lex(text, len, s->mode, &toks, &err) == 0 &&
+                 sql_translate_query(text, toks.v, toks.n, &ctx, &s->tr, &err) == 0 &&
+                 sql_decl_prepare(s, (const char *)s->tr.sql.ptr, (int)s->tr.sql.len,
+                                  SQLITE_PREPARE_PERSISTENT, &st2, NULL, &err) == 0 &&
+                 st2 != NULL && sqlite3_column_count(st2) == ncols;
+        if (ok) {
+            sqlite3_finalize(*st);
+            *st = st2;
+        } else {
+            sqlite3_finalize(st2);
+            CM_DEBUG("sql", "exact DECIMAL form not used: %s", err.msg);
+            (void)sql_translate_query(src, t, n, &ctx, &s->tr, &err); /* s->tr as it was */
+        }
+        sql_tokens_fini(&toks);
+        infer(s, src, t, n, ncols, &s->tr, NULL, ok);
+    }
+    cm_buf_fini(&rw);
+    return 0;
 }
