@@ -233,6 +233,50 @@ static void test_bigint_overflow(void **state)
     check_value(f, "SELECT -9223372036854775807 - 1", "-9223372036854775808");
 }
 
+/* The exact DECIMAL operators, called directly and through the select-list rewrite. */
+static void test_exact_operators(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *sql, *want;
+    } cases[] = {
+        /* direct calls: exact texts in, numbers out while 15 digits hold them */
+        {"SELECT tessera_dadd('0.1', '0.2') = 0.3, typeof(tessera_dadd('0.1', '0.2'))", "1|real"},
+        {"SELECT tessera_dsub('1.00', '3'), tessera_dmul('-1.5', '-1.5')", "-2|2.25"},
+        {"SELECT tessera_dadd('99999999999999999999.99', '0.01')", "100000000000000000000.00"},
+        {"SELECT tessera_dmul('12345678901234567890', '98765432109876543210')",
+         "1219326311370217952237463801111263526900"},
+        {"SELECT tessera_ddiv(1, 3, 9) = 0.333333333, tessera_ddiv(-2, 3, 9) = -0.666666666, "
+         "tessera_ddiv(1, 8, 2)",
+         "1|1|0.12"},
+        {"SELECT tessera_ddiv('10', '0.25', 9), tessera_ddiv(0, 5, 4)", "40|0"},
+        {"SELECT tessera_dmod('7.5', 2), tessera_dmod('-7.5', 2), tessera_dmod(7, '-2.5')",
+         "1.5|-1.5|2"},
+        {"SELECT tessera_dadd(NULL, 1), tessera_ddiv(1, NULL, 4)", "\\N|\\N"},
+        {"SELECT tessera_dadd(1e300, 1)", "\\N"}, /* not a DECIMAL: no answer */
+        /* through the rewrite: names, scales, nesting, literals beyond a double */
+        {"SELECT 1/3*3, 2/3 + 1/3, 10/3/3", "1.0000|1.0000|1.11111111"},
+        {"SELECT 12345678901234567.89 + 0.01, -12345678901234567.89 - 0.01",
+         "12345678901234567.90|-12345678901234567.90"},
+        {"SELECT 1234567890123456789 / 7", "176366841446208112.7143"},
+        {"SELECT 7.5 MOD 2, -7.5 % 2, 0.1 + 0.2 = 0.3", "1.5|-1.5|1"},
+        {"SELECT (1.5 + 2.5) / (0.5 - 0.25)", "16.00000"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_value(f, cases[i].sql, cases[i].want);
+    }
+    /* the rewritten items keep MySQL's names */
+    assert_int_equal(q(f, "SELECT 1/3*3, 0.1 + 0.2 AS s"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "cols 1/3*3:246,s:246\n"));
+    /* division by zero warns once per NULL */
+    assert_int_equal(q(f, "SELECT 1.5 / 0, 7.5 MOD 0"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row \\N|\\N\ndone more=0 warn=2"));
+    /* beyond 65 integer digits */
+    assert_int_equal(q(f, "SELECT tessera_dmul(99999999999999999999999999999999999,"
+                          " 99999999999999999999999999999999999)"),
+                     1690);
+}
+
 /* Forms the parser must get through (typed or left to the fallback), each answering its value. */
 static void test_parser_forms(void **state)
 {
@@ -275,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sum_avg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_division_and_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bigint_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_operators, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parser_forms, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
