@@ -1310,10 +1310,7 @@ static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const 
     static const char *const fn[] = {"tessera_dadd(", "tessera_dsub(", "tessera_dmul(",
                                      "tessera_ddiv(", "tessera_dmod("};
     const char *src = x->src;
-    cm_buf_reset(out);
-    if (cm_buf_append(out, src, x->t[0].off) != 0) {
-        return -1;
-    }
+    cm_buf_reset(out); /* from the first token: src may hold earlier statements */
     uint32_t item = 0;
     for (uint32_t i = 0; i < n; i++) {
         /* prefixes: outer operators first (recorded after their operands) */

@@ -271,6 +271,10 @@ static void test_exact_operators(void **state)
     /* division by zero warns once per NULL */
     assert_int_equal(q(f, "SELECT 1.5 / 0, 7.5 MOD 0"), 0);
     assert_non_null(strstr(ts_text(&f->sink), "row \\N|\\N\ndone more=0 warn=2"));
+    /* a rewritten statement after another one of the same query */
+    sql_sess_set_multi_statements(f->s, 1);
+    assert_int_equal(q(f, "SELECT 1; SELECT 1/3*3, 7.5 MOD 2"), 0);
+    assert_non_null(strstr(ts_text(&f->sink), "row 1.0000|1.5\n"));
     /* beyond 65 integer digits */
     assert_int_equal(q(f, "SELECT tessera_dmul(99999999999999999999999999999999999,"
                           " 99999999999999999999999999999999999)"),
