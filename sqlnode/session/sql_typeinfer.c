@@ -39,6 +39,7 @@ typedef struct ti_val {
     uint8_t act;    /* SQL_TI_ACT_* */
     uint8_t dz;     /* a division or MOD by zero in it may make it NULL */
     uint8_t outer;  /* a column of the inner side of an outer join */
+    uint8_t litval; /* an integer literal's value when below 255, else 255 */
     uint8_t ifrac;  /* DECIMAL: digits after the point MySQL computes with (a division keeps
                        whole 9-digit words: 1/3 is 0.333333333 until it is printed at 4) */
     uint16_t charset;
@@ -521,6 +522,118 @@ static ti_val literal_decimal(const ti_ctx *x, const sql_token *k)
     return v;
 }
 
+/* The type of a value that is one of v[0, n) (IF, IFNULL, COALESCE, CASE: MySQL's type
+ * aggregation). NULLs only make it nullable; unknown if any is unknown. */
+static ti_val merge(const ti_ctx *x, const ti_val *v, int n)
+{
+    int str = 0, real = 0, dec = 0, ints = 0, binary = 0, nullable = 0, uns = 1;
+    uint32_t len = 0, frac = 0, intp = 0, ifrac = 0;
+    for (int k = 0; k < n; k++) {
+        if (v[k].cls == TI_NULL) {
+            nullable = 1;
+            continue;
+        }
+        if (v[k].cls == TI_UNKNOWN || v[k].cls == TI_OTHER) {
+            return ti_unknown;
+        }
+        str |= v[k].cls == TI_STR;
+        binary |= v[k].cls == TI_STR && v[k].charset == SQL_COLLATION_BINARY;
+        real |= v[k].cls == TI_REAL;
+        dec |= v[k].cls == TI_DEC;
+        ints |= v[k].cls == TI_INT;
+        nullable |= v[k].nullable || v[k].dz;
+        uns &= v[k].uns;
+        len = max_u(len, v[k].len);
+        if (v[k].cls == TI_DEC || v[k].cls == TI_INT) {
+            frac = max_u(frac, v[k].cls == TI_DEC ? v[k].dec : 0);
+            ifrac = max_u(ifrac, v[k].cls == TI_DEC ? v[k].ifrac : 0);
+            intp = max_u(intp, int_part(&v[k]));
+        }
+    }
+    if (!(str || real || dec || ints)) {
+        return ti_unknown; /* only NULLs */
+    }
+    if (str) {
+        return make_str(x, len, binary, nullable);
+    }
+    if (real) {
+        return make_real(nullable);
+    }
+    if (dec) {
+        ti_val r = make_dec(intp + frac, frac, uns, nullable);
+        r.ifrac = (uint8_t)max_u(ifrac, r.dec);
+        return r;
+    }
+    return make_int(len, uns, nullable);
+}
+
+/* CASE [base] WHEN … THEN … [ELSE …] END at x->i (after CASE). */
+static ti_val case_expr(ti_ctx *x)
+{
+    ti_val res[16];
+    int n = 0, has_else = 0;
+    if (!is_kw(x, x->i, "WHEN")) {
+        ti_val base = expr(x, 0);
+        (void)base;
+    }
+    while (is_kw(x, x->i, "WHEN")) {
+        x->i++;
+        (void)expr(x, 0);
+        if (!is_kw(x, x->i, "THEN") || n >= 16) {
+            x->i = x->e;
+            return ti_unknown;
+        }
+        x->i++;
+        res[n++] = expr(x, 0);
+    }
+    if (n == 0) {
+        x->i = x->e;
+        return ti_unknown;
+    }
+    if (is_kw(x, x->i, "ELSE") && n < 16) {
+        x->i++;
+        res[n++] = expr(x, 0);
+        has_else = 1;
+    }
+    if (!is_kw(x, x->i, "END")) {
+        x->i = x->e;
+        return ti_unknown;
+    }
+    x->i++;
+    ti_val r = merge(x, res, n);
+    if (!has_else) {
+        r.nullable = 1;
+    }
+    return r;
+}
+
+/* ROUND(a[, d]) / TRUNCATE(a, d) with a literal d >= 0: MySQL's Item_func_round types (ROUND
+ * may carry into one more integer digit). */
+static ti_val round_type(const ti_val *a, const ti_val *d, int nargs, int trunc)
+{
+    uint32_t digits = 0;
+    int nullable = a->nullable || a->dz;
+    if (nargs == 2) {
+        if (d->cls != TI_INT || !d->intlit || d->neg || d->litval == 255) {
+            return ti_unknown; /* a negative or computed digit count: left to the fallback */
+        }
+        digits = d->litval;
+    }
+    if (a->cls == TI_INT) {
+        return make_int(a->len, a->uns, nullable);
+    }
+    if (a->cls == TI_DEC) {
+        uint32_t dec = min_u(digits, TI_DEC_SCALE_MAX);
+        return make_dec(int_part(a) + dec + (trunc ? 0 : 1), dec, a->uns, nullable);
+    }
+    if (a->cls == TI_REAL) {
+        ti_val r = make_real(nullable);
+        r.dec = (uint8_t)min_u(digits, TI_DEC_SCALE_MAX);
+        return r;
+    }
+    return ti_unknown;
+}
+
 static const char *const str_same_len[] = {"UPPER", "LOWER", "UCASE",   "LCASE", "TRIM",
                                            "LTRIM", "RTRIM", "REVERSE", NULL};
 static const char *const int_funcs[] = {"LENGTH",       "CHAR_LENGTH", "CHARACTER_LENGTH",
@@ -615,6 +728,23 @@ static ti_val func_call(ti_ctx *x, uint32_t name)
         v.act = v.cls == TI_DEC ? SQL_TI_ACT_DECIMAL : SQL_TI_ACT_NONE;
         return v;
     }
+    if ((is_kw(x, name, "IF") && n == 3) ||
+        ((is_kw(x, name, "IFNULL") || is_kw(x, name, "COALESCE")) && n >= 2 && n <= 8)) {
+        int iff = is_kw(x, name, "IF");
+        ti_val r = merge(x, args + iff, n - iff);
+        if (r.cls != TI_UNKNOWN && !iff) {
+            /* NULL only when every argument can be */
+            int all = 1;
+            for (int k = 0; k < n; k++) {
+                all &= args[k].nullable || args[k].dz || args[k].cls == TI_NULL;
+            }
+            r.nullable = (uint8_t)all;
+        }
+        return r;
+    }
+    if ((is_kw(x, name, "ROUND") && (n == 1 || n == 2)) || (is_kw(x, name, "TRUNCATE") && n == 2)) {
+        return round_type(&args[0], &args[1], n, is_kw(x, name, "TRUNCATE"));
+    }
     if (is_kw(x, name, "CONCAT") && n >= 1 && n <= 8) {
         uint32_t len = 0;
         int binary = 0;
@@ -658,6 +788,14 @@ static ti_val primary(ti_ctx *x)
         x->i++;
         ti_val v = make_int(k->len, 0, 0);
         v.intlit = 1;
+        v.litval = 255;
+        if (k->len <= 3) {
+            int val = 0;
+            for (uint32_t j = 0; j < k->len; j++) {
+                val = val * 10 + (x->src[k->off + j] - '0');
+            }
+            v.litval = (uint8_t)(val < 255 ? val : 255);
+        }
         if (k->len > 19 ||
             (k->len == 19 && memcmp(x->src + k->off, "9223372036854775807", 19) > 0)) {
             if (k->len > 20 ||
@@ -725,8 +863,11 @@ static ti_val primary(ti_ctx *x)
                 x->i++;
                 return func_call(x, name);
             }
-            if (sql_tok_is(x->src, k, "CASE") || sql_tok_is(x->src, k, "INTERVAL") ||
-                sql_tok_is(x->src, k, "EXISTS")) {
+            if (sql_tok_is(x->src, k, "CASE")) {
+                x->i++;
+                return case_expr(x);
+            }
+            if (sql_tok_is(x->src, k, "INTERVAL") || sql_tok_is(x->src, k, "EXISTS")) {
                 x->i = x->e; /* not typed: the item stays uninferred */
                 return ti_unknown;
             }
