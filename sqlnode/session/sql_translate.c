@@ -490,7 +490,7 @@ static const struct {
 /* Static type of item [b, e) (alias excluded). */
 static sql_tr_item item_info(tr *x, uint32_t b, uint32_t e, int sysvar_id)
 {
-    sql_tr_item it = {SQL_TYPE_VAR_STRING, 0, 0};
+    sql_tr_item it = {.guess = SQL_TYPE_VAR_STRING};
     uint32_t n = e - b;
     const sql_token *t = &x->t[b];
     if (n == 2 && t->type == SQL_TK_OP && t->len == 1 && x->src[t->off] == '-') {
@@ -1019,6 +1019,7 @@ static int emit_group_concat(tr *x, uint32_t *pi, uint32_t e)
             return syntax(x, sep + 1);
         }
     }
+    order = sep; /* the expressions end at ORDER BY, else at SEPARATOR, else at ')' */
     if (call_split(x, i + 1, sep, "ORDER", &at, 1) == 1) {
         order = at;
         if (!kw(x, order + 1, "BY")) {
