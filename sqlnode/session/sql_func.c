@@ -337,22 +337,6 @@ static void f_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, 0);
 }
 
-static void f_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    (void)argv;
-    uint8_t b[16];
-    sqlite3_randomness(sizeof(b), b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    char buf[40];
-    snprintf(buf, sizeof(buf),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
-}
-
 static void f_charset(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -1159,7 +1143,6 @@ static const fn_def fns[] = {
     {"row_count", 0, 0, f_row_count},
     {"found_rows", 0, 0, f_found_rows},
     {"sleep", 1, 0, f_sleep},
-    {"uuid", 0, 0, f_uuid},
     {"charset", 1, 1, f_charset},
     {"collation", 1, 0, f_collation},
     {"concat", -1, 1, f_concat},

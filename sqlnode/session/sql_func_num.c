@@ -7,6 +7,7 @@
 #include "sql_func_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,7 +484,47 @@ static void f_abs(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_double(ctx, fabs(sqlite3_value_double(argv[0])));
 }
 
+/* The node id (bytes 0–5) and clock sequence (6–7) of UUID(), random, made once. */
+static uint8_t uuid_node[8];
+
+static void uuid_node_init(void)
+{
+    sqlite3_randomness(sizeof(uuid_node), uuid_node);
+    uuid_node[0] |= 0x01;                                   /* multicast: not a real MAC */
+    uuid_node[6] = (uint8_t)((uuid_node[6] & 0x3F) | 0x80); /* RFC 4122 variant */
+}
+
+/* UUID() → TEXT: a version 1 UUID as MySQL makes them: 100 ns ticks since 1582-10-15 (strictly
+ * increasing within the process), a random clock sequence and a random node id with the
+ * multicast bit set (RFC 4122 §4.5: not a network card's address), both chosen once. */
+static void f_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    static uint64_t last_ticks;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, uuid_node_init);
+    /* 100 ns ticks between 1582-10-15 and 1970-01-01 */
+    uint64_t ticks = (uint64_t)sql_sess_now_us(SQL_FN_SESS(ctx)) * 10 + 0x01B21DD213814000ULL;
+    uint64_t prev = __atomic_load_n(&last_ticks, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint64_t want = ticks > prev ? ticks : prev + 1;
+        if (__atomic_compare_exchange_n(&last_ticks, &prev, want, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            ticks = want;
+            break;
+        }
+    }
+    char buf[40];
+    snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             (unsigned)(ticks & 0xFFFFFFFFu), (unsigned)((ticks >> 32) & 0xFFFFu),
+             (unsigned)(((ticks >> 48) & 0x0FFFu) | 0x1000u), uuid_node[6], uuid_node[7],
+             uuid_node[0], uuid_node[1], uuid_node[2], uuid_node[3], uuid_node[4], uuid_node[5]);
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
 static const sql_fn_def num_fns[] = {
+    {"uuid", 0, 0, f_uuid},
     {"abs", 1, 1, f_abs},
     {"uuid_short", 0, 0, f_uuid_short},
     {"_tdb_interval", -1, 1, f_interval},
