@@ -130,6 +130,8 @@ sql_schema *sql_cat_acquire(sql_catalog *c);
 void sql_schema_release(sql_schema *s);
 /* Takes one more reference on s (a reader that hands the snapshot on). */
 void sql_schema_retain(sql_schema *s);
+/* The next AUTO_INCREMENT value of t (what SHOW CREATE TABLE / TABLE STATUS print). */
+uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t);
 /* Loads the schema now if the stored version moved (after a commit failed on a schema change). */
 int sql_cat_reload(sql_catalog *c, cm_err *err);
 

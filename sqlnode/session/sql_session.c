@@ -478,7 +478,7 @@ int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err)
         memcpy(name, db, n);
         name[n] = '\0';
         sql_schema *snap = sql_cat_acquire(s->env->cat);
-        int exists = snap != NULL && sql_schema_db(snap, name) != NULL;
+        int exists = snap != NULL && (sql_schema_db(snap, name) != NULL || sql_is_db(name));
         if (snap != NULL) {
             sql_schema_release(snap);
         }
@@ -781,13 +781,18 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         return run_do(s, src, t, n, sink, more, err);
     case SQL_KIND_SET:
         return sql_set_run(s, src, t, n, sink, more, err);
-    case SQL_KIND_SHOW:
+    case SQL_KIND_SHOW: {
+        int is_rc = sql_isg_show(s, src, t, n, sink, more, err);
+        if (is_rc <= 0) {
+            return is_rc;
+        }
         if (s->env->cat != NULL && sql_cat_is_show(src, t, n)) {
             int rc = sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
                                   sink, err);
             return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
         }
         return sql_show_run(s, src, t, n, sink, more, err);
+    }
     case SQL_KIND_USE: {
         if (n != 2 || (t[1].type != SQL_TK_IDENT && t[1].type != SQL_TK_QIDENT)) {
             return cm_err_set(err, CM_E_PARSE,
@@ -840,6 +845,9 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_UNSUPPORTED: {
+        if (sql_lock_is(src, t, n)) {
+            return sql_lock_run(s, src, t, n, sink, more, err);
+        }
         if (s->env->cat != NULL && sql_ddl_is_ddl(src, t, n)) {
             return run_ddl(s, src, t, n, sink, more, err);
         }

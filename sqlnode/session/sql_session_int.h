@@ -7,6 +7,7 @@
 #define SQL_SESSION_INT_H
 
 #include "cm_buf.h"
+#include "sql_infoschema.h"
 #include "sql_lexer.h"
 #include "sql_session.h"
 #include "sql_translate.h"
@@ -145,6 +146,8 @@ struct sql_sess {
 
     /* ---- the SQL layer over the KV store (sql_txn.c, sql_decl.c; unused without a cluster) */
     sql_vt_env vt;      /* the vtab module's environment, registered once on db */
+    sql_is_env is;      /* information_schema's environment (sql_is_glue.c) */
+    int tables_locked;  /* LOCK TABLES in force (sql_lock.c) */
     sql_schema *schema; /* the snapshot the current statement runs against (reference held) */
     uint64_t decl_ver;  /* schema version the SQLite declarations were made at */
     int declaring;      /* our own CREATE VIRTUAL TABLE / ATTACH / DETACH / DROP run now */
@@ -284,6 +287,20 @@ void sql_dml_unbind_named(sql_sess *s);
  * chose, one row per plan step (docs/mysql-protocol.md "EXPLAIN"). */
 int sql_explain_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                     int more, cm_err *err);
+
+/* sql_is_glue.c — information_schema (sqlnode/infoschema) */
+/* Registers the module with the session's environment (cluster mode only). */
+int sql_isg_setup(sql_sess *s, cm_err *err);
+/* A SHOW about information_schema or answered from it (SHOW TABLES FROM information_schema,
+ * SHOW COLUMNS FROM one of its tables, SHOW OPEN TABLES): 0 done, an error, or 1 when t[0, n)
+ * is none of these. */
+int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                 int more, cm_err *err);
+
+/* sql_lock.c — LOCK TABLES / UNLOCK TABLES (accepted, no lock taken: see the file) */
+bool sql_lock_is(const char *src, const sql_token *t, uint32_t n);
+int sql_lock_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                 int more, cm_err *err);
 
 /* sql_func.c */
 int sql_func_register(sql_sess *s);

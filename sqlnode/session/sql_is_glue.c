@@ -1,0 +1,261 @@
+/* sql_is_glue.c — the session's side of information_schema (sqlnode/infoschema): registering
+ * the module, and the SHOW statements answered by running a SELECT over its tables
+ * (docs/sql-layer.md "information_schema"). */
+#include "sql_session_int.h"
+
+#include "sql_infoschema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const sql_schema *is_schema_cb(void *sess)
+{
+    return ((sql_sess *)sess)->schema;
+}
+
+static int is_processlist_cb(void *sess, sql_sink *sink, cm_err *err)
+{
+    sql_sess *s = sess;
+    if (s->env->processlist == NULL) {
+        return 0;
+    }
+    return s->env->processlist(s->env->user, s, 1, sink, err);
+}
+
+static const char *is_user_cb(void *sess)
+{
+    return ((sql_sess *)sess)->user;
+}
+
+int sql_isg_setup(sql_sess *s, cm_err *err)
+{
+    memset(&s->is, 0, sizeof(s->is));
+    s->is.sess = s;
+    s->is.cat = s->env->cat;
+    s->is.schema = is_schema_cb;
+    s->is.processlist = is_processlist_cb;
+    s->is.user = is_user_cb;
+    s->is.err = &s->fn_err;
+    return sql_is_register(s->db, &s->is, err);
+}
+
+/* ---- SHOW over information_schema ---- */
+
+/* Runs a MySQL query text of our own as the statement's result. */
+static int run_text(sql_sess *s, const char *sql, size_t len, sql_sink *sink, int more, cm_err *err)
+{
+    sql_tokens toks;
+    sql_tokens_init(&toks);
+    int rc = sql_lex(sql, len, 0, &toks, err);
+    sqlite3_stmt *st = NULL;
+    if (rc == 0) {
+        rc = sql_exec_prepare(s, sql, toks.v, toks.n, &st, err);
+    }
+    if (rc == 0) {
+        s->ins_target = NULL;
+        s->ins_target_len = 0;
+        rc = sql_exec_run(s, st, s->tr.items, s->tr.nitems, sink, more, 0, err);
+    }
+    sqlite3_finalize(st);
+    sql_tokens_fini(&toks);
+    return rc;
+}
+
+/* Appends a MySQL string literal (single quotes, quotes and backslashes escaped). */
+static void put_lit(cm_buf *b, const char *p, size_t n)
+{
+    cm_buf_append_u8(b, '\'');
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\'' || p[i] == '\\') {
+            cm_buf_append_u8(b, '\\');
+        }
+        cm_buf_append_u8(b, (uint8_t)p[i]);
+    }
+    cm_buf_append_u8(b, '\'');
+}
+
+static int syntax(const char *src, const sql_token *t, uint32_t n, uint32_t i, cm_err *err)
+{
+    return cm_err_set(err, CM_E_PARSE,
+                      "You have an error in your SQL syntax; check the manual that corresponds to "
+                      "your MySQL server version for the right syntax to use near '%.*s' at line 1",
+                      i < n ? (int)(t[i].len > 60 ? 60 : t[i].len) : 0,
+                      i < n ? src + t[i].off : "");
+}
+
+/* The tail t[f, n): nothing, LIKE 'pat' or WHERE expr, appended as a filter on column `col`
+ * (LIKE) of a query that already has a WHERE (so: " AND …"). The WHERE expression is copied as
+ * text: it names the SHOW's column aliases, so the query is wrapped (see callers). */
+static int filter_tail(const char *src, const sql_token *t, uint32_t n, uint32_t f, const char *col,
+                       cm_buf *like, cm_buf *where, cm_err *err)
+{
+    if (f == n) {
+        return 0;
+    }
+    if (sql_tok_is(src, &t[f], "LIKE") && f + 2 == n && t[f + 1].type == SQL_TK_STRING) {
+        cm_buf pat = CM_BUF_INIT;
+        if (sql_tok_string(src, &t[f + 1], SQL_MODE_NO_BACKSLASH_ESCAPES, &pat) != 0) {
+            cm_buf_fini(&pat);
+            return cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+        cm_buf_printf(like, " AND %s LIKE ", col);
+        put_lit(like, pat.ptr ? (const char *)pat.ptr : "", pat.len);
+        cm_buf_fini(&pat);
+        return 0;
+    }
+    if (sql_tok_is(src, &t[f], "WHERE") && f + 1 < n) {
+        size_t a = t[f + 1].off, z = t[n - 1].off + t[n - 1].len;
+        cm_buf_printf(where, " WHERE %.*s", (int)(z - a), src + a);
+        return 0;
+    }
+    return syntax(src, t, n, f, err);
+}
+
+/* SHOW [FULL] TABLES {FROM|IN} information_schema … (or with information_schema current). */
+static int show_is_tables(sql_sess *s, const char *src, const sql_token *t, uint32_t n, uint32_t f,
+                          bool full, sql_sink *sink, int more, cm_err *err)
+{
+    cm_buf like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT;
+    int rc = filter_tail(src, t, n, f, "TABLE_NAME", &like, &where, err);
+    if (rc == 0) {
+        cm_buf_printf(&q,
+                      "SELECT * FROM (SELECT TABLE_NAME AS `Tables_in_information_schema`%s "
+                      "FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+                      "'information_schema'%.*s) AS t%.*s ORDER BY 1",
+                      full ? ", TABLE_TYPE AS `Table_type`" : "", (int)like.len,
+                      like.ptr ? (const char *)like.ptr : "", (int)where.len,
+                      where.ptr ? (const char *)where.ptr : "");
+        rc = run_text(s, (const char *)q.ptr, q.len, sink, more, err);
+    }
+    cm_buf_fini(&like);
+    cm_buf_fini(&where);
+    cm_buf_fini(&q);
+    return rc;
+}
+
+/* SHOW OPEN TABLES [{FROM|IN} db] [LIKE|WHERE]: every table of the database(s) (no table cache:
+ * In_use counts this session's LOCK TABLES). */
+static int show_open_tables(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                            uint32_t f, sql_sink *sink, int more, cm_err *err)
+{
+    cm_buf db = CM_BUF_INIT, like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT;
+    int rc = 0;
+    if (f + 1 < n && (sql_tok_is(src, &t[f], "FROM") || sql_tok_is(src, &t[f], "IN"))) {
+        if (sql_tok_name(src, &t[f + 1], &db) != 0 || cm_buf_terminate(&db) != 0) {
+            rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+        f += 2;
+    }
+    if (rc == 0) {
+        rc = filter_tail(src, t, n, f, "TABLE_NAME", &like, &where, err);
+    }
+    if (rc == 0) {
+        cm_buf_printf(&q, "SELECT * FROM (SELECT TABLE_SCHEMA AS `Database`, TABLE_NAME AS "
+                          "`Table`, 0 AS `In_use`, 0 AS `Name_locked` FROM "
+                          "information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'");
+        if (db.len > 0) {
+            cm_buf_printf(&q, " AND TABLE_SCHEMA = ");
+            put_lit(&q, (const char *)db.ptr, strlen((const char *)db.ptr));
+        }
+        cm_buf_printf(&q, "%.*s) AS t%.*s ORDER BY 1, 2", (int)like.len,
+                      like.ptr ? (const char *)like.ptr : "", (int)where.len,
+                      where.ptr ? (const char *)where.ptr : "");
+        rc = run_text(s, (const char *)q.ptr, q.len, sink, more, err);
+    }
+    cm_buf_fini(&db);
+    cm_buf_fini(&like);
+    cm_buf_fini(&where);
+    cm_buf_fini(&q);
+    return rc;
+}
+
+/* SHOW [FULL] COLUMNS|FIELDS FROM <information_schema table> [FROM information_schema]. */
+static int show_is_columns(sql_sess *s, const char *table, bool full, const char *src,
+                           const sql_token *t, uint32_t n, uint32_t f, sql_sink *sink, int more,
+                           cm_err *err)
+{
+    cm_buf like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT;
+    int rc = filter_tail(src, t, n, f, "COLUMN_NAME", &like, &where, err);
+    if (rc == 0) {
+        cm_buf_printf(&q,
+                      "SELECT * FROM (SELECT COLUMN_NAME AS `Field`, COLUMN_TYPE AS `Type`%s, "
+                      "IS_NULLABLE AS `Null`, COLUMN_KEY AS `Key`, COLUMN_DEFAULT AS "
+                      "`Default`, EXTRA AS `Extra`%s FROM information_schema.COLUMNS WHERE "
+                      "TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = ",
+                      full ? ", COLLATION_NAME AS `Collation`" : "",
+                      full ? ", PRIVILEGES AS `Privileges`, COLUMN_COMMENT AS `Comment`" : "");
+        put_lit(&q, table, strlen(table));
+        cm_buf_printf(&q, "%.*s ORDER BY ORDINAL_POSITION) AS t%.*s", (int)like.len,
+                      like.ptr ? (const char *)like.ptr : "", (int)where.len,
+                      where.ptr ? (const char *)where.ptr : "");
+        rc = run_text(s, (const char *)q.ptr, q.len, sink, more, err);
+    }
+    cm_buf_fini(&like);
+    cm_buf_fini(&where);
+    cm_buf_fini(&q);
+    return rc;
+}
+
+int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                 int more, cm_err *err)
+{
+    if (s->env->cat == NULL || n < 2) {
+        return 1;
+    }
+    uint32_t i = 1;
+    bool full = false;
+    if (sql_tok_is(src, &t[i], "FULL")) {
+        full = true;
+        i++;
+    }
+    if (i < n && sql_tok_is(src, &t[i], "OPEN") && i + 1 < n &&
+        sql_tok_is(src, &t[i + 1], "TABLES") && !full) {
+        return show_open_tables(s, src, t, n, i + 2, sink, more, err);
+    }
+    bool cur_is = s->has_db && sql_is_db(s->dbname);
+    if (i < n && sql_tok_is(src, &t[i], "TABLES")) {
+        uint32_t f = i + 1;
+        bool is = cur_is;
+        if (f + 1 < n && (sql_tok_is(src, &t[f], "FROM") || sql_tok_is(src, &t[f], "IN"))) {
+            cm_buf db = CM_BUF_INIT;
+            is = sql_tok_name(src, &t[f + 1], &db) == 0 && cm_buf_terminate(&db) == 0 &&
+                 sql_is_db((const char *)db.ptr);
+            cm_buf_fini(&db);
+            f += 2;
+        }
+        return is ? show_is_tables(s, src, t, n, f, full, sink, more, err) : 1;
+    }
+    if (i + 2 < n && (sql_tok_is(src, &t[i], "COLUMNS") || sql_tok_is(src, &t[i], "FIELDS")) &&
+        (sql_tok_is(src, &t[i + 1], "FROM") || sql_tok_is(src, &t[i + 1], "IN"))) {
+        /* FROM tbl | FROM db.tbl, then FROM db */
+        cm_buf a = CM_BUF_INIT, b = CM_BUF_INIT;
+        uint32_t f = i + 3;
+        bool is = cur_is;
+        int ok = sql_tok_name(src, &t[i + 2], &a) == 0 && cm_buf_terminate(&a) == 0;
+        const char *table = (const char *)a.ptr;
+        if (ok && f + 1 < n && t[f].type == SQL_TK_DOT) {
+            is = sql_is_db(table);
+            ok = sql_tok_name(src, &t[f + 1], &b) == 0 && cm_buf_terminate(&b) == 0;
+            table = (const char *)b.ptr;
+            f += 2;
+        } else if (ok && f + 1 < n &&
+                   (sql_tok_is(src, &t[f], "FROM") || sql_tok_is(src, &t[f], "IN"))) {
+            ok = sql_tok_name(src, &t[f + 1], &b) == 0 && cm_buf_terminate(&b) == 0;
+            is = ok && sql_is_db((const char *)b.ptr);
+            f += 2;
+        }
+        int rc = 1;
+        if (ok && is) {
+            rc = sql_is_table(table)
+                     ? show_is_columns(s, table, full, src, t, n, f, sink, more, err)
+                     : cm_err_set(err, CM_E_NO_SUCH_TABLE,
+                                  "Table 'information_schema.%.64s' doesn't exist", table);
+        }
+        cm_buf_fini(&a);
+        cm_buf_fini(&b);
+        return rc;
+    }
+    return 1;
+}
