@@ -676,6 +676,15 @@ static void key_cols(cm_buf *b, const sql_cat_table *t, const uint32_t *cols, co
     cm_buf_printf(b, ")");
 }
 
+/* MySQL 8 prints no DEFAULT NULL for BLOB, TEXT and JSON columns (they take no literal
+ * default). */
+static bool no_default_null(const sql_coltype *t)
+{
+    return t->dtype == CM_DT_JSON || t->mysql_type == SQL_TYPE_BLOB ||
+           t->mysql_type == SQL_TYPE_TINY_BLOB || t->mysql_type == SQL_TYPE_MEDIUM_BLOB ||
+           t->mysql_type == SQL_TYPE_LONG_BLOB;
+}
+
 int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_buf *b)
 {
     cm_buf ty = CM_BUF_INIT;
@@ -702,7 +711,8 @@ int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_b
         if (c->default_now) {
             now_text(c, nb, sizeof(nb));
             cm_buf_printf(b, " DEFAULT %s", nb);
-        } else if (c->has_default && c->default_null && !c->auto_inc) {
+        } else if (c->has_default && c->default_null && !c->auto_inc &&
+                   !no_default_null(&c->type)) {
             cm_buf_printf(b, " DEFAULT NULL");
         } else if (c->has_default && c->default_text != NULL) {
             cm_buf_printf(b, " DEFAULT ");

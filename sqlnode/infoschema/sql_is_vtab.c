@@ -62,7 +62,7 @@ int sql_is_declare_sql(const char *schema, const char *name, cm_buf *out, cm_err
 {
     const is_tabdef *d = sql_is_find(name);
     if (d == NULL) {
-        return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table 'information_schema.%.64s' doesn't exist",
+        return cm_err_set(err, CM_E_UNKNOWN_TABLE, "Unknown table '%.64s' in information_schema",
                           name);
     }
     if (cm_buf_printf(out, "CREATE VIRTUAL TABLE ") != 0 || append_qid(out, schema) != 0 ||

@@ -117,13 +117,28 @@ static int filter_tail(const char *src, const sql_token *t, uint32_t n, uint32_t
 static int show_is_tables(sql_sess *s, const char *src, const sql_token *t, uint32_t n, uint32_t f,
                           bool full, sql_sink *sink, int more, cm_err *err)
 {
-    cm_buf like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT;
+    cm_buf like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT, title = CM_BUF_INIT;
     int rc = filter_tail(src, t, n, f, "TABLE_NAME", &like, &where, err);
+    /* The column is `Tables_in_information_schema (<pattern>)` with LIKE, as in MySQL. */
+    cm_buf_printf(&title, "Tables_in_information_schema");
+    if (rc == 0 && like.len > 0) {
+        cm_buf pat = CM_BUF_INIT;
+        if (sql_tok_string(src, &t[f + 1], SQL_MODE_NO_BACKSLASH_ESCAPES, &pat) == 0) {
+            cm_buf_printf(&title, " (%.*s)", (int)pat.len, pat.ptr ? (const char *)pat.ptr : "");
+        }
+        cm_buf_fini(&pat);
+    }
+    for (size_t k = 0; k < title.len; k++) {
+        if (title.ptr[k] == '`') {
+            title.ptr[k] = '\'';
+        }
+    }
     if (rc == 0) {
         cm_buf_printf(&q,
-                      "SELECT * FROM (SELECT TABLE_NAME AS `Tables_in_information_schema`%s "
+                      "SELECT * FROM (SELECT TABLE_NAME AS `%.*s`%s "
                       "FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
                       "'information_schema'%.*s) AS t%.*s ORDER BY 1",
+                      (int)title.len, (const char *)title.ptr,
                       full ? ", TABLE_TYPE AS `Table_type`" : "", (int)like.len,
                       like.ptr ? (const char *)like.ptr : "", (int)where.len,
                       where.ptr ? (const char *)where.ptr : "");
@@ -132,6 +147,7 @@ static int show_is_tables(sql_sess *s, const char *src, const sql_token *t, uint
     cm_buf_fini(&like);
     cm_buf_fini(&where);
     cm_buf_fini(&q);
+    cm_buf_fini(&title);
     return rc;
 }
 
@@ -186,6 +202,12 @@ static int show_is_columns(sql_sess *s, const char *table, bool full, const char
                       "TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = ",
                       full ? ", COLLATION_NAME AS `Collation`" : "",
                       full ? ", PRIVILEGES AS `Privileges`, COLUMN_COMMENT AS `Comment`" : "");
+        /* the table's own spelling: TABLE_NAME compares as written */
+        for (uint32_t k = 0; k < sql_is_ntables(); k++) {
+            if (strcasecmp(sql_is_table_name(k), table) == 0) {
+                table = sql_is_table_name(k);
+            }
+        }
         put_lit(&q, table, strlen(table));
         cm_buf_printf(&q, "%.*s ORDER BY ORDINAL_POSITION) AS t%.*s", (int)like.len,
                       like.ptr ? (const char *)like.ptr : "", (int)where.len,
@@ -258,4 +280,56 @@ int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
         return rc;
     }
     return 1;
+}
+
+/* DDL naming information_schema (a qualified name, the database of CREATE/DROP/ALTER DATABASE,
+ * or an unqualified table while it is the current database) is refused as MySQL refuses it. */
+int sql_isg_ddl_check(sql_sess *s, const char *src, const sql_token *t, uint32_t n, cm_err *err)
+{
+    bool deny = false;
+    for (uint32_t i = 0; i < n && !deny; i++) {
+        if (t[i].type != SQL_TK_IDENT && t[i].type != SQL_TK_QIDENT) {
+            continue;
+        }
+        bool qual = i + 1 < n && t[i + 1].type == SQL_TK_DOT;
+        bool dbword =
+            i > 0 &&
+            (sql_tok_is(src, &t[i - 1], "DATABASE") || sql_tok_is(src, &t[i - 1], "SCHEMA") ||
+             (sql_tok_is(src, &t[i - 1], "EXISTS") && i >= 3 &&
+              (sql_tok_is(src, &t[1], "DATABASE") || sql_tok_is(src, &t[1], "SCHEMA"))));
+        if (!qual && !dbword) {
+            continue;
+        }
+        cm_buf name = CM_BUF_INIT;
+        deny = sql_tok_name(src, &t[i], &name) == 0 && cm_buf_terminate(&name) == 0 &&
+               sql_is_db((const char *)name.ptr);
+        cm_buf_fini(&name);
+    }
+    if (!deny && s->has_db && sql_is_db(s->dbname) && n > 1 &&
+        !sql_tok_is(src, &t[1], "DATABASE") && !sql_tok_is(src, &t[1], "SCHEMA")) {
+        deny = true;
+    }
+    if (!deny) {
+        return 0;
+    }
+    return cm_err_set(err, CM_E_DBACCESS_DENIED,
+                      "Access denied for user '%s'@'%%' to database 'information_schema'", s->user);
+}
+
+bool sql_isg_reads_diag_count(const char *src, const sql_token *t, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (t[i].type != SQL_TK_SYSVAR) {
+            continue;
+        }
+        cm_buf name = CM_BUF_INIT;
+        bool hit = sql_tok_name(src, &t[i], &name) == 0 && cm_buf_terminate(&name) == 0 &&
+                   (strcasecmp((const char *)name.ptr, "warning_count") == 0 ||
+                    strcasecmp((const char *)name.ptr, "error_count") == 0);
+        cm_buf_fini(&name);
+        if (hit) {
+            return true;
+        }
+    }
+    return false;
 }

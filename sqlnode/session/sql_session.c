@@ -770,6 +770,7 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
     int diagnostic = k == SQL_KIND_SHOW && n >= 2 &&
                      (sql_tok_is(src, &t[1], "WARNINGS") || sql_tok_is(src, &t[1], "ERRORS") ||
                       sql_tok_is(src, &t[1], "COUNT"));
+    diagnostic = diagnostic || sql_isg_reads_diag_count(src, t, n);
     if (!diagnostic) {
         sql_diag_clear(s);
     }
@@ -849,7 +850,8 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
             return sql_lock_run(s, src, t, n, sink, more, err);
         }
         if (s->env->cat != NULL && sql_ddl_is_ddl(src, t, n)) {
-            return run_ddl(s, src, t, n, sink, more, err);
+            int rc = sql_isg_ddl_check(s, src, t, n, err);
+            return rc != 0 ? rc : run_ddl(s, src, t, n, sink, more, err);
         }
         uint32_t w = n > 1 && t[1].type == SQL_TK_IDENT ? 2 : 1;
         size_t len = t[w - 1].off + t[w - 1].len - t[0].off;

@@ -23,9 +23,9 @@
 #define SQL_HOST_MAX 64
 /* Database names are at most 64 characters (256 bytes of utf8mb4). */
 #define SQL_DB_MAX 256
-/* Diagnostics kept per statement: MySQL's max_error_count is 1024; 64 keeps an idle session's
- * memory small and is more than any driver reads. */
-#define SQL_DIAG_MAX 64
+/* Diagnostics kept per statement at most: the top of MySQL's max_error_count range (default
+ * 1024); entries are allocated as they come, so an idle session holds none. */
+#define SQL_DIAG_MAX 65535
 /* User variables per session: bounds what one client can make the server hold. */
 #define SQL_USERVARS_MAX 4096
 /* SQLite VM instructions between two progress checks (KILL, max_execution_time, op budget):
@@ -296,6 +296,12 @@ int sql_isg_setup(sql_sess *s, cm_err *err);
  * is none of these. */
 int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err);
+
+/* 1044 for DDL on information_schema; 0 otherwise. */
+int sql_isg_ddl_check(sql_sess *s, const char *src, const sql_token *t, uint32_t n, cm_err *err);
+/* Whether t[0, n) reads @@warning_count or @@error_count (the statement keeps the previous
+ * statement's diagnostics, as MySQL's does). */
+bool sql_isg_reads_diag_count(const char *src, const sql_token *t, uint32_t n);
 
 /* sql_lock.c — LOCK TABLES / UNLOCK TABLES (accepted, no lock taken: see the file) */
 bool sql_lock_is(const char *src, const sql_token *t, uint32_t n);
