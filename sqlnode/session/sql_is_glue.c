@@ -220,6 +220,145 @@ static int show_is_columns(sql_sess *s, const char *table, bool full, const char
     return rc;
 }
 
+/* A sink that keeps the first column of the first row as an integer. */
+typedef struct count_sink {
+    sql_sink sink;
+    int64_t v;
+    bool have;
+} count_sink;
+
+static int cs_columns(sql_sink *sink, const sql_column *cols, int ncols)
+{
+    (void)sink;
+    (void)cols;
+    (void)ncols;
+    return 0;
+}
+
+static int cs_row(sql_sink *sink, const sql_value *v, int ncols)
+{
+    count_sink *c = (count_sink *)sink;
+    if (ncols > 0 && !c->have) {
+        c->v = v[0].type == SQL_V_UINT  ? (int64_t)v[0].u
+               : v[0].type == SQL_V_INT ? v[0].i
+                                        : strtoll(v[0].s ? v[0].s : "0", NULL, 10);
+        c->have = true;
+    }
+    return 0;
+}
+
+static int cs_done(sql_sink *sink, const sql_done *d)
+{
+    (void)sink;
+    (void)d;
+    return 0;
+}
+
+static void put_qid(cm_buf *b, const char *p)
+{
+    cm_buf_append_u8(b, '`');
+    for (; *p; p++) {
+        if (*p == '`') {
+            cm_buf_append_u8(b, '`');
+        }
+        cm_buf_append_u8(b, (uint8_t)*p);
+    }
+    cm_buf_append_u8(b, '`');
+}
+
+/* SHOW TABLE STATUS [{FROM|IN} db] [LIKE 'pat' | WHERE expr]: information_schema.TABLES with
+ * MySQL's SHOW column names, Rows counted exactly (one COUNT(*) per table: there are no
+ * statistics to estimate from). */
+static int show_table_status(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                             uint32_t f, sql_sink *sink, int more, cm_err *err)
+{
+    cm_buf dbn = CM_BUF_INIT, like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT;
+    cm_buf pat = CM_BUF_INIT, cnt = CM_BUF_INIT;
+    int rc = 0;
+    if (f + 1 < n && (sql_tok_is(src, &t[f], "FROM") || sql_tok_is(src, &t[f], "IN"))) {
+        if (sql_tok_name(src, &t[f + 1], &dbn) != 0 || cm_buf_terminate(&dbn) != 0) {
+            rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+        f += 2;
+    } else if (s->has_db) {
+        cm_buf_printf(&dbn, "%s", s->dbname);
+        cm_buf_terminate(&dbn);
+    } else {
+        rc = cm_err_set(err, CM_E_NO_DB, "No database selected");
+    }
+    const char *db = (const char *)dbn.ptr;
+    const sql_cat_db *cd = NULL;
+    if (rc == 0 && !sql_is_db(db) &&
+        (s->schema == NULL || (cd = sql_schema_db(s->schema, db)) == NULL)) {
+        rc = cm_err_set(err, CM_E_BAD_DB, "Unknown database '%.64s'", db);
+    }
+    if (rc == 0) {
+        rc = filter_tail(src, t, n, f, "TABLE_NAME", &like, &where, err);
+    }
+    bool have_like = rc == 0 && like.len > 0;
+    if (have_like && sql_tok_string(src, &t[f + 1], SQL_MODE_NO_BACKSLASH_ESCAPES, &pat) != 0) {
+        rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
+    }
+    /* Exact row counts of the tables the LIKE lets through. */
+    cm_buf_printf(&cnt, "NULL");
+    uint32_t nt = cd != NULL ? sql_schema_ntables(s->schema, cd) : 0;
+    if (rc == 0 && nt > 0) {
+        cm_buf_reset(&cnt);
+        cm_buf_printf(&cnt, "CASE TABLE_NAME");
+    }
+    for (uint32_t i = 0; rc == 0 && i < nt; i++) {
+        const sql_cat_table *ct = sql_schema_table_at(s->schema, cd, i);
+        if (have_like && !sql_show_like(pat.ptr ? (const char *)pat.ptr : "", pat.len, ct->name,
+                                        strlen(ct->name))) {
+            continue;
+        }
+        cm_buf cq = CM_BUF_INIT;
+        cm_buf_printf(&cq, "SELECT COUNT(*) FROM ");
+        put_qid(&cq, cd->name);
+        cm_buf_append_u8(&cq, '.');
+        put_qid(&cq, ct->name);
+        count_sink cs = {{cs_columns, cs_row, cs_done}, 0, false};
+        rc = cm_buf_terminate(&cq) != 0
+                 ? cm_err_set(err, CM_E_NOMEM, "out of memory")
+                 : run_text(s, (const char *)cq.ptr, cq.len, &cs.sink, 0, err);
+        cm_buf_fini(&cq);
+        if (rc == 0) {
+            cm_buf_printf(&cnt, " WHEN ");
+            put_lit(&cnt, ct->name, strlen(ct->name));
+            cm_buf_printf(&cnt, " THEN %lld", (long long)cs.v);
+        }
+    }
+    if (rc == 0 && nt > 0) {
+        cm_buf_printf(&cnt, " END");
+    }
+    if (rc == 0) {
+        cm_buf_printf(&q,
+                      "SELECT * FROM (SELECT TABLE_NAME AS `Name`, ENGINE AS `Engine`, VERSION "
+                      "AS `Version`, ROW_FORMAT AS `Row_format`, %.*s AS `Rows`, "
+                      "AVG_ROW_LENGTH AS `Avg_row_length`, DATA_LENGTH AS `Data_length`, "
+                      "MAX_DATA_LENGTH AS `Max_data_length`, INDEX_LENGTH AS "
+                      "`Index_length`, DATA_FREE AS `Data_free`, AUTO_INCREMENT AS "
+                      "`Auto_increment`, CREATE_TIME AS `Create_time`, UPDATE_TIME AS "
+                      "`Update_time`, CHECK_TIME AS `Check_time`, TABLE_COLLATION AS "
+                      "`Collation`, CHECKSUM AS `Checksum`, CREATE_OPTIONS AS "
+                      "`Create_options`, TABLE_COMMENT AS `Comment` FROM "
+                      "information_schema.TABLES WHERE TABLE_SCHEMA = ",
+                      (int)cnt.len, (const char *)cnt.ptr);
+        put_lit(&q, db, strlen(db));
+        cm_buf_printf(&q, "%.*s) AS t%.*s ORDER BY 1", (int)like.len,
+                      like.ptr ? (const char *)like.ptr : "", (int)where.len,
+                      where.ptr ? (const char *)where.ptr : "");
+        rc = run_text(s, (const char *)q.ptr, q.len, sink, more, err);
+    }
+    cm_buf_fini(&dbn);
+    cm_buf_fini(&like);
+    cm_buf_fini(&where);
+    cm_buf_fini(&q);
+    cm_buf_fini(&pat);
+    cm_buf_fini(&cnt);
+    return rc;
+}
+
 int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err)
 {
@@ -235,6 +374,10 @@ int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
     if (i < n && sql_tok_is(src, &t[i], "OPEN") && i + 1 < n &&
         sql_tok_is(src, &t[i + 1], "TABLES") && !full) {
         return show_open_tables(s, src, t, n, i + 2, sink, more, err);
+    }
+    if (i + 1 < n && !full && sql_tok_is(src, &t[i], "TABLE") &&
+        sql_tok_is(src, &t[i + 1], "STATUS")) {
+        return show_table_status(s, src, t, n, i + 2, sink, more, err);
     }
     bool cur_is = s->has_db && sql_is_db(s->dbname);
     if (i < n && sql_tok_is(src, &t[i], "TABLES")) {
