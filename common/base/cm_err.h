@@ -88,6 +88,7 @@
     X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
     X(DBACCESS_DENIED, -290, 1044, "42000", "Access denied for user to database")                  \
     X(UNKNOWN_TABLE, -291, 1109, "42S02", "Unknown table")                                         \
+    X(SP_DOES_NOT_EXIST, -292, 1305, "42000", "SAVEPOINT does not exist")                          \
     /* catalog and DDL (sqlnode/catalog) */                                                        \
     X(DB_CREATE_EXISTS, -200, 1007, "HY000", "Can't create database; database exists")             \
     X(DB_DROP_EXISTS, -201, 1008, "HY000", "Can't drop database; database doesn't exist")          \

@@ -244,9 +244,10 @@ typedef enum show_kind {
 typedef struct show_req {
     show_kind kind;
     bool full;
-    char *table, *db; /* the object (malloc'd) */
-    char *like;       /* LIKE pattern */
-    uint32_t where;   /* token index of WHERE, or 0 */
+    bool if_not_exists; /* SHOW CREATE DATABASE IF NOT EXISTS */
+    char *table, *db;   /* the object (malloc'd) */
+    char *like;         /* LIKE pattern */
+    uint32_t where;     /* token index of WHERE, or 0 */
     uint32_t filter_end;
 } show_req;
 
@@ -301,6 +302,7 @@ static bool parse_show(const char *src, const sql_token *t, uint32_t n, show_req
                 if (!skw(&p, "NOT") || !skw(&p, "EXISTS")) {
                     return false;
                 }
+                r->if_not_exists = true;
             }
         } else {
             return false;
@@ -917,7 +919,8 @@ int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const c
         r.cols[0] = col_text("Database");
         r.cols[1] = col_text("Create Database");
         r.ncols = 2;
-        cm_buf_printf(&text, "CREATE DATABASE ");
+        cm_buf_printf(&text, "CREATE DATABASE %s",
+                      q.if_not_exists ? "/*!32312 IF NOT EXISTS*/ " : "");
         append_quoted(&text, d->name, '`');
         cm_buf_printf(&text, " /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */ "
                              "/*!80016 DEFAULT ENCRYPTION='N' */");

@@ -359,6 +359,83 @@ static int show_table_status(sql_sess *s, const char *src, const sql_token *t, u
     return rc;
 }
 
+/* SHOW EVENTS / TRIGGERS [{FROM|IN} db] and SHOW {PROCEDURE|FUNCTION} STATUS, with LIKE or
+ * WHERE: the rows of information_schema's EVENTS, TRIGGERS and ROUTINES (empty: Tessera has no
+ * stored programs) under MySQL's SHOW column names. */
+static int show_programs(sql_sess *s, const char *what, const char *src, const sql_token *t,
+                         uint32_t n, uint32_t f, sql_sink *sink, int more, cm_err *err)
+{
+    cm_buf dbn = CM_BUF_INIT, like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT;
+    int rc = 0;
+    bool routines = strcmp(what, "PROCEDURE") == 0 || strcmp(what, "FUNCTION") == 0;
+    if (!routines && f + 1 < n &&
+        (sql_tok_is(src, &t[f], "FROM") || sql_tok_is(src, &t[f], "IN"))) {
+        if (sql_tok_name(src, &t[f + 1], &dbn) != 0 || cm_buf_terminate(&dbn) != 0) {
+            rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+        f += 2;
+    } else if (!routines && s->has_db) {
+        cm_buf_printf(&dbn, "%s", s->dbname);
+        cm_buf_terminate(&dbn);
+    } else if (!routines) {
+        rc = cm_err_set(err, CM_E_NO_DB, "No database selected");
+    }
+    const char *db = (const char *)dbn.ptr;
+    if (rc == 0 && !routines && !sql_is_db(db) &&
+        (s->schema == NULL || sql_schema_db(s->schema, db) == NULL)) {
+        rc = cm_err_set(err, CM_E_BAD_DB, "Unknown database '%.64s'", db);
+    }
+    const char *like_col = strcmp(what, "EVENTS") == 0     ? "EVENT_NAME"
+                           : strcmp(what, "TRIGGERS") == 0 ? "EVENT_OBJECT_TABLE"
+                                                           : "ROUTINE_NAME";
+    if (rc == 0) {
+        rc = filter_tail(src, t, n, f, like_col, &like, &where, err);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(what, "EVENTS") == 0) {
+        cm_buf_printf(&q, "SELECT * FROM (SELECT EVENT_SCHEMA AS `Db`, EVENT_NAME AS `Name`, "
+                          "DEFINER AS `Definer`, TIME_ZONE AS `Time zone`, EVENT_TYPE AS `Type`, "
+                          "EXECUTE_AT AS `Execute at`, INTERVAL_VALUE AS `Interval value`, "
+                          "INTERVAL_FIELD AS `Interval field`, STARTS AS `Starts`, ENDS AS "
+                          "`Ends`, STATUS AS `Status`, ORIGINATOR AS `Originator`, "
+                          "CHARACTER_SET_CLIENT AS `character_set_client`, COLLATION_CONNECTION "
+                          "AS `collation_connection`, DATABASE_COLLATION AS `Database Collation` "
+                          "FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ");
+        put_lit(&q, db, strlen(db));
+    } else if (strcmp(what, "TRIGGERS") == 0) {
+        cm_buf_printf(&q, "SELECT * FROM (SELECT TRIGGER_NAME AS `Trigger`, EVENT_MANIPULATION AS "
+                          "`Event`, EVENT_OBJECT_TABLE AS `Table`, ACTION_STATEMENT AS "
+                          "`Statement`, ACTION_TIMING AS `Timing`, CREATED AS `Created`, SQL_MODE "
+                          "AS `sql_mode`, DEFINER AS `Definer`, CHARACTER_SET_CLIENT AS "
+                          "`character_set_client`, COLLATION_CONNECTION AS "
+                          "`collation_connection`, DATABASE_COLLATION AS `Database Collation` "
+                          "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ");
+        put_lit(&q, db, strlen(db));
+    } else {
+        cm_buf_printf(&q,
+                      "SELECT * FROM (SELECT ROUTINE_SCHEMA AS `Db`, ROUTINE_NAME AS `Name`, "
+                      "ROUTINE_TYPE AS `Type`, DEFINER AS `Definer`, LAST_ALTERED AS "
+                      "`Modified`, CREATED AS `Created`, SECURITY_TYPE AS `Security_type`, "
+                      "ROUTINE_COMMENT AS `Comment`, CHARACTER_SET_CLIENT AS "
+                      "`character_set_client`, COLLATION_CONNECTION AS "
+                      "`collation_connection`, DATABASE_COLLATION AS `Database Collation` "
+                      "FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = '%s'",
+                      what);
+    }
+    cm_buf_printf(&q, "%.*s) AS t%.*s ORDER BY 1, 2", (int)like.len,
+                  like.ptr ? (const char *)like.ptr : "", (int)where.len,
+                  where.ptr ? (const char *)where.ptr : "");
+    rc = run_text(s, (const char *)q.ptr, q.len, sink, more, err);
+out:
+    cm_buf_fini(&dbn);
+    cm_buf_fini(&like);
+    cm_buf_fini(&where);
+    cm_buf_fini(&q);
+    return rc;
+}
+
 int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err)
 {
@@ -378,6 +455,17 @@ int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
     if (i + 1 < n && !full && sql_tok_is(src, &t[i], "TABLE") &&
         sql_tok_is(src, &t[i + 1], "STATUS")) {
         return show_table_status(s, src, t, n, i + 2, sink, more, err);
+    }
+    if (i < n && !full &&
+        (sql_tok_is(src, &t[i], "EVENTS") || sql_tok_is(src, &t[i], "TRIGGERS"))) {
+        return show_programs(s, sql_tok_is(src, &t[i], "EVENTS") ? "EVENTS" : "TRIGGERS", src, t, n,
+                             i + 1, sink, more, err);
+    }
+    if (i + 1 < n && !full &&
+        (sql_tok_is(src, &t[i], "PROCEDURE") || sql_tok_is(src, &t[i], "FUNCTION")) &&
+        sql_tok_is(src, &t[i + 1], "STATUS")) {
+        return show_programs(s, sql_tok_is(src, &t[i], "PROCEDURE") ? "PROCEDURE" : "FUNCTION", src,
+                             t, n, i + 2, sink, more, err);
     }
     bool cur_is = s->has_db && sql_is_db(s->dbname);
     if (i < n && sql_tok_is(src, &t[i], "TABLES")) {

@@ -849,6 +849,9 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         if (sql_lock_is(src, t, n)) {
             return sql_lock_run(s, src, t, n, sink, more, err);
         }
+        if (sql_sp_is(src, t, n)) {
+            return sql_sp_run(s, src, t, n, sink, more, err);
+        }
         if (s->env->cat != NULL && sql_ddl_is_ddl(src, t, n)) {
             int rc = sql_isg_ddl_check(s, src, t, n, err);
             return rc != 0 ? rc : run_ddl(s, src, t, n, sink, more, err);

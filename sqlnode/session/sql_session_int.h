@@ -34,6 +34,9 @@
 /* SQLite schemas attached for qualified references to other databases: SQLite's own maximum
  * (SQLITE_MAX_ATTACHED defaults to 10); the least recently used is detached beyond it. */
 #define SQL_ATTACH_MAX 10
+/* Named savepoints per transaction: each is a checkpoint of the write buffer, which holds 64
+ * (CM_MEMBUF_CHECKPOINTS_MAX) with the statement's own; half is far beyond what clients use. */
+#define SQL_SAVEPOINTS_MAX 32
 /* Rounds of "no such table → declare → prepare again" for one statement: each round declares
  * one table, so this bounds the tables one statement can name for the first time. */
 #define SQL_DECL_ROUNDS_MAX 64
@@ -145,9 +148,15 @@ struct sql_sess {
     int in_init_connect;
 
     /* ---- the SQL layer over the KV store (sql_txn.c, sql_decl.c; unused without a cluster) */
-    sql_vt_env vt;      /* the vtab module's environment, registered once on db */
-    sql_is_env is;      /* information_schema's environment (sql_is_glue.c) */
-    int tables_locked;  /* LOCK TABLES in force (sql_lock.c) */
+    sql_vt_env vt;     /* the vtab module's environment, registered once on db */
+    sql_is_env is;     /* information_schema's environment (sql_is_glue.c) */
+    int tables_locked; /* LOCK TABLES in force (sql_lock.c) */
+    struct {
+        char name[SQL_DB_MAX]; /* 64 characters of utf8mb4, as MySQL's identifiers */
+        int cp;                /* the checkpoint id (its depth in the write buffer) */
+    } sp[SQL_SAVEPOINTS_MAX];  /* savepoints of the transaction sp_txn_ts (sql_savepoint.c) */
+    uint32_t nsp;
+    uint64_t sp_txn_ts;
     sql_schema *schema; /* the snapshot the current statement runs against (reference held) */
     uint64_t decl_ver;  /* schema version the SQLite declarations were made at */
     int declaring;      /* our own CREATE VIRTUAL TABLE / ATTACH / DETACH / DROP run now */
@@ -307,6 +316,11 @@ bool sql_isg_reads_diag_count(const char *src, const sql_token *t, uint32_t n);
 bool sql_lock_is(const char *src, const sql_token *t, uint32_t n);
 int sql_lock_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err);
+
+/* sql_savepoint.c — SAVEPOINT, ROLLBACK [WORK] TO [SAVEPOINT], RELEASE SAVEPOINT */
+bool sql_sp_is(const char *src, const sql_token *t, uint32_t n);
+int sql_sp_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+               int more, cm_err *err);
 
 /* sql_func.c */
 int sql_func_register(sql_sess *s);

@@ -246,3 +246,23 @@ def test_dump_of_restored_database_is_the_same_dump(cluster, source):
         return re.sub(rb" AUTO_INCREMENT=\d+", b"", out)
 
     assert dump("src") == dump("dst_hex")
+
+
+def test_dump_single_transaction_databases_restores_identical(cluster, source):
+    """--single-transaction (START TRANSACTION WITH CONSISTENT SNAPSHOT, SAVEPOINT / ROLLBACK TO
+    SAVEPOINT around each table), --routines --events --triggers and --databases (CREATE
+    DATABASE IF NOT EXISTS and USE in the dump), restored under another database name."""
+    port = str(cluster.sql_ports[0])
+    dump = subprocess.run(["mariadb-dump", "-h127.0.0.1", "-P" + port, "-uroot",
+                           "--single-transaction", "--routines", "--events", "--triggers",
+                           "--databases", "src"], capture_output=True, timeout=300)
+    assert dump.returncode == 0, dump.stderr.decode(errors="replace")
+    assert dump.stderr == b"", dump.stderr.decode(errors="replace")
+    text = dump.stdout
+    assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `src`" in text
+    text = re.sub(rb"(?m)^(CREATE DATABASE /\*!32312 IF NOT EXISTS\*/ |USE )`src`",
+                  rb"\1`dst_st`", text)
+    restore = subprocess.run(["mariadb", "-h127.0.0.1", "-P" + port, "-uroot"],
+                             input=text, capture_output=True, timeout=600)
+    assert restore.returncode == 0, restore.stderr.decode(errors="replace")
+    check_same(cluster, source, "dst_st")
