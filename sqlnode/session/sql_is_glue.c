@@ -29,8 +29,29 @@ static const char *is_user_cb(void *sess)
     return ((sql_sess *)sess)->user;
 }
 
+/* tessera_show_like(pattern, value): the LIKE of SHOW statements (sql_show_like: % and _,
+ * backslash escapes, ASCII case-insensitive), for the SHOWs run as queries here. */
+static void fn_show_like(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *p = (const char *)sqlite3_value_text(argv[0]);
+    int pn = sqlite3_value_bytes(argv[0]);
+    const char *v = (const char *)sqlite3_value_text(argv[1]);
+    int vn = sqlite3_value_bytes(argv[1]);
+    if (p == NULL || v == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int(ctx, sql_show_like(p, (size_t)pn, v, (size_t)vn));
+}
+
 int sql_isg_setup(sql_sess *s, cm_err *err)
 {
+    if (sqlite3_create_function(s->db, "tessera_show_like", 2,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                fn_show_like, NULL, NULL) != SQLITE_OK) {
+        return cm_err_set(err, CM_E_INTERNAL, "registering tessera_show_like failed");
+    }
     memset(&s->is, 0, sizeof(s->is));
     s->is.sess = s;
     s->is.cat = s->env->cat;
@@ -100,8 +121,9 @@ static int filter_tail(const char *src, const sql_token *t, uint32_t n, uint32_t
             cm_buf_fini(&pat);
             return cm_err_set(err, CM_E_NOMEM, "out of memory");
         }
-        cm_buf_printf(like, " AND %s LIKE ", col);
+        cm_buf_printf(like, " AND tessera_show_like(");
         put_lit(like, pat.ptr ? (const char *)pat.ptr : "", pat.len);
+        cm_buf_printf(like, ", %s)", col);
         cm_buf_fini(&pat);
         return 0;
     }
@@ -436,6 +458,56 @@ out:
     return rc;
 }
 
+/* SHOW DATABASES|SCHEMAS [LIKE|WHERE]: information_schema.SCHEMATA, so that information_schema
+ * is listed as in MySQL. */
+static int show_databases(sql_sess *s, const char *src, const sql_token *t, uint32_t n, uint32_t f,
+                          sql_sink *sink, int more, cm_err *err)
+{
+    cm_buf like = CM_BUF_INIT, where = CM_BUF_INIT, q = CM_BUF_INIT, title = CM_BUF_INIT;
+    int rc = filter_tail(src, t, n, f, "SCHEMA_NAME", &like, &where, err);
+    cm_buf_printf(&title, "Database");
+    if (rc == 0 && like.len > 0) {
+        cm_buf pat = CM_BUF_INIT;
+        if (sql_tok_string(src, &t[f + 1], SQL_MODE_NO_BACKSLASH_ESCAPES, &pat) == 0) {
+            cm_buf_printf(&title, " (%.*s)", (int)pat.len, pat.ptr ? (const char *)pat.ptr : "");
+        }
+        cm_buf_fini(&pat);
+    }
+    for (size_t k = 0; k < title.len; k++) {
+        if (title.ptr[k] == '`') {
+            title.ptr[k] = '\'';
+        }
+    }
+    if (rc == 0) {
+        cm_buf_printf(&q,
+                      "SELECT * FROM (SELECT SCHEMA_NAME AS `%.*s` FROM "
+                      "information_schema.SCHEMATA WHERE 1%.*s) AS t%.*s ORDER BY 1",
+                      (int)title.len, (const char *)title.ptr, (int)like.len,
+                      like.ptr ? (const char *)like.ptr : "", (int)where.len,
+                      where.ptr ? (const char *)where.ptr : "");
+        rc = run_text(s, (const char *)q.ptr, q.len, sink, more, err);
+    }
+    cm_buf_fini(&like);
+    cm_buf_fini(&where);
+    cm_buf_fini(&q);
+    cm_buf_fini(&title);
+    return rc;
+}
+
+int sql_isg_describe(sql_sess *s, const char *db, const char *table, sql_sink *sink, int more,
+                     cm_err *err)
+{
+    if (db == NULL || !sql_is_db(db) || s->env->cat == NULL) {
+        return 1;
+    }
+    if (!sql_is_table(table)) {
+        return cm_err_set(err, CM_E_UNKNOWN_TABLE, "Unknown table '%.64s' in information_schema",
+                          table);
+    }
+    static const sql_token none[1];
+    return show_is_columns(s, table, false, "", none, 0, 0, sink, more, err);
+}
+
 int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err)
 {
@@ -447,6 +519,10 @@ int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
     if (sql_tok_is(src, &t[i], "FULL")) {
         full = true;
         i++;
+    }
+    if (i < n && !full &&
+        (sql_tok_is(src, &t[i], "DATABASES") || sql_tok_is(src, &t[i], "SCHEMAS"))) {
+        return show_databases(s, src, t, n, i + 1, sink, more, err);
     }
     if (i < n && sql_tok_is(src, &t[i], "OPEN") && i + 1 < n &&
         sql_tok_is(src, &t[i + 1], "TABLES") && !full) {

@@ -756,6 +756,12 @@ static int run_describe(sql_sess *s, const char *src, const sql_token *t, uint32
     } else {
         const char *db = qualified ? (const char *)a.ptr : s->dbname;
         const char *table = qualified ? (const char *)b.ptr : (const char *)a.ptr;
+        rc = sql_isg_describe(s, db, table, sink, more, err);
+        if (rc <= 0) {
+            cm_buf_fini(&a);
+            cm_buf_fini(&b);
+            return rc;
+        }
         rc = sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
     }
     cm_buf_fini(&a);
