@@ -678,13 +678,13 @@ static void key_cols(cm_buf *b, const sql_cat_table *t, const uint32_t *cols, co
     cm_buf_printf(b, ")");
 }
 
-/* MySQL 8 prints no DEFAULT NULL for BLOB, TEXT and JSON columns (they take no literal
- * default). */
+/* MySQL prints no DEFAULT NULL for BLOB and TEXT columns (their field type is BLOB, which
+ * SHOW CREATE TABLE gives no default clause); JSON keeps it. */
 static bool no_default_null(const sql_coltype *t)
 {
-    return t->dtype == CM_DT_JSON || t->mysql_type == SQL_TYPE_BLOB ||
-           t->mysql_type == SQL_TYPE_TINY_BLOB || t->mysql_type == SQL_TYPE_MEDIUM_BLOB ||
-           t->mysql_type == SQL_TYPE_LONG_BLOB;
+    return t->dtype != CM_DT_JSON &&
+           (t->mysql_type == SQL_TYPE_BLOB || t->mysql_type == SQL_TYPE_TINY_BLOB ||
+            t->mysql_type == SQL_TYPE_MEDIUM_BLOB || t->mysql_type == SQL_TYPE_LONG_BLOB);
 }
 
 int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_buf *b)

@@ -58,7 +58,7 @@ static int sp_find(const sql_sess *s, const char *name)
 
 static int set_savepoint(sql_sess *s, const char *name, cm_err *err)
 {
-    if (!sql_txn_explicit(s) || s->env->cat == NULL) {
+    if (!sql_txn_explicit(s)) {
         return 0; /* autocommit: the savepoint ends with this statement */
     }
     if (s->txn == NULL) {
@@ -119,6 +119,11 @@ static int to_savepoint(sql_sess *s, const char *name, bool release, cm_err *err
 int sql_sp_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                int more, cm_err *err)
 {
+    if (s->env->cat == NULL) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support savepoints without a "
+                          "cluster");
+    }
     uint32_t i;
     int kind; /* 0 SAVEPOINT, 1 ROLLBACK TO, 2 RELEASE */
     if (sql_tok_is(src, &t[0], "SAVEPOINT")) {
