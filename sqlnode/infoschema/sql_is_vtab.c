@@ -130,8 +130,10 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     for (uint32_t i = 0; i < d->ncols; i++) {
         const char *ty = d->cols[i].type;
         bool integer = strstr(ty, "int") != NULL;
+        /* Text compares case-insensitively, as MySQL's information_schema columns do (and
+         * as Tessera's names do: lower_case_table_names=2). */
         cm_buf_printf(&sql, "%s\"%s\" %s", i ? ", " : "", d->cols[i].name,
-                      integer ? "INTEGER" : "TEXT");
+                      integer ? "INTEGER" : "TEXT COLLATE NOCASE");
     }
     cm_buf_printf(&sql, ")");
     if (cm_buf_terminate(&sql) != 0) {
