@@ -1054,6 +1054,11 @@ static const is_coldef c_refc[] = {{"CONSTRAINT_CATALOG", V64},
                                    {"TABLE_NAME", V64},
                                    {"REFERENCED_TABLE_NAME", V64}};
 
+/* MySQL 8's histograms (ANALYZE TABLE … UPDATE HISTOGRAM): none here; MySQL 8's mysqldump reads
+ * it for every table. */
+static const is_coldef c_colstats[] = {
+    {"SCHEMA_NAME", V64}, {"TABLE_NAME", V64}, {"COLUMN_NAME", V64}, {"HISTOGRAM", "json"}};
+
 static const is_coldef c_checks[] = {{"CONSTRAINT_CATALOG", V64},
                                      {"CONSTRAINT_SCHEMA", V64},
                                      {"CONSTRAINT_NAME", V64},
@@ -1066,6 +1071,7 @@ const is_tabdef sql_is_tables[] = {
     {"COLLATIONS", c_collations, NCOLS(c_collations), -1, -1, rows_collations},
     {"COLLATION_CHARACTER_SET_APPLICABILITY", c_ccsa, NCOLS(c_ccsa), -1, -1, rows_ccsa},
     {"COLUMNS", c_columns, NCOLS(c_columns), 1, 2, rows_columns},
+    {"COLUMN_STATISTICS", c_colstats, NCOLS(c_colstats), 0, 1, NULL},
     {"ENGINES", c_engines, NCOLS(c_engines), -1, -1, rows_engines},
     {"EVENTS", c_events, NCOLS(c_events), 1, -1, NULL},
     {"FILES", c_files, NCOLS(c_files), 5, 6, NULL},

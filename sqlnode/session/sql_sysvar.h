@@ -68,6 +68,8 @@ typedef enum sql_sv_type {
     X(HOSTNAME, "hostname", STR, SQL_SV_GLOBAL | SQL_SV_RO, "localhost", 0, 0, 0)                  \
     X(IDENTITY, "identity", INT, SQL_SV_SESSION | SQL_SV_COMPUTED, "0", 0, INT64_MAX, 0)           \
     X(INIT_CONNECT, "init_connect", STR, SQL_SV_GLOBAL, "", 0, 0, 0)                               \
+    X(INFORMATION_SCHEMA_STATS_EXPIRY, "information_schema_stats_expiry", INT, SQL_SV_BOTH,        \
+      "86400", 0, 31536000, 0)                                                                     \
     X(INNODB_LOCK_WAIT_TIMEOUT, "innodb_lock_wait_timeout", INT, SQL_SV_BOTH, "50", 1, 1073741824, \
       0)                                                                                           \
     X(INTERACTIVE_TIMEOUT, "interactive_timeout", INT, SQL_SV_BOTH, "28800", 1, 31536000, 0)       \
