@@ -678,6 +678,25 @@ static void key_cols(cm_buf *b, const sql_cat_table *t, const uint32_t *cols, co
     cm_buf_printf(b, ")");
 }
 
+void sql_cat_bit_literal(cm_buf *b, const char *bytes)
+{
+    cm_buf_printf(b, "b'");
+    bool started = false;
+    for (const unsigned char *p = (const unsigned char *)bytes; *p; p++) {
+        for (int bit = 7; bit >= 0; bit--) {
+            int one = (*p >> bit) & 1;
+            started = started || one;
+            if (started) {
+                cm_buf_append_u8(b, one ? '1' : '0');
+            }
+        }
+    }
+    if (!started) {
+        cm_buf_append_u8(b, '0');
+    }
+    cm_buf_append_u8(b, '\'');
+}
+
 /* MySQL prints no DEFAULT NULL for BLOB and TEXT columns (their field type is BLOB, which
  * SHOW CREATE TABLE gives no default clause); JSON keeps it. */
 static bool no_default_null(const sql_coltype *t)
@@ -716,6 +735,10 @@ int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_b
         } else if (c->has_default && c->default_null && !c->auto_inc &&
                    !no_default_null(&c->type)) {
             cm_buf_printf(b, " DEFAULT NULL");
+        } else if (c->has_default && c->default_text != NULL &&
+                   c->type.mysql_type == SQL_TYPE_BIT) {
+            cm_buf_printf(b, " DEFAULT ");
+            sql_cat_bit_literal(b, c->default_text);
         } else if (c->has_default && c->default_text != NULL) {
             cm_buf_printf(b, " DEFAULT ");
             append_quoted(b, c->default_text, '\'');

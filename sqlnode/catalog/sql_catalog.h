@@ -183,6 +183,9 @@ bool sql_cat_is_show(const char *src, const sql_token *t, uint32_t n);
 /* Sends the result's columns and rows to sink (not done(): the session sends that). */
 int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const char *src,
                  const sql_token *t, uint32_t n, sql_sink *sink, cm_err *err);
+/* Appends a BIT column's default (its value's bytes, big-endian, NUL-terminated) as MySQL prints
+ * it in SHOW CREATE TABLE and information_schema: b'1010' (leading zero bits dropped; b'0'). */
+void sql_cat_bit_literal(cm_buf *b, const char *bytes);
 /* DESCRIBE t / DESC t: the rows of SHOW COLUMNS. */
 int sql_cat_describe(sql_catalog *c, const sql_schema *s, const char *curdb, const char *table,
                      sql_sink *sink, cm_err *err);

@@ -354,6 +354,12 @@ static void column_rows(const sql_is_env *env, is_rows *r, const sql_cat_db *d,
         if (c->default_now) {
             now_text(c, nb, sizeof(nb));
             is_str(r, nb);
+        } else if (c->has_default && !c->default_null && c->default_text != NULL &&
+                   c->type.mysql_type == SQL_TYPE_BIT) {
+            cm_buf bl = CM_BUF_INIT;
+            sql_cat_bit_literal(&bl, c->default_text);
+            is_strn(r, bl.ptr ? (const char *)bl.ptr : "", bl.len);
+            cm_buf_fini(&bl);
         } else if (c->has_default && !c->default_null && c->default_text != NULL) {
             is_str(r, c->default_text);
         } else {
