@@ -50,7 +50,10 @@ CREATE_TYPES = """CREATE TABLE types (
 ) COMMENT='every common type'"""
 
 CREATE_NOPK = """CREATE TABLE nopk (
-  a INT, b VARCHAR(20), c VARBINARY(10), KEY k_a (a)
+  a INT, b VARCHAR(20), c VARBINARY(10),
+  d BIT(8) DEFAULT b'1000001', e VARCHAR(10) DEFAULT 'q''\\\\z',
+  f DATETIME(2) DEFAULT '2001-02-03 04:05:06.78',
+  KEY k_a (a)
 )"""
 
 CREATE_ORDER = """CREATE TABLE `order` (
@@ -169,7 +172,7 @@ def source(cluster):
     ph = "(" + ",".join(["%s"] * len(rows[0])) + ")"
     for k in range(0, NROWS, 500):
         cur.executemany("INSERT INTO types VALUES " + ph, rows[k:k + 500])
-    cur.executemany("INSERT INTO nopk VALUES (%s, %s, %s)",
+    cur.executemany("INSERT INTO nopk (a, b, c) VALUES (%s, %s, %s)",
                     [(i % 7, s, s.encode("utf-8")[:10]) for i, s in enumerate(SPECIAL)] * 3 +
                     [(None, None, None)] * 2)
     cur.executemany("INSERT INTO `order` VALUES (%s, %s, %s)",
