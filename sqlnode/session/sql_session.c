@@ -335,7 +335,7 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
         sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, 65535);
         sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, 0);
         if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) != SQLITE_OK ||
-            sql_func_register(s) != 0) {
+            sql_func_register(s) != 0 || sql_like_register(s) != 0) {
             rc = cm_err_set(err, CM_E_INTERNAL, "cannot set up the session's SQLite connection");
         }
         if (rc == 0) {

@@ -325,6 +325,9 @@ bool sql_sp_is(const char *src, const sql_token *t, uint32_t n);
 int sql_sp_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                int more, cm_err *err);
 
+/* sql_like.c — MySQL's LIKE (backslash escape, `_` one character) in place of SQLite's like() */
+int sql_like_register(sql_sess *s);
+
 /* sql_func.c */
 int sql_func_register(sql_sess *s);
 /* Formats a wall-clock time (µs since epoch) in the session's time zone. kind: 0 datetime,
