@@ -335,11 +335,14 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
         sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, 65535);
         sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, 0);
         if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) != SQLITE_OK ||
-            sql_func_register(s) != 0 || sql_like_register(s) != 0) {
+            sql_func_register(s) != 0) {
             rc = cm_err_set(err, CM_E_INTERNAL, "cannot set up the session's SQLite connection");
         }
         if (rc == 0) {
             rc = sql_txn_setup(s, err);
+        }
+        if (rc == 0 && sql_like_register(s) != 0) {
+            rc = cm_err_set(err, CM_E_INTERNAL, "cannot register LIKE on the session's connection");
         }
         sqlite3_set_authorizer(s->db, authorizer, s);
         sqlite3_progress_handler(s->db, SQL_PROGRESS_OPS, progress_cb, s);
@@ -478,11 +481,11 @@ int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err)
         memcpy(name, db, n);
         name[n] = '\0';
         sql_schema *snap = sql_cat_acquire(s->env->cat);
-        int exists = snap != NULL && (sql_schema_db(snap, name) != NULL || sql_is_db(name));
+        int exists = snap != NULL && sql_schema_db(snap, name) != NULL;
         if (snap != NULL) {
             sql_schema_release(snap);
         }
-        if (!exists) {
+        if (!exists && !sql_is_db(name)) {
             return cm_err_set(err, CM_E_BAD_DB, "Unknown database '%.64s'", name);
         }
         /* Unqualified names now mean this database's tables: drop the declarations and the
