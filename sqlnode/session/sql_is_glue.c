@@ -494,8 +494,8 @@ static int show_databases(sql_sess *s, const char *src, const sql_token *t, uint
     return rc;
 }
 
-int sql_isg_describe(sql_sess *s, const char *db, const char *table, sql_sink *sink, int more,
-                     cm_err *err)
+static int is_describe(sql_sess *s, const char *db, const char *table, sql_sink *sink, int more,
+                       cm_err *err)
 {
     if (db == NULL || !sql_is_db(db) || s->env->cat == NULL) {
         return 1;
@@ -639,4 +639,29 @@ bool sql_isg_reads_diag_count(const char *src, const sql_token *t, uint32_t n)
         }
     }
     return false;
+}
+
+int sql_isg_describe_stmt(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                          sql_sink *sink, int more, cm_err *err)
+{
+    /* DESCRIBE t | DESCRIBE db.t (a column name after it: left to the catalog's DESCRIBE) */
+    if (n < 2 || (t[1].type != SQL_TK_IDENT && t[1].type != SQL_TK_QIDENT)) {
+        return 1;
+    }
+    bool qualified = n >= 4 && t[2].type == SQL_TK_DOT &&
+                     (t[3].type == SQL_TK_IDENT || t[3].type == SQL_TK_QIDENT);
+    if (n != (qualified ? 4u : 2u)) {
+        return 1;
+    }
+    cm_buf a = CM_BUF_INIT, b = CM_BUF_INIT;
+    int rc = 1;
+    if (sql_tok_name(src, &t[1], &a) == 0 && cm_buf_terminate(&a) == 0 &&
+        (!qualified || (sql_tok_name(src, &t[3], &b) == 0 && cm_buf_terminate(&b) == 0))) {
+        const char *db = qualified ? (const char *)a.ptr : (s->has_db ? s->dbname : NULL);
+        const char *table = qualified ? (const char *)b.ptr : (const char *)a.ptr;
+        rc = is_describe(s, db, table, sink, more, err);
+    }
+    cm_buf_fini(&a);
+    cm_buf_fini(&b);
+    return rc;
 }

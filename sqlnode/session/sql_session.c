@@ -759,12 +759,6 @@ static int run_describe(sql_sess *s, const char *src, const sql_token *t, uint32
     } else {
         const char *db = qualified ? (const char *)a.ptr : s->dbname;
         const char *table = qualified ? (const char *)b.ptr : (const char *)a.ptr;
-        rc = sql_isg_describe(s, db, table, sink, more, err);
-        if (rc <= 0) {
-            cm_buf_fini(&a);
-            cm_buf_fini(&b);
-            return rc;
-        }
         rc = sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
     }
     cm_buf_fini(&a);
@@ -851,7 +845,8 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
             return sql_explain_run(s, src, t, n, sink, more, err);
         }
         if (s->env->cat != NULL) {
-            return run_describe(s, src, t, n, sink, more, err);
+            int is_rc = sql_isg_describe_stmt(s, src, t, n, sink, more, err);
+            return is_rc <= 0 ? is_rc : run_describe(s, src, t, n, sink, more, err);
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_UNSUPPORTED: {

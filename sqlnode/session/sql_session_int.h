@@ -306,9 +306,10 @@ int sql_isg_setup(sql_sess *s, cm_err *err);
 int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err);
 
-/* DESCRIBE of an information_schema table: 0 done, an error, or 1 when db is another one. */
-int sql_isg_describe(sql_sess *s, const char *db, const char *table, sql_sink *sink, int more,
-                     cm_err *err);
+/* DESCRIBE|DESC [db.]t of an information_schema table: 0 done, an error, or 1 when t[0, n)
+ * names another database's table. */
+int sql_isg_describe_stmt(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                          sql_sink *sink, int more, cm_err *err);
 /* 1044 for DDL on information_schema; 0 otherwise. */
 int sql_isg_ddl_check(sql_sess *s, const char *src, const sql_token *t, uint32_t n, cm_err *err);
 /* Whether t[0, n) reads @@warning_count or @@error_count (the statement keeps the previous
