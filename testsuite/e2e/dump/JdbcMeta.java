@@ -25,5 +25,23 @@ public class JdbcMeta {
                  "NON_UNIQUE", "COLUMN_NAME", "ORDINAL_POSITION");
             dump("catalog", md.getCatalogs(), "TABLE_CAT");
         }
+        /* information_schema through a server-side prepared statement (binary protocol) */
+        try (Connection c = DriverManager.getConnection(url + "&useServerPrepStmts=true");
+             PreparedStatement ps = c.prepareStatement(
+                 "SELECT COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS "
+                 + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION")) {
+            ps.setString(1, a[1]);
+            ps.setString(2, a[2]);
+            try (ResultSet rs = ps.executeQuery()) {
+                ResultSetMetaData rm = rs.getMetaData();
+                for (int i = 1; i <= rm.getColumnCount(); i++) {
+                    System.out.println("prepmeta|" + rm.getColumnName(i) + "|"
+                                       + rm.getColumnTypeName(i));
+                }
+                while (rs.next()) {
+                    System.out.println("prep|" + rs.getString(1) + "|" + rs.getLong(2));
+                }
+            }
+        }
     }
 }

@@ -79,6 +79,15 @@ def test_jdbc_primary_key_and_indexes(jdbc):
         "index|k_qty_code|1|qty|1", "index|k_qty_code|1|code|2"])
 
 
+def test_jdbc_server_prepared_information_schema_query(jdbc):
+    """Binary protocol: the parameters narrow the scan, the result metadata is MySQL 8's column
+    types (ORDINAL_POSITION is INT UNSIGNED)."""
+    assert [line for line in jdbc if line.startswith("prepmeta|")] == [
+        "prepmeta|COLUMN_NAME|VARCHAR", "prepmeta|ORDINAL_POSITION|INTEGER UNSIGNED"]
+    assert [line for line in jdbc if line.startswith("prep|")] == [
+        "prep|id|1", "prep|code|2", "prep|qty|3", "prep|note|4"]
+
+
 @pytest.fixture(scope="module")
 def odbc(port):
     import pyodbc
