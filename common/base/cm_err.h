@@ -87,6 +87,9 @@
     X(ILLEGAL_VALUE_FOR_TYPE, -173, 1367, "22007", "Illegal value found during parsing")           \
     X(SCHEMA_CHANGED, -113, 8028, "HY000", "Information schema is changed")                        \
     X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
+    X(DBACCESS_DENIED, -291, 1044, "42000", "Access denied for user to database")                  \
+    X(UNKNOWN_TABLE, -292, 1109, "42S02", "Unknown table")                                         \
+    X(SP_DOES_NOT_EXIST, -293, 1305, "42000", "SAVEPOINT does not exist")                          \
     /* catalog and DDL (sqlnode/catalog) */                                                        \
     X(DB_CREATE_EXISTS, -200, 1007, "HY000", "Can't create database; database exists")             \
     X(DB_DROP_EXISTS, -201, 1008, "HY000", "Can't drop database; database doesn't exist")          \

@@ -530,6 +530,16 @@ uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t)
     if (c == NULL) {
         return start;
     }
+    /* What this node hands out next when it holds a batch with room (as MySQL's Auto_increment:
+     * the value the next insert through this connection's server gets); otherwise the value
+     * above every batch taken so far. */
+    pthread_mutex_lock(&c->mu);
+    sql_autoid_ent *e = autoid_slot(c, t->id, false);
+    uint64_t local = e != NULL && e->next <= e->end ? e->next : 0;
+    pthread_mutex_unlock(&c->mu);
+    if (local >= start) {
+        return local;
+    }
     cm_buf k = CM_BUF_INIT;
     cm_txn *x = NULL;
     cm_err err;

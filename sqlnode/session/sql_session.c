@@ -342,6 +342,9 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
         if (rc == 0) {
             rc = sql_txn_setup(s, err);
         }
+        if (rc == 0 && sql_like_register(s) != 0) {
+            rc = cm_err_set(err, CM_E_INTERNAL, "cannot register LIKE on the session's connection");
+        }
         sqlite3_set_authorizer(s->db, authorizer, s);
         sqlite3_progress_handler(s->db, SQL_PROGRESS_OPS, progress_cb, s);
     }
@@ -483,7 +486,7 @@ int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err)
         if (snap != NULL) {
             sql_schema_release(snap);
         }
-        if (!exists) {
+        if (!exists && !sql_is_db(name)) {
             return cm_err_set(err, CM_E_BAD_DB, "Unknown database '%.64s'", name);
         }
         /* Unqualified names now mean this database's tables: drop the declarations and the
@@ -771,6 +774,7 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
     int diagnostic = k == SQL_KIND_SHOW && n >= 2 &&
                      (sql_tok_is(src, &t[1], "WARNINGS") || sql_tok_is(src, &t[1], "ERRORS") ||
                       sql_tok_is(src, &t[1], "COUNT"));
+    diagnostic = diagnostic || sql_isg_reads_diag_count(src, t, n);
     if (!diagnostic) {
         sql_diag_clear(s);
     }
@@ -782,13 +786,18 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         return run_do(s, src, t, n, sink, more, err);
     case SQL_KIND_SET:
         return sql_set_run(s, src, t, n, sink, more, err);
-    case SQL_KIND_SHOW:
+    case SQL_KIND_SHOW: {
+        int is_rc = sql_isg_show(s, src, t, n, sink, more, err);
+        if (is_rc <= 0) {
+            return is_rc;
+        }
         if (s->env->cat != NULL && sql_cat_is_show(src, t, n)) {
             int rc = sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
                                   sink, err);
             return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
         }
         return sql_show_run(s, src, t, n, sink, more, err);
+    }
     case SQL_KIND_USE: {
         if (n != 2 || (t[1].type != SQL_TK_IDENT && t[1].type != SQL_TK_QIDENT)) {
             return cm_err_set(err, CM_E_PARSE,
@@ -837,12 +846,20 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
             return sql_explain_run(s, src, t, n, sink, more, err);
         }
         if (s->env->cat != NULL) {
-            return run_describe(s, src, t, n, sink, more, err);
+            int is_rc = sql_isg_describe_stmt(s, src, t, n, sink, more, err);
+            return is_rc <= 0 ? is_rc : run_describe(s, src, t, n, sink, more, err);
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_UNSUPPORTED: {
+        if (sql_lock_is(src, t, n)) {
+            return sql_lock_run(s, src, t, n, sink, more, err);
+        }
+        if (sql_sp_is(src, t, n)) {
+            return sql_sp_run(s, src, t, n, sink, more, err);
+        }
         if (s->env->cat != NULL && sql_ddl_is_ddl(src, t, n)) {
-            return run_ddl(s, src, t, n, sink, more, err);
+            int rc = sql_isg_ddl_check(s, src, t, n, err);
+            return rc != 0 ? rc : run_ddl(s, src, t, n, sink, more, err);
         }
         uint32_t w = n > 1 && t[1].type == SQL_TK_IDENT ? 2 : 1;
         size_t len = t[w - 1].off + t[w - 1].len - t[0].off;

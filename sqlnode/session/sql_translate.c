@@ -223,6 +223,24 @@ static int emit_string_bytes(tr *x, const char *p, size_t n)
     return cm_buf_append_u8(b, '\'') == 0 ? 0 : nomem(x);
 }
 
+/* Whether a numeric literal p[0, n) has more digits than SQLite keeps exactly: an integer above
+ * INT64_MAX, or a decimal with more than 15 significant digits. */
+static int literal_needs_text(const char *p, size_t n, int integer)
+{
+    size_t digits = 0, i = 0;
+    while (i < n && (p[i] == '0' || p[i] == '.')) {
+        i++;
+    }
+    const char *first = p + i;
+    for (; i < n; i++) {
+        digits += p[i] >= '0' && p[i] <= '9';
+    }
+    if (!integer) {
+        return digits > 15;
+    }
+    return digits > 19 || (digits == 19 && memcmp(first, "9223372036854775807", 19) > 0);
+}
+
 /* Appends a double-quoted SQLite identifier. */
 static int emit_qident(tr *x, const char *p, size_t n)
 {
@@ -846,6 +864,12 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
         }
         case SQL_TK_INT:
         case SQL_TK_DECIMAL:
+            /* Digits a double cannot hold (BIGINT UNSIGNED above 2^63, long DECIMALs) go as
+             * text, which the column types store exactly (sql_type_store). */
+            rc = literal_needs_text(x->src + t->off, t->len, t->type == SQL_TK_INT)
+                     ? emit_string_bytes(x, x->src + t->off, t->len)
+                     : emit_n(x, x->src + t->off, t->len);
+            break;
         case SQL_TK_FLOAT:
             rc = emit_n(x, x->src + t->off, t->len);
             break;
