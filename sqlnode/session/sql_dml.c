@@ -3,6 +3,7 @@
  * which the vtab module reads through sqlite3_vtab_on_conflict — and the rest goes through the
  * query translator (MySQL literals, operators, functions). */
 #include "sql_session_int.h"
+#include "sql_dml_ext.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -316,10 +317,10 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
                               "This version of Tessera doesn't yet support 'ON DUPLICATE KEY "
                               "UPDATE'");
         }
-        if ((is_insert || is_replace) && j == i + 1 && sql_tok_is(src, &t[j], "SET")) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support 'INSERT … SET'; use "
-                              "INSERT … VALUES");
+        if ((is_insert || is_replace) &&
+            (j == i + 1 || (j == i + 3 && t[i + 1].type == SQL_TK_DOT)) &&
+            sql_tok_is(src, &t[j], "SET")) {
+            return sql_upsert_translate_set(s, src, t, n, i, out, err); /* sql_upsert.c */
         }
         if ((is_insert || is_replace) && value_kw == n && sql_tok_is(src, &t[j], "VALUE")) {
             value_kw = j;

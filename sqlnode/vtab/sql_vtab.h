@@ -69,6 +69,13 @@ typedef struct sql_vt_env {
     const bool *insert_named;
     uint32_t ninsert_named;
     int64_t insert_table; /* table id insert_named describes */
+    /* INSERT … ON DUPLICATE KEY UPDATE (session/sql_upsert.c): an INSERT row that conflicts
+     * with an existing row is neither written nor an error; upsert_hit is set and upsert_handle
+     * names the conflicting row (the first key in check order: row key, then the unique indexes
+     * in index order — MySQL's choice). The session runs its UPDATE on that row. */
+    bool upsert;
+    bool upsert_hit;       /* output */
+    int64_t upsert_handle; /* output */
 
     /* outputs, per statement (the session zeroes them before stepping) */
     uint64_t affected;        /* MySQL affected rows (REPLACE of an existing row counts 2) */
