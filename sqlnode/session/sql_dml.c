@@ -264,6 +264,19 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
     int is_replace = sql_tok_is(src, &t[0], "REPLACE");
     int is_update = sql_tok_is(src, &t[0], "UPDATE");
     int is_delete = sql_tok_is(src, &t[0], "DELETE");
+    if (is_update) { /* SET t.c = … → SET c = … (sql_dml_multi.c) */
+        sql_token *uq = NULL;
+        uint32_t nuq = 0;
+        int q = sql_dml_ext_unqualify_set(src, t, n, &uq, &nuq, err);
+        if (q > 0) {
+            q = sql_dml_translate(s, src, uq, nuq, out, err);
+            free(uq);
+            return q;
+        }
+        if (q < 0) {
+            return q;
+        }
+    }
     if (!is_insert && !is_replace && !is_update && !is_delete) {
         return cm_err_set(err, CM_E_UNSUPPORTED,
                           "This version of Tessera doesn't yet support '%.*s'", (int)t[0].len,
@@ -313,6 +326,9 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
             continue;
         }
         if (sql_tok_is(src, &t[j], "ON") && j + 2 < n && sql_tok_is(src, &t[j + 1], "DUPLICATE")) {
+            if (!is_insert) {
+                return syntax(src, t, n, j, err); /* REPLACE … ON DUPLICATE KEY UPDATE */
+            }
             return cm_err_set(err, CM_E_UNSUPPORTED,
                               "This version of Tessera doesn't yet support 'ON DUPLICATE KEY "
                               "UPDATE'");

@@ -45,6 +45,13 @@ int sql_upsert_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
 int sql_upsert_translate_set(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
                              uint32_t i, sql_tr_out *out, cm_err *err);
 
+/* Single-table UPDATE whose SET list assigns qualified columns (`t.c = …`, `alias.c`,
+ * `db.t.c`; SQLite accepts only bare names there): 1 with *out (malloc'd, the caller frees)
+ * the tokens with those qualifiers removed; 0 when there is nothing to do; 1054 for a qualifier
+ * that is not the table. */
+int sql_dml_ext_unqualify_set(const char *src, const sql_token *t, uint32_t n, sql_token **out,
+                              uint32_t *nout, cm_err *err);
+
 /* ---- shared by sql_upsert.c and sql_dml_multi.c (sql_dml_multi.c) ---- */
 
 /* The body of one statement; called again from scratch when an autocommit statement is re-run

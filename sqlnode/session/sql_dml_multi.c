@@ -21,8 +21,9 @@
 
 int sql_dml_ext_syntax(const char *src, const sql_token *t, uint32_t n, uint32_t i, cm_err *err)
 {
+    /* the statement is not NUL-terminated: it ends with its last token */
     const char *near = i < n ? src + t[i].off : "";
-    size_t len = i < n ? strlen(near) : 0;
+    size_t len = i < n ? (size_t)t[n - 1].off + t[n - 1].len - t[i].off : 0;
     return cm_err_set(err, CM_E_PARSE,
                       "You have an error in your SQL syntax; check the manual that corresponds to "
                       "your MySQL server version for the right syntax to use near '%.*s' at line 1",
@@ -114,6 +115,11 @@ static int step_error(sql_sess *s, int lrc, cm_err *err)
 
 int sql_dml_ext_step(sql_sess *s, sqlite3_stmt *st, cm_err *err)
 {
+    if (sql_sess_killed(s) != 0) { /* row by row: a KILL lands between two rows */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return cm_err_set(err, CM_E_QUERY_INTERRUPTED, "Query execution was interrupted");
+    }
     s->fn_err.code = 0;
     int lrc;
     uint32_t guard = 0;
@@ -533,6 +539,10 @@ static int run_ordered(sql_sess *s, int is_update, const char *src, const sql_to
     wb = wb < ob ? wb : ob;
     wb = wb < lb ? wb : lb;
     o.wb = wb;
+    if (lb < n &&
+        !(lb + 2 == n && (t[lb + 1].type == SQL_TK_INT || t[lb + 1].type == SQL_TK_PARAM))) {
+        return sql_dml_ext_syntax(src, t, n, lb + 1 < n ? lb + 2 : n, err); /* LIMIT n only */
+    }
     if (is_update) {
         o.se = wb;
     } else {
@@ -1017,6 +1027,86 @@ out:
     free(m->as);
     free(m);
     return rc;
+}
+
+int sql_dml_ext_unqualify_set(const char *src, const sql_token *t, uint32_t n, sql_token **out,
+                              uint32_t *nout, cm_err *err)
+{
+    *out = NULL;
+    *nout = 0;
+    int ign;
+    uint32_t b = skip_mods(src, t, n, 1, &ign);
+    uint32_t set = find_top(src, t, b, n, "SET", NULL);
+    if (set >= n || b >= set || several_tables(src, t, b, set)) {
+        return 0;
+    }
+    /* UPDATE [db .] table [[AS] alias] SET */
+    uint32_t te = b + 1;
+    if (te + 1 < set && t[te].type == SQL_TK_DOT) {
+        te += 2;
+    }
+    uint32_t alias = UINT32_MAX;
+    if (te < set && kw(src, t, set, te, "AS")) {
+        te++;
+    }
+    if (te < set && sql_dml_ext_is_name(&t[te])) {
+        alias = te++;
+    }
+    if (te != set || !sql_dml_ext_is_name(&t[b])) {
+        return 0; /* a form this does not know: left to SQLite */
+    }
+    uint32_t end = find_top(src, t, set, n, "WHERE", NULL);
+    uint32_t ob = find_top(src, t, set, n, "ORDER", "BY");
+    uint32_t lb = find_top(src, t, set, n, "LIMIT", NULL);
+    end = end < ob ? end : ob;
+    end = end < lb ? end : lb;
+    int any = 0;
+    for (uint32_t j = set + 1; j + 2 < end; j++) {
+        int start = t[j - 1].type == SQL_TK_COMMA || j == set + 1;
+        any |= start && sql_dml_ext_is_name(&t[j]) && t[j + 1].type == SQL_TK_DOT;
+    }
+    if (!any) {
+        return 0;
+    }
+    sql_token *w = malloc((size_t)n * sizeof(*w));
+    if (w == NULL) {
+        return nomem(err);
+    }
+    uint32_t m = 0;
+    int depth = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        int start =
+            j > set && j < end && depth == 0 && (j == set + 1 || t[j - 1].type == SQL_TK_COMMA);
+        depth += t[j].type == SQL_TK_LPAREN;
+        depth -= t[j].type == SQL_TK_RPAREN;
+        if (!start || !sql_dml_ext_is_name(&t[j]) || j + 2 >= end || t[j + 1].type != SQL_TK_DOT) {
+            w[m++] = t[j];
+            continue;
+        }
+        /* q . col or db . q . col: the qualifier must name the table (or its alias) */
+        uint32_t q = j, c = j + 2;
+        int ok;
+        if (c + 2 < end && t[c + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&t[c + 2])) {
+            q = j + 2;
+            c = j + 4;
+            ok = alias == UINT32_MAX && b + 2 < set && t[b + 1].type == SQL_TK_DOT &&
+                 name_eq(src, &t[j], &t[b]) && name_eq(src, &t[q], &t[b + 2]);
+        } else {
+            ok = alias != UINT32_MAX ? name_eq(src, &t[q], &t[alias])
+                                     : name_eq(src, &t[q], &t[te - 1 - (alias != UINT32_MAX)]);
+        }
+        if (!ok || !sql_dml_ext_is_name(&t[c])) {
+            size_t from = t[j].off, to = (size_t)t[c].off + t[c].len;
+            free(w);
+            return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%.*s' in 'field list'",
+                              (int)(to - from > 64 ? 64 : to - from), src + from);
+        }
+        w[m++] = t[c];
+        j = c;
+    }
+    *out = w;
+    *nout = m;
+    return 1;
 }
 
 int sql_dml_ext_run(sql_sess *s, sql_dml_ext_kind k, const char *src, const sql_token *t,

@@ -21,6 +21,9 @@ static uint32_t clauses_end(const char *src, const sql_token *t, uint32_t i, uin
                 return i + 1 < e ? i + 1 : e;
             }
             i += 4;
+            if (nclauses > 0 || i < e) {
+                return i < e ? i : i - 4; /* LOCK IN SHARE MODE stands alone */
+            }
             nclauses++;
             continue;
         }

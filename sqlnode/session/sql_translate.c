@@ -710,6 +710,9 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
     int qualified = i > 0 && x->t[i - 1].type == SQL_TK_DOT;
     *pi = i + 1;
 
+    if (!qualified && kw(x, i, "XOR")) {
+        return emit_xor(x, i, e);
+    }
     if (!qualified && call) {
         if (kw(x, i, "IF")) {
             return emit(x, "iif");
@@ -766,9 +769,6 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         }
         if (kw(x, i, "DIV")) {
             return emit(x, "/");
-        }
-        if (kw(x, i, "XOR")) {
-            return emit_xor(x, i, e);
         }
         if (kw(x, i, "INTERVAL")) {
             return unsupported(x, i, "INTERVAL arithmetic");

@@ -578,9 +578,11 @@ static int parse_and_run(sql_sess *s, upsert *u, sql_sink *sink, int more, cm_er
             if (tc < 0) {
                 return unknown_col(src, &t[c], err);
             }
-            if (u->ncols >= u->tab->ncols) {
-                return cm_err_set(err, CM_E_INVALID, "Column '%s' specified twice",
-                                  u->tab->cols[tc].name);
+            for (uint32_t k = 0; k < u->ncols; k++) {
+                if (u->cols[k] == (uint32_t)tc) {
+                    return cm_err_set(err, CM_E_INVALID, "Column '%s' specified twice",
+                                      u->tab->cols[tc].name);
+                }
             }
             u->cols[u->ncols++] = (uint32_t)tc;
         }
@@ -645,7 +647,21 @@ static int parse_and_run(sql_sess *s, upsert *u, sql_sink *sink, int more, cm_er
     } else if (kw(src, t, n, i, "SELECT") || kw(src, t, n, i, "WITH") ||
                kw(src, t, n, i, "TABLE") || (i < n && t[i].type == SQL_TK_LPAREN)) {
         u->source_is_query = 1;
-        rc = sql_dml_ext_append_src(&u->source, src, t, i, od);
+        uint32_t qb = i, qe = od;
+        while (qe > qb + 1 && t[qb].type == SQL_TK_LPAREN && t[qe - 1].type == SQL_TK_RPAREN) {
+            int depth = 0, whole = 1; /* (SELECT …): SQLite wants the SELECT bare */
+            for (uint32_t j = qb; j < qe - 1 && whole; j++) {
+                depth += t[j].type == SQL_TK_LPAREN;
+                depth -= t[j].type == SQL_TK_RPAREN;
+                whole = depth > 0;
+            }
+            if (!whole) {
+                break;
+            }
+            qb++;
+            qe--;
+        }
+        rc = sql_dml_ext_append_src(&u->source, src, t, qb, qe);
     } else {
         return sql_dml_ext_syntax(src, t, n, i, err);
     }
