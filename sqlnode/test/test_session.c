@@ -325,7 +325,8 @@ static void test_errors(void **state)
     assert_int_equal(q(f, "EXPLAIN SELECT * FROM nosuch"), 1146);
     assert_int_equal(q(f, "DESC t"), 1146);
     assert_int_equal(q(f, "SELECT CONCAT()"), 1582);
-    assert_int_equal(q(f, "SELECT 1 XOR 0"), 1235);
+    assert_int_equal(q(f, "SELECT 1 ^ 0"), 1235);
+    assert_int_equal(q(f, "SELECT 1 XOR"), 1064);
     assert_int_equal(q(f, "KILL 99"), 1094);
     assert_int_equal(q(f, "SELECT SLEEP(-1)"), 1210);
     char deep[2048];
@@ -444,7 +445,15 @@ static void test_dml_translate(void **state)
     assert_int_equal(
         dml(f, "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a=1", out, sizeof out, NULL),
         1235);
-    assert_int_equal(dml(f, "INSERT INTO t SET a=1", out, sizeof out, NULL), 1235);
+    /* INSERT … SET is the VALUES form; ON DUPLICATE KEY UPDATE and UPDATE … ORDER BY/LIMIT run
+     * as several statements (sql_dml_ext.h), never as one translation */
+    assert_int_equal(dml(f, "INSERT INTO t SET a=1, `B` = 'x'", out, sizeof out, NULL), 0);
+    assert_non_null(strstr(out, "INSERT INTO t ( a , \"B\" ) VALUES ( 1 , 'x' )"));
+    assert_string_equal(last_target, "L|t|a|B|");
+    assert_int_equal(dml(f, "INSERT INTO t SET a=1,", out, sizeof out, NULL), 1064);
+    assert_int_equal(dml(f, "UPDATE t SET t.a = 1 WHERE a = 2", out, sizeof out, NULL), 0);
+    assert_true(strncmp(out, "UPDATE t SET a = 1", 18) == 0);
+    assert_int_equal(dml(f, "UPDATE t SET u.a = 1", out, sizeof out, NULL), 1054);
     assert_int_equal(dml(f, "UPDATE t SET a=1 ORDER BY a LIMIT 1", out, sizeof out, NULL), 1235);
     /* the INSERT target and named columns (sql_translate.h target); DEFAULT as a value */
     assert_int_equal(dml(f, "INSERT INTO t (a, `B`) SELECT 1, 2", out, sizeof out, NULL), 0);
