@@ -11,8 +11,9 @@
 
 static int syntax(const char *src, const sql_token *t, uint32_t n, uint32_t i, cm_err *err)
 {
+    /* the statement is not NUL-terminated (a packet buffer): it ends with its last token */
     const char *near = i < n ? src + t[i].off : "";
-    size_t len = i < n ? strlen(near) : 0;
+    size_t len = i < n ? (size_t)t[n - 1].off + t[n - 1].len - t[i].off : 0;
     return cm_err_set(err, CM_E_PARSE,
                       "You have an error in your SQL syntax; check the manual that corresponds to "
                       "your MySQL server version for the right syntax to use near '%.*s' at line 1",
