@@ -265,10 +265,10 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
     int is_replace = sql_tok_is(src, &t[0], "REPLACE");
     int is_update = sql_tok_is(src, &t[0], "UPDATE");
     int is_delete = sql_tok_is(src, &t[0], "DELETE");
-    if (is_update) { /* SET t.c = … → SET c = … (sql_dml_multi.c) */
+    if (is_update) { /* SET t.c = …, left-to-right values (sql_dml_multi.c) */
         sql_token *uq = NULL;
         uint32_t nuq = 0;
-        int q = sql_dml_ext_unqualify_set(src, t, n, &uq, &nuq, err);
+        int q = sql_dml_ext_rewrite_set(src, t, n, &uq, &nuq, err);
         if (q > 0) {
             q = sql_dml_translate(s, src, uq, nuq, out, err);
             free(uq);

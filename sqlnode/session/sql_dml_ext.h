@@ -45,12 +45,41 @@ int sql_upsert_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
 int sql_upsert_translate_set(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
                              uint32_t i, sql_tr_out *out, cm_err *err);
 
-/* Single-table UPDATE whose SET list assigns qualified columns (`t.c = …`, `alias.c`,
- * `db.t.c`; SQLite accepts only bare names there): 1 with *out (malloc'd, the caller frees)
- * the tokens with those qualifiers removed; 0 when there is nothing to do; 1054 for a qualifier
- * that is not the table. */
-int sql_dml_ext_unqualify_set(const char *src, const sql_token *t, uint32_t n, sql_token **out,
-                              uint32_t *nout, cm_err *err);
+/* Most assignments in one single-table SET list, and most tokens its left-to-right expansion may
+ * grow to (each later reference to an earlier assigned column copies that value: a chain like
+ * `a = a + a, a = a + a, …` doubles at every step). */
+#define SQL_DML_EXT_SET_ITEMS_MAX  4096u
+#define SQL_DML_EXT_SET_TOKENS_MAX 65536u
+
+/* One assignment `c = value` of a SET list: c is the (bare) column token, the value
+ * t[rb, re). */
+typedef struct sql_dml_set_item {
+    uint32_t col;
+    uint32_t rb, re;
+} sql_dml_set_item;
+
+/* The values of a SET list as MySQL evaluates a single-table list, left to right: in each
+ * value, a reference to a column assigned earlier in the list (`c`, or `q.c` with q the table —
+ * or its alias when it has one) becomes `(that earlier value)`, already expanded; subqueries
+ * keep their own names. Value k is t[off[k], off[k + 1]). */
+typedef struct sql_dml_set_expanded {
+    sql_token *t;
+    uint32_t n;
+    uint32_t *off;
+    int expanded; /* some reference was replaced */
+} sql_dml_set_expanded;
+int sql_dml_ext_expand_set(const char *src, const sql_token *t, const sql_dml_set_item *items,
+                           uint32_t nitems, const sql_token *table, const sql_token *alias,
+                           sql_dml_set_expanded *out, cm_err *err);
+void sql_dml_ext_expanded_free(sql_dml_set_expanded *x);
+
+/* Single-table UPDATE: rewrites the SET list into what SQLite runs with MySQL's meaning —
+ * qualified columns (`t.c = …`, `alias.c`, `db.t.c`; SQLite accepts bare names only) lose
+ * their qualifier, and values are expanded left to right (sql_dml_ext_expand_set). 1 with
+ * *out (malloc'd, the caller frees) the new tokens; 0 when nothing changes; an error (1054 for
+ * a qualifier that is not the table). */
+int sql_dml_ext_rewrite_set(const char *src, const sql_token *t, uint32_t n, sql_token **out,
+                            uint32_t *nout, cm_err *err);
 
 /* ---- shared by sql_upsert.c and sql_dml_multi.c (sql_dml_multi.c) ---- */
 

@@ -1029,8 +1029,127 @@ out:
     return rc;
 }
 
-int sql_dml_ext_unqualify_set(const char *src, const sql_token *t, uint32_t n, sql_token **out,
-                              uint32_t *nout, cm_err *err)
+/* ---- single-table SET lists: qualifiers, left-to-right evaluation ------------------------------
+ */
+
+static int tok_push(sql_token **v, uint32_t *n, uint32_t *cap, const sql_token *t)
+{
+    if (*n >= SQL_DML_EXT_SET_TOKENS_MAX) {
+        return CM_E_UNSUPPORTED;
+    }
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 64;
+        sql_token *nv = realloc(*v, (size_t)nc * sizeof(*nv));
+        if (nv == NULL) {
+            return CM_E_NOMEM;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = *t;
+    return 0;
+}
+
+static int push_paren(sql_token **v, uint32_t *n, uint32_t *cap, const sql_token *at, int type)
+{
+    sql_token p = *at;
+    p.type = (uint8_t)type;
+    return tok_push(v, n, cap, &p);
+}
+
+int sql_dml_ext_expand_set(const char *src, const sql_token *t, const sql_dml_set_item *items,
+                           uint32_t nitems, const sql_token *table, const sql_token *alias,
+                           sql_dml_set_expanded *out, cm_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->off = calloc(nitems + 1, sizeof(*out->off));
+    if (out->off == NULL) {
+        return nomem(err);
+    }
+    uint32_t cap = 0;
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < nitems; k++) {
+        out->off[k] = out->n;
+        const sql_dml_set_item *it = &items[k];
+        for (uint32_t j = it->rb; rc == 0 && j < it->re; j++) {
+            /* a subquery keeps its own names; VALUES(c) names the inserted value */
+            int values =
+                kw(src, t, it->re, j, "VALUES") && j + 1 < it->re && t[j + 1].type == SQL_TK_LPAREN;
+            if (values || (t[j].type == SQL_TK_LPAREN && j + 1 < it->re &&
+                           kw(src, t, it->re, j + 1, "SELECT"))) {
+                if (values && (rc = tok_push(&out->t, &out->n, &cap, &t[j++])) != 0) {
+                    break;
+                }
+                int depth = 0;
+                uint32_t m = j;
+                for (; m < it->re; m++) {
+                    depth += t[m].type == SQL_TK_LPAREN;
+                    depth -= t[m].type == SQL_TK_RPAREN;
+                    if ((rc = tok_push(&out->t, &out->n, &cap, &t[m])) != 0 || depth == 0) {
+                        break;
+                    }
+                }
+                j = m;
+                continue;
+            }
+            /* a column reference: c, or q.c with q the table or its alias */
+            uint32_t c = UINT32_MAX, last = j;
+            int after_dot = j > it->rb && t[j - 1].type == SQL_TK_DOT;
+            if (!after_dot && sql_dml_ext_is_name(&t[j])) {
+                if (j + 2 < it->re && t[j + 1].type == SQL_TK_DOT &&
+                    sql_dml_ext_is_name(&t[j + 2]) &&
+                    !(j + 3 < it->re &&
+                      (t[j + 3].type == SQL_TK_DOT || t[j + 3].type == SQL_TK_LPAREN))) {
+                    if ((alias != NULL && name_eq(src, &t[j], alias)) ||
+                        (alias == NULL && name_eq(src, &t[j], table))) {
+                        c = j + 2;
+                        last = j + 2;
+                    }
+                } else if (!(j + 1 < it->re &&
+                             (t[j + 1].type == SQL_TK_DOT || t[j + 1].type == SQL_TK_LPAREN))) {
+                    c = j;
+                }
+            }
+            int prev = -1;
+            for (uint32_t q = 0; c != UINT32_MAX && q < k; q++) {
+                if (name_eq(src, &t[items[q].col], &t[c])) {
+                    prev = (int)q; /* the latest assignment before this one */
+                }
+            }
+            if (prev < 0) {
+                rc = tok_push(&out->t, &out->n, &cap, &t[j]);
+                continue;
+            }
+            /* (the value assigned before), itself already expanded */
+            rc = push_paren(&out->t, &out->n, &cap, &t[j], SQL_TK_LPAREN);
+            for (uint32_t m = out->off[prev]; rc == 0 && m < out->off[prev + 1]; m++) {
+                sql_token copy = out->t[m]; /* out->t may move while it grows */
+                rc = tok_push(&out->t, &out->n, &cap, &copy);
+            }
+            rc = rc ? rc : push_paren(&out->t, &out->n, &cap, &t[j], SQL_TK_RPAREN);
+            out->expanded = 1;
+            j = last;
+        }
+        out->off[k + 1] = out->n;
+    }
+    if (rc == CM_E_UNSUPPORTED) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support SET lists whose "
+                          "left-to-right expansion exceeds %u tokens",
+                          SQL_DML_EXT_SET_TOKENS_MAX);
+    }
+    return rc != 0 ? nomem(err) : 0;
+}
+
+void sql_dml_ext_expanded_free(sql_dml_set_expanded *x)
+{
+    free(x->t);
+    free(x->off);
+    memset(x, 0, sizeof(*x));
+}
+
+int sql_dml_ext_rewrite_set(const char *src, const sql_token *t, uint32_t n, sql_token **out,
+                            uint32_t *nout, cm_err *err)
 {
     *out = NULL;
     *nout = 0;
@@ -1045,6 +1164,8 @@ int sql_dml_ext_unqualify_set(const char *src, const sql_token *t, uint32_t n, s
     if (te + 1 < set && t[te].type == SQL_TK_DOT) {
         te += 2;
     }
+    const sql_token *table = &t[te - 1];
+    int dbq = te - b == 3; /* db . table */
     uint32_t alias = UINT32_MAX;
     if (te < set && kw(src, t, set, te, "AS")) {
         te++;
@@ -1060,49 +1181,84 @@ int sql_dml_ext_unqualify_set(const char *src, const sql_token *t, uint32_t n, s
     uint32_t lb = find_top(src, t, set, n, "LIMIT", NULL);
     end = end < ob ? end : ob;
     end = end < lb ? end : lb;
-    int any = 0;
-    for (uint32_t j = set + 1; j + 2 < end; j++) {
-        int start = t[j - 1].type == SQL_TK_COMMA || j == set + 1;
-        any |= start && sql_dml_ext_is_name(&t[j]) && t[j + 1].type == SQL_TK_DOT;
+    /* the assignments: [[db .] q .] c = value */
+    sql_dml_set_item items[SQL_DML_EXT_SET_ITEMS_MAX];
+    uint32_t nitems = 0;
+    int qualified = 0;
+    for (uint32_t j = set + 1; j < end;) {
+        uint32_t lb2 = j;
+        while (j < end && (sql_dml_ext_is_name(&t[j]) || t[j].type == SQL_TK_DOT)) {
+            j++;
+        }
+        uint32_t nl = j - lb2;
+        if (!(nl == 1 || nl == 3 || nl == 5) || j >= end || t[j].type != SQL_TK_OP ||
+            t[j].len != 1 || src[t[j].off] != '=' || nitems >= SQL_DML_EXT_SET_ITEMS_MAX) {
+            return 0; /* not a plain list: SQLite reports what is wrong */
+        }
+        if (nl > 1) {
+            /* the qualifier must name the table (or its alias) */
+            uint32_t q = j - 3;
+            int ok = nl == 3 ? name_eq(src, &t[q], alias != UINT32_MAX ? &t[alias] : table)
+                             : alias == UINT32_MAX && dbq && name_eq(src, &t[lb2], &t[b]) &&
+                                   name_eq(src, &t[q], table);
+            if (!ok) {
+                size_t from = t[lb2].off, to = (size_t)t[j - 1].off + t[j - 1].len;
+                return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%.*s' in 'field list'",
+                                  (int)(to - from > 64 ? 64 : to - from), src + from);
+            }
+            qualified = 1;
+        }
+        uint32_t rb = j + 1, re = rb;
+        int depth = 0;
+        while (re < end && !(depth == 0 && t[re].type == SQL_TK_COMMA)) {
+            depth += t[re].type == SQL_TK_LPAREN;
+            depth -= t[re].type == SQL_TK_RPAREN;
+            re++;
+        }
+        items[nitems].col = j - 1;
+        items[nitems].rb = rb;
+        items[nitems].re = re;
+        nitems++;
+        j = re < end ? re + 1 : end;
     }
-    if (!any) {
+    if (nitems == 0) {
         return 0;
     }
-    sql_token *w = malloc((size_t)n * sizeof(*w));
-    if (w == NULL) {
-        return nomem(err);
+    sql_dml_set_expanded x;
+    int rc = sql_dml_ext_expand_set(src, t, items, nitems, table,
+                                    alias != UINT32_MAX ? &t[alias] : NULL, &x, err);
+    if (rc != 0 || (!x.expanded && !qualified)) {
+        sql_dml_ext_expanded_free(&x);
+        return rc;
     }
-    uint32_t m = 0;
-    int depth = 0;
-    for (uint32_t j = 0; j < n; j++) {
-        int start =
-            j > set && j < end && depth == 0 && (j == set + 1 || t[j - 1].type == SQL_TK_COMMA);
-        depth += t[j].type == SQL_TK_LPAREN;
-        depth -= t[j].type == SQL_TK_RPAREN;
-        if (!start || !sql_dml_ext_is_name(&t[j]) || j + 2 >= end || t[j + 1].type != SQL_TK_DOT) {
-            w[m++] = t[j];
-            continue;
+    /* head, then `c = value` per assignment, then the rest */
+    sql_token *w = NULL;
+    uint32_t m = 0, cap = 0;
+    for (uint32_t j = 0; rc == 0 && j <= set; j++) {
+        rc = tok_push(&w, &m, &cap, &t[j]);
+    }
+    for (uint32_t k = 0; rc == 0 && k < nitems; k++) {
+        if (k > 0) {
+            rc = tok_push(&w, &m, &cap, &t[items[k - 1].re]); /* the comma */
         }
-        /* q . col or db . q . col: the qualifier must name the table (or its alias) */
-        uint32_t q = j, c = j + 2;
-        int ok;
-        if (c + 2 < end && t[c + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&t[c + 2])) {
-            q = j + 2;
-            c = j + 4;
-            ok = alias == UINT32_MAX && b + 2 < set && t[b + 1].type == SQL_TK_DOT &&
-                 name_eq(src, &t[j], &t[b]) && name_eq(src, &t[q], &t[b + 2]);
-        } else {
-            ok = alias != UINT32_MAX ? name_eq(src, &t[q], &t[alias])
-                                     : name_eq(src, &t[q], &t[te - 1 - (alias != UINT32_MAX)]);
+        rc = rc ? rc : tok_push(&w, &m, &cap, &t[items[k].col]);
+        rc = rc ? rc : tok_push(&w, &m, &cap, &t[items[k].col + 1]); /* = */
+        for (uint32_t q = x.off[k]; rc == 0 && q < x.off[k + 1]; q++) {
+            rc = tok_push(&w, &m, &cap, &x.t[q]);
         }
-        if (!ok || !sql_dml_ext_is_name(&t[c])) {
-            size_t from = t[j].off, to = (size_t)t[c].off + t[c].len;
-            free(w);
-            return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%.*s' in 'field list'",
-                              (int)(to - from > 64 ? 64 : to - from), src + from);
-        }
-        w[m++] = t[c];
-        j = c;
+    }
+    for (uint32_t j = end; rc == 0 && j < n; j++) {
+        rc = tok_push(&w, &m, &cap, &t[j]);
+    }
+    sql_dml_ext_expanded_free(&x);
+    if (rc != 0) {
+        free(w);
+        return rc == CM_E_UNSUPPORTED
+                   ? cm_err_set(err, CM_E_UNSUPPORTED,
+                                "This version of Tessera doesn't yet support SET lists whose "
+                                "left-to-right expansion exceeds %u tokens",
+                                SQL_DML_EXT_SET_TOKENS_MAX)
+                   : nomem(err);
     }
     *out = w;
     *nout = m;

@@ -246,78 +246,76 @@ static int32_t alias_col(const upsert *u, const alias *al, const sql_token *c)
     return tc < 0 ? -1 : param_of_col(u, (uint32_t)tc);
 }
 
-/* Translates the value t[b, e) of one assignment into out: VALUES(col), alias.col and the
+/* Translates the value tk[0, e) of one assignment into out: VALUES(col), alias.col and the
  * alias's column names become parameters (recorded in u->params). */
-static int translate_value(sql_sess *s, upsert *u, const alias *al, uint32_t b, uint32_t e,
+static int translate_value(sql_sess *s, upsert *u, const alias *al, const sql_token *tk, uint32_t e,
                            cm_buf *out, cm_err *err)
 {
     const char *src = u->src;
     const sql_token *t = u->t;
-    sql_token *tw = malloc((size_t)(e - b) * sizeof(*tw));
+    sql_token *tw = malloc((size_t)(e ? e : 1) * sizeof(*tw));
     if (tw == NULL) {
         return nomem(err);
     }
     uint32_t m = 0;
     int rc = 0;
-    for (uint32_t j = b; rc == 0 && j < e;) {
+    for (uint32_t j = 0; rc == 0 && j < e;) {
         /* VALUES ( [db .] [t .] col ) */
-        if (kw(src, t, e, j, "VALUES") && j + 1 < e && t[j + 1].type == SQL_TK_LPAREN) {
+        if (kw(src, tk, e, j, "VALUES") && j + 1 < e && tk[j + 1].type == SQL_TK_LPAREN) {
             uint32_t k = j + 2;
-            while (k < e && (sql_dml_ext_is_name(&t[k]) || t[k].type == SQL_TK_DOT)) {
+            while (k < e && (sql_dml_ext_is_name(&tk[k]) || tk[k].type == SQL_TK_DOT)) {
                 k++;
             }
-            if (k >= e || t[k].type != SQL_TK_RPAREN || k == j + 2 ||
-                !sql_dml_ext_is_name(&t[k - 1])) {
-                rc = sql_dml_ext_syntax(src, t, u->n, j, err);
+            if (k >= e || tk[k].type != SQL_TK_RPAREN || k == j + 2 ||
+                !sql_dml_ext_is_name(&tk[k - 1])) {
+                rc = sql_dml_ext_syntax(
+                    src, t, u->n, (uint32_t)(&tk[j] - t) < u->n ? (uint32_t)(&tk[j] - t) : u->n,
+                    err);
                 break;
             }
-            int tc = table_col(u->tab, src, &t[k - 1]);
+            int tc = table_col(u->tab, src, &tk[k - 1]);
             if (tc < 0) {
-                rc = unknown_col(src, &t[k - 1], err);
+                rc = unknown_col(src, &tk[k - 1], err);
                 break;
             }
             rc = add_param(u, param_of_col(u, (uint32_t)tc), err);
-            tw[m] = t[j];
+            tw[m] = tk[j];
             tw[m].type = SQL_TK_PARAM;
             m++;
             j = k + 1;
             continue;
         }
-        int prev_dot = j > b && t[j - 1].type == SQL_TK_DOT;
+        int prev_dot = j > 0 && tk[j - 1].type == SQL_TK_DOT;
         /* alias . col */
-        if (al->name != UINT32_MAX && !prev_dot && sql_dml_ext_is_name(&t[j]) && j + 2 < e &&
-            t[j + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&t[j + 2]) &&
-            name_eq(src, &t[j], &t[al->name]) && !(j + 3 < e && t[j + 3].type == SQL_TK_DOT)) {
-            int32_t pos = alias_col(u, al, &t[j + 2]);
-            if (pos == -1 && al->cb < al->ce) {
-                rc = unknown_col(src, &t[j + 2], err);
-                break;
-            }
+        if (al->name != UINT32_MAX && !prev_dot && sql_dml_ext_is_name(&tk[j]) && j + 2 < e &&
+            tk[j + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&tk[j + 2]) &&
+            name_eq(src, &tk[j], &t[al->name]) && !(j + 3 < e && tk[j + 3].type == SQL_TK_DOT)) {
+            int32_t pos = alias_col(u, al, &tk[j + 2]);
             if (pos == -1) {
-                rc = unknown_col(src, &t[j + 2], err);
+                rc = unknown_col(src, &tk[j + 2], err);
                 break;
             }
             rc = add_param(u, pos, err);
-            tw[m] = t[j];
+            tw[m] = tk[j];
             tw[m].type = SQL_TK_PARAM;
             m++;
             j += 3;
             continue;
         }
         /* a column name of the alias's list, unqualified */
-        if (al->cb < al->ce && !prev_dot && sql_dml_ext_is_name(&t[j]) &&
-            !(j + 1 < e && (t[j + 1].type == SQL_TK_DOT || t[j + 1].type == SQL_TK_LPAREN))) {
-            int32_t pos = alias_col(u, al, &t[j]);
+        if (al->cb < al->ce && !prev_dot && sql_dml_ext_is_name(&tk[j]) &&
+            !(j + 1 < e && (tk[j + 1].type == SQL_TK_DOT || tk[j + 1].type == SQL_TK_LPAREN))) {
+            int32_t pos = alias_col(u, al, &tk[j]);
             if (pos >= 0) {
                 rc = add_param(u, pos, err);
-                tw[m] = t[j];
+                tw[m] = tk[j];
                 tw[m].type = SQL_TK_PARAM;
                 m++;
                 j++;
                 continue;
             }
         }
-        tw[m++] = t[j++];
+        tw[m++] = tk[j++];
     }
     if (rc == 0) {
         sql_tr_ctx ctx = sql_sess_tr_ctx(s);
@@ -355,7 +353,10 @@ static int build_update(sql_sess *s, upsert *u, const alias *al, uint32_t tb, ui
     } else {
         rc = nomem(err);
     }
-    uint32_t j = b, nas = 0;
+    /* the assignments, then their values as MySQL evaluates them: left to right */
+    sql_dml_set_item *items = NULL;
+    uint32_t nitems = 0, cap = 0;
+    uint32_t j = b;
     while (rc == 0 && j < n) {
         uint32_t lb = j;
         while (j < n && (sql_dml_ext_is_name(&t[j]) || t[j].type == SQL_TK_DOT)) {
@@ -373,8 +374,7 @@ static int build_update(sql_sess *s, upsert *u, const alias *al, uint32_t tb, ui
                             (int)(to - from > 64 ? 64 : to - from), src + from);
             break;
         }
-        int tc = table_col(u->tab, src, &t[j - 1]);
-        if (tc < 0) {
+        if (table_col(u->tab, src, &t[j - 1]) < 0) {
             rc = unknown_col(src, &t[j - 1], err);
             break;
         }
@@ -385,11 +385,36 @@ static int build_update(sql_sess *s, upsert *u, const alias *al, uint32_t tb, ui
             depth -= t[re].type == SQL_TK_RPAREN;
             re++;
         }
-        if (re == rb) {
-            rc = sql_dml_ext_syntax(src, t, n, rb, err);
+        if (re == rb || (re < n && re + 1 >= n)) { /* `c =` or a trailing comma */
+            rc = sql_dml_ext_syntax(src, t, n, re < n ? re + 1 : re, err);
             break;
         }
-        if ((nas > 0 && cm_buf_append(q, ", ", 2) != 0) || cm_buf_append_u8(q, '"') != 0) {
+        if (nitems == cap) {
+            cap = cap ? cap * 2 : 8;
+            sql_dml_set_item *ni = realloc(items, cap * sizeof(*ni));
+            if (ni == NULL) {
+                rc = nomem(err);
+                break;
+            }
+            items = ni;
+        }
+        items[nitems].col = j - 1;
+        items[nitems].rb = rb;
+        items[nitems].re = re;
+        nitems++;
+        j = re < n ? re + 1 : n;
+    }
+    if (rc == 0 && nitems == 0) {
+        rc = sql_dml_ext_syntax(src, t, n, b, err);
+    }
+    sql_dml_set_expanded x;
+    memset(&x, 0, sizeof(x));
+    if (rc == 0) {
+        rc = sql_dml_ext_expand_set(src, t, items, nitems, &t[te - 1], NULL, &x, err);
+    }
+    for (uint32_t k = 0; rc == 0 && k < nitems; k++) {
+        int tc = table_col(u->tab, src, &t[items[k].col]);
+        if ((k > 0 && cm_buf_append(q, ", ", 2) != 0) || cm_buf_append_u8(q, '"') != 0) {
             rc = nomem(err);
             break;
         }
@@ -402,16 +427,10 @@ static int build_update(sql_sess *s, upsert *u, const alias *al, uint32_t tb, ui
         if (rc == 0 && cm_buf_append(q, "\" = ", 4) != 0) {
             rc = nomem(err);
         }
-        rc = rc ? rc : translate_value(s, u, al, rb, re, q, err);
-        nas++;
-        j = re < n ? re + 1 : n;
-        if (rc == 0 && re < n && j >= n) {
-            rc = sql_dml_ext_syntax(src, t, n, n, err); /* a trailing comma */
-        }
+        rc = rc ? rc : translate_value(s, u, al, x.t + x.off[k], x.off[k + 1] - x.off[k], q, err);
     }
-    if (rc == 0 && nas == 0) {
-        rc = sql_dml_ext_syntax(src, t, n, b, err);
-    }
+    sql_dml_ext_expanded_free(&x);
+    free(items);
     if (rc == 0 && cm_buf_printf(q, " WHERE rowid = ?") != 0) {
         rc = nomem(err);
     }
