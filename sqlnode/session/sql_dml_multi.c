@@ -378,32 +378,35 @@ static int cmp_row(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-/* The distinct non-NULL handles of column col of r, each with its first row, in row order. */
-static int distinct_handles(const sql_dml_rows *r, uint32_t col, handle_ref **out, uint32_t *nout,
-                            cm_err *err)
+/* The distinct non-NULL handles of columns cols[0, ncols) of r, each with its first row, in row
+ * order. */
+static int distinct_handles(const sql_dml_rows *r, const uint32_t *cols, uint32_t ncols,
+                            handle_ref **out, uint32_t *nout, cm_err *err)
 {
     *out = NULL;
     *nout = 0;
-    if (r->nrows == 0) {
+    if (r->nrows == 0 || ncols == 0) {
         return 0;
     }
-    handle_ref *v = malloc((size_t)r->nrows * sizeof(*v));
+    handle_ref *v = malloc((size_t)r->nrows * ncols * sizeof(*v));
     if (v == NULL) {
         return nomem(err);
     }
-    uint32_t m = 0;
+    size_t m = 0;
     for (uint32_t i = 0; i < r->nrows; i++) {
-        sqlite3_value *x = r->v[(size_t)i * r->ncols + col];
-        if (sqlite3_value_type(x) == SQLITE_NULL) {
-            continue; /* an outer join's missing side */
+        for (uint32_t c = 0; c < ncols; c++) {
+            sqlite3_value *x = r->v[(size_t)i * r->ncols + cols[c]];
+            if (sqlite3_value_type(x) == SQLITE_NULL) {
+                continue; /* an outer join's missing side */
+            }
+            v[m].h = sqlite3_value_int64(x);
+            v[m].row = i;
+            m++;
         }
-        v[m].h = sqlite3_value_int64(x);
-        v[m].row = i;
-        m++;
     }
     qsort(v, m, sizeof(*v), cmp_handle_ref);
     uint32_t k = 0;
-    for (uint32_t i = 0; i < m; i++) {
+    for (size_t i = 0; i < m; i++) {
         if (k == 0 || v[k - 1].h != v[i].h) {
             v[k++] = v[i];
         }
@@ -448,7 +451,8 @@ static int ordered_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_
     }
     rc = sql_dml_ext_prepare_text(s, (const char *)q.ptr, q.len, 1, &sel, err);
     rc = rc ? rc : sql_dml_rows_read(s, sel, &rows, err);
-    rc = rc ? rc : distinct_handles(&rows, 0, &hs, &nh, err);
+    uint32_t col0 = 0;
+    rc = rc ? rc : distinct_handles(&rows, &col0, 1, &hs, &nh, err);
     if (rc != 0 || nh == 0) {
         goto out;
     }
@@ -904,7 +908,20 @@ static int multi_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_id
     rc = rc ? rc : sql_dml_rows_read(s, sel, &rows, err);
     for (uint32_t k = 0; rc == 0 && k < m->ntargets; k++) {
         const tref *r = &m->refs[m->targets[k]];
-        rc = distinct_handles(&rows, k, &hs, &nh, err);
+        /* DELETE: targets that are one table under two names delete each row once */
+        uint32_t cols[SQL_DML_EXT_TABLES_MAX], ncols = 0;
+        int seen = 0;
+        for (uint32_t k2 = 0; k2 < m->ntargets; k2++) {
+            const tref *r2 = &m->refs[m->targets[k2]];
+            if (k2 == k || (!m->is_update && r2->tab->id == r->tab->id)) {
+                seen |= k2 < k;
+                cols[ncols++] = k2;
+            }
+        }
+        if (seen) {
+            continue;
+        }
+        rc = distinct_handles(&rows, cols, ncols, &hs, &nh, err);
         if (rc != 0 || nh == 0) {
             free(hs);
             hs = NULL;
