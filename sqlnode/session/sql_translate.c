@@ -803,13 +803,14 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         if (x->depth == 0 &&
             ((kw(x, i, "FOR") && (kw(x, i + 1, "UPDATE") || kw(x, i + 1, "SHARE"))) ||
              (kw(x, i, "LOCK") && kw(x, i + 1, "IN")))) {
-            /* locking reads take no lock: optimistic transactions (sql_lockread.h) */
+            /* locking reads: optimistic, FOR UPDATE checked at commit (sql_lockread.h) */
             uint32_t bad = e;
-            if (sql_lockread_check(x->src, x->t, i, e, &bad) != 0) {
+            int exclusive = 0;
+            if (sql_lockread_check(x->src, x->t, i, e, &bad, &exclusive) != 0) {
                 return syntax(x, bad);
             }
             *pi = e;
-            return 0;
+            return exclusive ? emit(x, SQL_LOCKREAD_MARK + 1) : 0; /* the last text (session) */
         }
         if (w[0] == '_' && i + 1 < e &&
             (x->t[i + 1].type == SQL_TK_STRING || x->t[i + 1].type == SQL_TK_HEX) &&

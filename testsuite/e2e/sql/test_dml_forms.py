@@ -196,3 +196,60 @@ def test_concurrent_upserts_apply_once(cluster):
     assert set(errors) <= {1213}, errors
     assert n == 3 * per_thread - len(errors), (n, errors)
     assert n >= per_thread, errors
+
+
+def test_for_update_conflicts_at_commit(cluster):
+    """Optimistic locking reads: a row read FOR UPDATE in a transaction and changed by another
+    session before that transaction commits fails its commit with 1213, even when the
+    transaction does not write that row; FOR SHARE and a plain read take nothing."""
+    c = make_db(cluster, "d_lock", autocommit=False)
+    q(c, "CREATE TABLE acct (id INT PRIMARY KEY, bal INT)")
+    q(c, "CREATE TABLE log (id INT PRIMARY KEY, note VARCHAR(20))")
+    q(c, "INSERT INTO acct VALUES (1, 100), (2, 50)")
+    c.commit()
+    other = connect(cluster, "d_lock")
+
+    def attempt(read_sql, other_sql, note):
+        q(c, "BEGIN")
+        rows = q(c, read_sql)
+        q(other, other_sql)  # autocommit: committed now
+        q(c, "INSERT INTO log VALUES (%d, '%s')" % (len(note), note))
+        try:
+            c.commit()
+            return rows, None
+        except pymysql.err.OperationalError as e:
+            return rows, e.args[0]
+
+    # FOR UPDATE on acct 1, another session changes it: the commit fails, the log row is gone
+    rows, err = attempt("SELECT bal FROM acct WHERE id = 1 FOR UPDATE",
+                        "UPDATE acct SET bal = bal - 10 WHERE id = 1", "a")
+    assert rows == ((100,),) and err == 1213
+    assert q(c, "SELECT COUNT(*) FROM log") == ((0,),)
+    c.commit()
+    # a row FOR UPDATE did not return (id 2 is outside the WHERE) does not conflict
+    rows, err = attempt("SELECT bal FROM acct WHERE id = 1 FOR UPDATE",
+                        "UPDATE acct SET bal = bal + 1 WHERE id = 2", "bb")
+    assert err is None
+    # FOR SHARE and LOCK IN SHARE MODE take nothing: snapshot isolation only
+    rows, err = attempt("SELECT bal FROM acct WHERE id = 1 FOR SHARE",
+                        "UPDATE acct SET bal = bal - 1 WHERE id = 1", "ccc")
+    assert rows == ((90,),) and err is None
+    rows, err = attempt("SELECT bal FROM acct WHERE id = 1 LOCK IN SHARE MODE",
+                        "UPDATE acct SET bal = bal - 1 WHERE id = 1", "dddd")
+    assert err is None
+    # through an index scan and a full scan too
+    q(c, "CREATE INDEX ib ON acct (bal)")
+    rows, err = attempt("SELECT id FROM acct WHERE bal = 88 FOR UPDATE",
+                        "UPDATE acct SET bal = 87 WHERE id = 1", "eeeee")
+    assert rows == ((1,),) and err == 1213
+    c.commit()
+    rows, err = attempt("SELECT SUM(bal) FROM acct FOR UPDATE",
+                        "DELETE FROM acct WHERE id = 2", "ffffff")
+    assert err == 1213
+    c.commit()
+    # in autocommit FOR UPDATE ends with its statement: nothing to conflict with
+    other.autocommit(True)
+    assert q(other, "SELECT COUNT(*) FROM acct FOR UPDATE") == ((1,),)
+    assert q(c, "SELECT note FROM log ORDER BY id") == (("bb",), ("ccc",), ("dddd",))
+    other.close()
+    c.close()
