@@ -156,6 +156,8 @@
     X(WRONG_VALUE_COUNT, -157, 1136, "21S01", "Column count doesn't match value count")            \
     X(WRONG_USAGE, -187, 1221, "HY000", "Incorrect usage")                                         \
     X(UNKNOWN_TABLE_MULTI_DELETE, -188, 1109, "42S02", "Unknown table in MULTI DELETE")            \
+    X(MULTI_UPDATE_KEY_CONFLICT, -189, 1706, "HY000",                                              \
+      "Primary key/partition key update is not allowed since the table is updated both ways")      \
     X(NON_UNIQ_FIELD, -158, 1052, "23000", "Column in field list is ambiguous")                    \
     X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")
 

@@ -523,11 +523,7 @@ static int run_ordered(sql_sess *s, int is_update, const char *src, const sql_to
     ordered o = {.src = src, .t = t, .n = n, .is_update = is_update};
     uint32_t i = skip_mods(src, t, n, 1, &o.ignore);
     if (!is_update) {
-        if (o.ignore) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support 'DELETE IGNORE'");
-        }
-        i++; /* FROM */
+        i++; /* FROM; DELETE IGNORE has no error to ignore here (no foreign keys) */
     }
     o.tb = i;
     if (is_update) {
@@ -874,6 +870,48 @@ static int append_qual(cm_buf *b, const multi *m, const tref *r)
     return rc;
 }
 
+static int is_pk_col(const sql_cat_table *tab, uint32_t col)
+{
+    if (tab->handle_col >= 0) {
+        return (uint32_t)tab->handle_col == col;
+    }
+    for (uint32_t i = 0; i < tab->nindexes; i++) {
+        const sql_cat_index *ix = &tab->indexes[i];
+        for (uint32_t k = 0; ix->primary && k < ix->ncols; k++) {
+            if (ix->cols[k] == col) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* MySQL refuses to change a primary key of a table updated under two names (1706). */
+static int key_conflict(const multi *m, cm_err *err)
+{
+    for (uint32_t a = 0; a < m->nas; a++) {
+        const tref *r = &m->refs[m->as[a].ref];
+        if (!is_pk_col(r->tab, m->as[a].col)) {
+            continue;
+        }
+        for (uint32_t k = 0; k < m->ntargets; k++) {
+            const tref *r2 = &m->refs[m->targets[k]];
+            if (r2 != r && r2->tab->id == r->tab->id) {
+                char n1[SQL_DB_MAX], n2[SQL_DB_MAX];
+                name_copy(m->src, &m->t[r->alias != UINT32_MAX ? r->alias : r->e - 1], n1,
+                          sizeof n1);
+                name_copy(m->src, &m->t[r2->alias != UINT32_MAX ? r2->alias : r2->e - 1], n2,
+                          sizeof n2);
+                return cm_err_set(err, CM_E_MULTI_UPDATE_KEY_CONFLICT,
+                                  "Primary key/partition key update is not allowed since the "
+                                  "table is updated both as '%s' and '%s'",
+                                  r2 < r ? n2 : n1, r2 < r ? n1 : n2);
+            }
+        }
+    }
+    return 0;
+}
+
 static int multi_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_id, cm_err *err)
 {
     (void)insert_id;
@@ -1004,11 +1042,6 @@ static int run_multi(sql_sess *s, int is_update, const char *src, const sql_toke
                         ob < n ? "ORDER BY" : "LIMIT");
         goto out;
     }
-    if (!is_update && m->ignore) {
-        rc = cm_err_set(err, CM_E_UNSUPPORTED,
-                        "This version of Tessera doesn't yet support 'DELETE IGNORE'");
-        goto out;
-    }
     m->wb = find_top(src, t, i, n, "WHERE", NULL);
     if (is_update) {
         uint32_t set = find_top(src, t, i, n, "SET", NULL);
@@ -1016,6 +1049,7 @@ static int run_multi(sql_sess *s, int is_update, const char *src, const sql_toke
         m->re = set;
         rc = parse_refs(s, m, err);
         rc = rc ? rc : parse_assigns(m, set + 1, m->wb, err);
+        rc = rc ? rc : key_conflict(m, err);
     } else if (kw(src, t, n, i, "FROM")) { /* DELETE FROM targets USING refs */
         uint32_t u = find_top(src, t, i, n, "USING", NULL);
         if (u >= m->wb) {
