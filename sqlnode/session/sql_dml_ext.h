@@ -16,6 +16,9 @@
 /* Rows one statement of these forms reads before writing (they are kept in memory between the
  * read and the writes): bounds what one statement can make the server hold. */
 #define SQL_DML_EXT_ROWS_MAX 1000000u
+/* Rows one DELETE statement of these forms removes by handle (`rowid IN (?, …)`): SQLite's
+ * default limit is 32,766 parameters; 256 keeps a batch get a few KB of keys. */
+#define SQL_DML_EXT_DELETE_BATCH 256u
 /* Tables of one multi-table UPDATE/DELETE (MySQL's join limit is 61). */
 #define SQL_DML_EXT_TABLES_MAX 61
 

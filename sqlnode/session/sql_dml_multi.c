@@ -417,6 +417,35 @@ static int distinct_handles(const sql_dml_rows *r, const uint32_t *cols, uint32_
     return 0;
 }
 
+/* Deletes the rows hs[0, nh) with `<del> WHERE rowid IN (?, …)`, SQL_DML_EXT_DELETE_BATCH
+ * handles a statement (the vtab reads an IN list on the handle with one batch get per region,
+ * where one DELETE per row would make a round trip each). del[0, len): `DELETE FROM <table>`
+ * in SQLite's dialect. */
+static int delete_handles(sql_sess *s, const char *del, size_t len, const handle_ref *hs,
+                          uint32_t nh, cm_err *err)
+{
+    uint32_t b = nh < SQL_DML_EXT_DELETE_BATCH ? nh : SQL_DML_EXT_DELETE_BATCH;
+    cm_buf q = CM_BUF_INIT;
+    int rc = cm_buf_append(&q, del, len) != 0 || cm_buf_printf(&q, " WHERE rowid IN (") != 0;
+    for (uint32_t i = 0; rc == 0 && i < b; i++) {
+        rc = cm_buf_printf(&q, "%s?%u", i ? ", " : "", i + 1) != 0;
+    }
+    rc = rc == 0 && cm_buf_append_u8(&q, ')') == 0 ? 0 : nomem(err);
+    sqlite3_stmt *st = NULL;
+    rc = rc ? rc : sql_dml_ext_prepare(s, (const char *)q.ptr, q.len, &st, err);
+    for (uint32_t at = 0; rc == 0 && at < nh; at += b) {
+        for (uint32_t i = 0; i < b; i++) {
+            /* a short last batch repeats its last handle: the IN list is a set */
+            uint32_t k = at + i < nh ? at + i : nh - 1;
+            sqlite3_bind_int64(st, (int)i + 1, hs[k].h);
+        }
+        rc = sql_dml_ext_step(s, st, err);
+    }
+    sqlite3_finalize(st);
+    cm_buf_fini(&q);
+    return rc;
+}
+
 /* ---- single table: ORDER BY / LIMIT ------------------------------------------------------------
  */
 
@@ -489,6 +518,12 @@ static int ordered_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_
                          : CM_E_NOMEM;
             } else {
                 rc = cm_buf_append(&w, sqltxt, len) == 0 ? 0 : CM_E_NOMEM;
+            }
+            if (rc == 0 && !o->is_update) {
+                rc = delete_handles(s, (const char *)w.ptr, w.len, hs, nh, err);
+                sql_tr_out_fini(&tr);
+                sql_tokens_fini(&toks);
+                goto out;
             }
             rc = rc ? rc : cm_buf_printf(&w, " WHERE rowid = ?") != 0 ? CM_E_NOMEM : 0;
             if (rc != 0) {
@@ -990,6 +1025,10 @@ static int multi_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_id
         } else {
             rc = cm_buf_printf(&q, "DELETE FROM ") != 0 ? CM_E_NOMEM : 0;
             rc = rc ? rc : append_table(&q, m, r);
+            rc = rc ? nomem(err) : delete_handles(s, (const char *)q.ptr, q.len, hs, nh, err);
+            free(hs);
+            hs = NULL;
+            continue;
         }
         rc = rc ? rc : cm_buf_printf(&q, " WHERE rowid = ?%u", m->nas + 1) != 0 ? CM_E_NOMEM : 0;
         if (rc != 0) {
