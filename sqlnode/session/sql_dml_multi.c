@@ -417,10 +417,10 @@ static int distinct_handles(const sql_dml_rows *r, const uint32_t *cols, uint32_
     return 0;
 }
 
-/* Deletes the rows hs[0, nh) with `<del> WHERE rowid IN (?, …)`, SQL_DML_EXT_DELETE_BATCH
+/* Writes the rows hs[0, nh) with `<del> WHERE rowid IN (?, …)`, SQL_DML_EXT_DELETE_BATCH
  * handles a statement (the vtab reads an IN list on the handle with one batch get per region,
- * where one DELETE per row would make a round trip each). del[0, len): `DELETE FROM <table>`
- * in SQLite's dialect. */
+ * where one statement per row would make a round trip each). del[0, len): `DELETE FROM <table>`
+ * or `UPDATE <table> SET …` in SQLite's dialect. The rows are written in handle order. */
 static int delete_handles(sql_sess *s, const char *del, size_t len, const handle_ref *hs,
                           uint32_t nh, cm_err *err)
 {
@@ -455,6 +455,7 @@ typedef struct ordered {
     uint32_t n;
     int is_update;
     int ignore;
+    int batch;       /* UPDATE whose order cannot matter: rows written in batches (order_free) */
     uint32_t tb, te; /* the table reference (name, alias) */
     uint32_t sb, se; /* UPDATE: the assignments */
     uint32_t wb;     /* WHERE / ORDER BY / LIMIT … to the end */
@@ -519,7 +520,7 @@ static int ordered_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_
             } else {
                 rc = cm_buf_append(&w, sqltxt, len) == 0 ? 0 : CM_E_NOMEM;
             }
-            if (rc == 0 && !o->is_update) {
+            if (rc == 0 && (!o->is_update || o->batch)) {
                 rc = delete_handles(s, (const char *)w.ptr, w.len, hs, nh, err);
                 sql_tr_out_fini(&tr);
                 sql_tokens_fini(&toks);
@@ -550,6 +551,65 @@ out:
     cm_buf_fini(&q);
     cm_buf_fini(&w);
     return rc;
+}
+
+static int col_in_unique_key(const sql_cat_table *tab, uint32_t col)
+{
+    if (tab->handle_col >= 0 && (uint32_t)tab->handle_col == col) {
+        return 1;
+    }
+    for (uint32_t i = 0; i < tab->nindexes; i++) {
+        const sql_cat_index *ix = &tab->indexes[i];
+        for (uint32_t k = 0; ix->unique && k < ix->ncols; k++) {
+            if (ix->cols[k] == col) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int col_of(const sql_cat_table *tab, const char *src, const sql_token *c);
+static void name_copy(const char *src, const sql_token *t, char *buf, size_t cap);
+
+/* Whether the rows of an ordered UPDATE may be written in any order: no assigned column is part
+ * of the primary key or a unique index (so no row can collide with another's new key — the
+ * only way the order shows in MySQL), and no LAST_INSERT_ID(expr) (whose last value shows). */
+static int order_free(sql_sess *s, const ordered *o)
+{
+    const char *src = o->src;
+    const sql_token *t = o->t;
+    char db[SQL_DB_MAX], name[SQL_DB_MAX];
+    if (o->tb + 2 < o->te && t[o->tb + 1].type == SQL_TK_DOT) {
+        name_copy(src, &t[o->tb], db, sizeof db);
+        name_copy(src, &t[o->tb + 2], name, sizeof name);
+    } else if (s->has_db) {
+        snprintf(db, sizeof db, "%s", s->dbname);
+        name_copy(src, &t[o->tb], name, sizeof name);
+    } else {
+        return 0;
+    }
+    const sql_cat_table *tab = s->schema != NULL ? sql_schema_table(s->schema, db, name) : NULL;
+    if (tab == NULL) {
+        return 0;
+    }
+    int depth = 0;
+    for (uint32_t j = o->sb; j < o->se; j++) {
+        if (kw(src, t, o->se, j, "LAST_INSERT_ID")) {
+            return 0;
+        }
+        depth += t[j].type == SQL_TK_LPAREN;
+        depth -= t[j].type == SQL_TK_RPAREN;
+        if (depth == 0 && t[j].type == SQL_TK_OP && t[j].len == 1 && src[t[j].off] == '=' &&
+            j > o->sb &&
+            (j - 1 == o->sb || t[j - 2].type == SQL_TK_COMMA || t[j - 2].type == SQL_TK_DOT)) {
+            int c = sql_dml_ext_is_name(&t[j - 1]) ? col_of(tab, src, &t[j - 1]) : -1;
+            if (c < 0 || col_in_unique_key(tab, (uint32_t)c)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
 }
 
 static int run_ordered(sql_sess *s, int is_update, const char *src, const sql_token *t, uint32_t n,
@@ -586,6 +646,7 @@ static int run_ordered(sql_sess *s, int is_update, const char *src, const sql_to
     if (o.te <= o.tb || (is_update && o.se <= o.sb)) {
         return sql_dml_ext_syntax(src, t, n, is_update ? o.sb : o.tb, err);
     }
+    o.batch = is_update && order_free(s, &o);
     return sql_dml_ext_exec(s, ordered_body, &o, sink, more, err);
 }
 
