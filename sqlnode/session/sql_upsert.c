@@ -147,9 +147,10 @@ typedef struct upsert {
     uint32_t ncols;
     cm_buf source; /* MySQL text of the rows (VALUES … or the SELECT) */
     int source_is_query;
-    cm_buf ins;    /* SQLite: INSERT INTO t (…) VALUES (?, …) */
-    cm_buf upd;    /* SQLite: UPDATE t SET … WHERE rowid = ? */
-    cm_buf target; /* sql_tr_out.target of the INSERT (named columns) */
+    cm_buf ins;      /* SQLite: INSERT INTO t (…) VALUES (?, …) */
+    size_t ins_head; /* length of ins up to its VALUES list */
+    cm_buf upd;      /* SQLite: UPDATE t SET … WHERE rowid = ? */
+    cm_buf target;   /* sql_tr_out.target of the INSERT (named columns) */
     uparam *params;
     uint32_t nparams, cap_params;
 } upsert;
@@ -437,6 +438,77 @@ static int build_update(sql_sess *s, upsert *u, const alias *al, uint32_t tb, ui
     return rc;
 }
 
+/* Binds VALUES(col) of an inserted value: raw converted to column c's type as the INSERT
+ * attempt stored it (MySQL's VALUES() is the value the row would have had: DECIMAL(5,1) gives
+ * 1.6 for 1.567, not 1.567). Conversion notes are not raised again: the INSERT attempt raised
+ * them. */
+static void bind_converted(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat_col *c,
+                           sqlite3_value *raw)
+{
+    sql_value in = sql_value_null();
+    switch (sqlite3_value_type(raw)) {
+    case SQLITE_INTEGER:
+        in = sql_value_int(sqlite3_value_int64(raw));
+        break;
+    case SQLITE_FLOAT:
+        in.type = SQL_V_DOUBLE;
+        in.d = sqlite3_value_double(raw);
+        break;
+    case SQLITE_TEXT:
+        in =
+            sql_value_text((const char *)sqlite3_value_text(raw), (size_t)sqlite3_value_bytes(raw));
+        break;
+    case SQLITE_BLOB:
+        in.type = SQL_V_BLOB;
+        in.s = sqlite3_value_blob(raw) ? (const char *)sqlite3_value_blob(raw) : "";
+        in.n = (size_t)sqlite3_value_bytes(raw);
+        break;
+    default:
+        sqlite3_bind_null(st, idx);
+        return;
+    }
+    cm_buf scratch = CM_BUF_INIT, tmp = CM_BUF_INIT;
+    cm_datum d;
+    sql_value out;
+    sql_type_note note;
+    memset(&note, 0, sizeof(note));
+    cm_err e;
+    if (cm_buf_reserve(&scratch, SQL_TYPE_STORE_SCRATCH_MAX) != 0 ||
+        sql_type_store(&c->type, c->name, &in, s->vt.strict, &d, &scratch, &note, &e) != 0 ||
+        sql_type_load(&c->type, &d, &out, &tmp, &e) != 0) {
+        sqlite3_bind_value(st, idx, raw); /* the INSERT attempt stored it, so this is rare */
+    } else {
+        switch (out.type) {
+        case SQL_V_INT:
+            sqlite3_bind_int64(st, idx, out.i);
+            break;
+        case SQL_V_UINT:
+            if (out.u <= (uint64_t)INT64_MAX) {
+                sqlite3_bind_int64(st, idx, (int64_t)out.u);
+            } else {
+                char buf[32];
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long)out.u);
+                sqlite3_bind_text(st, idx, buf, -1, SQLITE_TRANSIENT);
+            }
+            break;
+        case SQL_V_DOUBLE:
+            sqlite3_bind_double(st, idx, out.d);
+            break;
+        case SQL_V_TEXT:
+            sqlite3_bind_text(st, idx, out.s ? out.s : "", (int)out.n, SQLITE_TRANSIENT);
+            break;
+        case SQL_V_BLOB:
+            sqlite3_bind_blob(st, idx, out.s ? out.s : "", (int)out.n, SQLITE_TRANSIENT);
+            break;
+        default:
+            sqlite3_bind_null(st, idx);
+            break;
+        }
+    }
+    cm_buf_fini(&scratch);
+    cm_buf_fini(&tmp);
+}
+
 /* Binds the default of table column c (VALUES() of a column the INSERT does not name). */
 static void bind_default(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat_col *c)
 {
@@ -449,6 +521,79 @@ static void bind_default(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat_c
     } else {
         sqlite3_bind_null(st, idx);
     }
+}
+
+/* Rows of one multi-row attempt (try_chunk): SQLite allows 32,766 parameters a statement. */
+#define UPSERT_CHUNK_ROWS   256u
+#define UPSERT_CHUNK_PARAMS 32000u
+
+/* Prepares `INSERT INTO t (…) VALUES (?, …), … ` for k rows. */
+static int prepare_chunk(sql_sess *s, const upsert *u, uint32_t k, sqlite3_stmt **out, cm_err *err)
+{
+    cm_buf q = CM_BUF_INIT;
+    int rc = cm_buf_append(&q, u->ins.ptr, u->ins_head) != 0 ? CM_E_NOMEM : 0;
+    uint32_t p = 1;
+    for (uint32_t r = 0; rc == 0 && r < k; r++) {
+        rc = cm_buf_append(&q, r ? ", (" : "(", r ? 3 : 1) != 0 ? CM_E_NOMEM : 0;
+        for (uint32_t c = 0; rc == 0 && c < u->ncols; c++) {
+            rc = cm_buf_printf(&q, "%s?%u", c ? ", " : "", p++) != 0 ? CM_E_NOMEM : 0;
+        }
+        rc = rc ? rc : cm_buf_append_u8(&q, ')') != 0 ? CM_E_NOMEM : 0;
+    }
+    rc = rc ? nomem(err) : sql_dml_ext_prepare(s, (const char *)q.ptr, q.len, out, err);
+    cm_buf_fini(&q);
+    return rc;
+}
+
+/* The fast path of rows [r0, r0 + k): one plain multi-row INSERT (the vtab checks all its keys
+ * with one batch get) under a nested checkpoint. When it succeeds no row of the chunk met a
+ * duplicate — not an existing row, not each other — so ON DUPLICATE KEY UPDATE would have
+ * inserted every one of them exactly so: 1. When it fails for any reason, everything it did
+ * is undone (writes, affected rows, warnings) and the caller runs the chunk row by row, which
+ * gives MySQL's answer whatever it is: 0. */
+static int try_chunk(sql_sess *s, const upsert *u, sqlite3_stmt *st, const sql_dml_rows *rows,
+                     uint32_t r0, uint32_t k, uint64_t *insert_id, int *have_id, cm_err *err)
+{
+    cm_txn *txn = NULL;
+    int rc = s->vt.txn(s->vt.sess, &txn, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int cp = cm_txn_checkpoint(txn);
+    uint64_t affected = s->vt.affected;
+    uint32_t ndiag = s->ndiag, nwarn = s->nwarn_total, nerr = s->nerr_total;
+    for (uint32_t r = 0; r < k; r++) {
+        sqlite3_value **row = rows->v + (size_t)(r0 + r) * rows->ncols;
+        for (uint32_t c = 0; c < u->ncols; c++) {
+            sqlite3_bind_value(st, (int)(r * u->ncols + c) + 1, row[c]);
+        }
+    }
+    s->vt.insert_id_set = false;
+    cm_err scratch;
+    rc = sql_dml_ext_step(s, st, &scratch);
+    if (rc == 0) {
+        cm_txn_release(txn, cp);
+        if (s->vt.insert_id_set && !*have_id) {
+            *insert_id = s->vt.first_insert_id;
+            *have_id = 1;
+        }
+        return 1;
+    }
+    if (rc == CM_E_QUERY_INTERRUPTED) {
+        *err = scratch; /* KILL: no fallback */
+        return rc;
+    }
+    cm_txn_rollback_to(txn, cp);
+    s->vt.affected = affected;
+    for (uint32_t i = ndiag; i < s->ndiag; i++) {
+        free(s->diag[i].msg);
+    }
+    s->ndiag = ndiag;
+    s->nwarn_total = nwarn;
+    s->nerr_total = nerr;
+    cm_err_clear(&s->vt.err);
+    s->fn_err.code = 0;
+    return 0;
 }
 
 static int upsert_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_id, cm_err *err)
@@ -473,7 +618,31 @@ static int upsert_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_i
         s->ins_target = NULL;
     }
     int hp = upd != NULL ? sqlite3_bind_parameter_count(upd) : 0;
+    /* chunks of rows: one multi-row INSERT when none of them is a duplicate, else row by row
+     * (INSERT IGNORE would skip duplicates instead of failing: always row by row) */
+    sqlite3_stmt *full = NULL, *part = NULL;
+    uint32_t chunk = u->ncols > 0 ? UPSERT_CHUNK_PARAMS / u->ncols : 1;
+    chunk = chunk > UPSERT_CHUNK_ROWS ? UPSERT_CHUNK_ROWS : chunk > 0 ? chunk : 1;
+    uint32_t slow_end = 0; /* rows before this one are done */
     for (uint32_t r = 0; rc == 0 && r < rows.nrows; r++) {
+        if (r >= slow_end && !u->ignore) {
+            uint32_t k = rows.nrows - r < chunk ? rows.nrows - r : chunk;
+            sqlite3_stmt **st = k == chunk ? &full : &part;
+            if (k > 1 && *st == NULL) {
+                rc = prepare_chunk(s, u, k, st, err);
+            }
+            int fast =
+                rc == 0 && k > 1 ? try_chunk(s, u, *st, &rows, r, k, insert_id, have_id, err) : 0;
+            if (fast < 0 || rc != 0) {
+                rc = rc ? rc : fast;
+                break;
+            }
+            if (fast == 1) {
+                r += k - 1;
+                continue;
+            }
+            slow_end = r + k; /* this chunk row by row */
+        }
         sqlite3_value **row = rows.v + (size_t)r * rows.ncols;
         for (uint32_t c = 0; c < u->ncols; c++) {
             sqlite3_bind_value(ins, (int)c + 1, row[c]);
@@ -496,7 +665,7 @@ static int upsert_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_i
         for (uint32_t p = 0; p < u->nparams; p++) {
             int32_t pos = u->params[p].pos;
             if (pos >= 0) {
-                sqlite3_bind_value(upd, (int)p + 1, row[pos]);
+                bind_converted(s, upd, (int)p + 1, &u->tab->cols[u->cols[pos]], row[pos]);
             } else {
                 bind_default(s, upd, (int)p + 1, &u->tab->cols[-pos - 1]);
             }
@@ -517,6 +686,8 @@ static int upsert_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_i
         *have_id = 1;
     }
     sql_dml_unbind_named(s);
+    sqlite3_finalize(full);
+    sqlite3_finalize(part);
     sqlite3_finalize(src_st);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
@@ -714,6 +885,7 @@ static int parse_and_run(sql_sess *s, upsert *u, sql_sink *sink, int more, cm_er
         rc = rc ? rc : cm_buf_append_u8(q, '"') != 0 ? CM_E_NOMEM : 0;
     }
     rc = rc ? rc : cm_buf_append(q, ") VALUES (", 10) != 0 ? CM_E_NOMEM : 0;
+    u->ins_head = q->len - 1;
     for (uint32_t c = 0; rc == 0 && c < u->ncols; c++) {
         rc = cm_buf_printf(q, "%s?%u", c ? ", " : "", c + 1) != 0 ? CM_E_NOMEM : 0;
     }
