@@ -226,7 +226,9 @@ typedef struct alias {
     uint32_t cb, ce; /* its column names t[cb, ce) (names and commas), empty when none */
 } alias;
 
-/* The position an alias column name t[c] stands for, or -1. */
+#define NO_COL INT32_MIN
+
+/* The parameter (uparam.pos) an alias column name t[c] stands for, or NO_COL. */
 static int32_t alias_col(const upsert *u, const alias *al, const sql_token *c)
 {
     const char *src = u->src;
@@ -237,14 +239,14 @@ static int32_t alias_col(const upsert *u, const alias *al, const sql_token *c)
                 continue;
             }
             if (name_eq(src, &u->t[j], c)) {
-                return k < (int32_t)u->ncols ? k : -1;
+                return k < (int32_t)u->ncols ? k : NO_COL;
             }
             k++;
         }
-        return -1;
+        return NO_COL;
     }
     int tc = table_col(u->tab, src, c);
-    return tc < 0 ? -1 : param_of_col(u, (uint32_t)tc);
+    return tc < 0 ? NO_COL : param_of_col(u, (uint32_t)tc);
 }
 
 /* Translates the value tk[0, e) of one assignment into out: VALUES(col), alias.col and the
@@ -292,7 +294,7 @@ static int translate_value(sql_sess *s, upsert *u, const alias *al, const sql_to
             tk[j + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&tk[j + 2]) &&
             name_eq(src, &tk[j], &t[al->name]) && !(j + 3 < e && tk[j + 3].type == SQL_TK_DOT)) {
             int32_t pos = alias_col(u, al, &tk[j + 2]);
-            if (pos == -1) {
+            if (pos == NO_COL) {
                 rc = unknown_col(src, &tk[j + 2], err);
                 break;
             }
@@ -307,7 +309,7 @@ static int translate_value(sql_sess *s, upsert *u, const alias *al, const sql_to
         if (al->cb < al->ce && !prev_dot && sql_dml_ext_is_name(&tk[j]) &&
             !(j + 1 < e && (tk[j + 1].type == SQL_TK_DOT || tk[j + 1].type == SQL_TK_LPAREN))) {
             int32_t pos = alias_col(u, al, &tk[j]);
-            if (pos >= 0) {
+            if (pos != NO_COL) {
                 rc = add_param(u, pos, err);
                 tw[m] = tk[j];
                 tw[m].type = SQL_TK_PARAM;
