@@ -158,6 +158,7 @@
     X(UNKNOWN_TABLE_MULTI_DELETE, -188, 1109, "42S02", "Unknown table in MULTI DELETE")            \
     X(MULTI_UPDATE_KEY_CONFLICT, -189, 1706, "HY000",                                              \
       "Primary key/partition key update is not allowed since the table is updated both ways")      \
+    X(NON_UPDATABLE_TABLE, -190, 1288, "HY000", "The target table is not updatable")               \
     X(NON_UNIQ_FIELD, -158, 1052, "23000", "Column in field list is ambiguous")                    \
     X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")
 

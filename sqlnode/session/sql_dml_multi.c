@@ -723,51 +723,82 @@ static int parse_refs(sql_sess *s, multi *m, cm_err *err)
     uint32_t e = m->re;
     uint32_t i = m->rb;
     while (i < e) {
-        if (t[i].type == SQL_TK_LPAREN) {
+        int derived = t[i].type == SQL_TK_LPAREN &&
+                      (kw(src, t, e, i + 1, "SELECT") || kw(src, t, e, i + 1, "WITH"));
+        if (t[i].type == SQL_TK_LPAREN && !derived) {
             return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support derived tables or "
-                              "parenthesized joins in a multi-table %s",
+                              "This version of Tessera doesn't yet support parenthesized joins "
+                              "in a multi-table %s",
                               m->is_update ? "UPDATE" : "DELETE");
         }
-        if (!sql_dml_ext_is_name(&t[i])) {
-            return sql_dml_ext_syntax(src, t, m->n, i, err);
-        }
-        if (m->nrefs >= SQL_DML_EXT_TABLES_MAX) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "Too many tables; MySQL can only use %d "
-                              "tables in a join",
-                              SQL_DML_EXT_TABLES_MAX);
-        }
-        tref *r = &m->refs[m->nrefs++];
-        r->b = i;
-        r->e = i + 1;
-        r->alias = UINT32_MAX;
-        r->target = -1;
-        if (i + 2 < e && t[i + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&t[i + 2])) {
-            r->e = i + 3;
-        }
-        i = r->e;
-        if (kw(src, t, e, i, "AS") && i + 1 < e && sql_dml_ext_is_name(&t[i + 1])) {
-            r->alias = i + 1;
-            i += 2;
-        } else if (i < e && sql_dml_ext_is_name(&t[i]) && !factor_end_word(src, t, e, i)) {
-            r->alias = i;
-            i++;
-        }
-        char db[SQL_DB_MAX], name[SQL_DB_MAX];
-        if (r->e - r->b == 3) {
-            name_copy(src, &t[r->b], db, sizeof db);
-            name_copy(src, &t[r->b + 2], name, sizeof name);
-        } else {
-            if (!s->has_db) {
-                return cm_err_set(err, CM_E_NO_DB, "No database selected");
+        if (derived) {
+            /* (SELECT …) [AS] alias: read, never written (tab NULL) */
+            int depth = 0;
+            uint32_t j = i;
+            for (; j < e; j++) {
+                depth += t[j].type == SQL_TK_LPAREN;
+                depth -= t[j].type == SQL_TK_RPAREN;
+                if (depth == 0) {
+                    break;
+                }
             }
-            snprintf(db, sizeof db, "%s", s->dbname);
-            name_copy(src, &t[r->b], name, sizeof name);
-        }
-        r->tab = s->schema != NULL ? sql_schema_table(s->schema, db, name) : NULL;
-        if (r->tab == NULL) {
-            return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist", db, name);
+            if (j >= e || m->nrefs >= SQL_DML_EXT_TABLES_MAX) {
+                return sql_dml_ext_syntax(src, t, m->n, j < e ? j : i, err);
+            }
+            tref *r = &m->refs[m->nrefs++];
+            r->b = i;
+            r->e = j + 1;
+            r->alias = UINT32_MAX;
+            r->target = -1;
+            r->tab = NULL;
+            i = j + 1;
+            if (kw(src, t, e, i, "AS")) {
+                i++;
+            }
+            if (i >= e || !sql_dml_ext_is_name(&t[i]) || factor_end_word(src, t, e, i)) {
+                return cm_err_set(err, CM_E_PARSE, "Every derived table must have its own alias");
+            }
+            r->alias = i++;
+        } else if (!sql_dml_ext_is_name(&t[i])) {
+            return sql_dml_ext_syntax(src, t, m->n, i, err);
+        } else {
+            if (m->nrefs >= SQL_DML_EXT_TABLES_MAX) {
+                return cm_err_set(err, CM_E_UNSUPPORTED,
+                                  "Too many tables; MySQL can only use %d "
+                                  "tables in a join",
+                                  SQL_DML_EXT_TABLES_MAX);
+            }
+            tref *r = &m->refs[m->nrefs++];
+            r->b = i;
+            r->e = i + 1;
+            r->alias = UINT32_MAX;
+            r->target = -1;
+            if (i + 2 < e && t[i + 1].type == SQL_TK_DOT && sql_dml_ext_is_name(&t[i + 2])) {
+                r->e = i + 3;
+            }
+            i = r->e;
+            if (kw(src, t, e, i, "AS") && i + 1 < e && sql_dml_ext_is_name(&t[i + 1])) {
+                r->alias = i + 1;
+                i += 2;
+            } else if (i < e && sql_dml_ext_is_name(&t[i]) && !factor_end_word(src, t, e, i)) {
+                r->alias = i;
+                i++;
+            }
+            char db[SQL_DB_MAX], name[SQL_DB_MAX];
+            if (r->e - r->b == 3) {
+                name_copy(src, &t[r->b], db, sizeof db);
+                name_copy(src, &t[r->b + 2], name, sizeof name);
+            } else {
+                if (!s->has_db) {
+                    return cm_err_set(err, CM_E_NO_DB, "No database selected");
+                }
+                snprintf(db, sizeof db, "%s", s->dbname);
+                name_copy(src, &t[r->b], name, sizeof name);
+            }
+            r->tab = s->schema != NULL ? sql_schema_table(s->schema, db, name) : NULL;
+            if (r->tab == NULL) {
+                return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table '%s.%s' doesn't exist", db, name);
+            }
         }
         /* to the next table factor: after a top-level comma or JOIN (ON/USING skipped) */
         int depth = 0;
@@ -833,6 +864,16 @@ static int unknown_col(const multi *m, uint32_t b, uint32_t e, cm_err *err)
                       (int)(to - from > 64 ? 64 : to - from), m->src + from);
 }
 
+/* A derived table named as what to write: 1288. */
+static int not_updatable(const multi *m, const tref *r, cm_err *err)
+{
+    char name[SQL_DB_MAX];
+    name_copy(m->src, &m->t[r->alias], name, sizeof name);
+    return cm_err_set(err, CM_E_NON_UPDATABLE_TABLE,
+                      "The target table %s of the %s is not updatable", name,
+                      m->is_update ? "UPDATE" : "DELETE");
+}
+
 /* UPDATE: the assignments t[b, e) (col = expr, …), each resolved to its table and column. */
 static int parse_assigns(multi *m, uint32_t b, uint32_t e, cm_err *err)
 {
@@ -877,7 +918,7 @@ static int parse_assigns(multi *m, uint32_t b, uint32_t e, cm_err *err)
         const sql_token *cn = &t[le - 1];
         if (nl == 1) {
             for (uint32_t k = 0; k < m->nrefs; k++) {
-                if (col_of(m->refs[k].tab, src, cn) >= 0) {
+                if (m->refs[k].tab != NULL && col_of(m->refs[k].tab, src, cn) >= 0) {
                     if (a->ref >= 0) {
                         cm_buf v = CM_BUF_INIT;
                         sql_tok_name(src, cn, &v);
@@ -892,6 +933,9 @@ static int parse_assigns(multi *m, uint32_t b, uint32_t e, cm_err *err)
             }
         } else {
             a->ref = ref_of(m, lb, le - 2);
+            if (a->ref >= 0 && m->refs[a->ref].tab == NULL) {
+                return not_updatable(m, &m->refs[a->ref], err);
+            }
         }
         int col = a->ref >= 0 ? col_of(m->refs[a->ref].tab, src, cn) : -1;
         if (col < 0) {
@@ -925,6 +969,9 @@ static int parse_targets(multi *m, uint32_t b, uint32_t e, cm_err *err)
             return sql_dml_ext_syntax(src, t, m->n, qe < e ? qe : qb, err);
         }
         int ref = ref_of(m, qb, qe);
+        if (ref >= 0 && m->refs[ref].tab == NULL) {
+            return not_updatable(m, &m->refs[ref], err);
+        }
         if (ref < 0) {
             cm_buf v = CM_BUF_INIT;
             sql_tok_name(src, &t[qe - 1], &v);
