@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static int nomem(cm_err *err)
 {
@@ -153,6 +154,8 @@ typedef struct upsert {
     cm_buf target;   /* sql_tr_out.target of the INSERT (named columns) */
     uparam *params;
     uint32_t nparams, cap_params;
+    uint64_t *dflt; /* DEFAULT given as a value: row << 32 | column position, in order */
+    uint32_t ndflt, cap_dflt;
 } upsert;
 
 static int name_is(const char *src, const sql_token *a, const char *s)
@@ -515,13 +518,46 @@ static void bind_converted(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat
 static void bind_default(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat_col *c)
 {
     if (c->default_now) {
+        /* as the vtab fills DEFAULT CURRENT_TIMESTAMP: the statement's time, UTC text */
+        int64_t us = s->stmt_start_us;
+        time_t secs = (time_t)(us / 1000000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
         char buf[64];
-        sql_func_format_time(s, s->stmt_start_us, 0, 0, buf, sizeof buf);
+        snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
         sqlite3_bind_text(st, idx, buf, -1, SQLITE_TRANSIENT);
     } else if (c->has_default && !c->default_null && c->default_text != NULL) {
         sqlite3_bind_text(st, idx, c->default_text, -1, SQLITE_TRANSIENT);
     } else {
         sqlite3_bind_null(st, idx);
+    }
+}
+
+/* Whether row r gave DEFAULT for column position c (u->dflt is sorted: rows in order). */
+static int is_dflt(const upsert *u, uint32_t r, uint32_t c)
+{
+    uint64_t key = (uint64_t)r << 32 | c;
+    uint32_t lo = 0, hi = u->ndflt;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (u->dflt[mid] < key) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < u->ndflt && u->dflt[lo] == key;
+}
+
+/* Binds inserted value c of row r (its column's default for DEFAULT). */
+static void bind_value(sql_sess *s, const upsert *u, sqlite3_stmt *st, int idx, uint32_t r,
+                       uint32_t c, sqlite3_value *v)
+{
+    if (u->ndflt > 0 && is_dflt(u, r, c)) {
+        bind_default(s, st, idx, &u->tab->cols[u->cols[c]]);
+    } else {
+        sqlite3_bind_value(st, idx, v);
     }
 }
 
@@ -567,7 +603,7 @@ static int try_chunk(sql_sess *s, const upsert *u, sqlite3_stmt *st, const sql_d
     for (uint32_t r = 0; r < k; r++) {
         sqlite3_value **row = rows->v + (size_t)(r0 + r) * rows->ncols;
         for (uint32_t c = 0; c < u->ncols; c++) {
-            sqlite3_bind_value(st, (int)(r * u->ncols + c) + 1, row[c]);
+            bind_value(s, u, st, (int)(r * u->ncols + c) + 1, r0 + r, c, row[c]);
         }
     }
     s->vt.insert_id_set = false;
@@ -647,7 +683,7 @@ static int upsert_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_i
         }
         sqlite3_value **row = rows.v + (size_t)r * rows.ncols;
         for (uint32_t c = 0; c < u->ncols; c++) {
-            sqlite3_bind_value(ins, (int)c + 1, row[c]);
+            bind_value(s, u, ins, (int)c + 1, r, c, row[c]);
         }
         s->vt.upsert = true;
         s->vt.upsert_hit = false;
@@ -666,7 +702,9 @@ static int upsert_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_i
         }
         for (uint32_t p = 0; p < u->nparams; p++) {
             int32_t pos = u->params[p].pos;
-            if (pos >= 0) {
+            if (pos >= 0 && u->ndflt > 0 && is_dflt(u, r, (uint32_t)pos)) {
+                bind_default(s, upd, (int)p + 1, &u->tab->cols[u->cols[pos]]);
+            } else if (pos >= 0) {
                 bind_converted(s, upd, (int)p + 1, &u->tab->cols[u->cols[pos]], row[pos]);
             } else {
                 bind_default(s, upd, (int)p + 1, &u->tab->cols[-pos - 1]);
@@ -799,16 +837,34 @@ static int parse_and_run(sql_sess *s, upsert *u, sql_sink *sink, int more, cm_er
     if (kw(src, t, n, i, "VALUES") || kw(src, t, n, i, "VALUE")) {
         uint32_t rb = i + 1, re = rb;
         int depth = 0;
+        uint32_t row = 0, col = 0;
         for (; re < od; re++) {
             int ty = t[re].type;
             if (depth == 0 && ty != SQL_TK_LPAREN && ty != SQL_TK_COMMA) {
                 break;
             }
+            if (depth == 1 && ty == SQL_TK_COMMA) {
+                col++;
+            }
             if (depth == 1 && kw(src, t, n, re, "DEFAULT") &&
-                (t[re - 1].type == SQL_TK_LPAREN || t[re - 1].type == SQL_TK_COMMA)) {
-                return cm_err_set(err, CM_E_UNSUPPORTED,
-                                  "This version of Tessera doesn't yet support DEFAULT as a "
-                                  "value in INSERT … ON DUPLICATE KEY UPDATE");
+                (t[re - 1].type == SQL_TK_LPAREN || t[re - 1].type == SQL_TK_COMMA) &&
+                re + 1 < od &&
+                (t[re + 1].type == SQL_TK_COMMA || t[re + 1].type == SQL_TK_RPAREN)) {
+                /* DEFAULT as a value: NULL in the rows' text, the default when bound */
+                if (u->ndflt == u->cap_dflt) {
+                    uint32_t nc = u->cap_dflt ? u->cap_dflt * 2 : 16;
+                    uint64_t *nd = realloc(u->dflt, nc * sizeof(*nd));
+                    if (nd == NULL) {
+                        return nomem(err);
+                    }
+                    u->dflt = nd;
+                    u->cap_dflt = nc;
+                }
+                u->dflt[u->ndflt++] = (uint64_t)row << 32 | col;
+            }
+            if (depth == 1 && ty == SQL_TK_RPAREN) {
+                row++;
+                col = 0;
             }
             depth += ty == SQL_TK_LPAREN;
             depth -= ty == SQL_TK_RPAREN;
@@ -835,7 +891,16 @@ static int parse_and_run(sql_sess *s, upsert *u, sql_sink *sink, int more, cm_er
         u->source_is_query = 0;
         rc = cm_buf_append(&u->source, "VALUES ", 7) != 0 ? CM_E_NOMEM : 0;
         uint32_t rows_end = al.name != UINT32_MAX ? al.name - 1 : od;
+        size_t base = u->source.len;
         rc = rc ? rc : sql_dml_ext_append_src(&u->source, src, t, rb, rows_end);
+        for (uint32_t j = rb; rc == 0 && u->ndflt > 0 && j < rows_end; j++) {
+            if (kw(src, t, n, j, "DEFAULT") && t[j].len == 7 &&
+                (t[j - 1].type == SQL_TK_LPAREN || t[j - 1].type == SQL_TK_COMMA) &&
+                j + 1 < rows_end &&
+                (t[j + 1].type == SQL_TK_COMMA || t[j + 1].type == SQL_TK_RPAREN)) {
+                memcpy(u->source.ptr + base + (t[j].off - t[rb].off), "NULL   ", 7);
+            }
+        }
     } else if (kw(src, t, n, i, "SELECT") || kw(src, t, n, i, "WITH") ||
                kw(src, t, n, i, "TABLE") || (i < n && t[i].type == SQL_TK_LPAREN)) {
         u->source_is_query = 1;
@@ -952,5 +1017,6 @@ int sql_upsert_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
     cm_buf_fini(&u.target);
     free(u.cols);
     free(u.params);
+    free(u.dflt);
     return rc;
 }
