@@ -1055,13 +1055,106 @@ static int key_conflict(const multi *m, cm_err *err)
     return 0;
 }
 
+/* Appends a double-quoted SQLite identifier for name. */
+static int append_ident(cm_buf *q, const char *name)
+{
+    if (cm_buf_append_u8(q, '"') != 0) {
+        return CM_E_NOMEM;
+    }
+    for (const char *p = name; *p; p++) {
+        if (cm_buf_append_u8(q, (uint8_t)*p) != 0 || (*p == '"' && cm_buf_append_u8(q, '"') != 0)) {
+            return CM_E_NOMEM;
+        }
+    }
+    return cm_buf_append_u8(q, '"') != 0 ? CM_E_NOMEM : 0;
+}
+
+/* Prepares the UPDATE of target k for b rows at a time:
+ *   UPDATE t SET c = CASE rowid WHEN ?1 THEN ?(b+1) WHEN ?2 THEN … END, …
+ *   WHERE rowid IN (?1, …, ?b)
+ * handle i is ?(i+1), the value of its j-th assignment ?(b + i*na + j + 1). */
+static int prepare_update(sql_sess *s, const multi *m, uint32_t k, uint32_t b, uint32_t na,
+                          sqlite3_stmt **out, cm_err *err)
+{
+    const tref *r = &m->refs[m->targets[k]];
+    cm_buf q = CM_BUF_INIT;
+    int rc = cm_buf_printf(&q, "UPDATE %s", m->ignore ? "OR IGNORE " : "") != 0 ? CM_E_NOMEM : 0;
+    rc = rc ? rc : append_table(&q, m, r);
+    rc = rc ? rc : cm_buf_printf(&q, " SET ") != 0 ? CM_E_NOMEM : 0;
+    uint32_t j = 0;
+    for (uint32_t a = 0; rc == 0 && a < m->nas; a++) {
+        if (m->as[a].ref != m->targets[k]) {
+            continue;
+        }
+        rc = j > 0 && cm_buf_append(&q, ", ", 2) != 0 ? CM_E_NOMEM : 0;
+        rc = rc ? rc : append_ident(&q, r->tab->cols[m->as[a].col].name);
+        rc = rc ? rc : cm_buf_printf(&q, " = CASE rowid") != 0 ? CM_E_NOMEM : 0;
+        for (uint32_t i = 0; rc == 0 && i < b; i++) {
+            rc = cm_buf_printf(&q, " WHEN ?%u THEN ?%u", i + 1, b + i * na + j + 1) != 0
+                     ? CM_E_NOMEM
+                     : 0;
+        }
+        rc = rc ? rc : cm_buf_printf(&q, " END") != 0 ? CM_E_NOMEM : 0;
+        j++;
+    }
+    rc = rc ? rc : cm_buf_printf(&q, " WHERE rowid IN (") != 0 ? CM_E_NOMEM : 0;
+    for (uint32_t i = 0; rc == 0 && i < b; i++) {
+        rc = cm_buf_printf(&q, "%s?%u", i ? ", " : "", i + 1) != 0 ? CM_E_NOMEM : 0;
+    }
+    rc = rc ? rc : cm_buf_append_u8(&q, ')') != 0 ? CM_E_NOMEM : 0;
+    rc = rc ? nomem(err) : sql_dml_ext_prepare(s, (const char *)q.ptr, q.len, out, err);
+    cm_buf_fini(&q);
+    return rc;
+}
+
+/* Writes the new values of target k into its rows hs[0, nh), SQL_DML_EXT_DELETE_BATCH rows a
+ * statement (one batch get per region, not a round trip per row). The rows are written in
+ * handle order: MySQL leaves the order of a multi-table UPDATE undefined. */
+static int update_handles(sql_sess *s, const multi *m, uint32_t k, const sql_dml_rows *rows,
+                          const handle_ref *hs, uint32_t nh, cm_err *err)
+{
+    uint32_t na = 0;
+    for (uint32_t a = 0; a < m->nas; a++) {
+        na += m->as[a].ref == m->targets[k];
+    }
+    uint32_t b = SQL_DML_EXT_DELETE_BATCH;
+    while (b > 1 && b * (na + 1) > 32000) { /* SQLite's 32,766 parameters */
+        b /= 2;
+    }
+    sqlite3_stmt *full = NULL, *part = NULL;
+    int rc = 0;
+    for (uint32_t at = 0; rc == 0 && at < nh; at += b) {
+        uint32_t cnt = nh - at < b ? nh - at : b;
+        sqlite3_stmt **st = cnt == b ? &full : &part;
+        if (*st == NULL) {
+            rc = prepare_update(s, m, k, cnt, na, st, err);
+        }
+        for (uint32_t i = 0; rc == 0 && i < cnt; i++) {
+            const handle_ref *h = &hs[at + i];
+            sqlite3_value **row = rows->v + (size_t)h->row * rows->ncols;
+            sqlite3_bind_int64(*st, (int)i + 1, h->h);
+            uint32_t j = 0;
+            for (uint32_t a = 0; a < m->nas; a++) {
+                if (m->as[a].ref == m->targets[k]) {
+                    sqlite3_bind_value(*st, (int)(cnt + i * na + j + 1), row[m->ntargets + a]);
+                    j++;
+                }
+            }
+        }
+        rc = rc ? rc : sql_dml_ext_step(s, *st, err);
+    }
+    sqlite3_finalize(full);
+    sqlite3_finalize(part);
+    return rc;
+}
+
 static int multi_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_id, cm_err *err)
 {
     (void)insert_id;
     (void)have_id;
     multi *m = vctx;
     cm_buf q = CM_BUF_INIT;
-    sqlite3_stmt *sel = NULL, *wr = NULL;
+    sqlite3_stmt *sel = NULL;
     sql_dml_rows rows = {0};
     handle_ref *hs = NULL;
     uint32_t nh = 0;
@@ -1109,59 +1202,18 @@ static int multi_body(sql_sess *s, void *vctx, uint64_t *insert_id, int *have_id
             continue;
         }
         cm_buf_reset(&q);
-        uint32_t np = 0;
         if (m->is_update) {
-            rc =
-                cm_buf_printf(&q, "UPDATE %s", m->ignore ? "OR IGNORE " : "") != 0 ? CM_E_NOMEM : 0;
-            rc = rc ? rc : append_table(&q, m, r);
-            rc = rc ? rc : cm_buf_printf(&q, " SET ") != 0 ? CM_E_NOMEM : 0;
-            for (uint32_t a = 0; rc == 0 && a < m->nas; a++) {
-                if (m->as[a].ref != m->targets[k]) {
-                    continue;
-                }
-                rc = cm_buf_printf(&q, "%s\"", np ? ", " : "") != 0 ? CM_E_NOMEM : 0;
-                const char *cn = r->tab->cols[m->as[a].col].name;
-                for (const char *p = cn; rc == 0 && *p; p++) {
-                    rc = cm_buf_append_u8(&q, (uint8_t)*p) != 0 ||
-                                 (*p == '"' && cm_buf_append_u8(&q, '"') != 0)
-                             ? CM_E_NOMEM
-                             : 0;
-                }
-                rc = rc ? rc : cm_buf_printf(&q, "\" = ?%u", a + 1) != 0 ? CM_E_NOMEM : 0;
-                np++;
-            }
+            rc = update_handles(s, m, k, &rows, hs, nh, err);
         } else {
             rc = cm_buf_printf(&q, "DELETE FROM ") != 0 ? CM_E_NOMEM : 0;
             rc = rc ? rc : append_table(&q, m, r);
             rc = rc ? nomem(err) : delete_handles(s, (const char *)q.ptr, q.len, hs, nh, err);
-            free(hs);
-            hs = NULL;
-            continue;
         }
-        rc = rc ? rc : cm_buf_printf(&q, " WHERE rowid = ?%u", m->nas + 1) != 0 ? CM_E_NOMEM : 0;
-        if (rc != 0) {
-            rc = nomem(err);
-            break;
-        }
-        rc = sql_dml_ext_prepare(s, (const char *)q.ptr, q.len, &wr, err);
-        for (uint32_t i = 0; rc == 0 && i < nh; i++) {
-            sqlite3_value **row = rows.v + (size_t)hs[i].row * rows.ncols;
-            for (uint32_t a = 0; m->is_update && a < m->nas; a++) {
-                if (m->as[a].ref == m->targets[k]) {
-                    sqlite3_bind_value(wr, (int)a + 1, row[m->ntargets + a]);
-                }
-            }
-            sqlite3_bind_int64(wr, (int)m->nas + 1, hs[i].h);
-            rc = sql_dml_ext_step(s, wr, err);
-        }
-        sqlite3_finalize(wr);
-        wr = NULL;
         free(hs);
         hs = NULL;
     }
 out:
     sqlite3_finalize(sel);
-    sqlite3_finalize(wr);
     sql_dml_rows_free(&rows);
     free(hs);
     cm_buf_fini(&q);
