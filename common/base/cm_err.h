@@ -158,6 +158,11 @@
     X(BAD_NULL, -150, 1048, "23000", "Column cannot be null")                                      \
     X(READ_ONLY_TXN, -151, 1792, "25006", "Cannot execute statement in a READ ONLY transaction.")  \
     X(WRONG_VALUE_COUNT, -157, 1136, "21S01", "Column count doesn't match value count")            \
+    X(WRONG_USAGE, -187, 1221, "HY000", "Incorrect usage")                                         \
+    X(UNKNOWN_TABLE_MULTI_DELETE, -188, 1109, "42S02", "Unknown table in MULTI DELETE")            \
+    X(MULTI_UPDATE_KEY_CONFLICT, -189, 1706, "HY000",                                              \
+      "Primary key/partition key update is not allowed since the table is updated both ways")      \
+    X(NON_UPDATABLE_TABLE, -190, 1288, "HY000", "The target table is not updatable")               \
     X(NON_UNIQ_FIELD, -158, 1052, "23000", "Column in field list is ambiguous")                    \
     X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")
 

@@ -1,5 +1,6 @@
 /* sql_session.c — session lifecycle, diagnostics, and the statement dispatcher. */
 #include "sql_session_int.h"
+#include "sql_dml_ext.h"
 
 #include "../mysql/sql_my_const.h"
 #include "cm_log.h"
@@ -830,6 +831,10 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
             if (s->trans_ro && s->in_trans) {
                 return cm_err_set(err, CM_E_READ_ONLY_TXN,
                                   "Cannot execute statement in a READ ONLY transaction.");
+            }
+            sql_dml_ext_kind ek = sql_dml_ext_kind_of(src, t, n);
+            if (ek != SQL_DML_EXT_NONE) { /* several SQLite statements (sql_dml_ext.h) */
+                return sql_dml_ext_run(s, ek, src, t, n, sink, more, err);
             }
             s->stmt_dml = 1;
             return run_query(s, src, t, n, key, keylen, sink, more, err);
