@@ -291,8 +291,69 @@ int sql_auth_rsa_password(sql_auth *a, const uint8_t *nonce, size_t nonce_len, c
 
 int sql_auth_password_equal(const sql_account *acc, const uint8_t *pw, size_t n)
 {
+    if (acc->hashed) {
+        if (acc->empty_password || n == 0) {
+            return acc->empty_password && n == 0;
+        }
+        uint8_t h[32];
+        if (acc->plugin == SQL_AUTH_SHA2) {
+            sql_auth_sha2_h2((const char *)pw, n, h);
+            return CRYPTO_memcmp(h, acc->sha2_h2, 32) == 0;
+        }
+        sql_auth_native_h2((const char *)pw, n, h);
+        return CRYPTO_memcmp(h, acc->native_h2, 20) == 0;
+    }
     if (n != acc->password_len) {
         return 0;
     }
     return n == 0 || CRYPTO_memcmp(acc->password, pw, n) == 0;
+}
+
+void sql_auth_set_lookup(sql_auth *a, sql_auth_lookup_fn fn, void *ud)
+{
+    a->lookup = fn;
+    a->lookup_ud = ud;
+}
+
+const sql_account *sql_auth_lookup(const sql_auth *a, const char *user, const char *ip,
+                                   sql_account *buf)
+{
+    if (a->lookup == NULL) {
+        return sql_auth_find(a, user, strlen(user));
+    }
+    memset(buf, 0, sizeof(*buf));
+    return a->lookup(a->lookup_ud, user, ip, buf) == 1 ? buf : NULL;
+}
+
+int sql_auth_account_empty(const sql_account *acc)
+{
+    return acc->hashed ? acc->empty_password : acc->password_len == 0;
+}
+
+int sql_auth_fast_h2(sql_auth *a, const sql_account *acc, const char *user, uint8_t h2[32])
+{
+    if (acc->hashed) {
+        memcpy(h2, acc->sha2_h2, 32);
+        return 1;
+    }
+    return sql_auth_cache_get(a, user, h2);
+}
+
+void sql_auth_full_done(sql_auth *a, const sql_account *acc, const char *user)
+{
+    if (!acc->hashed) {
+        uint8_t h2[32];
+        sql_auth_sha2_h2(acc->password, acc->password_len, h2);
+        sql_auth_cache_put(a, user, h2);
+    }
+}
+
+int sql_auth_hash_password(int plugin, const char *pw, size_t n, uint8_t *out)
+{
+    if (plugin == SQL_AUTH_SHA2) {
+        sql_auth_sha2_h2(pw, n, out);
+        return 32;
+    }
+    sql_auth_native_h2(pw, n, out);
+    return 20;
 }

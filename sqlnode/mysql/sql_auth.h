@@ -31,7 +31,16 @@ typedef struct sql_account {
     size_t password_len;
     int plugin;            /* SQL_AUTH_* */
     uint8_t native_h2[20]; /* SHA1(SHA1(password)) */
+    /* An account of the cluster's account table (sql_auth_set_lookup): no cleartext, only the
+     * plugin's hash (native_h2 or sha2_h2); empty_password tells the empty one apart. */
+    int hashed;
+    int empty_password;
+    uint8_t sha2_h2[32]; /* SHA256(SHA256(password)) */
 } sql_account;
+
+/* Looks an account up in the cluster's account table for a login of `user` from address `ip`:
+ * fills *out (hashed, user borrowed for the call) and returns 1, or 0 when no account matches. */
+typedef int (*sql_auth_lookup_fn)(void *ud, const char *user, const char *ip, sql_account *out);
 
 typedef struct sql_auth_cache_entry {
     char *user;
@@ -48,6 +57,8 @@ typedef struct sql_auth {
     void *rsa_key;     /* EVP_PKEY (owned) for the RSA exchange, or NULL */
     char *rsa_pub_pem; /* owned PEM of its public half */
     size_t rsa_pub_len;
+    sql_auth_lookup_fn lookup; /* when set, the only source of accounts */
+    void *lookup_ud;
 } sql_auth;
 
 int sql_auth_init(sql_auth *a, int default_plugin);
@@ -60,6 +71,21 @@ int sql_auth_parse_users(sql_auth *a, const char *spec, cm_err *err);
 /* Takes ownership of an RSA key (EVP_PKEY *) and its public PEM for the sha2 RSA exchange. */
 void sql_auth_set_rsa(sql_auth *a, void *pkey, char *pub_pem, size_t pub_len);
 const sql_account *sql_auth_find(const sql_auth *a, const char *user, size_t n);
+/* From then on accounts come from fn (the cluster) instead of the configured table. */
+void sql_auth_set_lookup(sql_auth *a, sql_auth_lookup_fn fn, void *ud);
+/* The account for a login of user from ip (buf receives a looked-up one), or NULL. */
+const sql_account *sql_auth_lookup(const sql_auth *a, const char *user, const char *ip,
+                                   sql_account *buf);
+/* The stored hash of a password for plugin (SQL_AUTH_*): SHA1(SHA1(pw)) (20 bytes) or
+ * SHA256(SHA256(pw)) (32) into out; returns the length. */
+int sql_auth_hash_password(int plugin, const char *pw, size_t n, uint8_t *out);
+/* Whether the account's password is empty. */
+int sql_auth_account_empty(const sql_account *acc);
+/* The fast-path hash for a caching_sha2 login: the stored one for a hashed account, else the
+ * cache's (filled by sql_auth_full_done). 1 when there is one. */
+int sql_auth_fast_h2(sql_auth *a, const sql_account *acc, const char *user, uint8_t h2[32]);
+/* After a successful full caching_sha2 authentication: fills the cache (configured accounts). */
+void sql_auth_full_done(sql_auth *a, const sql_account *acc, const char *user);
 /* SQL_AUTH_* for a plugin name (n bytes), or -1. */
 int sql_auth_plugin_by_name(const char *name, size_t n);
 const char *sql_auth_plugin_name(int plugin);
@@ -91,7 +117,8 @@ void sql_auth_cache_put(sql_auth *a, const char *user, const uint8_t h2[32]);
  * CM_E_ACCESS_DENIED. */
 int sql_auth_rsa_password(sql_auth *a, const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
                           size_t n, uint8_t *out, size_t cap, size_t *out_len);
-/* Constant-time comparison of a cleartext password with the account's. */
+/* Constant-time comparison of a cleartext password with the account's (a hashed account:
+ * the password's hash with the stored one). */
 int sql_auth_password_equal(const sql_account *acc, const uint8_t *pw, size_t n);
 
 #endif

@@ -415,7 +415,10 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
                         int has_plugin, cm_err *err)
 {
     sql_auth *a = c->env->auth;
-    const sql_account *acc = sql_auth_find(a, user, strlen(user));
+    char ip[64];
+    snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(c->peer, ":"), c->peer);
+    sql_account accbuf;
+    const sql_account *acc = sql_auth_lookup(a, user, ip, &accbuf);
     int want = acc ? acc->plugin : a->default_plugin;
     int have = has_plugin ? sql_auth_plugin_by_name((const char *)plugin.ptr, plugin.len)
                           : (resp.len == 20 || resp.len == 0 ? SQL_AUTH_NATIVE : -1);
@@ -456,14 +459,14 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
     int ok = 0;
     if (want == SQL_AUTH_NATIVE) {
         ok = acc != NULL &&
-             (acc->password_len == 0
+             (sql_auth_account_empty(acc)
                   ? first_len == 0
                   : sql_auth_native_check(acc->native_h2, c->nonce, first, first_len));
-    } else if (acc != NULL && acc->password_len == 0) {
+    } else if (acc != NULL && sql_auth_account_empty(acc)) {
         ok = first_len == 0;
     } else if (first_len > 0) {
         uint8_t h2[32];
-        if (acc != NULL && sql_auth_cache_get(a, user, h2)) {
+        if (acc != NULL && sql_auth_fast_h2(a, acc, user, h2)) {
             uint8_t nonce21[SQL_NONCE_LEN + 1];
             memcpy(nonce21, c->nonce, SQL_NONCE_LEN);
             nonce21[SQL_NONCE_LEN] = 0;
@@ -481,8 +484,7 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
                 return rc;
             }
             if (ok) {
-                sql_auth_sha2_h2(acc->password, acc->password_len, h2);
-                sql_auth_cache_put(a, user, h2);
+                sql_auth_full_done(a, acc, user);
             }
         }
     }

@@ -87,6 +87,11 @@ static int hook_kill(void *user, sql_sess *self, uint64_t id, int query_only, cm
     pthread_mutex_lock(&s->mu);
     for (uint32_t i = 0; i < s->nconns; i++) {
         if (sql_conn_id(s->conns[i]) == id) {
+            if (!sql_sess_may_kill(self, sql_conn_session(s->conns[i]))) {
+                pthread_mutex_unlock(&s->mu);
+                return cm_err_set(err, CM_E_KILL_DENIED, "You are not owner of thread %llu",
+                                  (unsigned long long)id);
+            }
             if (sql_conn_session(s->conns[i]) == self) {
                 sql_sess_interrupt(self, query_only);
             } else {
@@ -432,6 +437,7 @@ int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err)
     s->sess_env.kc = cfg->kc;
     s->sess_env.cat = cfg->cat;
     s->sess_env.autocommit_retries = cfg->autocommit_retries;
+    s->sess_env.hash_password = sql_auth_hash_password;
     s->conn_env.sess_env = &s->sess_env;
     s->conn_env.auth = cfg->auth;
     s->conn_env.tls = cfg->tls;
