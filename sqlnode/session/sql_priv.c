@@ -89,9 +89,54 @@ void sql_priv_free(sql_sess *s)
     s->priv.acc = NULL;
 }
 
+/* Database and table grants apply as MySQL's acl_get and table_hash_search find them: the first
+ * account (in login order) named like the session's account whose host pattern matches the
+ * client's address and that has a grant at that level, not only the account the login matched. */
+static const sql_user_grant *eff_grant(sql_sess *s, const char *db, const char *table)
+{
+    sql_users *u = s->priv.users;
+    for (uint32_t i = 0; u != NULL && i < sql_users_count(u); i++) {
+        const sql_user *a = sql_users_at(u, i);
+        if (strcmp(a->user, s->priv.user) != 0 || !sql_user_host_match(a->host, s->priv.ip)) {
+            continue;
+        }
+        const sql_user_grant *g = sql_user_grant_at(a, db, table);
+        if (g != NULL) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
 static uint32_t privs_on(sql_sess *s, const char *db, const char *table)
 {
-    return s->priv.acc ? sql_user_privs(s->priv.acc, db, table) : 0;
+    uint32_t p = s->priv.acc ? s->priv.acc->global : 0;
+    if (db != NULL) {
+        const sql_user_grant *g = eff_grant(s, db, NULL);
+        p |= g ? g->privs : 0;
+        if (table != NULL) {
+            g = eff_grant(s, db, table);
+            p |= g ? g->privs : 0;
+        }
+    }
+    return p;
+}
+
+/* Whether the session has some privilege in db (USE, SHOW DATABASES). */
+static int any_in_db(sql_sess *s, const char *db)
+{
+    if (s->priv.acc != NULL && (s->priv.acc->global & ~SQL_PRIV_GRANT) != 0) {
+        return 1;
+    }
+    sql_users *u = s->priv.users;
+    for (uint32_t i = 0; u != NULL && i < sql_users_count(u); i++) {
+        const sql_user *a = sql_users_at(u, i);
+        if (strcmp(a->user, s->priv.user) == 0 && sql_user_host_match(a->host, s->priv.ip) &&
+            sql_user_any_in_db(a, db)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static const char *cur_db(sql_sess *s)
@@ -177,10 +222,7 @@ int sql_priv_check_use(sql_sess *s, const char *db, cm_err *err)
     if (!s->priv.on || strcasecmp(db, "information_schema") == 0) {
         return 0;
     }
-    if (s->priv.acc != NULL && sql_user_any_in_db(s->priv.acc, db)) {
-        return 0;
-    }
-    return db_denied(s, db, err);
+    return any_in_db(s, db) ? 0 : db_denied(s, db, err);
 }
 
 /* ---- token helpers --------------------------------------------------------------------------- */
@@ -1116,8 +1158,7 @@ static int fsink_row(sql_sink *sink, const sql_value *vals, int ncols)
     if (ncols >= 1 && (vals[0].type == SQL_V_TEXT || vals[0].type == SQL_V_BLOB)) {
         char db[256];
         snprintf(db, sizeof(db), "%.*s", (int)(vals[0].n < 255 ? vals[0].n : 255), vals[0].s);
-        if (strcasecmp(db, "information_schema") != 0 &&
-            (w->s->priv.acc == NULL || !sql_user_any_in_db(w->s->priv.acc, db))) {
+        if (strcasecmp(db, "information_schema") != 0 && !any_in_db(w->s, db)) {
             return 0;
         }
     }
