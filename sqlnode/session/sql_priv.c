@@ -258,7 +258,7 @@ static int is_op(P *p, const char *op)
 static int syntax(P *p)
 {
     const char *at = p->i < p->n ? p->src + p->t[p->i].off : "";
-    size_t len = strlen(at);
+    size_t len = p->i < p->n ? p->t[p->n - 1].off + p->t[p->n - 1].len - p->t[p->i].off : 0;
     return cm_err_set(p->err, CM_E_PARSE,
                       "You have an error in your SQL syntax; check the manual that corresponds to "
                       "your MySQL server version for the right syntax to use near '%.*s' at line 1",
@@ -844,13 +844,15 @@ static int run_grant(P *p, job *j)
 {
     sql_sess *s = p->s;
     int rc = parse_privs(p, j);
-    if (rc == 0 && !accept(p, "ON")) {
-        rc = syntax(p);
+    if (rc == 0 && !j->revoke_all) { /* REVOKE ALL PRIVILEGES, GRANT OPTION FROM … has no ON */
+        if (!accept(p, "ON")) {
+            rc = syntax(p);
+        }
+        if (rc == 0 && (kw(p, "FUNCTION") || kw(p, "PROCEDURE"))) {
+            rc = unsupported(p, "routine privileges");
+        }
+        rc = rc ? rc : parse_level(p, j);
     }
-    if (rc == 0 && (kw(p, "FUNCTION") || kw(p, "PROCEDURE"))) {
-        rc = unsupported(p, "routine privileges");
-    }
-    rc = rc ? rc : parse_level(p, j);
     if (rc == 0 && !accept(p, j->kind == J_GRANT ? "TO" : "FROM")) {
         rc = syntax(p);
     }
