@@ -499,7 +499,7 @@ typedef struct job {
     /* results */
     char failed[1024]; /* 'u'@'h',… for 1396 */
     int nwarn;
-    char warn[256];
+    char warn[512];
     uint16_t warn_code;
 } job;
 
