@@ -168,7 +168,9 @@ int sql_user_decode(cm_slice in, cm_arena *arena, sql_user *out, cm_err *err)
     if (r.bad == NULL && cm_reader_bytes(&r.r, len, &h) != 0) {
         r.bad = "hash";
     } else if (r.bad == NULL) {
-        memcpy(out->auth, h.ptr, len);
+        if (len > 0) {
+            memcpy(out->auth, h.ptr, len);
+        }
         out->auth_len = len;
     }
     out->global = (uint32_t)get_uv(&r, (1u << SQL_PRIV_COUNT) - 1, "global privileges");
@@ -740,7 +742,9 @@ int sql_cat_users_open(sql_catalog *c, const sql_user_boot *boot, uint32_t n, cm
             }
             a->plugin = boot[i].plugin;
             a->auth_len = boot[i].auth_len <= SQL_USER_AUTH_MAX ? boot[i].auth_len : 0;
-            memcpy(a->auth, boot[i].auth, a->auth_len);
+            if (a->auth_len > 0) {
+                memcpy(a->auth, boot[i].auth, a->auth_len);
+            }
             a->global = boot[i].global;
         }
         rc = rc ? rc : write_edit(t, &none, &e, err);
