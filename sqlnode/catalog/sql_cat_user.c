@@ -418,21 +418,20 @@ static int load_edit(cm_txn *t, sql_users_edit *e, cm_err *err)
     return rc;
 }
 
-static void edit_init(sql_users_edit *e)
+void sql_users_edit_init(sql_users_edit *e)
 {
     memset(e, 0, sizeof(*e));
     cm_arena_init(&e->arena, 16 * 1024);
 }
 
-static void edit_fini(sql_users_edit *e)
+void sql_users_edit_fini(sql_users_edit *e)
 {
     cm_arena_fini(&e->arena);
     free(e->v);
     memset(e, 0, sizeof(*e));
 }
 
-/* Moves e into a new snapshot (e is left empty). */
-static sql_users *snapshot_from(sql_users_edit *e, uint64_t version)
+sql_users *sql_users_build(sql_users_edit *e, uint64_t version)
 {
     sql_users *u = calloc(1, sizeof(*u));
     if (u == NULL) {
@@ -495,9 +494,9 @@ static int reload(sql_catalog *c, bool force, cm_err *err)
     pthread_mutex_unlock(&c->mu);
     if (rc == 0 && found && (force || !have || v != cur)) {
         sql_users_edit e;
-        edit_init(&e);
+        sql_users_edit_init(&e);
         rc = load_edit(t, &e, err);
-        sql_users *u = rc == 0 ? snapshot_from(&e, v) : NULL;
+        sql_users *u = rc == 0 ? sql_users_build(&e, v) : NULL;
         if (rc == 0 && u == NULL) {
             rc = cm_err_set(err, CM_E_NOMEM, "out of memory");
         }
@@ -506,7 +505,7 @@ static int reload(sql_catalog *c, bool force, cm_err *err)
                     u->n);
             install(c, u);
         }
-        edit_fini(&e);
+        sql_users_edit_fini(&e);
     }
     cm_txn_free(t);
     pthread_mutex_unlock(&c->load_mu);
@@ -681,8 +680,8 @@ int sql_cat_users_change(sql_catalog *c, sql_users_edit_fn fn, void *ctx, cm_err
     for (int attempt = 0; attempt < SQL_CAT_DDL_RETRIES; attempt++) {
         cm_txn *t = NULL;
         sql_users_edit before, e;
-        edit_init(&before);
-        edit_init(&e);
+        sql_users_edit_init(&before);
+        sql_users_edit_init(&e);
         uint64_t v = 0;
         bool found = false;
         rc = cm_txn_begin(c->kc, &t, err);
@@ -694,8 +693,8 @@ int sql_cat_users_change(sql_catalog *c, sql_users_edit_fn fn, void *ctx, cm_err
         rc = rc ? rc : write_version(t, v + 1, err);
         rc = rc ? rc : cm_txn_commit(t, err);
         cm_txn_free(t);
-        edit_fini(&before);
-        edit_fini(&e);
+        sql_users_edit_fini(&before);
+        sql_users_edit_fini(&e);
         if (rc == 0) {
             cm_err e2;
             cm_err_clear(&e2);
@@ -729,8 +728,8 @@ int sql_cat_users_open(sql_catalog *c, const sql_user_boot *boot, uint32_t n, cm
             break;
         }
         sql_users_edit none, e;
-        edit_init(&none);
-        edit_init(&e);
+        sql_users_edit_init(&none);
+        sql_users_edit_init(&e);
         for (uint32_t i = 0; rc == 0 && i < n; i++) {
             sql_user *a = sql_users_edit_find(&e, boot[i].user, boot[i].host);
             if (a == NULL) {
@@ -751,8 +750,8 @@ int sql_cat_users_open(sql_catalog *c, const sql_user_boot *boot, uint32_t n, cm
         rc = rc ? rc : write_version(t, 1, err);
         rc = rc ? rc : cm_txn_commit(t, err);
         cm_txn_free(t);
-        edit_fini(&none);
-        edit_fini(&e);
+        sql_users_edit_fini(&none);
+        sql_users_edit_fini(&e);
         if (rc == 0) {
             CM_INFO(LOG_COMP, "bootstrapped %u accounts (privilege version 1)", n);
             done = true;

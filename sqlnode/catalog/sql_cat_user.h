@@ -133,6 +133,11 @@ typedef struct sql_users_edit {
     uint32_t n, cap;
 } sql_users_edit;
 
+void sql_users_edit_init(sql_users_edit *e);
+void sql_users_edit_fini(sql_users_edit *e);
+/* Moves e's accounts into a new snapshot in login order (e is left empty, still usable); NULL
+ * when out of memory. */
+sql_users *sql_users_build(sql_users_edit *e, uint64_t version);
 sql_user *sql_users_edit_find(sql_users_edit *e, const char *user, const char *host);
 /* Appends a blank account (no privileges, empty password); NULL when out of memory. */
 sql_user *sql_users_edit_add(sql_users_edit *e, const char *user, const char *host);
