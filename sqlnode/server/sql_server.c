@@ -147,7 +147,11 @@ static int hook_processlist(void *user, sql_sess *self, int full, sql_sink *sink
     if (info == NULL) {
         return rc ? rc : CM_E_NOMEM;
     }
+    int see_all = sql_sess_may_see_all(self);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        if (!see_all && strcmp(info[i].user, sql_sess_user(self)) != 0) {
+            continue; /* without PROCESS: only the connections of one's own user */
+        }
         sql_value v[8];
         v[0] = sql_value_int((int64_t)info[i].id);
         v[1] = sql_value_text(info[i].user, strlen(info[i].user));

@@ -1146,7 +1146,11 @@ int sql_priv_check_ddl(sql_sess *s, const char *src, const sql_token *t, uint32_
     return 0;
 }
 
-/* ---- SHOW DATABASES filter ------------------------------------------------------------------- */
+/* ---- SHOW ------------------------------------------------------------------------------------ */
+
+static int table_ref(P *p, char *db, char *table);
+
+enum { FILTER_DBS = 1, FILTER_TABLES = 2 };
 
 static int fsink_columns(sql_sink *sink, const sql_column *cols, int ncols)
 {
@@ -1158,9 +1162,13 @@ static int fsink_row(sql_sink *sink, const sql_value *vals, int ncols)
 {
     sql_priv_sink *w = (sql_priv_sink *)sink;
     if (ncols >= 1 && (vals[0].type == SQL_V_TEXT || vals[0].type == SQL_V_BLOB)) {
-        char db[256];
-        snprintf(db, sizeof(db), "%.*s", (int)(vals[0].n < 255 ? vals[0].n : 255), vals[0].s);
-        if (strcasecmp(db, "information_schema") != 0 && !any_in_db(w->s, db)) {
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(vals[0].n < 255 ? vals[0].n : 255), vals[0].s);
+        if (w->mode == FILTER_DBS && strcasecmp(name, "information_schema") != 0 &&
+            !any_in_db(w->s, name)) {
+            return 0;
+        }
+        if (w->mode == FILTER_TABLES && (privs_on(w->s, w->db, name) & ~SQL_PRIV_GRANT) == 0) {
             return 0;
         }
     }
@@ -1173,20 +1181,120 @@ static int fsink_done(sql_sink *sink, const sql_done *d)
     return w->next->done(w->next, d);
 }
 
-sql_sink *sql_priv_show_sink(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
-                             sql_sink *sink, sql_priv_sink *wrap)
+static sql_sink *wrap_sink(sql_sess *s, sql_sink *sink, sql_priv_sink *w, int mode, const char *db)
 {
-    if (!s->priv.on || n < 2 ||
-        !(sql_tok_is(src, &t[1], "DATABASES") || sql_tok_is(src, &t[1], "SCHEMAS")) ||
-        (privs_on(s, NULL, NULL) & SQL_PRIV_SHOW_DB)) {
-        return sink;
+    w->base.columns = fsink_columns;
+    w->base.row = fsink_row;
+    w->base.done = fsink_done;
+    w->next = sink;
+    w->s = s;
+    w->mode = mode;
+    snprintf(w->db, sizeof(w->db), "%s", db ? db : "");
+    return &w->base;
+}
+
+int sql_priv_check_table_any(sql_sess *s, const char *db, const char *table, const char *cmd,
+                             cm_err *err)
+{
+    if (!s->priv.on || db == NULL || strcasecmp(db, "information_schema") == 0) {
+        return 0;
     }
-    wrap->base.columns = fsink_columns;
-    wrap->base.row = fsink_row;
-    wrap->base.done = fsink_done;
-    wrap->next = sink;
-    wrap->s = s;
-    return &wrap->base;
+    return (privs_on(s, db, table) & ~SQL_PRIV_GRANT) != 0 ? 0 : table_denied(s, cmd, table, err);
+}
+
+int sql_priv_missing_table(sql_sess *s, const char *db, const char *table, cm_err *err)
+{
+    if (!s->priv.on || (privs_on(s, db, table) & ~SQL_PRIV_GRANT) != 0) {
+        return 0;
+    }
+    /* MySQL checks privileges before existence: no privilege there answers 1142, naming the
+     * statement's command. */
+    const char *cmd = "SELECT";
+    const char *q = s->prep_sql;
+    while (q != NULL && (*q == ' ' || *q == '\n' || *q == '\t' || *q == '(')) {
+        q++;
+    }
+    if (q != NULL && (strncasecmp(q, "INSERT", 6) == 0 || strncasecmp(q, "REPLACE", 7) == 0)) {
+        cmd = "INSERT";
+    } else if (q != NULL && strncasecmp(q, "UPDATE", 6) == 0) {
+        cmd = "UPDATE";
+    } else if (q != NULL && strncasecmp(q, "DELETE", 6) == 0) {
+        cmd = "DELETE";
+    }
+    return table_denied(s, cmd, table, err);
+}
+
+int sql_priv_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                  sql_priv_sink *wrap, sql_sink **out, cm_err *err)
+{
+    *out = sink;
+    if (!s->priv.on || n < 2) {
+        return 0;
+    }
+    P p = {s, src, t, n, 1, err};
+    if (accept(&p, "DATABASES") || accept(&p, "SCHEMAS")) {
+        if (!(privs_on(s, NULL, NULL) & SQL_PRIV_SHOW_DB)) {
+            *out = wrap_sink(s, sink, wrap, FILTER_DBS, NULL);
+        }
+        return 0;
+    }
+    accept(&p, "FULL");
+    accept(&p, "EXTENDED");
+    char db[256], table[256];
+    if (accept(&p, "TABLES") || (accept(&p, "TABLE") && accept(&p, "STATUS"))) {
+        snprintf(db, sizeof(db), "%s", s->has_db ? s->dbname : "");
+        if (accept(&p, "FROM") || accept(&p, "IN")) {
+            if (name_tok(&p, db, sizeof(db)) != 0) {
+                return 0; /* the SHOW reports its own syntax error */
+            }
+        }
+        if (db[0] == '\0' || strcasecmp(db, "information_schema") == 0) {
+            return 0;
+        }
+        if (!any_in_db(s, db)) {
+            return db_denied(s, db, err);
+        }
+        *out = wrap_sink(s, sink, wrap, FILTER_TABLES, db);
+        return 0;
+    }
+    int create = 0;
+    if (accept(&p, "COLUMNS") || accept(&p, "FIELDS") || accept(&p, "INDEX") ||
+        accept(&p, "INDEXES") || accept(&p, "KEYS")) {
+        if (!accept(&p, "FROM") && !accept(&p, "IN")) {
+            return 0;
+        }
+    } else if (accept(&p, "CREATE") && accept(&p, "TABLE")) {
+        create = 1;
+    } else {
+        return 0;
+    }
+    if (table_ref(&p, db, table) != 0) {
+        return 0;
+    }
+    if (!create && (accept(&p, "FROM") || accept(&p, "IN"))) {
+        if (name_tok(&p, db, sizeof(db)) != 0) {
+            return 0;
+        }
+    }
+    if (db[0] == '\0') {
+        return 0;
+    }
+    return sql_priv_check_table_any(s, db, table, create ? "SHOW" : "SELECT", err);
+}
+
+int sql_sess_may_see_all(sql_sess *self)
+{
+    return !self->priv.on || (privs_on(self, NULL, NULL) & SQL_PRIV_PROCESS) != 0;
+}
+
+int sql_priv_check_set_global(sql_sess *s, cm_err *err)
+{
+    if (!s->priv.on || (privs_on(s, NULL, NULL) & SQL_PRIV_SUPER)) {
+        return 0;
+    }
+    return cm_err_set(err, CM_E_SPECIFIC_ACCESS_DENIED,
+                      "Access denied; you need (at least one of) the SUPER or "
+                      "SYSTEM_VARIABLES_ADMIN privilege(s) for this operation");
 }
 
 /* ---- KILL ------------------------------------------------------------------------------------ */

@@ -45,9 +45,24 @@ typedef struct sql_priv_sink {
     sql_sink base;
     sql_sink *next;
     sql_sess *s;
+    int mode;
+    char db[256];
 } sql_priv_sink;
-sql_sink *sql_priv_show_sink(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
-                             sql_sink *sink, sql_priv_sink *wrap);
+/* SHOW statements answered by the catalog: SHOW DATABASES without the SHOW DATABASES privilege
+ * and SHOW [FULL] TABLES / TABLE STATUS get a sink (*out, in wrap) that drops the databases and
+ * tables the account has no privilege on; SHOW TABLES of a database without any privilege is
+ * 1044; SHOW COLUMNS / INDEX / CREATE TABLE of a table without any privilege 1142. *out is sink
+ * when nothing needs filtering. */
+int sql_priv_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                  sql_priv_sink *wrap, sql_sink **out, cm_err *err);
+/* DESCRIBE and the like: 1142 (cmd) unless the account has some privilege on db.table. */
+int sql_priv_check_table_any(sql_sess *s, const char *db, const char *table, const char *cmd,
+                             cm_err *err);
+/* A table that does not exist: 1142 when the account has no privilege there (MySQL checks
+ * privileges first), else 0 (the caller reports 1146). */
+int sql_priv_missing_table(sql_sess *s, const char *db, const char *table, cm_err *err);
+/* SET GLOBAL: 1227 without SUPER. */
+int sql_priv_check_set_global(sql_sess *s, cm_err *err);
 
 /* Whether t[0, n) is an account statement this module runs. */
 int sql_priv_is_stmt(const char *src, const sql_token *t, uint32_t n);

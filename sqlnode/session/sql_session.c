@@ -775,7 +775,8 @@ static int run_describe(sql_sess *s, const char *src, const sql_token *t, uint32
     } else {
         const char *db = qualified ? (const char *)a.ptr : s->dbname;
         const char *table = qualified ? (const char *)b.ptr : (const char *)a.ptr;
-        rc = sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
+        rc = sql_priv_check_table_any(s, db, table, "SELECT", err);
+        rc = rc ? rc : sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
     }
     cm_buf_fini(&a);
     cm_buf_fini(&b);
@@ -806,8 +807,11 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
     case SQL_KIND_SHOW:
         if (s->env->cat != NULL && sql_cat_is_show(src, t, n)) {
             sql_priv_sink filter;
-            int rc = sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
-                                  sql_priv_show_sink(s, src, t, n, sink, &filter), err);
+            sql_sink *out = sink;
+            int rc = sql_priv_show(s, src, t, n, sink, &filter, &out, err);
+            rc = rc ? rc
+                    : sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
+                                   out, err);
             return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
         }
         return sql_show_run(s, src, t, n, sink, more, err);

@@ -141,6 +141,8 @@ void sql_sess_copy_info(sql_sess *s, char *user, size_t user_cap, char *host, si
 const char *sql_sess_user(const sql_sess *s);
 /* KILL: whether self may kill target's statement or connection (its own user's, or SUPER). */
 int sql_sess_may_kill(sql_sess *self, sql_sess *target);
+/* SHOW PROCESSLIST: whether self sees every connection (PROCESS) or only its user's. */
+int sql_sess_may_see_all(sql_sess *self);
 
 /* Counters of this session (SHOW SESSION STATUS, COM_STATISTICS). */
 uint64_t sql_sess_questions(const sql_sess *s);

@@ -5,7 +5,8 @@ One playground with two sqlnodes over the same cluster; root's password comes fr
 seen on sqlnode 1 — by new logins and by a session already connected there — within the poll
 bound, that REVOKE is too, that the mysql CLI logs in with mysql_native_password and
 caching_sha2_password accounts (plain and over TLS) and gets 1045 for a wrong password, and that
-KILL of another account's connection needs SUPER (1095).
+KILL of another account's connection needs SUPER (1095) and SHOW PROCESSLIST without PROCESS
+lists only the connections of one's own user.
 """
 import os
 import subprocess
@@ -166,6 +167,9 @@ def test_kill_needs_super_for_another_account(cluster):
     a_id = run(a, "SELECT CONNECTION_ID()")[0][0]
     a2_id = run(a2, "SELECT CONNECTION_ID()")[0][0]
     assert errno_of(lambda: run(b, "KILL %d" % a_id)) == 1095
+    # without PROCESS, SHOW PROCESSLIST lists only the connections of one's own user
+    assert {r[1] for r in run(b, "SHOW PROCESSLIST")} == {"k2"}
+    assert {"k1", "k2", "root"} <= {r[1] for r in run(root, "SHOW PROCESSLIST")}
     assert run(a, "SELECT 1") == ((1,),)  # still alive
     run(a2, "KILL QUERY %d" % a_id)  # the same account may
     run(root, "GRANT SUPER ON *.* TO 'k2'@'%'")
