@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,4 +494,44 @@ int cm_config_process_start(const cm_cfg_table *t, void *cfg, int argc, char **a
         }
     }
     return -1;
+}
+
+int cm_daemon_main(const cm_daemon *d, const cm_cfg_table *t, void *cfg, int argc, char **argv)
+{
+    int rc = cm_config_process_start(t, cfg, argc, argv);
+    if (rc >= 0) {
+        return rc;
+    }
+    /* Blocked here, so every thread the server starts inherits the mask and the signal reaches
+     * sigwait below. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    cm_buf cfg_json = CM_BUF_INIT;
+    cm_config_dump(t, cfg, 1, &cfg_json);
+    cm_buf_terminate(&cfg_json);
+    cm_err err;
+    void *server = NULL;
+    rc = d->start(cfg, cfg_json.ptr ? (const char *)cfg_json.ptr : "{}", &server, &err);
+    if (rc != 0) {
+        CM_ERROR(d->component, "cannot start: %s", err.msg);
+        fprintf(stderr, "%s: cannot start: %s\n", d->program, err.msg);
+        cm_buf_fini(&cfg_json);
+        cm_config_free(t, cfg);
+        return 1;
+    }
+    d->print_ready(server, stdout); /* one line on stdout that scripts can wait for */
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    CM_INFO(d->component, "signal %d: shutting down", sig);
+    d->stop(server);
+    CM_INFO(d->component, "stopped");
+    cm_buf_fini(&cfg_json);
+    cm_config_free(t, cfg);
+    return 0;
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum cm_cfg_type {
     CM_CFG_BOOL, /* int: 0/1; accepts true/false/on/off/1/0/yes/no */
@@ -70,5 +71,20 @@ int cm_config_dump(const cm_cfg_table *t, const void *cfg, int as_json, cm_buf *
 /* Parses a size ("64M") or a duration ("3s") the way the table does. */
 int cm_config_parse_size(const char *s, int64_t *out);
 int cm_config_parse_duration_ms(const char *s, int64_t *out);
+
+/* A server process's life, shared by pd and kvnode: configuration (cm_config_process_start),
+ * SIGTERM/SIGINT blocked in every thread and waited for, SIGPIPE ignored, start, one ready line
+ * on stdout, stop on the signal. */
+typedef struct cm_daemon {
+    const char *component; /* log component and stderr prefix: "pd", "kv" */
+    const char *program;   /* "pd", "kvnode" */
+    /* Starts the server from cfg; config_json is the effective configuration as JSON. */
+    int (*start)(void *cfg, const char *config_json, void **server, cm_err *err);
+    void (*print_ready)(void *server, FILE *out);
+    void (*stop)(void *server);
+} cm_daemon;
+
+/* Runs the process; returns its exit status. cfg: zeroed by the caller, freed here. */
+int cm_daemon_main(const cm_daemon *d, const cm_cfg_table *t, void *cfg, int argc, char **argv);
 
 #endif

@@ -102,6 +102,15 @@ typedef struct region_rec {
     size_t n_confs;
 } region_rec;
 
+/* An open-addressing table of records whose first two words are the key (a, b); b == 0 marks an
+ * empty slot. Used for the applied, leader and range records below. */
+typedef struct rec_table {
+    uint64_t *v;  /* cap records of `words` words each */
+    size_t cap;   /* a power of two, or 0 */
+    size_t n;     /* records in use */
+    size_t words; /* words per record, >= 2 */
+} rec_table;
+
 typedef struct applied_rec {
     uint64_t region;
     uint64_t index; /* 0: empty */
@@ -156,15 +165,9 @@ struct sim {
     region_rec regions[SIM_REGIONS_MAX];
     size_t n_regions;
     uint64_t peer_store[SIM_PEERS_MAX * 8]; /* peer id -> store (ids stay small) */
-    applied_rec *applied;
-    size_t cap_applied;
-    size_t n_applied;
-    leader_rec *leaders;
-    size_t cap_leaders;
-    size_t n_leaders;
-    range_rec *ranges;
-    size_t cap_ranges;
-    size_t n_ranges;
+    rec_table applied;                      /* applied_rec by (region, index) */
+    rec_table leaders;                      /* leader_rec by (region, term) */
+    rec_table ranges;                       /* range_rec by (region, version) */
 
     uint64_t next_pd_tick;
     uint64_t next_fault_tick;

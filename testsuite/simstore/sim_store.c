@@ -118,109 +118,58 @@ static size_t h2(uint64_t a, uint64_t b, size_t cap)
     return (size_t)x & (cap - 1);
 }
 
-static applied_rec *applied_get(sim *s, uint64_t region, uint64_t index)
+/* The record keyed (a, b) in t, inserted zeroed but for its key when missing; the table grows
+ * (from first_cap records) to stay at most half full. */
+static uint64_t *rec_get(rec_table *t, uint64_t a, uint64_t b, size_t first_cap)
 {
-    if ((s->n_applied + 1) * 2 > s->cap_applied) {
-        size_t cap = s->cap_applied ? s->cap_applied * 2 : 4096;
-        applied_rec *v = calloc(cap, sizeof(*v));
+    const size_t w = t->words;
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : first_cap;
+        uint64_t *v = calloc(cap * w, sizeof(*v));
         if (v == NULL) {
             abort();
         }
-        for (size_t i = 0; i < s->cap_applied; i++) {
-            if (s->applied[i].index != 0) {
-                size_t j = h2(s->applied[i].region, s->applied[i].index, cap);
-                while (v[j].index != 0) {
+        for (size_t i = 0; i < t->cap; i++) {
+            const uint64_t *r = &t->v[i * w];
+            if (r[1] != 0) {
+                size_t j = h2(r[0], r[1], cap);
+                while (v[j * w + 1] != 0) {
                     j = (j + 1) & (cap - 1);
                 }
-                v[j] = s->applied[i];
+                memcpy(&v[j * w], r, w * sizeof(*v));
             }
         }
-        free(s->applied);
-        s->applied = v;
-        s->cap_applied = cap;
+        free(t->v);
+        t->v = v;
+        t->cap = cap;
     }
-    size_t j = h2(region, index, s->cap_applied);
-    while (s->applied[j].index != 0 &&
-           (s->applied[j].region != region || s->applied[j].index != index)) {
-        j = (j + 1) & (s->cap_applied - 1);
+    size_t j = h2(a, b, t->cap);
+    uint64_t *r = &t->v[j * w];
+    while (r[1] != 0 && (r[0] != a || r[1] != b)) {
+        j = (j + 1) & (t->cap - 1);
+        r = &t->v[j * w];
     }
-    if (s->applied[j].index == 0) {
-        s->applied[j].region = region;
-        s->applied[j].index = index;
-        s->applied[j].term = 0;
-        s->n_applied++;
+    if (r[1] == 0) {
+        r[0] = a;
+        r[1] = b;
+        t->n++;
     }
-    return &s->applied[j];
+    return r;
+}
+
+static applied_rec *applied_get(sim *s, uint64_t region, uint64_t index)
+{
+    return (applied_rec *)rec_get(&s->applied, region, index, 4096);
 }
 
 static leader_rec *leader_get(sim *s, uint64_t region, uint64_t term)
 {
-    if ((s->n_leaders + 1) * 2 > s->cap_leaders) {
-        size_t cap = s->cap_leaders ? s->cap_leaders * 2 : 256;
-        leader_rec *v = calloc(cap, sizeof(*v));
-        if (v == NULL) {
-            abort();
-        }
-        for (size_t i = 0; i < s->cap_leaders; i++) {
-            if (s->leaders[i].term != 0) {
-                size_t j = h2(s->leaders[i].region, s->leaders[i].term, cap);
-                while (v[j].term != 0) {
-                    j = (j + 1) & (cap - 1);
-                }
-                v[j] = s->leaders[i];
-            }
-        }
-        free(s->leaders);
-        s->leaders = v;
-        s->cap_leaders = cap;
-    }
-    size_t j = h2(region, term, s->cap_leaders);
-    while (s->leaders[j].term != 0 &&
-           (s->leaders[j].region != region || s->leaders[j].term != term)) {
-        j = (j + 1) & (s->cap_leaders - 1);
-    }
-    if (s->leaders[j].term == 0) {
-        s->leaders[j].region = region;
-        s->leaders[j].term = term;
-        s->leaders[j].peer = 0;
-        s->n_leaders++;
-    }
-    return &s->leaders[j];
+    return (leader_rec *)rec_get(&s->leaders, region, term, 256);
 }
 
 static range_rec *range_get(sim *s, uint64_t region, uint64_t version)
 {
-    if ((s->n_ranges + 1) * 2 > s->cap_ranges) {
-        size_t cap = s->cap_ranges ? s->cap_ranges * 2 : 256;
-        range_rec *v = calloc(cap, sizeof(*v));
-        if (v == NULL) {
-            abort();
-        }
-        for (size_t i = 0; i < s->cap_ranges; i++) {
-            if (s->ranges[i].version != 0) {
-                size_t j = h2(s->ranges[i].region, s->ranges[i].version, cap);
-                while (v[j].version != 0) {
-                    j = (j + 1) & (cap - 1);
-                }
-                v[j] = s->ranges[i];
-            }
-        }
-        free(s->ranges);
-        s->ranges = v;
-        s->cap_ranges = cap;
-    }
-    size_t j = h2(region, version, s->cap_ranges);
-    while (s->ranges[j].version != 0 &&
-           (s->ranges[j].region != region || s->ranges[j].version != version)) {
-        j = (j + 1) & (s->cap_ranges - 1);
-    }
-    if (s->ranges[j].version == 0) {
-        s->ranges[j].region = region;
-        s->ranges[j].version = version;
-        s->ranges[j].hash = 0;
-        s->n_ranges++;
-    }
-    return &s->ranges[j];
+    return (range_rec *)rec_get(&s->ranges, region, version, 256);
 }
 
 /* ---- network -------------------------------------------------------------------------------- */
@@ -1281,6 +1230,9 @@ void sim_step(sim *s, uint64_t until)
 static void setup(sim *s, const sim_store_opts *o, sim_store_result *r)
 {
     memset(s, 0, sizeof(*s));
+    s->applied.words = sizeof(applied_rec) / sizeof(uint64_t);
+    s->leaders.words = sizeof(leader_rec) / sizeof(uint64_t);
+    s->ranges.words = sizeof(range_rec) / sizeof(uint64_t);
     s->o = o;
     s->res = r;
     sim_rng_seed(&s->r, o->seed ^ 0x5107E5EEDull);
@@ -1391,9 +1343,9 @@ static void teardown(sim *s)
     free(s->heap);
     sim_bank_fini(s);
     free(s->ops);
-    free(s->applied);
-    free(s->leaders);
-    free(s->ranges);
+    free(s->applied.v);
+    free(s->leaders.v);
+    free(s->ranges.v);
     sim_oracle_reset();
 }
 
