@@ -57,6 +57,8 @@ void sql_priv_login(sql_sess *s, const char *user, const char *host)
         }
         find_account(s);
         p->ver = sql_users_version(p->users);
+        /* COM_CHANGE_USER: statements prepared for the previous account are authorized again. */
+        sql_sess_expire_statements(s);
     }
 }
 
@@ -321,7 +323,7 @@ static int user_spec(P *p, uspec *u)
         return rc;
     }
     if (strlen(u->user) > SQL_USER_NAME_MAX) {
-        return cm_err_set(p->err, CM_E_WRONG_ARGUMENTS,
+        return cm_err_set(p->err, CM_E_WRONG_STRING_LENGTH,
                           "String '%.64s' is too long for user name (should be no longer than 32)",
                           u->user);
     }
