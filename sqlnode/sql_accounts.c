@@ -3,6 +3,7 @@
 
 #include "sql_cat_user.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int lookup(void *ud, const char *user, const char *ip, sql_account *out)
@@ -18,8 +19,16 @@ static int lookup(void *ud, const char *user, const char *ip, sql_account *out)
         out->hashed = 1;
         out->plugin = a->plugin == SQL_USER_PLUGIN_SHA2 ? SQL_AUTH_SHA2 : SQL_AUTH_NATIVE;
         out->empty_password = a->auth_len == 0;
-        if (a->plugin == SQL_USER_PLUGIN_SHA2 && a->auth_len == 32) {
-            memcpy(out->sha2_h2, a->auth, 32);
+        if (a->plugin == SQL_USER_PLUGIN_SHA2 && a->auth_len == SQL_AUTH_SHA2_STORED) {
+            memcpy(out->sha2_stored, a->auth, SQL_AUTH_SHA2_STORED);
+            /* the fast-path cache entry belongs to this account and this stored hash */
+            int len = snprintf(out->cache_key, sizeof(out->cache_key), "%s@%s#", a->user, a->host);
+            for (int i = 0;
+                 len > 0 && i < SQL_AUTH_SHA2_STORED && (size_t)len + 2 < sizeof(out->cache_key);
+                 i++) {
+                len += snprintf(out->cache_key + len, sizeof(out->cache_key) - (size_t)len, "%02x",
+                                a->auth[i]);
+            }
         } else if (a->plugin == SQL_USER_PLUGIN_NATIVE && a->auth_len == 20) {
             memcpy(out->native_h2, a->auth, 20);
         }
@@ -31,7 +40,7 @@ static int lookup(void *ud, const char *user, const char *ip, sql_account *out)
 int sql_accounts_open(sql_catalog *cat, sql_auth *auth, cm_err *err)
 {
     sql_user_boot boot[SQL_AUTH_ACCOUNTS_MAX];
-    uint8_t hashes[SQL_AUTH_ACCOUNTS_MAX][32];
+    uint8_t hashes[SQL_AUTH_ACCOUNTS_MAX][64];
     uint32_t n = 0;
     for (size_t i = 0; i < auth->naccounts && n < SQL_AUTH_ACCOUNTS_MAX; i++) {
         const sql_account *acc = &auth->accounts[i];
@@ -42,8 +51,12 @@ int sql_accounts_open(sql_catalog *cat, sql_auth *auth, cm_err *err)
         b->plugin = acc->plugin == SQL_AUTH_SHA2 ? SQL_USER_PLUGIN_SHA2 : SQL_USER_PLUGIN_NATIVE;
         if (acc->password_len > 0) {
             if (acc->plugin == SQL_AUTH_SHA2) {
-                sql_auth_sha2_h2(acc->password, acc->password_len, hashes[n]);
-                b->auth_len = 32;
+                int len = sql_auth_hash_password(SQL_AUTH_SHA2, acc->password, acc->password_len,
+                                                 hashes[n]);
+                if (len <= 0) {
+                    return cm_err_set(err, CM_E_INTERNAL, "cannot hash a password");
+                }
+                b->auth_len = (uint8_t)len;
             } else {
                 memcpy(hashes[n], acc->native_h2, 20);
                 b->auth_len = 20;

@@ -161,7 +161,7 @@ int sql_user_decode(cm_slice in, cm_arena *arena, sql_user *out, cm_err *err)
     out->host = get_str(&r, SQL_USER_HOST_MAX, false, "host");
     if (r.bad == NULL && (cm_reader_u8(&r.r, &out->plugin) != 0 || out->plugin > 1 ||
                           cm_reader_u8(&r.r, &len) != 0 ||
-                          (len != 0 && len != (out->plugin == SQL_USER_PLUGIN_NATIVE ? 20 : 32)))) {
+                          (len != 0 && len != (out->plugin == SQL_USER_PLUGIN_NATIVE ? 20 : 52)))) {
         r.bad = "plugin or hash";
     }
     cm_slice h;

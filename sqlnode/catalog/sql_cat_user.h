@@ -59,7 +59,7 @@ enum {
 #define SQL_USER_HOST_MAX   255  /* MySQL 8: host names up to 255 characters */
 #define SQL_USERS_MAX       4096 /* accounts: the snapshot is scanned per login */
 #define SQL_USER_GRANTS_MAX 4096 /* db/table grants of one account: one record holds them */
-#define SQL_USER_AUTH_MAX   64   /* stored hash bytes (20 native, 32 sha2) */
+#define SQL_USER_AUTH_MAX   64   /* stored hash bytes (20 native, 52 sha2) */
 #define SQL_USER_FORMAT     1    /* first byte of a stored account record */
 
 /* Plugins as stored (the same numbers as SQL_AUTH_* in sqlnode/mysql/sql_auth.h). */
@@ -75,7 +75,8 @@ typedef struct sql_user {
     char *user; /* case-sensitive; "" is the anonymous user */
     char *host; /* pattern, lower case */
     uint8_t plugin;
-    uint8_t auth_len; /* 0: empty password; 20: SHA1(SHA1(pw)); 32: SHA256(SHA256(pw)) */
+    uint8_t auth_len; /* 0: empty password; native: SHA1(SHA1(pw)) (20 bytes); caching_sha2: a
+                         20-byte salt and PBKDF2-HMAC-SHA256(pw, salt, 5000 rounds) (52 bytes) */
     uint8_t auth[SQL_USER_AUTH_MAX];
     uint32_t global; /* privileges ON *.* */
     uint32_t ngrants;

@@ -359,7 +359,7 @@ static int access_denied(sql_conn *c, const char *user, int used_password, cm_er
 
 /* caching_sha2_password after a cache miss: the password in clear over TLS, or RSA-encrypted
  * (the client may ask for the public key first). */
-static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
+static int sha2_full(sql_conn *c, const sql_account *acc, const char *user, int *ok, cm_err *err)
 {
     static const uint8_t perform_full = 0x04;
     *ok = 0;
@@ -378,7 +378,7 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
         if (n > 0 && p[n - 1] == '\0') {
             n--;
         }
-        *ok = acc != NULL && sql_auth_password_equal(acc, p, n);
+        *ok = sql_auth_sha2_full_check(c->env->auth, acc, user, p, n);
         return 0;
     }
     if (n == 1 && p[0] == 0x02) {
@@ -401,7 +401,7 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
     nonce21[SQL_NONCE_LEN] = 0;
     for (size_t nl = SQL_NONCE_LEN; nl <= SQL_NONCE_LEN + 1 && !*ok; nl++) {
         if (sql_auth_rsa_password(c->env->auth, nonce21, nl, p, n, pw, sizeof(pw), &pwlen) == 0) {
-            *ok = acc != NULL && sql_auth_password_equal(acc, pw, pwlen);
+            *ok = sql_auth_sha2_full_check(c->env->auth, acc, user, pw, pwlen);
         }
     }
     memset(pw, 0, sizeof(pw));
@@ -480,11 +480,8 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
                 }
             }
         } else {
-            if ((rc = sha2_full(c, acc, &ok, err)) != 0) {
+            if ((rc = sha2_full(c, acc, user, &ok, err)) != 0) {
                 return rc;
-            }
-            if (ok) {
-                sql_auth_full_done(a, acc, user);
             }
         }
     }

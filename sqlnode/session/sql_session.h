@@ -57,7 +57,7 @@ typedef struct sql_sess_env {
      * before 1213 is reported (0: the default, SQL_SESS_AUTOCOMMIT_RETRIES). */
     uint32_t autocommit_retries;
     /* The plugin's stored hash of a password (plugin: 0 mysql_native_password, 1
-     * caching_sha2_password) into out (32 bytes of room); returns its length. NULL: account
+     * caching_sha2_password) into out (64 bytes of room); returns its length. NULL: account
      * statements cannot set passwords. */
     int (*hash_password)(int plugin, const char *pw, size_t n, uint8_t *out);
 } sql_sess_env;

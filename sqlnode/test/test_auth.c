@@ -247,6 +247,8 @@ static void test_tls_material(void **state)
 }
 
 /* Accounts of the cluster's table (sql_auth_set_lookup): only the plugin's hash, no cleartext. */
+static uint8_t sha_stored[SQL_AUTH_SHA2_STORED];
+
 static int lookup_cb(void *ud, const char *user, const char *ip, sql_account *out)
 {
     int *calls = ud;
@@ -263,7 +265,9 @@ static int lookup_cb(void *ud, const char *user, const char *ip, sql_account *ou
     }
     if (strcmp(user, "sha") == 0) {
         out->plugin = SQL_AUTH_SHA2;
-        sql_auth_hash_password(SQL_AUTH_SHA2, "spw", 3, out->sha2_h2);
+        memcpy(out->sha2_stored, sha_stored, sizeof(sha_stored));
+        snprintf(out->cache_key, sizeof(out->cache_key), "sha@%%#%02x%02x%02x", sha_stored[0],
+                 sha_stored[1], sha_stored[2]);
         return 1;
     }
     if (strcmp(user, "nopw") == 0) {
@@ -300,18 +304,32 @@ static void test_hashed_accounts(void **state)
     nonce_1_to_20(nonce);
     sql_auth_native_scramble(nonce, "npw", 3, resp);
     assert_true(sql_auth_native_check(acc->native_h2, nonce, resp, 20));
-    /* caching_sha2: the stored hash is the fast path's, with no cache entry */
+    /* caching_sha2: a salted hash; two hashes of one password differ (fresh salts) */
+    uint8_t other[64];
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "spw", 3, sha_stored),
+                     SQL_AUTH_SHA2_STORED);
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "spw", 3, other), SQL_AUTH_SHA2_STORED);
+    assert_memory_not_equal(sha_stored, other, SQL_AUTH_SHA2_STORED);
     acc = sql_auth_lookup(&a, "sha", "10.0.0.1", &buf);
     assert_non_null(acc);
+    assert_true(sql_auth_password_equal(acc, (const uint8_t *)"spw", 3));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"npw", 3));
+    /* no fast path before a full authentication on this node; a wrong password fills nothing */
+    assert_false(sql_auth_fast_h2(&a, acc, "sha", h2));
+    assert_false(sql_auth_sha2_full_check(&a, acc, "sha", (const uint8_t *)"spx", 3));
+    assert_false(sql_auth_fast_h2(&a, acc, "sha", h2));
+    assert_true(sql_auth_sha2_full_check(&a, acc, "sha", (const uint8_t *)"spw", 3));
     assert_true(sql_auth_fast_h2(&a, acc, "sha", h2));
     sql_auth_sha2_scramble(nonce, "spw", 3, resp);
     assert_true(sql_auth_sha2_check(h2, nonce, SQL_NONCE_LEN, resp, 32));
     sql_auth_sha2_scramble(nonce, "spx", 3, resp);
     assert_false(sql_auth_sha2_check(h2, nonce, SQL_NONCE_LEN, resp, 32));
-    assert_true(sql_auth_password_equal(acc, (const uint8_t *)"spw", 3));
-    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"npw", 3));
-    sql_auth_full_done(&a, acc, "sha"); /* hashed: nothing cached */
-    assert_false(sql_auth_cache_get(&a, "sha", h2));
+    /* a new stored hash (password changed) misses the old cache entry */
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "new", 3, sha_stored),
+                     SQL_AUTH_SHA2_STORED);
+    acc = sql_auth_lookup(&a, "sha", "10.0.0.1", &buf);
+    assert_false(sql_auth_fast_h2(&a, acc, "sha", h2));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"spw", 3));
     acc = sql_auth_lookup(&a, "nopw", "10.0.0.1", &buf);
     assert_true(sql_auth_account_empty(acc));
     assert_true(sql_auth_password_equal(acc, (const uint8_t *)"", 0));
@@ -320,7 +338,14 @@ static void test_hashed_accounts(void **state)
     uint8_t want[20];
     unhex("14e65567abdb5135d0cfd9a70b3032c179a49ee7", want, 20);
     assert_memory_equal(h2, want, 20);
-    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "secret", 6, h2), 32);
+    /* the cache replaces its oldest entries once full */
+    for (int i = 0; i < SQL_AUTH_ACCOUNTS_MAX + 5; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        sql_auth_cache_put(&a, key, h2);
+    }
+    assert_true(sql_auth_cache_get(&a, "k260", h2));
+    assert_false(sql_auth_cache_get(&a, "k0", h2));
     sql_auth_fini(&a);
 }
 

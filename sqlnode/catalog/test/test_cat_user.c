@@ -121,8 +121,8 @@ static void test_record_encoding(void **state)
     sql_users_edit_init(&e);
     sql_user *a = add(&e, "someone", "10.0.%");
     a->plugin = SQL_USER_PLUGIN_SHA2;
-    a->auth_len = 32;
-    for (int i = 0; i < 32; i++) {
+    a->auth_len = 52;
+    for (int i = 0; i < 52; i++) {
         a->auth[i] = (uint8_t)(i * 7);
     }
     a->global = SQL_PRIV_SELECT | SQL_PRIV_GRANT;
@@ -138,8 +138,8 @@ static void test_record_encoding(void **state)
     assert_string_equal(d.user, "someone");
     assert_string_equal(d.host, "10.0.%");
     assert_int_equal(d.plugin, SQL_USER_PLUGIN_SHA2);
-    assert_int_equal(d.auth_len, 32);
-    assert_memory_equal(d.auth, a->auth, 32);
+    assert_int_equal(d.auth_len, 52);
+    assert_memory_equal(d.auth, a->auth, 52);
     assert_int_equal(d.global, a->global);
     assert_int_equal(d.ngrants, 2);
     assert_string_equal(d.grants[0].db, "db");
@@ -166,7 +166,7 @@ static void test_record_encoding(void **state)
     assert_int_equal(sql_user_decode(cm_buf_slice(&b), &ar, &d, &err), CM_E_CORRUPT);
     ((uint8_t *)b.ptr)[0] = 9;
     assert_int_equal(sql_user_decode(cm_buf_slice(&b), &ar, &d, &err), CM_E_CORRUPT);
-    a->auth_len = 20; /* sha2 takes 32 */
+    a->auth_len = 32; /* sha2 takes 52 */
     cm_buf_reset(&b);
     assert_int_equal(sql_user_encode(a, &b), 0);
     assert_int_equal(sql_user_decode(cm_buf_slice(&b), &ar, &d, &err), CM_E_CORRUPT);
