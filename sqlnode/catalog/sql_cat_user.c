@@ -111,6 +111,9 @@ static uint64_t get_uv(rd *r, uint64_t max, const char *what)
             break;
         }
         v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80) && b == 0 && shift > 0) {
+            break; /* an overlong encoding: refused, so every record has one form */
+        }
         if (!(b & 0x80)) {
             if (v > max && r->bad == NULL) {
                 r->bad = what;
