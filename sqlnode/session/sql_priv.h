@@ -64,7 +64,8 @@ int sql_priv_missing_table(sql_sess *s, const char *db, const char *table, cm_er
 /* SET GLOBAL: 1227 without SUPER. */
 int sql_priv_check_set_global(sql_sess *s, cm_err *err);
 
-/* Whether t[0, n) is an account statement this module runs. */
+/* Whether t[0, n) is an account statement this module runs (the session asks only when the
+ * account table is in force; without a cluster these statements go where they went before). */
 int sql_priv_is_stmt(const char *src, const sql_token *t, uint32_t n);
 int sql_priv_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                  int more, cm_err *err);

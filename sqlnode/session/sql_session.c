@@ -794,7 +794,7 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         sql_diag_clear(s);
     }
     sql_sess_stmt_begin(s);
-    if (sql_priv_is_stmt(src, t, n)) {
+    if (s->priv.on && sql_priv_is_stmt(src, t, n)) {
         return sql_priv_run(s, src, t, n, sink, more, err);
     }
     switch (k) {
