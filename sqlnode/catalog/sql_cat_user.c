@@ -329,7 +329,7 @@ uint32_t sql_user_privs(const sql_user *a, const char *db, const char *table)
 {
     uint32_t p = a->global;
     if (db != NULL) {
-        const sql_user_grant *g = sql_user_grant_at(a, db, NULL);
+        const sql_user_grant *g = sql_user_grant_for(a, db, NULL);
         p |= g ? g->privs : 0;
         if (table != NULL) {
             g = sql_user_grant_at(a, db, table);
@@ -339,13 +339,68 @@ uint32_t sql_user_privs(const sql_user *a, const char *db, const char *table)
     return p;
 }
 
+/* MySQL's database patterns in database-level grants: % and _ are wildcards, a backslash makes
+ * the next character literal; ASCII case-insensitive (database names are, in Tessera). */
+static bool db_match(const char *p, const char *s)
+{
+    /* one backtrack point per %, as wild_match: O(|p| * |s|) */
+    const char *star = NULL, *ss = NULL;
+    while (*s) {
+        if (*p == '%') {
+            star = p++;
+            ss = s;
+            continue;
+        }
+        const char *q = p;
+        bool any = *q == '_';
+        if (*q == '\\' && q[1] != '\0') {
+            q++;
+        }
+        if (*q != '\0' && (any || tolower((unsigned char)*q) == tolower((unsigned char)*s))) {
+            p = q + 1;
+            s++;
+        } else if (star != NULL) {
+            p = star + 1;
+            s = ++ss;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '%') {
+        p++;
+    }
+    return *p == '\0';
+}
+
+bool sql_user_db_pattern_match(const char *pattern, const char *db)
+{
+    return db_match(pattern, db);
+}
+
+const sql_user_grant *sql_user_grant_for(const sql_user *a, const char *db, const char *table)
+{
+    if (table != NULL) {
+        return sql_user_grant_at(a, db, table);
+    }
+    const sql_user_grant *g = sql_user_grant_at(a, db, NULL);
+    for (uint32_t i = 0; g == NULL && i < a->ngrants; i++) {
+        if (a->grants[i].table == NULL && strpbrk(a->grants[i].db, "%_") != NULL &&
+            sql_user_db_pattern_match(a->grants[i].db, db)) {
+            g = &a->grants[i];
+        }
+    }
+    return g;
+}
+
 bool sql_user_any_in_db(const sql_user *a, const char *db)
 {
     if ((a->global & ~SQL_PRIV_GRANT) != 0) {
         return true;
     }
     for (uint32_t i = 0; i < a->ngrants; i++) {
-        if (strcasecmp(a->grants[i].db, db) == 0 && a->grants[i].privs != 0) {
+        const sql_user_grant *g = &a->grants[i];
+        if (g->privs != 0 && (strcasecmp(g->db, db) == 0 ||
+                              (g->table == NULL && sql_user_db_pattern_match(g->db, db)))) {
             return true;
         }
     }

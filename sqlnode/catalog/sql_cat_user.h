@@ -100,6 +100,12 @@ void sql_users_release(sql_users *u);
 bool sql_user_host_match(const char *p, const char *name);
 /* Privileges a has on db.table: global | database | table level (db/table NULL: less). */
 uint32_t sql_user_privs(const sql_user *a, const char *db, const char *table);
+/* Whether database pattern p of a database-level grant (% and _ wildcards, backslash escapes,
+ * case-insensitive) matches db. */
+bool sql_user_db_pattern_match(const char *p, const char *db);
+/* The grant that applies to db[.table] as MySQL finds it: a table grant by its names; a database
+ * grant by its name, else the first whose pattern matches db. NULL when none. */
+const sql_user_grant *sql_user_grant_for(const sql_user *a, const char *db, const char *table);
 /* Whether a has any privilege on database db or on one of its tables (or a global one). */
 bool sql_user_any_in_db(const sql_user *a, const char *db);
 /* The grant of a at db[.table] (table NULL: database level), or NULL. */

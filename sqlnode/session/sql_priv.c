@@ -102,7 +102,7 @@ static const sql_user_grant *eff_grant(sql_sess *s, const char *db, const char *
         if (strcmp(a->user, s->priv.user) != 0 || !sql_user_host_match(a->host, s->priv.ip)) {
             continue;
         }
-        const sql_user_grant *g = sql_user_grant_at(a, db, table);
+        const sql_user_grant *g = sql_user_grant_for(a, db, table);
         if (g != NULL) {
             return g;
         }

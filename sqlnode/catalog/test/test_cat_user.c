@@ -33,6 +33,36 @@ static void test_host_patterns(void **state)
     assert_true(sql_user_host_match("Host.Example", "host.example"));
 }
 
+static void test_db_patterns(void **state)
+{
+    (void)state;
+    assert_true(sql_user_db_pattern_match("app%", "app_1"));
+    assert_true(sql_user_db_pattern_match("APP%", "app"));
+    assert_true(sql_user_db_pattern_match("a_c", "abc"));
+    assert_false(sql_user_db_pattern_match("a\\_c", "abc")); /* escaped: a literal _ */
+    assert_true(sql_user_db_pattern_match("a\\_c", "a_c"));
+    assert_true(sql_user_db_pattern_match("%x%y%", "axxbyc"));
+    assert_false(sql_user_db_pattern_match("%x%y%", "ayxb"));
+    assert_false(sql_user_db_pattern_match("app", "app2"));
+    char many[300];
+    memset(many, '%', 250);
+    strcpy(many + 250, "z");
+    assert_false(
+        sql_user_db_pattern_match(many, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    sql_users_edit e;
+    sql_users_edit_init(&e);
+    sql_user *a = sql_users_edit_add(&e, "u", "%");
+    assert_int_equal(sql_users_edit_grant(&e, a, "app\\_%", NULL, SQL_PRIV_SELECT, 0), 0);
+    assert_int_equal(sql_users_edit_grant(&e, a, "app_one", NULL, SQL_PRIV_INSERT, 0), 0);
+    /* an exact database grant wins over a pattern; otherwise the pattern applies */
+    assert_int_equal(sql_user_privs(a, "app_one", NULL), SQL_PRIV_INSERT);
+    assert_int_equal(sql_user_privs(a, "app_two", "t"), SQL_PRIV_SELECT);
+    assert_int_equal(sql_user_privs(a, "appxtwo", NULL), 0);
+    assert_true(sql_user_any_in_db(a, "app_two"));
+    assert_false(sql_user_any_in_db(a, "other"));
+    sql_users_edit_fini(&e);
+}
+
 static sql_user *add(sql_users_edit *e, const char *user, const char *host)
 {
     sql_user *a = sql_users_edit_add(e, user, host);
@@ -193,9 +223,8 @@ static void test_record_encoding(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_host_patterns),
-        cmocka_unit_test(test_login_order),
-        cmocka_unit_test(test_grants),
+        cmocka_unit_test(test_host_patterns),   cmocka_unit_test(test_db_patterns),
+        cmocka_unit_test(test_login_order),     cmocka_unit_test(test_grants),
         cmocka_unit_test(test_record_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
