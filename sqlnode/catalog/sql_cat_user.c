@@ -9,7 +9,9 @@
 #include "cm_log.h"
 #include "sql_cat_int.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -226,10 +228,44 @@ static bool wild_match(const char *p, const char *s)
     return *p == '\0';
 }
 
+/* 'net/mask' (10.0.0.0/255.0.0.0) or 'net/bits' (10.0.0.0/8): IPv4 only. */
+static bool netmask_match(const char *p, const char *name)
+{
+    const char *slash = strchr(p, '/');
+    char net[32], mask[32];
+    size_t nl = (size_t)(slash - p);
+    if (nl >= sizeof(net) || strlen(slash + 1) >= sizeof(mask)) {
+        return false;
+    }
+    memcpy(net, p, nl);
+    net[nl] = '\0';
+    snprintf(mask, sizeof(mask), "%s", slash + 1);
+    struct in_addr n, m, a;
+    if (inet_pton(AF_INET, net, &n) != 1 || inet_pton(AF_INET, name, &a) != 1) {
+        return false;
+    }
+    if (strchr(mask, '.') != NULL) {
+        if (inet_pton(AF_INET, mask, &m) != 1) {
+            return false;
+        }
+    } else {
+        char *end = NULL;
+        long bits = strtol(mask, &end, 10);
+        if (end == mask || *end != '\0' || bits < 0 || bits > 32) {
+            return false;
+        }
+        m.s_addr = htonl(bits == 0 ? 0 : 0xffffffffu << (32 - bits));
+    }
+    return (a.s_addr & m.s_addr) == (n.s_addr & m.s_addr);
+}
+
 bool sql_user_host_match(const char *p, const char *name)
 {
     if (p[0] == '\0') {
         return true; /* MySQL: an empty host is '%' */
+    }
+    if (strchr(p, '/') != NULL) {
+        return netmask_match(p, name);
     }
     if (wild_match(p, name)) {
         return true;

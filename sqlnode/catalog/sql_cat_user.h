@@ -96,7 +96,8 @@ const sql_user *sql_users_match(const sql_users *u, const char *user, const char
 const sql_user *sql_users_find(const sql_users *u, const char *user, const char *host);
 void sql_users_release(sql_users *u);
 
-/* Whether host pattern p (with % and _) matches name (ASCII case-insensitive). */
+/* Whether host pattern p (with % and _; or an IPv4 net/mask or net/bits) matches name (ASCII
+ * case-insensitive). */
 bool sql_user_host_match(const char *p, const char *name);
 /* Privileges a has on db.table: global | database | table level (db/table NULL: less). */
 uint32_t sql_user_privs(const sql_user *a, const char *db, const char *table);

@@ -323,7 +323,8 @@ typedef struct uspec {
 /* 'u'@'h' | u@h | 'u' (host '%') | CURRENT_USER[()] */
 static int user_spec(P *p, uspec *u)
 {
-    if (kw(p, "CURRENT_USER")) {
+    if (kw(p, "CURRENT_USER") || (kw(p, "USER") && p->i + 1 < p->n &&
+                                  p->t[p->i + 1].type == SQL_TK_LPAREN)) { /* ALTER USER USER() */
         p->i++;
         if (p->i + 1 < p->n && p->t[p->i].type == SQL_TK_LPAREN &&
             p->t[p->i + 1].type == SQL_TK_RPAREN) {

@@ -31,6 +31,14 @@ static void test_host_patterns(void **state)
     assert_true(sql_user_host_match("localhost", "::1"));
     assert_false(sql_user_host_match("localhost", "10.0.0.1"));
     assert_true(sql_user_host_match("Host.Example", "host.example"));
+    assert_true(sql_user_host_match("10.1.0.0/255.255.0.0", "10.1.2.3"));
+    assert_false(sql_user_host_match("10.1.0.0/255.255.0.0", "10.2.2.3"));
+    assert_true(sql_user_host_match("10.0.0.0/8", "10.200.2.3"));
+    assert_false(sql_user_host_match("10.0.0.0/8", "11.0.0.1"));
+    assert_true(sql_user_host_match("127.0.0.1/32", "127.0.0.1"));
+    assert_false(sql_user_host_match("10.0.0.0/33", "10.0.0.1"));
+    assert_false(sql_user_host_match("10.0.0.0/x", "10.0.0.1"));
+    assert_false(sql_user_host_match("10.0.0.0/8", "::1"));
 }
 
 static void test_db_patterns(void **state)
