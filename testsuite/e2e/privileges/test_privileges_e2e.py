@@ -11,6 +11,7 @@ lists only the connections of one's own user.
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pymysql
@@ -178,3 +179,39 @@ def test_kill_needs_super_for_another_account(cluster):
     run(root, "KILL %d" % a2_id)
     for c in (b, root):
         c.close()
+
+
+def test_concurrent_grants_on_two_sqlnodes_lose_nothing(cluster):
+    """Account changes are read-modify-write transactions on the privilege version key: two
+    sqlnodes granting to the same account at once conflict and re-run, and no grant is lost."""
+    p0, p1 = cluster.ports
+    root0 = connect(p0)
+    run(root0, "CREATE DATABASE e2e_conc")
+    n = 12
+    for i in range(n):
+        run(root0, "CREATE TABLE e2e_conc.t%d (a INT PRIMARY KEY)" % i)
+    run(root0, "CREATE USER 'conc'@'%'")
+    time.sleep(2.5)  # sqlnode 1 has the tables and the account
+    errors = []
+
+    def granter(port, tables, priv):
+        try:
+            c = connect(port)
+            for i in tables:
+                run(c, "GRANT %s ON e2e_conc.t%d TO 'conc'@'%%'" % (priv, i))
+            c.close()
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    ths = [threading.Thread(target=granter, args=(p0, range(n), "SELECT")),
+           threading.Thread(target=granter, args=(p1, range(n), "INSERT"))]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(120)
+    assert not errors, errors
+    rows = sorted(r[0] for r in run(root0, "SHOW GRANTS FOR 'conc'@'%'"))
+    want = sorted(["GRANT USAGE ON *.* TO `conc`@`%`"] +
+                  ["GRANT SELECT, INSERT ON `e2e_conc`.`t%d` TO `conc`@`%%`" % i for i in range(n)])
+    assert rows == want
+    root0.close()
