@@ -69,6 +69,7 @@
     X(USER_WITH_GRANT, -409, 1410, "42000", "You are not allowed to create a user with GRANT")     \
     X(WRONG_USAGE, -410, 1221, "HY000", "Incorrect usage")                                         \
     X(WRONG_STRING_LENGTH, -411, 1470, "HY000", "String is too long")                              \
+    X(PASSWORD_FORMAT, -412, 1827, "HY000", "The password hash doesn't have the expected format.") \
     X(PARSE, -101, 1064, "42000", "You have an error in your SQL syntax")                          \
     X(UNKNOWN_COM, -102, 1047, "08S01", "Unknown command")                                         \
     X(DUP_ENTRY, -103, 1062, "23000", "Duplicate entry")                                           \

@@ -450,25 +450,37 @@ static int identified(P *p, ident *id)
         return rc;
     }
     if (accept(p, "AS")) {
-        char h[128];
+        char h[256];
         int rc = name_tok(p, h, sizeof(h));
         if (rc != 0) {
             return rc;
         }
-        /* mysql_native_password's stored form: '*' and 40 hex digits (what dumps carry). */
-        if (id->plugin != SQL_USER_PLUGIN_NATIVE || (h[0] != '\0' && strlen(h) != 41) ||
-            (h[0] != '\0' && h[0] != '*')) {
-            return unsupported(p, "IDENTIFIED … AS other than a mysql_native_password hash");
+        /* The stored forms SHOW CREATE USER prints: mysql_native_password's '*' and 40 hex
+         * digits (as MySQL's, so dumps carry over); caching_sha2_password's '$T$' and the hex of
+         * Tessera's salt and PBKDF2 hash (MySQL's '$A$005$…' crypt cannot be checked here). */
+        const char *prefix = id->plugin == SQL_USER_PLUGIN_NATIVE ? "*" : "$T$";
+        size_t want = id->plugin == SQL_USER_PLUGIN_NATIVE ? 20 : 52;
+        if (h[0] == '\0') {
+            id->auth_len = 0;
+            return 0;
         }
-        for (size_t k = 0; h[0] != '\0' && k < 20; k++) {
-            int hi = hexval(h[1 + 2 * k]), lo = hexval(h[2 + 2 * k]);
+        if (id->plugin == SQL_USER_PLUGIN_SHA2 && strncmp(h, "$A$", 3) == 0) {
+            return unsupported(p, "MySQL's caching_sha2_password hashes in IDENTIFIED … AS");
+        }
+        size_t pl = strlen(prefix);
+        if (strlen(h) != pl + 2 * want || strncmp(h, prefix, pl) != 0) {
+            return cm_err_set(p->err, CM_E_PASSWORD_FORMAT,
+                              "The password hash doesn't have the expected format.");
+        }
+        for (size_t k = 0; k < want; k++) {
+            int hi = hexval(h[pl + 2 * k]), lo = hexval(h[pl + 2 * k + 1]);
             if (hi < 0 || lo < 0) {
-                return cm_err_set(p->err, CM_E_WRONG_ARGUMENTS,
+                return cm_err_set(p->err, CM_E_PASSWORD_FORMAT,
                                   "The password hash doesn't have the expected format.");
             }
             id->auth[k] = (uint8_t)(hi * 16 + lo);
         }
-        id->auth_len = h[0] != '\0' ? 20 : 0;
+        id->auth_len = (uint8_t)want;
         return 0;
     }
     if (!id->has_plugin) {
@@ -477,9 +489,38 @@ static int identified(P *p, ident *id)
     return 0;
 }
 
-/* Account options this module does not keep: 1235 naming them. */
+/* Whether the words at p are w[0..] (then consumed). */
+static int accept_seq(P *p, const char *const *w)
+{
+    uint32_t save = p->i;
+    for (; *w != NULL; w++) {
+        if (!accept(p, *w)) {
+            p->i = save;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Account options: the ones that state Tessera's behaviour (what SHOW CREATE USER prints, so its
+ * text runs again) are accepted; the others are 1235, naming them. */
 static int no_options(P *p)
 {
+    static const char *const same[][6] = {
+        {"REQUIRE", "NONE", NULL},
+        {"PASSWORD", "EXPIRE", "DEFAULT", NULL},
+        {"PASSWORD", "EXPIRE", "NEVER", NULL},
+        {"ACCOUNT", "UNLOCK", NULL},
+        {"PASSWORD", "HISTORY", "DEFAULT", NULL},
+        {"PASSWORD", "REUSE", "INTERVAL", "DEFAULT", NULL},
+        {"PASSWORD", "REQUIRE", "CURRENT", "DEFAULT", NULL},
+    };
+    for (int progress = 1; progress && !end_of(p);) {
+        progress = 0;
+        for (size_t k = 0; k < sizeof(same) / sizeof(same[0]) && !progress; k++) {
+            progress = accept_seq(p, same[k]);
+        }
+    }
     if (end_of(p) || p->t[p->i].type == SQL_TK_COMMA) {
         return 0;
     }
@@ -1333,6 +1374,54 @@ int sql_sess_may_kill(sql_sess *self, sql_sess *target)
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
+/* SHOW CREATE USER a: MySQL 8's text, with the stored hash after AS. */
+static int show_create_user(P *p, sql_sink *sink, int more)
+{
+    sql_sess *s = p->s;
+    uspec u;
+    int rc = user_spec(p, &u);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!end_of(p)) {
+        return syntax(p);
+    }
+    int self = strcmp(u.user, s->priv.user) == 0 && strcasecmp(u.host, s->priv.host) == 0;
+    if (!self && !(privs_on(s, "mysql", NULL) & SQL_PRIV_SELECT)) {
+        return db_denied(s, "mysql", p->err);
+    }
+    const sql_user *a = s->priv.users ? sql_users_find(s->priv.users, u.user, u.host) : NULL;
+    if (a == NULL) {
+        return cm_err_set(p->err, CM_E_CANNOT_USER,
+                          "Operation SHOW CREATE USER failed for '%s'@'%s'", u.user, u.host);
+    }
+    char title[512];
+    snprintf(title, sizeof(title), "CREATE USER for %s@%s", a->user, a->host);
+    sql_column col = sql_col_text(s, title);
+    rc = sink->columns(sink, &col, 1);
+    cm_buf b = CM_BUF_INIT;
+    cm_buf_printf(&b, "CREATE USER ");
+    append_qname(&b, a->user);
+    cm_buf_append_u8(&b, '@');
+    append_qname(&b, a->host);
+    cm_buf_printf(&b, " IDENTIFIED WITH '%s'",
+                  a->plugin == SQL_USER_PLUGIN_SHA2 ? "caching_sha2_password"
+                                                    : "mysql_native_password");
+    if (a->auth_len > 0) {
+        cm_buf_printf(&b, " AS '%s", a->plugin == SQL_USER_PLUGIN_SHA2 ? "$T$" : "*");
+        for (uint32_t k = 0; k < a->auth_len; k++) {
+            cm_buf_printf(&b, "%02X", a->auth[k]);
+        }
+        cm_buf_append_u8(&b, '\'');
+    }
+    cm_buf_printf(&b, " REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK PASSWORD HISTORY "
+                      "DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT");
+    sql_value v = sql_value_text((const char *)b.ptr, b.len);
+    rc = rc ? rc : sink->row(sink, &v, 1);
+    cm_buf_fini(&b);
+    return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
+}
+
 int sql_priv_is_stmt(const char *src, const sql_token *t, uint32_t n)
 {
     if (n < 2 || t[0].type != SQL_TK_IDENT) {
@@ -1349,7 +1438,8 @@ int sql_priv_is_stmt(const char *src, const sql_token *t, uint32_t n)
         return sql_tok_is(src, &t[1], "PASSWORD");
     }
     if (sql_tok_is(src, &t[0], "SHOW")) {
-        return sql_tok_is(src, &t[1], "GRANTS");
+        return sql_tok_is(src, &t[1], "GRANTS") ||
+               (n > 2 && sql_tok_is(src, &t[1], "CREATE") && sql_tok_is(src, &t[2], "USER"));
     }
     return 0;
 }
@@ -1358,6 +1448,10 @@ int sql_priv_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
                  int more, cm_err *err)
 {
     P p = {s, src, t, n, 0, err};
+    if (accept(&p, "SHOW") && accept(&p, "CREATE") && accept(&p, "USER")) {
+        return show_create_user(&p, sink, more);
+    }
+    p.i = 0;
     if (accept(&p, "SHOW")) {
         p.i++; /* GRANTS */
         uspec u;

@@ -155,6 +155,18 @@ def test_mysql_cli_logs_in_with_both_plugins(cluster):
     assert r.returncode == 0 and r.stdout.strip() == "sha@%", r.stderr
     r = cli(p0, "sha", "shapw", "SELECT 1", ssl=True)
     assert r.returncode != 0 and "1045" in r.stderr
+    # SHOW CREATE USER prints the stored hash (never the password); its text re-creates the
+    # account, which then logs in with the same password (on the other sqlnode too)
+    text = run(root0, "SHOW CREATE USER 'sha'@'%'")[0][0]
+    assert "shapw2" not in text and " AS '$T$" in text, text
+    run(root0, "DROP USER 'sha'@'%'")
+    run(root0, text)
+    run(root0, "GRANT SELECT ON e2e_priv.* TO 'sha'@'%'")
+    assert run(root0, "SHOW CREATE USER 'sha'@'%'")[0][0] == text
+    time.sleep(2.5)
+    for port in (p0, p1):
+        r = cli(port, "sha", "shapw2", "SELECT CURRENT_USER()", ssl=True)
+        assert r.returncode == 0 and r.stdout.strip() == "sha@%", r.stderr
     root0.close()
 
 
