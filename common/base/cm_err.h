@@ -32,6 +32,7 @@
     X(UNSUPPORTED, -13, 1235, "42000", "not supported")                                            \
     X(BUSY, -14, 1105, "HY000", "busy")                                                            \
     X(CANCELLED, -15, 1317, "70100", "query execution was interrupted")                            \
+    X(BIGINT_RANGE, -290, 1690, "22003", "BIGINT value is out of range")                           \
     /* RPC */                                                                                      \
     X(RPC_BAD_FRAME, -30, 1105, "HY000", "malformed RPC frame")                                    \
     X(RPC_NO_METHOD, -31, 1105, "HY000", "unknown RPC method")                                     \

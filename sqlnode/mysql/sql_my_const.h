@@ -148,6 +148,8 @@ enum {
 #define SQL_FLAG_AUTO_INCREMENT 0x0200
 #define SQL_FLAG_TIMESTAMP      0x0400
 #define SQL_FLAG_SET            0x0800
+#define SQL_FLAG_NO_DEFAULT     0x1000
+#define SQL_FLAG_PART_KEY       0x4000
 #define SQL_FLAG_NUM            0x8000
 
 /* Collation id of binary strings and of every numeric column. */

@@ -379,12 +379,15 @@ sql_column sql_decl_col_meta(const sql_cat_table *t, const sql_cat_col *col, con
 {
     uint16_t kf = 0;
     if (t->handle_col >= 0 && (uint32_t)t->handle_col == col->offset) {
-        kf |= SQL_FLAG_PRI_KEY;
+        kf |= SQL_FLAG_PRI_KEY | SQL_FLAG_PART_KEY;
     }
     for (uint32_t k = 0; k < t->nindexes; k++) {
         const sql_cat_index *ix = &t->indexes[k];
         if (ix->state != SQL_OBJ_PUBLIC || ix->ncols == 0) {
             continue;
+        }
+        for (uint32_t j = 0; j < ix->ncols; j++) {
+            kf |= ix->cols[j] == col->offset ? SQL_FLAG_PART_KEY : 0; /* in some key */
         }
         if (ix->primary) {
             for (uint32_t j = 0; j < ix->ncols; j++) {
@@ -400,6 +403,12 @@ sql_column sql_decl_col_meta(const sql_cat_table *t, const sql_cat_col *col, con
     d.name_len = name_len;
     if (col->auto_inc) {
         d.flags |= SQL_FLAG_AUTO_INCREMENT;
+    }
+    if (!col->has_default && !col->auto_inc) {
+        d.flags |= SQL_FLAG_NO_DEFAULT; /* MySQL's NO_DEFAULT_VALUE_FLAG */
+    }
+    if (d.type == SQL_TYPE_TIMESTAMP) {
+        d.flags |= SQL_FLAG_UNSIGNED; /* MySQL's Field_timestamp sets it (Connector/J: unsigned) */
     }
     return d;
 }

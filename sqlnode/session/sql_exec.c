@@ -1,5 +1,6 @@
 /* sql_exec.c — running queries on the session's SQLite connection: the statement cache, result
  * sets with MySQL metadata, and the mapping of SQLite's errors to MySQL's. */
+#include "sql_numeric.h"
 #include "sql_session_int.h"
 
 #include "../mysql/sql_my_const.h"
@@ -175,8 +176,8 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
 {
     *out = NULL;
     sql_tr_ctx ctx = sql_sess_tr_ctx(s);
-    int rc = sql_classify(src, t, n) == SQL_KIND_DML
-                 ? sql_dml_translate(s, src, t, n, &s->tr, err)
+    int dml = sql_classify(src, t, n) == SQL_KIND_DML;
+    int rc = dml ? sql_dml_translate(s, src, t, n, &s->tr, err)
                  : sql_translate_query(src, t, n, &ctx, &s->tr, err);
     if (rc != 0) {
         return rc;
@@ -189,6 +190,10 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
     }
     if (*out == NULL) {
         return cm_err_set(err, CM_E_EMPTY_QUERY, "Query was empty");
+    }
+    if (!dml) {
+        /* result metadata of expressions, exact DECIMAL operators */
+        (void)sql_ti_finish(s, src, t, n, out);
     }
     return 0;
 }
@@ -430,6 +435,10 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
         c->name = name ? name : "";
         c->name_len = strlen(c->name);
         const sql_tr_item *it = (uint32_t)i < nitems ? &items[i] : NULL;
+        if (it != NULL && it->ti_type != 0) {
+            sql_ti_describe(it, c); /* an expression MySQL types statically */
+            continue;
+        }
         int vt = have_row ? sqlite3_column_type(st, i) : SQLITE_NULL;
         size_t len = 0;
         if (have_row && (vt == SQLITE_TEXT || vt == SQLITE_BLOB)) {
@@ -465,6 +474,9 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
         }
         if (!(it && it->strong)) {
             (void)sql_decl_column(s, st, i, c); /* a table column: its declared type */
+        }
+        if (it && (it->ti_act & SQL_TI_ACT_NULLABLE)) {
+            c->flags &= (uint16_t)~SQL_FLAG_NOT_NULL; /* outer join (sql_typeinfer.c) */
         }
     }
 }
@@ -550,6 +562,14 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
         return rc;
     }
     uint64_t rows = 0;
+    char *numbuf = NULL; /* DECIMAL results printed at their scale (sql_num_fix_row) */
+    if (!discard && ncols > 0 && sql_num_row_needs(items, nitems, ncols)) {
+        numbuf = malloc((size_t)ncols * SQL_NUM_TEXT_MAX);
+        if (numbuf == NULL) {
+            sqlite3_reset(st);
+            return cm_err_set(err, CM_E_NOMEM, "out of memory");
+        }
+    }
     if (lrc == SQLITE_ROW || lrc == SQLITE_DONE) {
         if (ncols > 0 && !discard) {
             sql_exec_describe(s, st, items, nitems, lrc == SQLITE_ROW, s->cols, ncols);
@@ -563,7 +583,12 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             }
             if (!discard && ncols > 0) {
                 row_values(st, s->vals, ncols);
-                rc = sink->row(sink, s->vals, ncols);
+                if (numbuf != NULL) {
+                    rc = sql_num_fix_row(s, items, nitems, s->cols, s->vals, ncols, numbuf, err);
+                }
+                if (rc == 0) {
+                    rc = sink->row(sink, s->vals, ncols);
+                }
             }
             rows++;
             if (rc == 0) {
@@ -583,6 +608,7 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
         }
     }
     sqlite3_reset(st);
+    free(numbuf);
     *nrows = rows;
     return rc;
 }

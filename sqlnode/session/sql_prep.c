@@ -2,6 +2,7 @@
  * statement with the parameters bound at each execute; other statements (SET, SHOW, BEGIN …,
  * which sysbench and drivers also prepare) are re-run as text with the parameters substituted
  * as literals, so they take exactly the path of COM_QUERY. */
+#include "sql_numeric.h"
 #include "sql_session_int.h"
 
 #include "../mysql/sql_my_const.h"
@@ -128,6 +129,7 @@ static int prepare_query(sql_sess *s, sql_prep *p, uint32_t n, cm_err *err)
     if (p->kind == SQL_KIND_DO || p->kind == SQL_KIND_DML) {
         return 0;
     }
+    (void)sql_ti_finish(s, p->sql, t, n, &p->stmt);
     if (s->tr.nitems > 0) {
         p->items = malloc(s->tr.nitems * sizeof(*p->items));
         if (p->items == NULL) {

@@ -4,6 +4,7 @@
 #include "../mysql/sql_my_const.h"
 #include "cm_log.h"
 #include "sql_charset.h"
+#include "sql_numeric.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,7 +345,7 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
         sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, 65535);
         sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, 0);
         if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) != SQLITE_OK ||
-            sql_func_register(s) != 0) {
+            sql_func_register(s) != 0 || sql_num_register(s) != 0) {
             rc = cm_err_set(err, CM_E_INTERNAL, "cannot set up the session's SQLite connection");
         }
         if (rc == 0) {

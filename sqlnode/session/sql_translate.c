@@ -488,7 +488,7 @@ static const struct {
 /* Static type of item [b, e) (alias excluded). */
 static sql_tr_item item_info(tr *x, uint32_t b, uint32_t e, int sysvar_id)
 {
-    sql_tr_item it = {SQL_TYPE_VAR_STRING, 0, 0};
+    sql_tr_item it = {.guess = SQL_TYPE_VAR_STRING};
     uint32_t n = e - b;
     const sql_token *t = &x->t[b];
     if (n == 2 && t->type == SQL_TK_OP && t->len == 1 && x->src[t->off] == '-') {

@@ -46,6 +46,13 @@ typedef struct sql_tr_item {
     uint8_t strong;  /* non-zero: the column has this type whatever the value's storage class
                         (NOW() is DATETIME although SQLite returns text) */
     uint8_t literal; /* a constant literal: NOT NULL */
+    /* Set by the select-list type inference (sql_typeinfer.c); ti_type 0: nothing inferred. */
+    uint8_t ti_type;     /* SQL_TYPE_* the column has */
+    uint8_t ti_decimals; /* decimals (DECIMAL values are printed with exactly these) */
+    uint8_t ti_act;      /* SQL_TI_ACT_*: what the row path does to this column's values */
+    uint16_t ti_flags;
+    uint16_t ti_charset;
+    uint32_t ti_length;
 } sql_tr_item;
 
 /* Most select items a query may name (MySQL's own limit on columns is 4096). */
