@@ -1081,6 +1081,13 @@ static int show_grants_rows(sql_sess *s, const uspec *u, sql_sink *sink, cm_err 
 
 /* ---- DDL checks ------------------------------------------------------------------------------ */
 
+static void accept_lparen(P *p)
+{
+    if (p->i < p->n && p->t[p->i].type == SQL_TK_LPAREN) {
+        p->i++;
+    }
+}
+
 /* [db.]name at p into db/table (db defaults to the session's). */
 static int table_ref(P *p, char *db, char *table)
 {
@@ -1156,6 +1163,13 @@ int sql_priv_check_ddl(sql_sess *s, const char *src, const sql_token *t, uint32_
             }
             int rc = need_table(&p, db, table, create ? SQL_PRIV_CREATE : SQL_PRIV_DROP,
                                 create ? "CREATE" : "DROP");
+            if (rc == 0 && create) {
+                /* CREATE TABLE t LIKE src / (LIKE src): src is read */
+                accept_lparen(&p);
+                if (accept(&p, "LIKE") && table_ref(&p, db, table) == 0) {
+                    rc = need_table(&p, db, table, SQL_PRIV_SELECT, "SELECT");
+                }
+            }
             if (rc != 0 || create) {
                 return rc;
             }
@@ -1174,7 +1188,29 @@ int sql_priv_check_ddl(sql_sess *s, const char *src, const sql_token *t, uint32_
         if (!accept(&p, "TABLE") || table_ref(&p, db, table) != 0) {
             return 0;
         }
-        return need_table(&p, db, table, SQL_PRIV_ALTER, "ALTER");
+        int rc = need_table(&p, db, table, SQL_PRIV_ALTER, "ALTER");
+        /* RENAME [TO|AS] t2 also drops the old name and creates the new one, as RENAME TABLE */
+        for (; rc == 0 && p.i < p.n; p.i++) {
+            if (!kw(&p, "RENAME")) {
+                continue;
+            }
+            p.i++;
+            if (kw(&p, "INDEX") || kw(&p, "KEY") || kw(&p, "COLUMN")) {
+                continue;
+            }
+            if (!accept(&p, "TO")) {
+                accept(&p, "AS");
+            }
+            char db2[256], table2[256];
+            if (table_ref(&p, db2, table2) != 0) {
+                break;
+            }
+            rc = need_table(&p, db, table, SQL_PRIV_DROP, "DROP");
+            rc = rc ? rc : need_table(&p, db2, table2, SQL_PRIV_CREATE, "CREATE");
+            rc = rc ? rc : need_table(&p, db2, table2, SQL_PRIV_INSERT, "INSERT");
+            break;
+        }
+        return rc;
     }
     if (accept(&p, "TRUNCATE")) {
         accept(&p, "TABLE");
