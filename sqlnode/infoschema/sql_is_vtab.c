@@ -317,7 +317,7 @@ static int vt_update(sqlite3_vtab *vt, int argc, sqlite3_value **argv, sqlite3_i
     is_vtab *v = (is_vtab *)vt;
     const char *user = v->env->user != NULL ? v->env->user(v->env->sess) : "root";
     if (v->env->err != NULL) {
-        cm_err_set(v->env->err, CM_E_DBACCESS_DENIED,
+        cm_err_set(v->env->err, CM_E_DB_ACCESS_DENIED,
                    "Access denied for user '%s'@'%%' to database 'information_schema'",
                    user ? user : "");
     }

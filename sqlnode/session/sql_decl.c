@@ -180,6 +180,9 @@ static int declare(sql_sess *s, const char *schema, const char *db, const char *
         return rc;
     }
     if (s->schema == NULL || sql_schema_table(s->schema, db, name) == NULL) {
+        if (sql_priv_missing_table(s, db, name, err) != 0) {
+            return CM_E_TABLE_ACCESS_DENIED;
+        }
         return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table '%.64s.%.64s' doesn't exist", db, name);
     }
     int rc = 0;

@@ -619,7 +619,7 @@ int sql_isg_ddl_check(sql_sess *s, const char *src, const sql_token *t, uint32_t
     if (!deny) {
         return 0;
     }
-    return cm_err_set(err, CM_E_DBACCESS_DENIED,
+    return cm_err_set(err, CM_E_DB_ACCESS_DENIED,
                       "Access denied for user '%s'@'%%' to database 'information_schema'", s->user);
 }
 

@@ -9,6 +9,7 @@
 #include "cm_buf.h"
 #include "sql_infoschema.h"
 #include "sql_lexer.h"
+#include "sql_priv.h"
 #include "sql_session.h"
 #include "sql_translate.h"
 #include "sql_vtab.h"
@@ -184,11 +185,14 @@ struct sql_sess {
     uint32_t cap_vals;
     cm_buf scratch;
     uint64_t questions;
+    sql_priv_state priv; /* the account and its privileges (sql_priv.c) */
 };
 
 /* sql_session.c */
 /* Starts a statement: its time, its progress budget, and a stale KILL QUERY cleared. */
 void sql_sess_stmt_begin(sql_sess *s);
+/* Makes every prepared SQLite statement re-prepare (the authorizer runs again) on its next step. */
+void sql_sess_expire_statements(sql_sess *s);
 void sql_diag_clear(sql_sess *s);
 void sql_diag_add(sql_sess *s, int level, int mysql_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -203,7 +203,7 @@ static void test_writes_refused(void **state)
         cm_err_clear(&f->err);
         int lrc = sqlite3_exec(f->db, writes[i], NULL, NULL, NULL);
         assert_int_equal(lrc, SQLITE_ERROR);
-        assert_int_equal(f->err.code, CM_E_DBACCESS_DENIED);
+        assert_int_equal(f->err.code, CM_E_DB_ACCESS_DENIED);
         assert_int_equal(cm_err_mysql_errno(f->err.code), 1044);
         assert_non_null(strstr(f->err.msg, "'alice'@'%' to database 'information_schema'"));
     }
