@@ -37,9 +37,11 @@ static const cm_cfg_option options[] = {
     {"tls-dir", CM_CFG_STRING, offsetof(sql_config, tls_dir), "./data/sql", 0, 0, NULL,
      "where a generated certificate and RSA key pair are kept"},
     {"root-password", CM_CFG_STRING, offsetof(sql_config, root_password), "", 0, 0, NULL,
-     "password of root@% until users are stored in the cluster"},
+     "password of root@%; with a cluster it is written once, when the cluster's accounts are "
+     "bootstrapped (then ALTER USER changes it)"},
     {"users", CM_CFG_STRING, offsetof(sql_config, users), "", 0, 0, NULL,
-     "more accounts until users are stored in the cluster: user:plugin:password,... (plugin: "
+     "more accounts (with a cluster: written once at its bootstrap, as user@%): "
+     "user:plugin:password,... (plugin: "
      "mysql_native_password or caching_sha2_password; no commas in passwords)"},
     {"default-auth-plugin", CM_CFG_ENUM, offsetof(sql_config, default_auth_plugin),
      "mysql_native_password", 0, 0, "mysql_native_password|caching_sha2_password",

@@ -5,6 +5,7 @@
 #include "cm_kv_client.h"
 #include "cm_log.h"
 #include "cm_time.h"
+#include "sql_accounts.h"
 #include "sql_auth.h"
 #include "sql_catalog.h"
 #include "sql_config.h"
@@ -217,6 +218,10 @@ static int run(const sql_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     if (cfg->pd_addrs != NULL && cfg->pd_addrs[0] != '\0') {
         if (cluster_open(cfg, &kc, &cat) != 0) {
+            goto out;
+        }
+        if (sql_accounts_open(cat, &auth, &err) != 0) {
+            fprintf(stderr, "sqlnode: accounts: %s\n", err.msg);
             goto out;
         }
     } else {

@@ -57,6 +57,19 @@
     X(GC_TOO_EARLY, -77, 9006, "HY000", "GC life time is shorter than transaction duration")       \
     /* MySQL-facing */                                                                             \
     X(ACCESS_DENIED, -100, 1045, "28000", "Access denied")                                         \
+    /* privileges (sqlnode/session/sql_priv.c) */                                                  \
+    X(TABLE_ACCESS_DENIED, -400, 1142, "42000", "command denied to user for table")                \
+    X(DB_ACCESS_DENIED, -401, 1044, "42000", "Access denied for user to database")                 \
+    X(SPECIFIC_ACCESS_DENIED, -402, 1227, "42000", "Access denied; you need a privilege")          \
+    X(CANNOT_USER, -403, 1396, "HY000", "Operation failed for a user")                             \
+    X(PASSWORD_NO_MATCH, -404, 1133, "42000", "Can't find any matching row in the user table")     \
+    X(NONEXISTING_GRANT, -405, 1141, "42000", "There is no such grant defined for user")           \
+    X(NONEXISTING_TABLE_GRANT, -406, 1147, "42000", "There is no such grant defined on table")     \
+    X(ILLEGAL_GRANT, -407, 1144, "42000", "Illegal GRANT/REVOKE command")                          \
+    X(KILL_DENIED, -408, 1095, "HY000", "You are not owner of thread")                             \
+    X(USER_WITH_GRANT, -409, 1410, "42000", "You are not allowed to create a user with GRANT")     \
+    X(WRONG_STRING_LENGTH, -411, 1470, "HY000", "String is too long")                              \
+    X(PASSWORD_FORMAT, -412, 1827, "HY000", "The password hash doesn't have the expected format.") \
     X(PARSE, -101, 1064, "42000", "You have an error in your SQL syntax")                          \
     X(UNKNOWN_COM, -102, 1047, "08S01", "Unknown command")                                         \
     X(DUP_ENTRY, -103, 1062, "23000", "Duplicate entry")                                           \
@@ -92,6 +105,8 @@
     X(ILLEGAL_VALUE_FOR_TYPE, -173, 1367, "22007", "Illegal value found during parsing")           \
     X(SCHEMA_CHANGED, -113, 8028, "HY000", "Information schema is changed")                        \
     X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
+    X(UNKNOWN_TABLE, -292, 1109, "42S02", "Unknown table")                                         \
+    X(SP_DOES_NOT_EXIST, -293, 1305, "42000", "SAVEPOINT does not exist")                          \
     /* catalog and DDL (sqlnode/catalog) */                                                        \
     X(DB_CREATE_EXISTS, -200, 1007, "HY000", "Can't create database; database exists")             \
     X(DB_DROP_EXISTS, -201, 1008, "HY000", "Can't drop database; database doesn't exist")          \
@@ -160,6 +175,11 @@
     X(BAD_NULL, -150, 1048, "23000", "Column cannot be null")                                      \
     X(READ_ONLY_TXN, -151, 1792, "25006", "Cannot execute statement in a READ ONLY transaction.")  \
     X(WRONG_VALUE_COUNT, -157, 1136, "21S01", "Column count doesn't match value count")            \
+    X(WRONG_USAGE, -187, 1221, "HY000", "Incorrect usage")                                         \
+    X(UNKNOWN_TABLE_MULTI_DELETE, -188, 1109, "42S02", "Unknown table in MULTI DELETE")            \
+    X(MULTI_UPDATE_KEY_CONFLICT, -189, 1706, "HY000",                                              \
+      "Primary key/partition key update is not allowed since the table is updated both ways")      \
+    X(NON_UPDATABLE_TABLE, -190, 1288, "HY000", "The target table is not updatable")               \
     X(NON_UNIQ_FIELD, -158, 1052, "23000", "Column in field list is ambiguous")                    \
     X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")
 

@@ -205,6 +205,8 @@ struct sql_catalog {
     /* AUTO_INCREMENT batches: open addressing by table id */
     sql_autoid_ent *autoid;
     uint32_t autoid_cap, autoid_n;
+    /* accounts (sql_cat_user.c): the snapshot under mu, loads under load_mu */
+    struct sql_users *users;
 };
 
 /* Loads the schema stored at t's snapshot (version read from t); *out refs = 1. */

@@ -244,9 +244,10 @@ typedef enum show_kind {
 typedef struct show_req {
     show_kind kind;
     bool full;
-    char *table, *db; /* the object (malloc'd) */
-    char *like;       /* LIKE pattern */
-    uint32_t where;   /* token index of WHERE, or 0 */
+    bool if_not_exists; /* SHOW CREATE DATABASE IF NOT EXISTS */
+    char *table, *db;   /* the object (malloc'd) */
+    char *like;         /* LIKE pattern */
+    uint32_t where;     /* token index of WHERE, or 0 */
     uint32_t filter_end;
 } show_req;
 
@@ -301,6 +302,7 @@ static bool parse_show(const char *src, const sql_token *t, uint32_t n, show_req
                 if (!skw(&p, "NOT") || !skw(&p, "EXISTS")) {
                     return false;
                 }
+                r->if_not_exists = true;
             }
         } else {
             return false;
@@ -676,6 +678,34 @@ static void key_cols(cm_buf *b, const sql_cat_table *t, const uint32_t *cols, co
     cm_buf_printf(b, ")");
 }
 
+void sql_cat_bit_literal(cm_buf *b, const char *bytes)
+{
+    cm_buf_printf(b, "b'");
+    bool started = false;
+    for (const unsigned char *p = (const unsigned char *)bytes; *p; p++) {
+        for (int bit = 7; bit >= 0; bit--) {
+            int one = (*p >> bit) & 1;
+            started = started || one;
+            if (started) {
+                cm_buf_append_u8(b, one ? '1' : '0');
+            }
+        }
+    }
+    if (!started) {
+        cm_buf_append_u8(b, '0');
+    }
+    cm_buf_append_u8(b, '\'');
+}
+
+/* MySQL prints no DEFAULT NULL for BLOB and TEXT columns (their field type is BLOB, which
+ * SHOW CREATE TABLE gives no default clause); JSON keeps it. */
+static bool no_default_null(const sql_coltype *t)
+{
+    return t->dtype != CM_DT_JSON &&
+           (t->mysql_type == SQL_TYPE_BLOB || t->mysql_type == SQL_TYPE_TINY_BLOB ||
+            t->mysql_type == SQL_TYPE_MEDIUM_BLOB || t->mysql_type == SQL_TYPE_LONG_BLOB);
+}
+
 int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_buf *b)
 {
     cm_buf ty = CM_BUF_INIT;
@@ -702,8 +732,13 @@ int sql_cat_create_table_text(const sql_cat_table *t, uint64_t next_autoid, cm_b
         if (c->default_now) {
             now_text(c, nb, sizeof(nb));
             cm_buf_printf(b, " DEFAULT %s", nb);
-        } else if (c->has_default && c->default_null && !c->auto_inc) {
+        } else if (c->has_default && c->default_null && !c->auto_inc &&
+                   !no_default_null(&c->type)) {
             cm_buf_printf(b, " DEFAULT NULL");
+        } else if (c->has_default && c->default_text != NULL &&
+                   c->type.mysql_type == SQL_TYPE_BIT) {
+            cm_buf_printf(b, " DEFAULT ");
+            sql_cat_bit_literal(b, c->default_text);
         } else if (c->has_default && c->default_text != NULL) {
             cm_buf_printf(b, " DEFAULT ");
             append_quoted(b, c->default_text, '\'');
@@ -907,7 +942,8 @@ int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const c
         r.cols[0] = col_text("Database");
         r.cols[1] = col_text("Create Database");
         r.ncols = 2;
-        cm_buf_printf(&text, "CREATE DATABASE ");
+        cm_buf_printf(&text, "CREATE DATABASE %s",
+                      q.if_not_exists ? "/*!32312 IF NOT EXISTS*/ " : "");
         append_quoted(&text, d->name, '`');
         cm_buf_printf(&text, " /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */ "
                              "/*!80016 DEFAULT ENCRYPTION='N' */");

@@ -4,6 +4,7 @@
  * thread that watches the version key), ids from PD, and AUTO_INCREMENT / row-id batches.
  */
 #include "sql_cat_int.h"
+#include "sql_cat_user.h"
 
 #include "cm_keys.h"
 #include "cm_log.h"
@@ -332,6 +333,9 @@ static void *poll_main(void *arg)
         if (sql_cat_reload(c, &err) != 0) {
             CM_WARN(LOG_COMP, "schema poll failed: %s", err.msg);
         }
+        if (sql_cat_users_reload(c, &err) != 0) {
+            CM_WARN(LOG_COMP, "privilege poll failed: %s", err.msg);
+        }
         pthread_mutex_lock(&c->stop_mu);
     }
     pthread_mutex_unlock(&c->stop_mu);
@@ -392,6 +396,7 @@ void sql_cat_close(sql_catalog *c)
         pthread_join(c->poller, NULL);
     }
     sql_schema_release(c->current);
+    sql_cat_users_close(c);
     free(c->autoid);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->load_mu);
@@ -529,6 +534,16 @@ uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t)
     uint64_t start = t->autoinc_start > 0 ? t->autoinc_start : 1;
     if (c == NULL) {
         return start;
+    }
+    /* What this node hands out next when it holds a batch with room (as MySQL's Auto_increment:
+     * the value the next insert through this connection's server gets); otherwise the value
+     * above every batch taken so far. */
+    pthread_mutex_lock(&c->mu);
+    sql_autoid_ent *e = autoid_slot(c, t->id, false);
+    uint64_t local = e != NULL && e->next <= e->end ? e->next : 0;
+    pthread_mutex_unlock(&c->mu);
+    if (local >= start) {
+        return local;
     }
     cm_buf k = CM_BUF_INIT;
     cm_txn *x = NULL;

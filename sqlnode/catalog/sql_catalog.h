@@ -130,6 +130,8 @@ sql_schema *sql_cat_acquire(sql_catalog *c);
 void sql_schema_release(sql_schema *s);
 /* Takes one more reference on s (a reader that hands the snapshot on). */
 void sql_schema_retain(sql_schema *s);
+/* The next AUTO_INCREMENT value of t (what SHOW CREATE TABLE / TABLE STATUS print). */
+uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t);
 /* Loads the schema now if the stored version moved (after a commit failed on a schema change). */
 int sql_cat_reload(sql_catalog *c, cm_err *err);
 
@@ -181,6 +183,9 @@ bool sql_cat_is_show(const char *src, const sql_token *t, uint32_t n);
 /* Sends the result's columns and rows to sink (not done(): the session sends that). */
 int sql_cat_show(sql_catalog *c, const sql_schema *s, const char *curdb, const char *src,
                  const sql_token *t, uint32_t n, sql_sink *sink, cm_err *err);
+/* Appends a BIT column's default (its value's bytes, big-endian, NUL-terminated) as MySQL prints
+ * it in SHOW CREATE TABLE and information_schema: b'1010' (leading zero bits dropped; b'0'). */
+void sql_cat_bit_literal(cm_buf *b, const char *bytes);
 /* DESCRIBE t / DESC t: the rows of SHOW COLUMNS. */
 int sql_cat_describe(sql_catalog *c, const sql_schema *s, const char *curdb, const char *table,
                      sql_sink *sink, cm_err *err);

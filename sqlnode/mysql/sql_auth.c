@@ -248,11 +248,19 @@ void sql_auth_cache_put(sql_auth *a, const char *user, const uint8_t h2[32])
         i++;
     }
     if (i == a->ncache) {
-        /* Only configured accounts reach the cache, so it is bounded by the account table. */
-        char *u = a->ncache < SQL_AUTH_ACCOUNTS_MAX ? strdup(user) : NULL;
+        /* Full: replace the entries in turn (their accounts authenticate in full once more). */
+        if (a->ncache == SQL_AUTH_ACCOUNTS_MAX) {
+            i = a->cache_next;
+            a->cache_next = (a->cache_next + 1) % SQL_AUTH_ACCOUNTS_MAX;
+        }
+        char *u = strdup(user);
         if (u != NULL) {
+            if (i < a->ncache) {
+                free(a->cache[i].user);
+            } else {
+                a->ncache++;
+            }
             a->cache[i].user = u;
-            a->ncache++;
         } else {
             i = SQL_AUTH_ACCOUNTS_MAX;
         }
@@ -289,10 +297,81 @@ int sql_auth_rsa_password(sql_auth *a, const uint8_t *nonce, size_t nonce_len, c
     return 0;
 }
 
+static int pbkdf2(const uint8_t *salt, const char *pw, size_t n, uint8_t out[32])
+{
+    return PKCS5_PBKDF2_HMAC(pw, (int)n, salt, SQL_AUTH_SHA2_SALT, SQL_AUTH_SHA2_ROUNDS,
+                             EVP_sha256(), 32, out) == 1
+               ? 0
+               : CM_E_INTERNAL;
+}
+
 int sql_auth_password_equal(const sql_account *acc, const uint8_t *pw, size_t n)
 {
+    if (acc->hashed) {
+        if (acc->empty_password || n == 0) {
+            return acc->empty_password && n == 0;
+        }
+        uint8_t h[32];
+        if (acc->plugin == SQL_AUTH_SHA2) {
+            return pbkdf2(acc->sha2_stored, (const char *)pw, n, h) == 0 &&
+                   CRYPTO_memcmp(h, acc->sha2_stored + SQL_AUTH_SHA2_SALT, 32) == 0;
+        }
+        sql_auth_native_h2((const char *)pw, n, h);
+        return CRYPTO_memcmp(h, acc->native_h2, 20) == 0;
+    }
     if (n != acc->password_len) {
         return 0;
     }
     return n == 0 || CRYPTO_memcmp(acc->password, pw, n) == 0;
+}
+
+void sql_auth_set_lookup(sql_auth *a, sql_auth_lookup_fn fn, void *ud)
+{
+    a->lookup = fn;
+    a->lookup_ud = ud;
+}
+
+const sql_account *sql_auth_lookup(const sql_auth *a, const char *user, const char *ip,
+                                   sql_account *buf)
+{
+    if (a->lookup == NULL) {
+        return sql_auth_find(a, user, strlen(user));
+    }
+    memset(buf, 0, sizeof(*buf));
+    return a->lookup(a->lookup_ud, user, ip, buf) == 1 ? buf : NULL;
+}
+
+int sql_auth_account_empty(const sql_account *acc)
+{
+    return acc->hashed ? acc->empty_password : acc->password_len == 0;
+}
+
+int sql_auth_fast_h2(sql_auth *a, const sql_account *acc, const char *user, uint8_t h2[32])
+{
+    return sql_auth_cache_get(a, acc->hashed ? acc->cache_key : user, h2);
+}
+
+int sql_auth_sha2_full_check(sql_auth *a, const sql_account *acc, const char *user,
+                             const uint8_t *pw, size_t n)
+{
+    if (acc == NULL || !sql_auth_password_equal(acc, pw, n)) {
+        return 0;
+    }
+    uint8_t h2[32];
+    sql_auth_sha2_h2((const char *)pw, n, h2);
+    sql_auth_cache_put(a, acc->hashed ? acc->cache_key : user, h2);
+    return 1;
+}
+
+int sql_auth_hash_password(int plugin, const char *pw, size_t n, uint8_t *out)
+{
+    if (plugin == SQL_AUTH_SHA2) {
+        if (RAND_bytes(out, SQL_AUTH_SHA2_SALT) != 1 ||
+            pbkdf2(out, pw, n, out + SQL_AUTH_SHA2_SALT) != 0) {
+            return 0;
+        }
+        return SQL_AUTH_SHA2_STORED;
+    }
+    sql_auth_native_h2(pw, n, out);
+    return 20;
 }

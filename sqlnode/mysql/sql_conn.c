@@ -359,7 +359,7 @@ static int access_denied(sql_conn *c, const char *user, int used_password, cm_er
 
 /* caching_sha2_password after a cache miss: the password in clear over TLS, or RSA-encrypted
  * (the client may ask for the public key first). */
-static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
+static int sha2_full(sql_conn *c, const sql_account *acc, const char *user, int *ok, cm_err *err)
 {
     static const uint8_t perform_full = 0x04;
     *ok = 0;
@@ -378,7 +378,7 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
         if (n > 0 && p[n - 1] == '\0') {
             n--;
         }
-        *ok = acc != NULL && sql_auth_password_equal(acc, p, n);
+        *ok = sql_auth_sha2_full_check(c->env->auth, acc, user, p, n);
         return 0;
     }
     if (n == 1 && p[0] == 0x02) {
@@ -401,7 +401,7 @@ static int sha2_full(sql_conn *c, const sql_account *acc, int *ok, cm_err *err)
     nonce21[SQL_NONCE_LEN] = 0;
     for (size_t nl = SQL_NONCE_LEN; nl <= SQL_NONCE_LEN + 1 && !*ok; nl++) {
         if (sql_auth_rsa_password(c->env->auth, nonce21, nl, p, n, pw, sizeof(pw), &pwlen) == 0) {
-            *ok = acc != NULL && sql_auth_password_equal(acc, pw, pwlen);
+            *ok = sql_auth_sha2_full_check(c->env->auth, acc, user, pw, pwlen);
         }
     }
     memset(pw, 0, sizeof(pw));
@@ -415,7 +415,10 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
                         int has_plugin, cm_err *err)
 {
     sql_auth *a = c->env->auth;
-    const sql_account *acc = sql_auth_find(a, user, strlen(user));
+    char ip[64];
+    snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(c->peer, ":"), c->peer);
+    sql_account accbuf;
+    const sql_account *acc = sql_auth_lookup(a, user, ip, &accbuf);
     int want = acc ? acc->plugin : a->default_plugin;
     int have = has_plugin ? sql_auth_plugin_by_name((const char *)plugin.ptr, plugin.len)
                           : (resp.len == 20 || resp.len == 0 ? SQL_AUTH_NATIVE : -1);
@@ -456,14 +459,14 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
     int ok = 0;
     if (want == SQL_AUTH_NATIVE) {
         ok = acc != NULL &&
-             (acc->password_len == 0
+             (sql_auth_account_empty(acc)
                   ? first_len == 0
                   : sql_auth_native_check(acc->native_h2, c->nonce, first, first_len));
-    } else if (acc != NULL && acc->password_len == 0) {
+    } else if (acc != NULL && sql_auth_account_empty(acc)) {
         ok = first_len == 0;
     } else if (first_len > 0) {
         uint8_t h2[32];
-        if (acc != NULL && sql_auth_cache_get(a, user, h2)) {
+        if (acc != NULL && sql_auth_fast_h2(a, acc, user, h2)) {
             uint8_t nonce21[SQL_NONCE_LEN + 1];
             memcpy(nonce21, c->nonce, SQL_NONCE_LEN);
             nonce21[SQL_NONCE_LEN] = 0;
@@ -477,12 +480,8 @@ static int authenticate(sql_conn *c, const char *user, cm_slice resp, cm_slice p
                 }
             }
         } else {
-            if ((rc = sha2_full(c, acc, &ok, err)) != 0) {
+            if ((rc = sha2_full(c, acc, user, &ok, err)) != 0) {
                 return rc;
-            }
-            if (ok) {
-                sql_auth_sha2_h2(acc->password, acc->password_len, h2);
-                sql_auth_cache_put(a, user, h2);
             }
         }
     }

@@ -87,6 +87,11 @@ static int hook_kill(void *user, sql_sess *self, uint64_t id, int query_only, cm
     pthread_mutex_lock(&s->mu);
     for (uint32_t i = 0; i < s->nconns; i++) {
         if (sql_conn_id(s->conns[i]) == id) {
+            if (!sql_sess_may_kill(self, sql_conn_session(s->conns[i]))) {
+                pthread_mutex_unlock(&s->mu);
+                return cm_err_set(err, CM_E_KILL_DENIED, "You are not owner of thread %llu",
+                                  (unsigned long long)id);
+            }
             if (sql_conn_session(s->conns[i]) == self) {
                 sql_sess_interrupt(self, query_only);
             } else {
@@ -142,7 +147,11 @@ static int hook_processlist(void *user, sql_sess *self, int full, sql_sink *sink
     if (info == NULL) {
         return rc ? rc : CM_E_NOMEM;
     }
+    int see_all = sql_sess_may_see_all(self);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        if (!see_all && strcmp(info[i].user, sql_sess_user(self)) != 0) {
+            continue; /* without PROCESS: only the connections of one's own user */
+        }
         sql_value v[8];
         v[0] = sql_value_int((int64_t)info[i].id);
         v[1] = sql_value_text(info[i].user, strlen(info[i].user));
@@ -432,6 +441,7 @@ int sql_server_create(const sql_server_cfg *cfg, sql_server **out, cm_err *err)
     s->sess_env.kc = cfg->kc;
     s->sess_env.cat = cfg->cat;
     s->sess_env.autocommit_retries = cfg->autocommit_retries;
+    s->sess_env.hash_password = sql_auth_hash_password;
     s->conn_env.sess_env = &s->sess_env;
     s->conn_env.auth = cfg->auth;
     s->conn_env.tls = cfg->tls;

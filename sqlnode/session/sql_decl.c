@@ -167,7 +167,22 @@ static int ensure_attached(sql_sess *s, const char *db, cm_err *err)
 /* Declares table `name` of database `db` in SQLite schema `schema` ("main" or db). */
 static int declare(sql_sess *s, const char *schema, const char *db, const char *name, cm_err *err)
 {
+    if (sql_is_db(db)) { /* information_schema (sqlnode/infoschema) */
+        cm_buf sql = CM_BUF_INIT;
+        int rc = strcmp(schema, "main") != 0 ? ensure_attached(s, schema, err) : 0;
+        if (rc == 0) {
+            rc = sql_is_declare_sql(schema, name, &sql, err);
+        }
+        if (rc == 0) {
+            rc = run_own(s, (const char *)sql.ptr, err);
+        }
+        cm_buf_fini(&sql);
+        return rc;
+    }
     if (s->schema == NULL || sql_schema_table(s->schema, db, name) == NULL) {
+        if (sql_priv_missing_table(s, db, name, err) != 0) {
+            return CM_E_TABLE_ACCESS_DENIED;
+        }
         return cm_err_set(err, CM_E_NO_SUCH_TABLE, "Table '%.64s.%.64s' doesn't exist", db, name);
     }
     int rc = 0;
@@ -361,6 +376,9 @@ int sql_decl_column(sql_sess *s, sqlite3_stmt *st, int i, sql_column *c)
             return 0;
         }
         db = s->dbname;
+    }
+    if (sql_is_db(db)) {
+        return sql_is_column_meta(tname, oname, c) ? 1 : 0;
     }
     const sql_cat_table *t = sql_schema_table(s->schema, db, tname);
     const sql_cat_col *col = t ? sql_table_col(t, oname) : NULL;

@@ -3,6 +3,7 @@
  * which the vtab module reads through sqlite3_vtab_on_conflict — and the rest goes through the
  * query translator (MySQL literals, operators, functions). */
 #include "sql_session_int.h"
+#include "sql_dml_ext.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,9 @@
 
 static int syntax(const char *src, const sql_token *t, uint32_t n, uint32_t i, cm_err *err)
 {
+    /* the statement is not NUL-terminated (a packet buffer): it ends with its last token */
     const char *near = i < n ? src + t[i].off : "";
-    size_t len = i < n ? strlen(near) : 0;
+    size_t len = i < n ? (size_t)t[n - 1].off + t[n - 1].len - t[i].off : 0;
     return cm_err_set(err, CM_E_PARSE,
                       "You have an error in your SQL syntax; check the manual that corresponds to "
                       "your MySQL server version for the right syntax to use near '%.*s' at line 1",
@@ -263,6 +265,19 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
     int is_replace = sql_tok_is(src, &t[0], "REPLACE");
     int is_update = sql_tok_is(src, &t[0], "UPDATE");
     int is_delete = sql_tok_is(src, &t[0], "DELETE");
+    if (is_update) { /* SET t.c = …, left-to-right values (sql_dml_multi.c) */
+        sql_token *uq = NULL;
+        uint32_t nuq = 0;
+        int q = sql_dml_ext_rewrite_set(src, t, n, &uq, &nuq, err);
+        if (q > 0) {
+            q = sql_dml_translate(s, src, uq, nuq, out, err);
+            free(uq);
+            return q;
+        }
+        if (q < 0) {
+            return q;
+        }
+    }
     if (!is_insert && !is_replace && !is_update && !is_delete) {
         return cm_err_set(err, CM_E_UNSUPPORTED,
                           "This version of Tessera doesn't yet support '%.*s'", (int)t[0].len,
@@ -312,14 +327,17 @@ int sql_dml_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t
             continue;
         }
         if (sql_tok_is(src, &t[j], "ON") && j + 2 < n && sql_tok_is(src, &t[j + 1], "DUPLICATE")) {
+            if (!is_insert) {
+                return syntax(src, t, n, j, err); /* REPLACE … ON DUPLICATE KEY UPDATE */
+            }
             return cm_err_set(err, CM_E_UNSUPPORTED,
                               "This version of Tessera doesn't yet support 'ON DUPLICATE KEY "
                               "UPDATE'");
         }
-        if ((is_insert || is_replace) && j == i + 1 && sql_tok_is(src, &t[j], "SET")) {
-            return cm_err_set(err, CM_E_UNSUPPORTED,
-                              "This version of Tessera doesn't yet support 'INSERT … SET'; use "
-                              "INSERT … VALUES");
+        if ((is_insert || is_replace) &&
+            (j == i + 1 || (j == i + 3 && t[i + 1].type == SQL_TK_DOT)) &&
+            sql_tok_is(src, &t[j], "SET")) {
+            return sql_upsert_translate_set(s, src, t, n, i, out, err); /* sql_upsert.c */
         }
         if ((is_insert || is_replace) && value_kw == n && sql_tok_is(src, &t[j], "VALUE")) {
             value_kw = j;

@@ -5,6 +5,7 @@
 
 #include "../mysql/sql_my_const.h"
 #include "cm_log.h"
+#include "sql_lockread.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -652,7 +653,9 @@ int sql_exec_run(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, uint32
     for (uint32_t attempt = 0;; attempt++) {
         int sent = 0;
         sql_txn_stmt_prologue(s);
+        sql_lockread_start(s, st); /* SELECT … FOR UPDATE (sql_lockread.h) */
         rc = exec_steps(s, st, items, nitems, sink, discard, &sent, &rows, err);
+        rc = sql_lockread_finish(s, rc, err);
         rc = sql_txn_stmt_epilogue(s, rc, err);
         if (rc != 0 && sql_txn_retryable(rc) && !sent && !sql_txn_explicit(s) &&
             attempt < retries) {

@@ -269,8 +269,8 @@ static void f_current_user(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     (void)argc;
     (void)argv;
     sql_sess *s = SESS(ctx);
-    char buf[SQL_USER_MAX + 4];
-    snprintf(buf, sizeof(buf), "%s@%%", s->user); /* accounts are user@'%' */
+    char buf[SQL_USER_MAX + 300];
+    sql_priv_current_user(s, buf, sizeof(buf)); /* the matched account */
     sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 

@@ -4,6 +4,7 @@
  * as literals, so they take exactly the path of COM_QUERY. */
 #include "sql_numeric.h"
 #include "sql_session_int.h"
+#include "sql_dml_ext.h"
 
 #include "../mysql/sql_my_const.h"
 
@@ -193,6 +194,11 @@ int sql_sess_prepare(sql_sess *s, const char *sql, size_t len, sql_prep **out, c
     case SQL_KIND_DML:
         if (s->env->cat == NULL) {
             goto not_preparable;
+        }
+        if (sql_dml_ext_kind_of(sql, s->toks.v, n) != SQL_DML_EXT_NONE) {
+            /* several SQLite statements (sql_dml_ext.h): run as text at execute */
+            rc = keep_columns(p, NULL, 0) == 0 ? 0 : cm_err_set(err, CM_E_NOMEM, "out of memory");
+            break;
         }
         /* fall through */
     case SQL_KIND_QUERY:

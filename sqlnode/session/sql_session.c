@@ -1,5 +1,6 @@
 /* sql_session.c — session lifecycle, diagnostics, and the statement dispatcher. */
 #include "sql_session_int.h"
+#include "sql_dml_ext.h"
 
 #include "../mysql/sql_my_const.h"
 #include "cm_log.h"
@@ -226,6 +227,7 @@ void sql_sess_stmt_begin(sql_sess *s)
     }
     s->stmt_dml = 0;
     sql_decl_stmt_begin(s);
+    sql_priv_stmt_begin(s);
 }
 
 /* Called by SQLite every SQL_PROGRESS_OPS instructions; non-zero stops the statement. */
@@ -268,6 +270,9 @@ static int authorizer(void *user, int action, const char *a, const char *b, cons
         snprintf(s->denied, sizeof(s->denied), "%s", a);
         return SQLITE_DENY;
     }
+    if (sql_priv_table_denied(s, action, a, c)) {
+        return SQLITE_DENY; /* 1142 in s->fn_err (sql_priv.c) */
+    }
     switch (action) {
     case SQLITE_INSERT:
     case SQLITE_UPDATE:
@@ -299,6 +304,11 @@ static int authorizer(void *user, int action, const char *a, const char *b, cons
         snprintf(s->denied, sizeof(s->denied), "%s", a ? a : "");
         return SQLITE_DENY;
     }
+}
+
+void sql_sess_expire_statements(sql_sess *s)
+{
+    sqlite3_set_authorizer(s->db, authorizer, s); /* SQLite expires every statement here */
 }
 
 int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, cm_err *err)
@@ -342,6 +352,9 @@ int sql_sess_create(const sql_sess_env *env, uint64_t conn_id, sql_sess **out, c
         if (rc == 0) {
             rc = sql_txn_setup(s, err);
         }
+        if (rc == 0 && sql_like_register(s) != 0) {
+            rc = cm_err_set(err, CM_E_INTERNAL, "cannot register LIKE on the session's connection");
+        }
         sqlite3_set_authorizer(s->db, authorizer, s);
         sqlite3_progress_handler(s->db, SQL_PROGRESS_OPS, progress_cb, s);
     }
@@ -370,6 +383,7 @@ void sql_sess_free(sql_sess *s)
         sql_schema_release(s->schema);
     }
     sql_sess_vars_free(s);
+    sql_priv_free(s);
     sql_diag_clear(s);
     free(s->diag);
     sql_uvars_clear(s);
@@ -405,6 +419,7 @@ int sql_sess_login(sql_sess *s, const char *user, const char *host, const char *
 {
     set_str(s, s->user, sizeof(s->user), user, strlen(user));
     set_str(s, s->host, sizeof(s->host), host, strlen(host));
+    sql_priv_login(s, user, host);
     if (db != NULL && db[0] != '\0') {
         int rc = sql_sess_use_db(s, db, strlen(db), err);
         if (rc != 0) {
@@ -478,12 +493,16 @@ int sql_sess_use_db(sql_sess *s, const char *db, size_t n, cm_err *err)
         char name[SQL_DB_MAX];
         memcpy(name, db, n);
         name[n] = '\0';
+        int prc = sql_priv_check_use(s, name, err);
+        if (prc != 0) {
+            return prc;
+        }
         sql_schema *snap = sql_cat_acquire(s->env->cat);
         int exists = snap != NULL && sql_schema_db(snap, name) != NULL;
         if (snap != NULL) {
             sql_schema_release(snap);
         }
-        if (!exists) {
+        if (!exists && !sql_is_db(name)) {
             return cm_err_set(err, CM_E_BAD_DB, "Unknown database '%.64s'", name);
         }
         /* Unqualified names now mean this database's tables: drop the declarations and the
@@ -725,6 +744,10 @@ static int run_ddl(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
     }
     sql_ddl_result res;
     memset(&res, 0, sizeof(res));
+    rc = sql_priv_check_ddl(s, src, t, n, err);
+    if (rc != 0) {
+        return rc;
+    }
     rc = sql_ddl_exec(s->env->cat, s->has_db ? s->dbname : NULL, src, t, n, &res, err);
     if (rc != 0) {
         return sql_txn_map_error(s, rc, err);
@@ -757,7 +780,8 @@ static int run_describe(sql_sess *s, const char *src, const sql_token *t, uint32
     } else {
         const char *db = qualified ? (const char *)a.ptr : s->dbname;
         const char *table = qualified ? (const char *)b.ptr : (const char *)a.ptr;
-        rc = sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
+        rc = sql_priv_check_table_any(s, db, table, "SELECT", err);
+        rc = rc ? rc : sql_cat_describe(s->env->cat, s->schema, db, table, sink, err);
     }
     cm_buf_fini(&a);
     cm_buf_fini(&b);
@@ -771,10 +795,14 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
     int diagnostic = k == SQL_KIND_SHOW && n >= 2 &&
                      (sql_tok_is(src, &t[1], "WARNINGS") || sql_tok_is(src, &t[1], "ERRORS") ||
                       sql_tok_is(src, &t[1], "COUNT"));
+    diagnostic = diagnostic || sql_isg_reads_diag_count(src, t, n);
     if (!diagnostic) {
         sql_diag_clear(s);
     }
     sql_sess_stmt_begin(s);
+    if (s->priv.on && sql_priv_is_stmt(src, t, n)) {
+        return sql_priv_run(s, src, t, n, sink, more, err);
+    }
     switch (k) {
     case SQL_KIND_QUERY:
         return run_query(s, src, t, n, key, keylen, sink, more, err);
@@ -782,13 +810,22 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         return run_do(s, src, t, n, sink, more, err);
     case SQL_KIND_SET:
         return sql_set_run(s, src, t, n, sink, more, err);
-    case SQL_KIND_SHOW:
+    case SQL_KIND_SHOW: {
+        int is_rc = sql_isg_show(s, src, t, n, sink, more, err);
+        if (is_rc <= 0) {
+            return is_rc;
+        }
         if (s->env->cat != NULL && sql_cat_is_show(src, t, n)) {
-            int rc = sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
-                                  sink, err);
+            sql_priv_sink filter;
+            sql_sink *out = sink;
+            int rc = sql_priv_show(s, src, t, n, sink, &filter, &out, err);
+            rc = rc ? rc
+                    : sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
+                                   out, err);
             return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
         }
         return sql_show_run(s, src, t, n, sink, more, err);
+    }
     case SQL_KIND_USE: {
         if (n != 2 || (t[1].type != SQL_TK_IDENT && t[1].type != SQL_TK_QIDENT)) {
             return cm_err_set(err, CM_E_PARSE,
@@ -822,6 +859,10 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
                 return cm_err_set(err, CM_E_READ_ONLY_TXN,
                                   "Cannot execute statement in a READ ONLY transaction.");
             }
+            sql_dml_ext_kind ek = sql_dml_ext_kind_of(src, t, n);
+            if (ek != SQL_DML_EXT_NONE) { /* several SQLite statements (sql_dml_ext.h) */
+                return sql_dml_ext_run(s, ek, src, t, n, sink, more, err);
+            }
             s->stmt_dml = 1;
             return run_query(s, src, t, n, key, keylen, sink, more, err);
         }
@@ -837,12 +878,20 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
             return sql_explain_run(s, src, t, n, sink, more, err);
         }
         if (s->env->cat != NULL) {
-            return run_describe(s, src, t, n, sink, more, err);
+            int is_rc = sql_isg_describe_stmt(s, src, t, n, sink, more, err);
+            return is_rc <= 0 ? is_rc : run_describe(s, src, t, n, sink, more, err);
         }
         return table_error(s, src, t, n, 1, err);
     case SQL_KIND_UNSUPPORTED: {
+        if (sql_lock_is(src, t, n)) {
+            return sql_lock_run(s, src, t, n, sink, more, err);
+        }
+        if (sql_sp_is(src, t, n)) {
+            return sql_sp_run(s, src, t, n, sink, more, err);
+        }
         if (s->env->cat != NULL && sql_ddl_is_ddl(src, t, n)) {
-            return run_ddl(s, src, t, n, sink, more, err);
+            int rc = sql_isg_ddl_check(s, src, t, n, err);
+            return rc != 0 ? rc : run_ddl(s, src, t, n, sink, more, err);
         }
         uint32_t w = n > 1 && t[1].type == SQL_TK_IDENT ? 2 : 1;
         size_t len = t[w - 1].off + t[w - 1].len - t[0].off;

@@ -56,6 +56,10 @@ typedef struct sql_sess_env {
     /* Times an autocommit DML statement is re-run at a fresh snapshot after a write conflict
      * before 1213 is reported (0: the default, SQL_SESS_AUTOCOMMIT_RETRIES). */
     uint32_t autocommit_retries;
+    /* The plugin's stored hash of a password (plugin: 0 mysql_native_password, 1
+     * caching_sha2_password) into out (64 bytes of room); returns its length. NULL: account
+     * statements cannot set passwords. */
+    int (*hash_password)(int plugin, const char *pw, size_t n, uint8_t *out);
 } sql_sess_env;
 
 /* Default re-runs of a conflicting autocommit statement (docs/sql-layer.md "Transactions"). */
@@ -135,6 +139,10 @@ int sql_sess_killed(const sql_sess *s);
 void sql_sess_copy_info(sql_sess *s, char *user, size_t user_cap, char *host, size_t host_cap,
                         char *db, size_t db_cap);
 const char *sql_sess_user(const sql_sess *s);
+/* KILL: whether self may kill target's statement or connection (its own user's, or SUPER). */
+int sql_sess_may_kill(sql_sess *self, sql_sess *target);
+/* SHOW PROCESSLIST: whether self sees every connection (PROCESS) or only its user's. */
+int sql_sess_may_see_all(sql_sess *self);
 
 /* Counters of this session (SHOW SESSION STATUS, COM_STATISTICS). */
 uint64_t sql_sess_questions(const sql_sess *s);

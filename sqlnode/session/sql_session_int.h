@@ -7,7 +7,9 @@
 #define SQL_SESSION_INT_H
 
 #include "cm_buf.h"
+#include "sql_infoschema.h"
 #include "sql_lexer.h"
+#include "sql_priv.h"
 #include "sql_session.h"
 #include "sql_translate.h"
 #include "sql_vtab.h"
@@ -22,9 +24,9 @@
 #define SQL_HOST_MAX 64
 /* Database names are at most 64 characters (256 bytes of utf8mb4). */
 #define SQL_DB_MAX 256
-/* Diagnostics kept per statement: MySQL's max_error_count is 1024; 64 keeps an idle session's
- * memory small and is more than any driver reads. */
-#define SQL_DIAG_MAX 64
+/* Diagnostics kept per statement at most: the top of MySQL's max_error_count range (default
+ * 1024); entries are allocated as they come, so an idle session holds none. */
+#define SQL_DIAG_MAX 65535
 /* User variables per session: bounds what one client can make the server hold. */
 #define SQL_USERVARS_MAX 4096
 /* SQLite VM instructions between two progress checks (KILL, max_execution_time, op budget):
@@ -33,6 +35,9 @@
 /* SQLite schemas attached for qualified references to other databases: SQLite's own maximum
  * (SQLITE_MAX_ATTACHED defaults to 10); the least recently used is detached beyond it. */
 #define SQL_ATTACH_MAX 10
+/* Named savepoints per transaction: each is a checkpoint of the write buffer, which holds 64
+ * (CM_MEMBUF_CHECKPOINTS_MAX) with the statement's own; half is far beyond what clients use. */
+#define SQL_SAVEPOINTS_MAX 32
 /* Rounds of "no such table → declare → prepare again" for one statement: each round declares
  * one table, so this bounds the tables one statement can name for the first time. */
 #define SQL_DECL_ROUNDS_MAX 64
@@ -144,7 +149,15 @@ struct sql_sess {
     int in_init_connect;
 
     /* ---- the SQL layer over the KV store (sql_txn.c, sql_decl.c; unused without a cluster) */
-    sql_vt_env vt;      /* the vtab module's environment, registered once on db */
+    sql_vt_env vt;     /* the vtab module's environment, registered once on db */
+    sql_is_env is;     /* information_schema's environment (sql_is_glue.c) */
+    int tables_locked; /* LOCK TABLES in force (sql_lock.c) */
+    struct {
+        char name[SQL_DB_MAX]; /* 64 characters of utf8mb4, as MySQL's identifiers */
+        int cp;                /* the checkpoint id (its depth in the write buffer) */
+    } sp[SQL_SAVEPOINTS_MAX];  /* savepoints of the transaction sp_txn_ts (sql_savepoint.c) */
+    uint32_t nsp;
+    uint64_t sp_txn_ts;
     sql_schema *schema; /* the snapshot the current statement runs against (reference held) */
     uint64_t decl_ver;  /* schema version the SQLite declarations were made at */
     int declaring;      /* our own CREATE VIRTUAL TABLE / ATTACH / DETACH / DROP run now */
@@ -172,11 +185,14 @@ struct sql_sess {
     uint32_t cap_vals;
     cm_buf scratch;
     uint64_t questions;
+    sql_priv_state priv; /* the account and its privileges (sql_priv.c) */
 };
 
 /* sql_session.c */
 /* Starts a statement: its time, its progress budget, and a stale KILL QUERY cleared. */
 void sql_sess_stmt_begin(sql_sess *s);
+/* Makes every prepared SQLite statement re-prepare (the authorizer runs again) on its next step. */
+void sql_sess_expire_statements(sql_sess *s);
 void sql_diag_clear(sql_sess *s);
 void sql_diag_add(sql_sess *s, int level, int mysql_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -284,6 +300,38 @@ void sql_dml_unbind_named(sql_sess *s);
  * chose, one row per plan step (docs/mysql-protocol.md "EXPLAIN"). */
 int sql_explain_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
                     int more, cm_err *err);
+
+/* sql_is_glue.c — information_schema (sqlnode/infoschema) */
+/* Registers the module with the session's environment (cluster mode only). */
+int sql_isg_setup(sql_sess *s, cm_err *err);
+/* A SHOW about information_schema or answered from it (SHOW TABLES FROM information_schema,
+ * SHOW COLUMNS FROM one of its tables, SHOW OPEN TABLES): 0 done, an error, or 1 when t[0, n)
+ * is none of these. */
+int sql_isg_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                 int more, cm_err *err);
+
+/* DESCRIBE|DESC [db.]t of an information_schema table: 0 done, an error, or 1 when t[0, n)
+ * names another database's table. */
+int sql_isg_describe_stmt(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                          sql_sink *sink, int more, cm_err *err);
+/* 1044 for DDL on information_schema; 0 otherwise. */
+int sql_isg_ddl_check(sql_sess *s, const char *src, const sql_token *t, uint32_t n, cm_err *err);
+/* Whether t[0, n) reads @@warning_count or @@error_count (the statement keeps the previous
+ * statement's diagnostics, as MySQL's does). */
+bool sql_isg_reads_diag_count(const char *src, const sql_token *t, uint32_t n);
+
+/* sql_lock.c — LOCK TABLES / UNLOCK TABLES (accepted, no lock taken: see the file) */
+bool sql_lock_is(const char *src, const sql_token *t, uint32_t n);
+int sql_lock_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+                 int more, cm_err *err);
+
+/* sql_savepoint.c — SAVEPOINT, ROLLBACK [WORK] TO [SAVEPOINT], RELEASE SAVEPOINT */
+bool sql_sp_is(const char *src, const sql_token *t, uint32_t n);
+int sql_sp_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, sql_sink *sink,
+               int more, cm_err *err);
+
+/* sql_like.c — MySQL's LIKE (backslash escape, `_` one character) in place of SQLite's like() */
+int sql_like_register(sql_sess *s);
 
 /* sql_func.c */
 int sql_func_register(sql_sess *s);

@@ -425,6 +425,9 @@ int sql_sess_sysvar_set(sql_sess *s, int id, int global, const sql_value *v, cm_
     if (d->flags & SQL_SV_RO) {
         return cm_err_set(err, CM_E_VAR_SCOPE, "Variable '%s' is a read only variable", d->name);
     }
+    if (global && sql_priv_check_set_global(s, err) != 0) {
+        return CM_E_SPECIFIC_ACCESS_DENIED;
+    }
     if (global && !(d->flags & SQL_SV_GLOBAL)) {
         return cm_err_set(err, CM_E_LOCAL_VAR,
                           "Variable '%s' is a SESSION variable and can't be used with SET GLOBAL",

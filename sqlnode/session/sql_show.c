@@ -397,7 +397,8 @@ enum {
     SHOW_COUNT,
     SHOW_PROCLIST,
     SHOW_COLLATION,
-    SHOW_CHARSET
+    SHOW_CHARSET,
+    SHOW_ENGINES
 };
 
 /* Recognizes the SHOW form; *f is the index after its name (where LIKE/WHERE/LIMIT starts). */
@@ -437,6 +438,13 @@ static int show_kind(const char *src, const sql_token *t, uint32_t n, int *globa
     }
     if (sql_tok_is(src, &t[i], "COLLATION")) {
         return SHOW_COLLATION;
+    }
+    if (sql_tok_is(src, &t[i], "ENGINES")) {
+        return SHOW_ENGINES;
+    }
+    if (sql_tok_is(src, &t[i], "STORAGE") && i + 1 < n && sql_tok_is(src, &t[i + 1], "ENGINES")) {
+        *f = i + 2;
+        return SHOW_ENGINES;
     }
     if (sql_tok_is(src, &t[i], "CHARSET")) {
         return SHOW_CHARSET;
@@ -492,6 +500,14 @@ static uint32_t columns_of(sql_sess *s, int kind, const char *src, const sql_tok
         c[2] = sql_col_text(s, "Default collation");
         c[3] = sql_col_int("Maxlen", 1);
         return 4;
+    case SHOW_ENGINES:
+        c[0] = sql_col_text(s, "Engine");
+        c[1] = sql_col_text(s, "Support");
+        c[2] = sql_col_text(s, "Comment");
+        c[3] = sql_col_text(s, "Transactions");
+        c[4] = sql_col_text(s, "XA");
+        c[5] = sql_col_text(s, "Savepoints");
+        return 6;
     case SHOW_PROCLIST:
         c[0] = sql_col_int("Id", 1);
         c[1] = sql_col_text(s, "User");
@@ -626,6 +642,20 @@ int sql_show_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n, s
         break;
     case SHOW_CHARSET:
         charset_rows(&r);
+        break;
+    case SHOW_ENGINES:
+        /* One engine: every table is stored in the KV store, reported as InnoDB (the engine
+         * MySQL clients expect of transactional tables). No LIKE/WHERE, as in MySQL. */
+        if (f != n) {
+            rc = syntax_at(src, t, n, f, err);
+            break;
+        }
+        add_str(&r, "InnoDB");
+        add_str(&r, "DEFAULT");
+        add_str(&r, "Supports transactions, row-level locking, and foreign keys");
+        add_str(&r, "YES");
+        add_str(&r, "YES");
+        add_str(&r, "YES");
         break;
     case SHOW_PROCLIST:
         rows_fini(&r);

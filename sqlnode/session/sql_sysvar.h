@@ -68,6 +68,8 @@ typedef enum sql_sv_type {
     X(HOSTNAME, "hostname", STR, SQL_SV_GLOBAL | SQL_SV_RO, "localhost", 0, 0, 0)                  \
     X(IDENTITY, "identity", INT, SQL_SV_SESSION | SQL_SV_COMPUTED, "0", 0, INT64_MAX, 0)           \
     X(INIT_CONNECT, "init_connect", STR, SQL_SV_GLOBAL, "", 0, 0, 0)                               \
+    X(INFORMATION_SCHEMA_STATS_EXPIRY, "information_schema_stats_expiry", INT, SQL_SV_BOTH,        \
+      "86400", 0, 31536000, 0)                                                                     \
     X(INNODB_LOCK_WAIT_TIMEOUT, "innodb_lock_wait_timeout", INT, SQL_SV_BOTH, "50", 1, 1073741824, \
       0)                                                                                           \
     X(INTERACTIVE_TIMEOUT, "interactive_timeout", INT, SQL_SV_BOTH, "28800", 1, 31536000, 0)       \
@@ -81,7 +83,7 @@ typedef enum sql_sv_type {
     X(MAX_ALLOWED_PACKET, "max_allowed_packet", INT, SQL_SV_BOTH | SQL_SV_SESSION_RO, "67108864",  \
       1024, 1073741824, 0)                                                                         \
     X(MAX_CONNECTIONS, "max_connections", INT, SQL_SV_GLOBAL, "1000", 1, 100000, 0)                \
-    X(MAX_ERROR_COUNT, "max_error_count", INT, SQL_SV_BOTH, "64", 0, 64, 0)                        \
+    X(MAX_ERROR_COUNT, "max_error_count", INT, SQL_SV_BOTH, "1024", 0, 65535, 0)                   \
     X(MAX_EXECUTION_TIME, "max_execution_time", INT, SQL_SV_BOTH, "0", 0, 4294967295LL, 0)         \
     X(MAX_JOIN_SIZE, "max_join_size", UINT, SQL_SV_BOTH, "18446744073709551615", 0, 0, 0)          \
     X(MAX_PREPARED_STMT_COUNT, "max_prepared_stmt_count", INT, SQL_SV_GLOBAL, "16382", 0, 4194304, \

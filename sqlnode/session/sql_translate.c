@@ -4,6 +4,8 @@
 #include "../mysql/sql_my_const.h"
 #include "sql_datetime.h"
 #include "sql_sysvar.h"
+#include "sql_lockread.h"
+#include "sql_xor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +138,11 @@ typedef struct tr {
     int special_depth[SQL_TR_DEPTH_MAX + 1]; /* kind of the special form opened at each depth */
     int top_done;                            /* the top-level select list was seen */
     uint16_t *iv_open; /* _tdb_date_add( calls opening before each token (NULL: none) */
+    /* XOR (sql_xor.h), allocated when the statement has one: output length before each token
+     * was emitted, and the closing parentheses due before each token (index n: at the end). */
+    size_t *xor_pos;
+    uint32_t *xor_close;
+    uint32_t xor_flushed; /* tokens whose closes were emitted */
 } tr;
 
 static int nomem(tr *x)
@@ -223,6 +230,24 @@ static int emit_string_bytes(tr *x, const char *p, size_t n)
         }
     }
     return cm_buf_append_u8(b, '\'') == 0 ? 0 : nomem(x);
+}
+
+/* Whether a numeric literal p[0, n) has more digits than SQLite keeps exactly: an integer above
+ * INT64_MAX, or a decimal with more than 15 significant digits. */
+static int literal_needs_text(const char *p, size_t n, int integer)
+{
+    size_t digits = 0, i = 0;
+    while (i < n && (p[i] == '0' || p[i] == '.')) {
+        i++;
+    }
+    const char *first = p + i;
+    for (; i < n; i++) {
+        digits += p[i] >= '0' && p[i] <= '9';
+    }
+    if (!integer) {
+        return digits > 15;
+    }
+    return digits > 19 || (digits == 19 && memcmp(first, "9223372036854775807", 19) > 0);
 }
 
 /* Appends a double-quoted SQLite identifier. */
@@ -844,6 +869,21 @@ static int interval_prepass(tr *x)
     return 0;
 }
 
+/* Emits the closes due before token i (and every token before it not yet done). */
+static int xor_flush(tr *x, uint32_t i)
+{
+    for (; x->xor_close != NULL && x->xor_flushed <= i && x->xor_flushed <= x->n;
+         x->xor_flushed++) {
+        for (uint32_t k = x->xor_close[x->xor_flushed]; k > 0; k--) {
+            if (cm_buf_append(&x->out->sql, ")))", 3) != 0) {
+                return nomem(x);
+            }
+        }
+        x->xor_close[x->xor_flushed] = 0;
+    }
+    return 0;
+}
+
 /* At `+` or `-` (index *pi) followed by INTERVAL: emits `, n, 'UNIT', ±1)`. */
 static int emit_interval_op(tr *x, uint32_t *pi, uint32_t e)
 {
@@ -1172,6 +1212,36 @@ static int emit_char_using(tr *x, uint32_t *pi, uint32_t e, uint32_t using_at)
     return rc == 0 ? emit(x, "AS TEXT)") : rc;
 }
 
+/* `a XOR b` as `((NOT (a)) <> (NOT (b)))` (sql_xor.h); i is at XOR, a is already emitted. */
+static int emit_xor(tr *x, uint32_t i, uint32_t e)
+{
+    uint32_t l = sql_xor_left(x->src, x->t, 0, i, x->ctx->mode);
+    uint32_t r = sql_xor_right(x->src, x->t, i, e, x->ctx->mode);
+    if (l >= i || r <= i + 1 || x->xor_pos == NULL) {
+        return syntax(x, l >= i ? i : i + 1);
+    }
+    size_t at = x->xor_pos[l];
+    for (uint32_t k = l; at == SIZE_MAX && k < i; k++) {
+        at = x->xor_pos[k];
+    }
+    cm_buf *b = &x->out->sql;
+    static const char open[] = " ((NOT (";
+    size_t add = sizeof(open) - 1;
+    if (at == SIZE_MAX || at > b->len || cm_buf_reserve(b, add) != 0) {
+        return at == SIZE_MAX || at > b->len ? syntax(x, i) : nomem(x);
+    }
+    memmove(b->ptr + at + add, b->ptr + at, b->len - at);
+    memcpy(b->ptr + at, open, add);
+    b->len += add;
+    for (uint32_t k = l + 1; k <= i; k++) {
+        if (x->xor_pos[k] != SIZE_MAX && x->xor_pos[k] >= at) {
+            x->xor_pos[k] += add;
+        }
+    }
+    x->xor_close[r]++;
+    return emit(x, ")) <> (NOT (");
+}
+
 /* One bare word at index *pi. */
 static int emit_word(tr *x, uint32_t *pi, uint32_t e)
 {
@@ -1186,6 +1256,9 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
     if (!qualified && kw(x, i, "INTERVAL")) {
         *pi = i;
         return emit_interval_word(x, pi, e);
+    }
+    if (!qualified && kw(x, i, "XOR")) {
+        return emit_xor(x, i, e);
     }
     if (!qualified && call) {
         if (kw(x, i, "IF")) {
@@ -1262,9 +1335,6 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         if (kw(x, i, "DIV")) {
             return emit(x, "/");
         }
-        if (kw(x, i, "XOR")) {
-            return unsupported(x, i, "XOR");
-        }
         if (kw(x, i, "RLIKE")) {
             return emit(x, "REGEXP");
         }
@@ -1292,13 +1362,17 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         if (kw(x, i, "INTO")) {
             return unsupported(x, i, "SELECT … INTO");
         }
-        if (x->depth == 0 && kw(x, i, "FOR") && (kw(x, i + 1, "UPDATE") || kw(x, i + 1, "SHARE"))) {
-            *pi = e; /* locking reads: no table to lock yet */
-            return 0;
-        }
-        if (x->depth == 0 && kw(x, i, "LOCK") && kw(x, i + 1, "IN")) {
+        if (x->depth == 0 &&
+            ((kw(x, i, "FOR") && (kw(x, i + 1, "UPDATE") || kw(x, i + 1, "SHARE"))) ||
+             (kw(x, i, "LOCK") && kw(x, i + 1, "IN")))) {
+            /* locking reads: optimistic, FOR UPDATE checked at commit (sql_lockread.h) */
+            uint32_t bad = e;
+            int exclusive = 0;
+            if (sql_lockread_check(x->src, x->t, i, e, &bad, &exclusive) != 0) {
+                return syntax(x, bad);
+            }
             *pi = e;
-            return 0;
+            return exclusive ? emit(x, SQL_LOCKREAD_MARK + 1) : 0; /* the last text (session) */
         }
         if (w[0] == '_' && i + 1 < e &&
             (x->t[i + 1].type == SQL_TK_STRING || x->t[i + 1].type == SQL_TK_HEX) &&
@@ -1345,6 +1419,12 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
     int item_sysvar = -1;
     while (i < e) {
         const sql_token *t = &x->t[i];
+        if (x->xor_pos != NULL) {
+            if ((rc = xor_flush(x, i)) != 0) {
+                return rc;
+            }
+            x->xor_pos[i] = x->out->sql.len;
+        }
         if (top && !x->top_done && x->depth == 0 && kw(x, i, "SELECT")) {
             if ((rc = emit(x, "SELECT")) != 0) {
                 return rc;
@@ -1401,6 +1481,12 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
         }
         case SQL_TK_INT:
         case SQL_TK_DECIMAL:
+            /* Digits a double cannot hold (BIGINT UNSIGNED above 2^63, long DECIMALs) go as
+             * text, which the column types store exactly (sql_type_store). */
+            rc = literal_needs_text(x->src + t->off, t->len, t->type == SQL_TK_INT)
+                     ? emit_string_bytes(x, x->src + t->off, t->len)
+                     : emit_n(x, x->src + t->off, t->len);
+            break;
         case SQL_TK_FLOAT:
             rc = emit_n(x, x->src + t->off, t->len);
             break;
@@ -1522,6 +1608,9 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
         }
         i++;
     }
+    if (x->xor_pos != NULL && (rc = xor_flush(x, e)) != 0) {
+        return rc;
+    }
     if (in_list) {
         rc = finish_item(x, item_b, e, item_sysvar);
     }
@@ -1548,10 +1637,26 @@ static int run(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx
         return CM_E_NOMEM;
     }
     int rc = interval_prepass(&x);
-    if (rc == 0) {
-        rc = translate_range(&x, 0, n, top);
+    for (uint32_t i = 0; rc == 0 && i < n && x.xor_pos == NULL; i++) {
+        if (t[i].type == SQL_TK_IDENT && sql_tok_is(src, &t[i], "XOR")) {
+            x.xor_pos = malloc(((size_t)n + 1) * sizeof(*x.xor_pos));
+            x.xor_close = calloc((size_t)n + 1, sizeof(*x.xor_close));
+            if (x.xor_pos == NULL || x.xor_close == NULL) {
+                rc = nomem(&x);
+                break;
+            }
+            for (uint32_t k = 0; k <= n; k++) {
+                x.xor_pos[k] = SIZE_MAX;
+            }
+        }
+    }
+    rc = rc ? rc : translate_range(&x, 0, n, top);
+    if (rc == 0 && x.xor_pos != NULL) {
+        rc = xor_flush(&x, n);
     }
     free(x.iv_open);
+    free(x.xor_pos);
+    free(x.xor_close);
     if (rc == 0 && x.depth != 0) {
         rc = syntax(&x, n);
     }

@@ -100,7 +100,8 @@ int sql_txn_setup(sql_sess *s, cm_err *err)
     s->vt.warn = vt_warn_cb;
     /* ATTACH for qualified names of other databases (sql_decl.c). */
     sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, SQL_ATTACH_MAX);
-    return sql_vt_register(s->db, &s->vt, err);
+    int rc = sql_vt_register(s->db, &s->vt, err);
+    return rc != 0 ? rc : sql_isg_setup(s, err);
 }
 
 void sql_txn_teardown(sql_sess *s)

@@ -246,12 +246,116 @@ static void test_tls_material(void **state)
     assert_int_equal(sql_tls_init(cert, "", tmpdir, &t, &err), CM_E_CONFIG);
 }
 
+/* Accounts of the cluster's table (sql_auth_set_lookup): only the plugin's hash, no cleartext. */
+static uint8_t sha_stored[SQL_AUTH_SHA2_STORED];
+
+static int lookup_cb(void *ud, const char *user, const char *ip, sql_account *out)
+{
+    int *calls = ud;
+    (*calls)++;
+    if (strcmp(ip, "10.0.0.1") != 0) {
+        return 0;
+    }
+    out->user = (char *)user;
+    out->hashed = 1;
+    if (strcmp(user, "nat") == 0) {
+        out->plugin = SQL_AUTH_NATIVE;
+        sql_auth_hash_password(SQL_AUTH_NATIVE, "npw", 3, out->native_h2);
+        return 1;
+    }
+    if (strcmp(user, "sha") == 0) {
+        out->plugin = SQL_AUTH_SHA2;
+        memcpy(out->sha2_stored, sha_stored, sizeof(sha_stored));
+        snprintf(out->cache_key, sizeof(out->cache_key), "sha@%%#%02x%02x%02x", sha_stored[0],
+                 sha_stored[1], sha_stored[2]);
+        return 1;
+    }
+    if (strcmp(user, "nopw") == 0) {
+        out->plugin = SQL_AUTH_SHA2;
+        out->empty_password = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void test_hashed_accounts(void **state)
+{
+    (void)state;
+    sql_auth a;
+    cm_err err;
+    sql_auth_init(&a, SQL_AUTH_NATIVE);
+    assert_int_equal(sql_auth_add(&a, "root", "rootpw", SQL_AUTH_NATIVE, &err), 0);
+    sql_account buf;
+    /* without a lookup: the configured table */
+    assert_non_null(sql_auth_lookup(&a, "root", "10.0.0.1", &buf));
+    int calls = 0;
+    sql_auth_set_lookup(&a, lookup_cb, &calls);
+    /* with one: the configured table is no longer consulted */
+    assert_null(sql_auth_lookup(&a, "root", "10.0.0.1", &buf));
+    assert_null(sql_auth_lookup(&a, "nat", "10.0.0.2", &buf));
+    const sql_account *acc = sql_auth_lookup(&a, "nat", "10.0.0.1", &buf);
+    assert_non_null(acc);
+    assert_int_equal(calls, 3);
+    assert_false(sql_auth_account_empty(acc));
+    assert_true(sql_auth_password_equal(acc, (const uint8_t *)"npw", 3));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"npx", 3));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"", 0));
+    uint8_t nonce[SQL_NONCE_LEN], resp[32], h2[32];
+    nonce_1_to_20(nonce);
+    sql_auth_native_scramble(nonce, "npw", 3, resp);
+    assert_true(sql_auth_native_check(acc->native_h2, nonce, resp, 20));
+    /* caching_sha2: a salted hash; two hashes of one password differ (fresh salts) */
+    uint8_t other[64];
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "spw", 3, sha_stored),
+                     SQL_AUTH_SHA2_STORED);
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "spw", 3, other), SQL_AUTH_SHA2_STORED);
+    assert_memory_not_equal(sha_stored, other, SQL_AUTH_SHA2_STORED);
+    acc = sql_auth_lookup(&a, "sha", "10.0.0.1", &buf);
+    assert_non_null(acc);
+    assert_true(sql_auth_password_equal(acc, (const uint8_t *)"spw", 3));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"npw", 3));
+    /* no fast path before a full authentication on this node; a wrong password fills nothing */
+    assert_false(sql_auth_fast_h2(&a, acc, "sha", h2));
+    assert_false(sql_auth_sha2_full_check(&a, acc, "sha", (const uint8_t *)"spx", 3));
+    assert_false(sql_auth_fast_h2(&a, acc, "sha", h2));
+    assert_true(sql_auth_sha2_full_check(&a, acc, "sha", (const uint8_t *)"spw", 3));
+    assert_true(sql_auth_fast_h2(&a, acc, "sha", h2));
+    sql_auth_sha2_scramble(nonce, "spw", 3, resp);
+    assert_true(sql_auth_sha2_check(h2, nonce, SQL_NONCE_LEN, resp, 32));
+    sql_auth_sha2_scramble(nonce, "spx", 3, resp);
+    assert_false(sql_auth_sha2_check(h2, nonce, SQL_NONCE_LEN, resp, 32));
+    /* a new stored hash (password changed) misses the old cache entry */
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_SHA2, "new", 3, sha_stored),
+                     SQL_AUTH_SHA2_STORED);
+    acc = sql_auth_lookup(&a, "sha", "10.0.0.1", &buf);
+    assert_false(sql_auth_fast_h2(&a, acc, "sha", h2));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"spw", 3));
+    acc = sql_auth_lookup(&a, "nopw", "10.0.0.1", &buf);
+    assert_true(sql_auth_account_empty(acc));
+    assert_true(sql_auth_password_equal(acc, (const uint8_t *)"", 0));
+    assert_false(sql_auth_password_equal(acc, (const uint8_t *)"x", 1));
+    assert_int_equal(sql_auth_hash_password(SQL_AUTH_NATIVE, "secret", 6, h2), 20);
+    uint8_t want[20];
+    unhex("14e65567abdb5135d0cfd9a70b3032c179a49ee7", want, 20);
+    assert_memory_equal(h2, want, 20);
+    /* the cache replaces its oldest entries once full */
+    for (int i = 0; i < SQL_AUTH_ACCOUNTS_MAX + 5; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        sql_auth_cache_put(&a, key, h2);
+    }
+    assert_true(sql_auth_cache_get(&a, "k260", h2));
+    assert_false(sql_auth_cache_get(&a, "k0", h2));
+    sql_auth_fini(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_native_vectors), cmocka_unit_test(test_sha2_vectors),
-        cmocka_unit_test(test_nonce),          cmocka_unit_test(test_accounts),
-        cmocka_unit_test(test_rsa_exchange),   cmocka_unit_test(test_tls_material),
+        cmocka_unit_test(test_native_vectors),  cmocka_unit_test(test_sha2_vectors),
+        cmocka_unit_test(test_nonce),           cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_rsa_exchange),    cmocka_unit_test(test_tls_material),
+        cmocka_unit_test(test_hashed_accounts),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

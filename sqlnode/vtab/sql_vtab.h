@@ -41,6 +41,15 @@
 /* Most tables one transaction writes and remembers for the schema check at commit. */
 #define SQL_VT_WRITTEN_MAX 64
 
+/* Rows a locking read returned (sql_vt_env.locked). */
+typedef struct sql_vt_locked {
+    int64_t table; /* table id */
+    int64_t handle;
+} sql_vt_locked;
+/* Most rows one SELECT … FOR UPDATE may lock (16 bytes each): beyond it the statement fails
+ * rather than lock only part of what it read. */
+#define SQL_VT_LOCKED_MAX 1000000u
+
 /* Per-session environment, owned by the session; borrowed by the module for the connection's
  * life. The session fills the inputs before each statement and reads the outputs after it. */
 typedef struct sql_vt_env {
@@ -69,6 +78,22 @@ typedef struct sql_vt_env {
     const bool *insert_named;
     uint32_t ninsert_named;
     int64_t insert_table; /* table id insert_named describes */
+    /* INSERT … ON DUPLICATE KEY UPDATE (session/sql_upsert.c): an INSERT row that conflicts
+     * with an existing row is neither written nor an error; upsert_hit is set and upsert_handle
+     * names the conflicting row (the first key in check order: row key, then the unique indexes
+     * in index order — MySQL's choice). The session runs its UPDATE on that row. */
+    bool upsert;
+    bool upsert_hit;       /* output */
+    int64_t upsert_handle; /* output */
+    /* SELECT … FOR UPDATE in an explicit transaction (session/sql_lockread.c): while lock_reads
+     * is set, every row a cursor returns is appended to locked (grown by the module with
+     * realloc; the session frees it), and the session makes each a lock-only mutation of the
+     * transaction after the statement, so that a row another transaction changes before this
+     * one commits fails the commit (1213). locked_overflow: more than SQL_VT_LOCKED_MAX rows. */
+    bool lock_reads;
+    sql_vt_locked *locked;
+    uint32_t nlocked, cap_locked;
+    bool locked_overflow;
 
     /* outputs, per statement (the session zeroes them before stepping) */
     uint64_t affected;        /* MySQL affected rows (REPLACE of an existing row counts 2) */

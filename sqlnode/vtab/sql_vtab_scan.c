@@ -846,6 +846,28 @@ static int advance(vt_cursor *c)
     return 0;
 }
 
+/* A locking read (sql_vt_env.lock_reads): remembers the row the cursor stands on. */
+static void lock_current(vt_cursor *c)
+{
+    sql_vt_env *e = c->v->env;
+    if (c->eof || !e->lock_reads || e->locked_overflow) {
+        return;
+    }
+    if (e->nlocked == e->cap_locked) {
+        uint32_t nc = e->cap_locked ? e->cap_locked * 2 : 64;
+        sql_vt_locked *nv = nc <= SQL_VT_LOCKED_MAX ? realloc(e->locked, nc * sizeof(*nv)) : NULL;
+        if (nv == NULL) {
+            e->locked_overflow = true; /* the session fails the statement */
+            return;
+        }
+        e->locked = nv;
+        e->cap_locked = nc;
+    }
+    e->locked[e->nlocked].table = c->v->table_id;
+    e->locked[e->nlocked].handle = c->handle;
+    e->nlocked++;
+}
+
 /* ---- xFilter --------------------------------------------------------------------------------- */
 
 static int ensure_index_bufs(vt_cursor *c)
@@ -1171,6 +1193,7 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
         return SQLITE_OK;
     }
     if (rc == 2) {
+        lock_current(c);
         return SQLITE_OK;
     }
     if (c->p.flags & VT_P_LIMIT && argi < argc) {
@@ -1188,6 +1211,7 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
     if (rc < 0) {
         return cur_fail(c, rc);
     }
+    lock_current(c);
     return SQLITE_OK;
 }
 
@@ -1195,7 +1219,11 @@ int sql_vt_next(sqlite3_vtab_cursor *cur)
 {
     vt_cursor *c = (vt_cursor *)cur;
     int rc = advance(c);
-    return rc < 0 ? cur_fail(c, rc) : SQLITE_OK;
+    if (rc < 0) {
+        return cur_fail(c, rc);
+    }
+    lock_current(c);
+    return SQLITE_OK;
 }
 
 int sql_vt_eof(sqlite3_vtab_cursor *cur)

@@ -935,7 +935,7 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
         rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
     }
     int mode = sqlite3_vtab_on_conflict(v->db);
-    bool defer = mode != SQLITE_IGNORE && mode != SQLITE_REPLACE;
+    bool defer = mode != SQLITE_IGNORE && mode != SQLITE_REPLACE && !v->env->upsert;
     pend *p = defer && rc == 0 ? pend_of(v, true) : NULL;
     if (defer && rc == 0 && p == NULL) {
         rc = cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
@@ -960,6 +960,11 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
     rc = rc ? rc : run_checks(w, ck, h, &cf);
     if (rc != 0) {
         return rc;
+    }
+    if (cf.n > 0 && v->env->upsert) {
+        v->env->upsert_hit = true; /* ON DUPLICATE KEY UPDATE: the session updates cf.h[0] */
+        v->env->upsert_handle = cf.h[0];
+        return 0;
     }
     if (cf.n > 0) {
         if (mode != SQLITE_REPLACE) {

@@ -17,6 +17,11 @@ Records (separated by blank lines; `#` starts a comment line):
 Extensions:
   connection NAME                   later records run on connection NAME (opened on first use,
                                     same database); the first connection is `default`
+  connection NAME USER [PASSWORD]   the same, NAME logging in as USER (first use opens it without
+                                    a database, then tries USE of the file's database: an account
+                                    without privileges there still connects)
+  connect error ERRNO USER [PASSWORD]
+                                    logging in as USER must fail with ERRNO (e.g. 1045)
   query error ERRNO                 a query record that must fail (no ---- part)
 
 Values are compared exactly as the text protocol returns them: NULL is `NULL`, an empty string
@@ -82,10 +87,19 @@ def parse(path):
         words = line.split()
         head = i + 1
         i += 1
-        if words[0] in ("hash-threshold", "connection"):
-            if len(words) != 2:
+        if words[0] == "hash-threshold" or (words[0] == "connection" and len(words) != 3):
+            if len(words) != 2 and not (words[0] == "connection" and len(words) == 4):
                 raise SltError("%s:%d: %s needs one argument" % (path, head, words[0]))
             records.append(Record(words[0], head, words[1:], None, None, conditions))
+            continue
+        if words[0] == "connection":  # connection NAME USER (no password)
+            records.append(Record(words[0], head, words[1:], None, None, conditions))
+            continue
+        if words[0] == "connect":
+            if len(words) not in (4, 5) or words[1] != "error" or not words[2].isdigit():
+                raise SltError("%s:%d: expected connect error ERRNO USER [PASSWORD]" %
+                               (path, head))
+            records.append(Record("connect", head, words[2:], None, None, conditions))
             continue
         if words[0] == "halt":
             records.append(Record("halt", head, [], None, None, conditions))
@@ -154,6 +168,7 @@ class Runner:
         self.out = out
         self.engines = {"mysql"} | set(opts.engine or [])
         self.conns = {}
+        self.creds = {}  # connection name -> (user, password) from `connection NAME USER PW`
         self.cur_name = "default"
         self.hash_threshold = 0
         self.lost = 0
@@ -163,12 +178,14 @@ class Runner:
         self.lost = 0
 
     # ---- connections ----
-    def connect(self, database):
+    def connect(self, database, user=None, password=None):
         deadline = time.time() + self.opts.connect_timeout
         while True:
             try:
                 return pymysql.connect(host=self.opts.host, port=self.opts.port,
-                                       user=self.opts.user, password=self.opts.password,
+                                       user=self.opts.user if user is None else user,
+                                       password=self.opts.password if user is None
+                                       else password or "",
                                        database=database, conv={}, autocommit=True,
                                        connect_timeout=10, read_timeout=self.opts.timeout,
                                        write_timeout=self.opts.timeout, charset="utf8mb4")
@@ -180,9 +197,36 @@ class Runner:
     def conn(self):
         c = self.conns.get(self.cur_name)
         if c is None:
-            c = self.connect(self.database)
+            creds = self.creds.get(self.cur_name)
+            if creds is None:
+                c = self.connect(self.database)
+            else:
+                c = self.connect(None, *creds)
+                try:
+                    with c.cursor() as cur:
+                        cur.execute("USE `%s`" % self.database)
+                except pymysql.err.MySQLError:
+                    pass  # an account without privileges in the database: no current database
             self.conns[self.cur_name] = c
         return c
+
+    def run_connect_error(self, rec, where):
+        errno, user = int(rec.args[0]), rec.args[1]
+        password = rec.args[2] if len(rec.args) > 2 else ""
+        try:
+            c = self.connect(None, user, password)
+        except pymysql.err.MySQLError as e:
+            code = e.args[0] if e.args else None
+            if code != errno:
+                return self.report(False, where, "expected error %d, got %s: %s" %
+                                   (errno, code, e))
+            return self.report(True, where)
+        try:
+            c.close()
+        except Exception:
+            pass
+        return self.report(False, where, "logging in as %s succeeded; expected error %d" %
+                           (user, errno))
 
     def close_all(self):
         for c in self.conns.values():
@@ -322,6 +366,19 @@ class Runner:
                 continue
             if rec.kind == "connection":
                 self.cur_name = rec.args[0]
+                if len(rec.args) > 1:
+                    creds = (rec.args[1], rec.args[2] if len(rec.args) > 2 else "")
+                    if self.creds.get(self.cur_name) != creds:
+                        old = self.conns.pop(self.cur_name, None)
+                        if old is not None:
+                            try:
+                                old.close()
+                            except Exception:
+                                pass
+                    self.creds[self.cur_name] = creds
+                continue
+            if rec.kind == "connect":
+                self.run_connect_error(rec, where)
                 continue
             try:
                 if rec.kind == "statement":
@@ -336,6 +393,7 @@ class Runner:
                             "connection; the rest of the file is not run" % self.lost)
                 break
         self.close_all()
+        self.creds = {}
         self.cur_name = "default"
         self.hash_threshold = 0
         self.lost = 0

@@ -64,7 +64,14 @@ def run(text, answers, engines=()):
     out = io.StringIO()
     r = slt.Runner(opts, out)
     log = []
-    r.connect = lambda db, _r=r: FakeConn(_r.cur_name, answers, log)
+    def connect(db, user=None, password=None, _r=r):
+        if user is not None:
+            log.append(("login", "%s/%s" % (user, password)))
+            if password == "bad":
+                raise err(1045, "Access denied")
+        return FakeConn(_r.cur_name, answers, log)
+
+    r.connect = connect
     with tempfile.NamedTemporaryFile("w", suffix=".test", delete=False) as f:
         f.write(text)
     try:
@@ -148,3 +155,21 @@ def test_malformed_records():
         run("query\nSELECT 1\n----\n1\n", {})
     with pytest.raises(slt.SltError):
         run("bogus record\n", {})
+
+
+def test_connection_as_another_user_and_connect_errors():
+    text = ("connection u alice pw\n\nstatement ok\nA\n\nconnection default\n\n"
+            "statement ok\nD\n\nconnection u\n\nstatement ok\nA2\n\n"
+            "connect error 1045 alice bad\n\nconnect error 1045 alice pw\n\n"
+            "connect error 1044 alice bad\n")
+    lines, failed, log = run(text, {})
+    # one login as alice (then USE of the file's database), reused when the name comes back
+    assert log == [("login", "alice/pw"), ("u", "USE `db`"), ("u", "A"), ("default", "D"),
+                   ("u", "A2"), ("login", "alice/bad"), ("login", "alice/pw"),
+                   ("login", "alice/bad")]
+    # the expected 1045 passes; a login that works and a different errno fail
+    assert failed == 2
+    tap = [ln for ln in lines if ln.startswith(("ok", "not ok"))]
+    assert [ln.startswith("ok") for ln in tap[-3:]] == [True, False, False]
+    with pytest.raises(slt.SltError):
+        run("connect error x alice\n", {})
