@@ -37,6 +37,9 @@ typedef struct sql_is_env {
     const sql_schema *(*schema)(void *sess);
     /* Sends the columns and rows of SHOW FULL PROCESSLIST to sink (not done()). NULL: no rows. */
     int (*processlist)(void *sess, sql_sink *sink, cm_err *err);
+    /* Whether the account may see database db (table NULL) or table db.table: rows of objects
+     * it has no privilege on are left out, as MySQL does. NULL: everything is visible. */
+    bool (*visible)(void *sess, const char *db, const char *table);
     /* The session's account, for the 1044 message. */
     const char *(*user)(void *sess);
     /* Where a refused write leaves its MySQL error (the session reports it for the statement). */

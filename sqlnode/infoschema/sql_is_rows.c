@@ -242,7 +242,8 @@ static int rows_schemata(const sql_is_env *env, is_rows *r, cm_err *err)
     }
     for (uint32_t i = 0; s != NULL && i < sql_schema_ndbs(s); i++) {
         const sql_cat_db *d = sql_schema_db_at(s, i);
-        if (!is_want(r, d->name, NULL)) {
+        if (!is_want(r, d->name, NULL) ||
+            (env->visible != NULL && !env->visible(env->sess, d->name, NULL))) {
             continue;
         }
         is_str(r, "def");
@@ -269,7 +270,8 @@ static void each_table(const sql_is_env *env, is_rows *r,
         uint32_t n = sql_schema_ntables(s, d);
         for (uint32_t k = 0; k < n; k++) {
             const sql_cat_table *t = sql_schema_table_at(s, d, k);
-            if (t->state == SQL_OBJ_PUBLIC && is_want(r, d->name, t->name)) {
+            if (t->state == SQL_OBJ_PUBLIC && is_want(r, d->name, t->name) &&
+                (env->visible == NULL || env->visible(env->sess, d->name, t->name))) {
                 fn(env, r, d, t);
             }
         }

@@ -4,6 +4,7 @@
 #include "sql_session_int.h"
 
 #include "sql_infoschema.h"
+#include "sql_priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,11 @@ static int is_processlist_cb(void *sess, sql_sink *sink, cm_err *err)
         return 0;
     }
     return s->env->processlist(s->env->user, s, 1, sink, err);
+}
+
+static bool is_visible_cb(void *sess, const char *db, const char *table)
+{
+    return sql_priv_visible(sess, db, table);
 }
 
 static const char *is_user_cb(void *sess)
@@ -58,6 +64,7 @@ int sql_isg_setup(sql_sess *s, cm_err *err)
     s->is.schema = is_schema_cb;
     s->is.processlist = is_processlist_cb;
     s->is.user = is_user_cb;
+    s->is.visible = is_visible_cb;
     s->is.err = &s->fn_err;
     return sql_is_register(s->db, &s->is, err);
 }

@@ -1378,6 +1378,17 @@ int sql_priv_show(sql_sess *s, const char *src, const sql_token *t, uint32_t n, 
     return sql_priv_check_table_any(s, db, table, create ? "SHOW" : "SELECT", err);
 }
 
+bool sql_priv_visible(sql_sess *s, const char *db, const char *table)
+{
+    if (!s->priv.on) {
+        return true;
+    }
+    if (table == NULL) {
+        return (privs_on(s, NULL, NULL) & SQL_PRIV_SHOW_DB) != 0 || any_in_db(s, db);
+    }
+    return (privs_on(s, db, table) & ~SQL_PRIV_GRANT) != 0;
+}
+
 int sql_sess_may_see_all(sql_sess *self)
 {
     return !self->priv.on || (privs_on(self, NULL, NULL) & SQL_PRIV_PROCESS) != 0;

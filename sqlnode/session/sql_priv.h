@@ -61,6 +61,10 @@ int sql_priv_check_table_any(sql_sess *s, const char *db, const char *table, con
 /* A table that does not exist: 1142 when the account has no privilege there (MySQL checks
  * privileges first), else 0 (the caller reports 1146). */
 int sql_priv_missing_table(sql_sess *s, const char *db, const char *table, cm_err *err);
+/* Whether the account may see database db (table NULL: SHOW DATABASES privilege or some
+ * privilege in db) or table db.table (some privilege on it or its database): what
+ * information_schema lists. Always true without the account table. */
+bool sql_priv_visible(sql_sess *s, const char *db, const char *table);
 /* SET GLOBAL: 1227 without SUPER. */
 int sql_priv_check_set_global(sql_sess *s, cm_err *err);
 

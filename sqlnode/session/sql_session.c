@@ -811,17 +811,21 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
     case SQL_KIND_SET:
         return sql_set_run(s, src, t, n, sink, more, err);
     case SQL_KIND_SHOW: {
-        int is_rc = sql_isg_show(s, src, t, n, sink, more, err);
+        /* Privileges first: a denied SHOW fails, and SHOW DATABASES / TABLES / TABLE STATUS
+         * rows of objects the account cannot see are dropped (whichever code answers). */
+        sql_priv_sink filter;
+        sql_sink *out = sink;
+        int rc = s->env->cat != NULL ? sql_priv_show(s, src, t, n, sink, &filter, &out, err) : 0;
+        if (rc != 0) {
+            return rc;
+        }
+        int is_rc = sql_isg_show(s, src, t, n, out, more, err);
         if (is_rc <= 0) {
             return is_rc;
         }
         if (s->env->cat != NULL && sql_cat_is_show(src, t, n)) {
-            sql_priv_sink filter;
-            sql_sink *out = sink;
-            int rc = sql_priv_show(s, src, t, n, sink, &filter, &out, err);
-            rc = rc ? rc
-                    : sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n,
-                                   out, err);
+            rc = sql_cat_show(s->env->cat, s->schema, s->has_db ? s->dbname : NULL, src, t, n, out,
+                              err);
             return rc ? rc : sql_sess_done(s, sink, 0, 0, more, NULL);
         }
         return sql_show_run(s, src, t, n, sink, more, err);
