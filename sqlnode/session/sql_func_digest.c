@@ -1,47 +1,39 @@
 /*
- * sql_func_digest.c — MD5, SHA1 / SHA and SHA2 through OpenSSL's EVP digests: TEXT of lowercase
- * hex digits, as MySQL returns them. The only file of the session module that includes OpenSSL
- * (the digests are not worth a second implementation; DESIGN.md §2 keeps OpenSSL out of the
- * rest).
+ * sql_func_digest.c — MD5, SHA1 / SHA and SHA2: TEXT of lowercase hex digits, as MySQL returns
+ * them, through common/crypto (OpenSSL stays out of the session module, DESIGN.md §2).
  */
 #include "sql_func_int.h"
 
-#include <openssl/evp.h>
+#include "cm_digest.h"
 
-static void digest(sqlite3_context *ctx, sqlite3_value *v, const EVP_MD *md)
+static void digest(sqlite3_context *ctx, sqlite3_value *v, int alg)
 {
-    if (sqlite3_value_type(v) == SQLITE_NULL || md == NULL) {
+    if (sqlite3_value_type(v) == SQLITE_NULL || alg < 0) {
         sqlite3_result_null(ctx);
         return;
     }
     sql_fn_str s = sql_fn_get_str(v);
-    unsigned char h[EVP_MAX_MD_SIZE];
-    unsigned int hn = 0;
-    if (EVP_Digest(s.p, s.n, h, &hn, md, NULL) != 1) {
+    char out[2 * CM_DIGEST_MAX + 1];
+    size_t n = cm_digest_hex((cm_digest_alg)alg, s.p, s.n, out);
+    if (n == 0) {
         sqlite3_result_error_nomem(ctx);
         return;
     }
-    char out[2 * EVP_MAX_MD_SIZE + 1];
-    static const char hexd[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < hn; i++) {
-        out[2 * i] = hexd[h[i] >> 4];
-        out[2 * i + 1] = hexd[h[i] & 15];
-    }
-    sqlite3_result_text(ctx, out, (int)(2 * hn), SQLITE_TRANSIENT);
+    sqlite3_result_text(ctx, out, (int)n, SQLITE_TRANSIENT);
 }
 
 /* MD5(s) → TEXT, 32 hex digits. */
 static void f_md5(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    digest(ctx, argv[0], EVP_md5());
+    digest(ctx, argv[0], CM_DIGEST_MD5);
 }
 
 /* SHA1(s), SHA(s) → TEXT, 40 hex digits. */
 static void f_sha1(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    digest(ctx, argv[0], EVP_sha1());
+    digest(ctx, argv[0], CM_DIGEST_SHA1);
 }
 
 /* SHA2(s, bits) → TEXT; bits 224, 256 (or 0), 384, 512; NULL for other lengths. */
@@ -52,20 +44,20 @@ static void f_sha2(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx);
         return;
     }
-    const EVP_MD *md = NULL;
+    int md = -1;
     switch (sqlite3_value_int64(argv[1])) {
     case 224:
-        md = EVP_sha224();
+        md = CM_DIGEST_SHA224;
         break;
     case 0:
     case 256:
-        md = EVP_sha256();
+        md = CM_DIGEST_SHA256;
         break;
     case 384:
-        md = EVP_sha384();
+        md = CM_DIGEST_SHA384;
         break;
     case 512:
-        md = EVP_sha512();
+        md = CM_DIGEST_SHA512;
         break;
     default:
         break;

@@ -1372,7 +1372,7 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
                 return syntax(x, bad);
             }
             *pi = e;
-            return exclusive ? emit(x, SQL_LOCKREAD_MARK + 1) : 0; /* the last text (session) */
+            return exclusive ? emit(x, &SQL_LOCKREAD_MARK[1]) : 0; /* the last text (session) */
         }
         if (w[0] == '_' && i + 1 < e &&
             (x->t[i + 1].type == SQL_TK_STRING || x->t[i + 1].type == SQL_TK_HEX) &&
