@@ -1,6 +1,7 @@
 /* sql_json.c — MySQL's JSON documents: tree, parser, printer, paths, merges (sql_json.h). */
 #include "sql_json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,11 +323,14 @@ static int read_string(jparser *ps, cm_buf *b)
 void sql_json_double_text(double d, char *buf, size_t cap)
 {
     int prec = 1;
-    for (; prec < 17; prec++) {
+    for (; prec <= 17; prec++) { /* the fewest digits that read back as d; 17 always do */
         snprintf(buf, cap, "%.*e", prec - 1, d);
         if (strtod(buf, NULL) == d) {
             break;
         }
+    }
+    if (prec > 17) {
+        prec = 17;
     }
     double a = fabs(d);
     if (a == 0 || (a >= 1e-5 && a < 1e15)) {
@@ -478,8 +482,23 @@ static sql_jnode *parse_value(jparser *ps)
             return NULL;
         }
     }
-    if (!dbl && ps->p - s > 19) {
-        dbl = 1; /* beyond BIGINT: MySQL keeps it as a double */
+    if (!dbl) {
+        /* MySQL keeps an integer as BIGINT or BIGINT UNSIGNED while it fits, else a double. */
+        char num[32];
+        size_t len = (size_t)(ps->p - s);
+        if (len >= sizeof(num)) {
+            dbl = 1;
+        } else {
+            memcpy(num, s, len);
+            num[len] = '\0';
+            errno = 0;
+            if (num[0] == '-') {
+                (void)strtoll(num, NULL, 10);
+            } else {
+                (void)strtoull(num, NULL, 10);
+            }
+            dbl = errno == ERANGE;
+        }
     }
     if (dbl) {
         char buf[64];
