@@ -6,6 +6,7 @@
  * function says the storage class it returns.
  */
 #include "sql_func_int.h"
+#include "sql_json.h"
 
 #include <locale.h>
 #include <math.h>
@@ -674,32 +675,6 @@ static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
     return len;
 }
 
-static int utf8_encode(cm_buf *b, uint32_t cp)
-{
-    uint8_t u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xC0 | (cp >> 6));
-        u[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xE0 | (cp >> 12));
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xF0 | (cp >> 18));
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return cm_buf_append(b, u, n);
-}
-
 /* UPPER / LOWER → TEXT: Unicode case mapping of each character; binary strings unchanged (as
  * MySQL: case conversion does not apply to them). */
 static void change_case(sqlite3_context *ctx, sqlite3_value *v, int upper)
@@ -733,7 +708,7 @@ static void change_case(sqlite3_context *ctx, sqlite3_value *v, int upper)
         } else if (!upper && cp >= 'A' && cp <= 'Z') {
             m = cp + 32;
         }
-        rc = m == cp ? cm_buf_append(&b, s.p + i, len) : utf8_encode(&b, m);
+        rc = m == cp ? cm_buf_append(&b, s.p + i, len) : sql_utf8_put(&b, m);
         i += len;
     }
     if (rc != 0) {

@@ -218,7 +218,7 @@ static int hex4(const char *p, unsigned *v)
     return 0;
 }
 
-static int put_utf8(cm_buf *b, unsigned cp)
+int sql_utf8_put(cm_buf *b, uint32_t cp)
 {
     uint8_t u[4];
     size_t n;
@@ -301,7 +301,7 @@ static int read_string(jparser *ps, cm_buf *b)
             if (cp >= 0xD800 && cp < 0xE000) {
                 return -1; /* a lone surrogate is not a character */
             }
-            rc = put_utf8(b, cp);
+            rc = sql_utf8_put(b, cp);
             break;
         }
         default:

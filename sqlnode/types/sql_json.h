@@ -88,6 +88,8 @@ sql_jnode *sql_json_parse(const char *p, size_t n);
 int sql_json_print(cm_buf *b, const sql_jnode *j);
 int sql_json_print_string(cm_buf *b, const char *p, size_t n);
 int sql_json_pretty(cm_buf *b, const sql_jnode *j, int indent);
+/* Appends code point cp (at most 0x10FFFF) as UTF-8. 0 or CM_E_NOMEM. */
+int sql_utf8_put(cm_buf *b, uint32_t cp);
 /* A double as MySQL prints it in JSON (100000.0, 1.5e-7, 1e20). */
 void sql_json_double_text(double d, char *buf, size_t cap);
 
