@@ -482,6 +482,31 @@ void sql_exec_describe(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, 
     }
 }
 
+/* BIT columns reach SQLite as integers (so `b = 5`, `b + 0` and `b = b'101'` compare and
+ * compute as MySQL's numbers do, sql_vtab.c) and leave as MySQL sends them: the big-endian
+ * bytes of the column's width. The first SQL_EXEC_BIT_COLS_MAX BIT columns of a row are
+ * converted (buf has 8 bytes for each); later ones are sent as numbers. */
+#define SQL_EXEC_BIT_COLS_MAX 64
+static void bit_bytes(const sql_column *cols, sql_value *v, int n, uint8_t *buf)
+{
+    int used = 0;
+    for (int i = 0; i < n && used < SQL_EXEC_BIT_COLS_MAX; i++) {
+        if (cols[i].type != SQL_TYPE_BIT || v[i].type != SQL_V_INT) {
+            continue;
+        }
+        uint32_t bits = cols[i].length >= 1 && cols[i].length <= 64 ? cols[i].length : 64;
+        uint32_t nb = (bits + 7) / 8;
+        uint8_t *p = buf + 8 * used++;
+        uint64_t x = (uint64_t)v[i].i;
+        for (uint32_t k = 0; k < nb; k++) {
+            p[k] = (uint8_t)(x >> (8 * (nb - 1 - k)));
+        }
+        v[i].type = SQL_V_BLOB;
+        v[i].s = (const char *)p;
+        v[i].n = nb;
+    }
+}
+
 static void row_values(sqlite3_stmt *st, sql_value *v, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -571,6 +596,7 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             return cm_err_set(err, CM_E_NOMEM, "out of memory");
         }
     }
+    uint8_t bitbuf[SQL_EXEC_BIT_COLS_MAX * 8]; /* BIT values as bytes (bit_bytes) */
     if (lrc == SQLITE_ROW || lrc == SQLITE_DONE) {
         if (ncols > 0 && !discard) {
             sql_exec_describe(s, st, items, nitems, lrc == SQLITE_ROW, s->cols, ncols);
@@ -584,6 +610,7 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             }
             if (!discard && ncols > 0) {
                 row_values(st, s->vals, ncols);
+                bit_bytes(s->cols, s->vals, ncols, bitbuf);
                 if (numbuf != NULL) {
                     rc = sql_num_fix_row(s, items, nitems, s->cols, s->vals, ncols, numbuf, err);
                 }

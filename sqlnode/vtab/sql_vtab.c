@@ -64,6 +64,12 @@ int sql_vt_result(sqlite3_context *ctx, const vt_col *col, const cm_datum *d, cm
         sqlite3_result_int64(ctx, d->v.i64);
         return 0;
     }
+    if (d->type == CM_DT_BIT && d->v.u64 <= (uint64_t)INT64_MAX) {
+        /* BIT is a number inside SQLite (MySQL computes and compares it as one); the session
+         * sends it to the client as bytes (sql_exec.c bit_bytes). */
+        sqlite3_result_int64(ctx, (int64_t)d->v.u64);
+        return 0;
+    }
     sql_value out;
     cm_buf_reset(scratch);
     int rc = sql_type_load(&col->c->type, d, &out, scratch, err);
