@@ -49,6 +49,9 @@ void sql_ti_describe(const sql_tr_item *it, sql_column *c);
 int sql_num_register(sql_sess *s);
 /* sql_decarith.c: tessera_dadd/dsub/dmul(a, b), tessera_ddiv(a, b, scale), tessera_dmod(a, b). */
 int sql_decarith_register(sql_sess *s);
+/* sql_semantics.c: tessera_num(x) (a string read as MySQL reads it in a comparison with a number)
+ * and __tsr_setvar(name, value) (`@name := value`). */
+int sql_sem_register(sql_sess *s);
 /* Hands an exact decimal result text[0, len) with `scale` decimals to SQLite: INTEGER or REAL
  * when that holds it exactly (at most 15 significant digits), TEXT otherwise. */
 void sql_num_result_value(sqlite3_context *ctx, const char *text, int len, int scale);

@@ -866,6 +866,54 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
     return plain ? emit_n(x, w, t->len) : emit_qident(x, w, t->len);
 }
 
+static int translate_range(tr *x, uint32_t b, uint32_t e, int top);
+
+/* `@v := expr` at *pi (inside an expression): __tsr_setvar('v', expr), expr reaching as far as
+ * the lowest-precedence operator does — to a comma, a closing parenthesis, a clause keyword or
+ * the item's alias at this depth. */
+static int assign_uservar(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi, j = i + 2;
+    int depth = 0;
+    for (; j < e; j++) {
+        const sql_token *t = &x->t[j];
+        if (t->type == SQL_TK_LPAREN) {
+            depth++;
+        } else if (t->type == SQL_TK_RPAREN) {
+            if (depth-- == 0) {
+                break;
+            }
+        } else if (depth == 0 &&
+                   (t->type == SQL_TK_COMMA || t->type == SQL_TK_SEMI || kw(x, j, "AS") ||
+                    is_kw(x->src, t, list_end) ||
+                    (j > i + 2 && (t->type == SQL_TK_IDENT || t->type == SQL_TK_QIDENT) &&
+                     ends_operand(x, j - 1) && !is_kw(x->src, t, operator_words) &&
+                     !kw(x, j, "END")))) {
+            break;
+        }
+    }
+    if (j == i + 2) {
+        return syntax(x, j);
+    }
+    cm_buf name = CM_BUF_INIT;
+    int rc = sql_tok_name(x->src, &x->t[i], &name) == 0 ? emit(x, "__tsr_setvar(") : nomem(x);
+    if (rc == 0) {
+        rc = emit_string_bytes(x, name.ptr ? (const char *)name.ptr : "", name.len);
+    }
+    cm_buf_fini(&name);
+    if (rc == 0) {
+        rc = cm_buf_append_u8(&x->out->sql, ',') == 0 ? 0 : nomem(x);
+    }
+    if (rc == 0) {
+        rc = translate_range(x, i + 2, j, 0);
+    }
+    if (rc == 0) {
+        rc = emit(x, ")");
+    }
+    *pi = j;
+    return rc;
+}
+
 static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
 {
     int rc = 0;
@@ -966,7 +1014,11 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
         case SQL_TK_USERVAR: {
             if (i + 1 < e && x->t[i + 1].type == SQL_TK_OP && x->t[i + 1].len == 2 &&
                 memcmp(x->src + x->t[i + 1].off, ":=", 2) == 0) {
-                return unsupported(x, i, "assignment to user variables inside expressions");
+                rc = assign_uservar(x, &i, e);
+                if (rc != 0) {
+                    return rc;
+                }
+                continue;
             }
             cm_buf name = CM_BUF_INIT;
             rc = sql_tok_name(x->src, t, &name);
