@@ -1244,6 +1244,68 @@ static uint32_t star_width(ti_ctx *x, uint32_t b, uint32_t star)
 static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const uint32_t *ie,
                          const uint8_t *named, uint32_t count, cm_buf *out);
 
+/* The WHERE and HAVING clauses of the query's top level in [b, n): each AND-separated part the
+ * parser reads whole gets its string-number comparisons recorded (coerce_compare). A part with
+ * BETWEEN is skipped with the next one (BETWEEN's own AND splits it). Index use stays: a
+ * constant side becomes a constant call, which SQLite still hands to xBestIndex. */
+static void coerce_conditions(ti_ctx *x, uint32_t b, uint32_t n)
+{
+    int depth = 0, in_cond = 0, skip_next = 0, has_between = 0;
+    uint32_t part = 0;
+    for (uint32_t j = b; j <= n; j++) {
+        x->e = n;
+        int end_part = j == n;
+        int clause = 0;
+        if (j < n) {
+            const sql_token *k = &x->t[j];
+            if (k->type == SQL_TK_LPAREN) {
+                depth++;
+                continue;
+            }
+            if (k->type == SQL_TK_RPAREN) {
+                depth--;
+                continue;
+            }
+            if (depth != 0) {
+                continue;
+            }
+            if (k->type == SQL_TK_IDENT && is_any(x, j, clause_end)) {
+                clause = 1;
+                end_part = 1;
+            } else if (is_kw(x, j, "AND") || is_op(x, j, "&&")) {
+                end_part = 1;
+            } else if (is_kw(x, j, "BETWEEN")) {
+                has_between = 1;
+            }
+        }
+        if (end_part && in_cond) {
+            if (skip_next || has_between) {
+                skip_next = has_between;
+            } else if (j > part) {
+                uint32_t before = x->nnodes;
+                x->i = part;
+                x->e = j;
+                x->depth = 0;
+                x->rewrite = 1;
+                ti_val v = expr(x, 0);
+                x->rewrite = 0;
+                if (x->i != j || v.cls == TI_UNKNOWN) {
+                    x->nnodes = before;
+                }
+            }
+            has_between = 0;
+        }
+        if (clause) {
+            in_cond = is_kw(x, j, "WHERE") || is_kw(x, j, "HAVING");
+            skip_next = 0;
+        }
+        if (end_part) {
+            part = j + 1;
+        }
+    }
+    x->e = n;
+}
+
 /* sql_ti_infer; with rw, also the text of the query with its DECIMAL operators as exact function
  * calls (returns 1 when rw holds one). */
 static int infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, int ncols,
@@ -1418,6 +1480,9 @@ static int infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, i
             f |= SQL_FLAG_BINARY;
         }
         it->ti_flags = f;
+    }
+    if (rw != NULL) {
+        coerce_conditions(&x, list_e, n);
     }
     if (rw != NULL && x.nnodes > 0 && !x.nodes_full) {
         ret = build_rewrite(&x, n, ib, ie, named, count, rw) == 0;
