@@ -659,7 +659,34 @@ static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
             n--; /* keep UTF-8 whole */
         }
     }
-    return emit_qident(x, x->src + start, n);
+    if (memmem(x->src + start, n, "/*!", 3) == NULL) {
+        return emit_qident(x, x->src + start, n);
+    }
+    /* MySQL names an item with an executable comment after its text without the comment's
+     * markers and version: `1 <exec comment with +1>` is "1  +1" */
+    cm_buf v = CM_BUF_INIT;
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        const char *c = x->src + start + k;
+        if (k + 3 <= n && memcmp(c, "/*!", 3) == 0) {
+            k += 2;
+            while (k + 1 < n && x->src[start + k + 1] >= '0' && x->src[start + k + 1] <= '9') {
+                k++;
+            }
+        } else if (k + 2 <= n && memcmp(c, "*/", 2) == 0) {
+            k++;
+        } else if (cm_buf_append(&v, c, 1) != 0) {
+            rc = nomem(x);
+        }
+    }
+    while (rc == 0 && v.len > 0 && v.ptr[v.len - 1] == ' ') {
+        v.len--;
+    }
+    if (rc == 0) {
+        rc = emit_qident(x, v.ptr ? (const char *)v.ptr : "", v.len);
+    }
+    cm_buf_fini(&v);
+    return rc;
 }
 
 static const char *const list_end[] = {"FROM",      "WHERE",  "GROUP", "HAVING", "ORDER",
@@ -1085,6 +1112,14 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
                 rc = emit(x, "IS");
             } else if (t->len == 2 && memcmp(p, ":=", 2) == 0) {
                 return unsupported(x, i, ":=");
+            } else if (t->len == 1 && p[0] == '-' && i + 1 < e && x->t[i + 1].type == SQL_TK_INT &&
+                       x->t[i + 1].len == 19 &&
+                       memcmp(x->src + x->t[i + 1].off, "9223372036854775808", 19) == 0 &&
+                       (i == b || !ends_operand(x, i - 1))) {
+                /* BIGINT's minimum is a literal SQLite reads as an integer too (the digits
+                 * alone would go as text, and their negation be a double) */
+                rc = emit(x, "-9223372036854775808");
+                i++;
             } else if (t->len == 1 && p[0] == '!') {
                 rc = emit(x, "NOT");
             } else if (t->len == 1 && p[0] == '/') {
