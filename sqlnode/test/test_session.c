@@ -649,6 +649,8 @@ static void test_runaway_statements(void **state)
     f->env.stmt_ops_max = 2000000;
     const char *forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
                           "SELECT COUNT(*) FROM c";
+    assert_int_equal(q(f, forever), 3636); /* cte_max_recursion_depth (1000) stops it first */
+    assert_int_equal(q(f, "SET cte_max_recursion_depth = 4294967295"), 0);
     assert_int_equal(q(f, forever), 3024);
     check_value(f, "SELECT 1", "1"); /* the session goes on */
     f->env.stmt_ops_max = 0;
