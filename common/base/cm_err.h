@@ -87,6 +87,11 @@
     X(INCORRECT_VALUE, -160, 1366, "HY000", "Incorrect value for column")                          \
     X(DATA_TRUNCATED, -161, 1265, "01000", "Data truncated for column")                            \
     X(INVALID_JSON, -162, 3140, "22032", "Invalid JSON text")                                      \
+    X(INVALID_JSON_ARG, -310, 3141, "22032", "Invalid JSON text in argument")                      \
+    X(INVALID_JSON_PATH, -311, 3143, "42000", "Invalid JSON path expression")                      \
+    X(JSON_BAD_PATH_TOKEN, -312, 3149, "42000", "Path expressions may not contain * and **")       \
+    X(JSON_NULL_KEY, -313, 3158, "22032", "JSON documents may not contain NULL member names")      \
+    X(REGEXP_INDEX, -314, 3686, "HY000", "Index out of bounds in regular expression search")       \
     X(TOO_BIG_FIELDLENGTH, -163, 1074, "42000", "Column length too big")                           \
     X(TOO_BIG_PRECISION, -164, 1426, "42000", "Too-big precision")                                 \
     X(TOO_BIG_SCALE, -165, 1425, "42000", "Too big scale")                                         \

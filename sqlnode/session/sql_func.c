@@ -6,6 +6,8 @@
  */
 #include "sql_session_int.h"
 
+#include "sql_func_int.h"
+
 #include "../mysql/sql_my_const.h"
 #include "sql_charset.h"
 
@@ -93,7 +95,10 @@ static int fsp_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int *fs
     if (argc > 0) {
         int64_t f = sqlite3_value_int64(argv[0]);
         if (f < 0 || f > 6) {
-            fn_error(ctx, CM_E_WRONG_ARGUMENTS, "Too-big precision specified. Maximum is 6.");
+            char msg[96];
+            snprintf(msg, sizeof(msg), "Too-big precision %lld specified. Maximum is 6.",
+                     (long long)f);
+            fn_error(ctx, CM_E_TOO_BIG_PRECISION, msg);
             return -1;
         }
         *fsp = (int)f;
@@ -219,24 +224,6 @@ static void f_unix_timestamp(sqlite3_context *ctx, int argc, sqlite3_value **arg
     }
 }
 
-static void f_from_unixtime(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    double secs = sqlite3_value_double(argv[0]);
-    if (secs < 0 || secs > 32536771199.0) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    int frac = sqlite3_value_type(argv[0]) == SQLITE_FLOAT && secs != floor(secs);
-    char buf[48];
-    sql_func_format_time(SESS(ctx), (int64_t)(secs * 1e6), 0, frac ? 6 : 0, buf, sizeof(buf));
-    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
-}
-
 /* ---- session information ---- */
 
 static void f_database(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -291,9 +278,12 @@ static void f_last_insert_id(sqlite3_context *ctx, int argc, sqlite3_value **arg
 {
     sql_sess *s = SESS(ctx);
     if (argc == 1) {
-        int64_t v = sqlite3_value_int64(argv[0]);
+        int64_t v = sqlite3_value_int64(argv[0]); /* NULL remembers 0 and returns NULL */
         s->last_insert_id = (uint64_t)v;
-        sqlite3_result_int64(ctx, v);
+        sqlite3_result_value(ctx, argv[0]);
+        if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+            sqlite3_result_int64(ctx, v);
+        }
         return;
     }
     sqlite3_result_int64(ctx, (int64_t)s->last_insert_id);
@@ -345,41 +335,6 @@ static void f_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     }
     sqlite3_result_int(ctx, 0);
-}
-
-static uint64_t splitmix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-static void f_rand(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    uint64_t r;
-    if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-        r = splitmix((uint64_t)sqlite3_value_int64(argv[0]));
-    } else {
-        sqlite3_randomness(sizeof(r), &r);
-    }
-    sqlite3_result_double(ctx, (double)(r >> 11) / 9007199254740992.0);
-}
-
-static void f_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    (void)argv;
-    uint8_t b[16];
-    sqlite3_randomness(sizeof(b), b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    char buf[40];
-    snprintf(buf, sizeof(buf),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
 static void f_charset(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -887,43 +842,6 @@ static void f_ascii(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, a.n ? a.p[0] : 0);
 }
 
-static void f_case(sqlite3_context *ctx, sqlite3_value **argv, int upper)
-{
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    str_arg a = get_str(argv[0]);
-    unsigned char *o = malloc(a.n + 1);
-    if (o == NULL) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    for (size_t i = 0; i < a.n; i++) {
-        unsigned char c = a.p[i];
-        if (upper && c >= 'a' && c <= 'z') {
-            c = (unsigned char)(c - 32);
-        } else if (!upper && c >= 'A' && c <= 'Z') {
-            c = (unsigned char)(c + 32);
-        }
-        o[i] = c;
-    }
-    result_str(ctx, &a, o, a.n);
-    free(o);
-}
-
-static void f_ucase(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    f_case(ctx, argv, 1);
-}
-
-static void f_lcase(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    f_case(ctx, argv, 0);
-}
-
 static void f_hex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -1017,15 +935,32 @@ static void extreme(sqlite3_context *ctx, int argc, sqlite3_value **argv, int gr
         sqlite3_result_null(ctx);
         return;
     }
-    int numeric = 1;
+    /* Numbers compare as numbers; so does DECIMAL text (a DECIMAL column) next to a number, as
+     * MySQL compares DECIMAL with numbers. Other mixes compare as strings (MySQL 8). */
+    int numeric = 1, numbers = 0, scale = -1; /* scale: most fraction digits of DECIMAL text */
     for (int i = 0; i < argc; i++) {
         int t = sqlite3_value_type(argv[i]);
-        numeric &= t == SQLITE_INTEGER || t == SQLITE_FLOAT;
+        if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
+            numbers++;
+        } else if (t == SQLITE_TEXT) {
+            str_arg a = get_str(argv[i]);
+            numeric &= sql_fn_is_decimal_text(a.p, a.n);
+            const unsigned char *dot = memchr(a.p, '.', a.n);
+            int sc = dot ? (int)(a.n - (size_t)(dot - a.p) - 1) : 0;
+            scale = sc > scale ? sc : scale;
+        } else {
+            numeric = 0;
+        }
     }
+    numeric &= numbers > 0;
     int best = 0;
     for (int i = 1; i < argc; i++) {
         int c;
-        if (numeric) {
+        if (numeric && sqlite3_value_type(argv[i]) == SQLITE_INTEGER &&
+            sqlite3_value_type(argv[best]) == SQLITE_INTEGER) {
+            int64_t a = sqlite3_value_int64(argv[i]), b = sqlite3_value_int64(argv[best]);
+            c = a < b ? -1 : a > b ? 1 : 0;
+        } else if (numeric) {
             double a = sqlite3_value_double(argv[i]), b = sqlite3_value_double(argv[best]);
             c = a < b ? -1 : a > b ? 1 : 0;
         } else {
@@ -1039,6 +974,23 @@ static void extreme(sqlite3_context *ctx, int argc, sqlite3_value **argv, int gr
         }
         if ((greatest && c > 0) || (!greatest && c < 0)) {
             best = i;
+        }
+    }
+    if (numeric && scale >= 0 && scale <= 30) {
+        /* a DECIMAL result: the winner with the DECIMAL arguments' scale (MySQL: 2 → 2.000) */
+        char buf[160];
+        size_t n = sql_fn_dec_round_text(argv[best], scale, 1, buf, sizeof(buf) - 32);
+        if (n > 0) {
+            const char *dot = strchr(buf, '.');
+            int have = dot ? (int)(n - (size_t)(dot - buf) - 1) : 0;
+            if (dot == NULL && scale > 0) {
+                buf[n++] = '.';
+            }
+            while (have++ < scale) {
+                buf[n++] = '0';
+            }
+            sqlite3_result_text(ctx, buf, (int)n, SQLITE_TRANSIENT);
+            return;
         }
     }
     sqlite3_result_value(ctx, argv[best]);
@@ -1114,29 +1066,6 @@ static void f_log(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_double(ctx, log(x) / log(b));
 }
 
-static void f_truncate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    if (any_null(2, argv)) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    int64_t d = sqlite3_value_int64(argv[1]);
-    if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER && d >= 0) {
-        sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]));
-        return;
-    }
-    if (d > 30) {
-        d = 30;
-    }
-    if (d < -30) {
-        d = -30;
-    }
-    double x = sqlite3_value_double(argv[0]);
-    double m = pow(10.0, (double)d);
-    sqlite3_result_double(ctx, trunc(x * m) / m);
-}
-
 /* str REGEXP pattern: SQLite calls regexp(pattern, str). POSIX extended syntax (MySQL 8 uses
  * ICU; the common subset agrees). The compiled pattern is kept while the pattern is constant. */
 static void free_regex(void *p)
@@ -1201,7 +1130,6 @@ static const fn_def fns[] = {
     {"utc_time", 1, 0, f_utc_time},
     {"unix_timestamp", 0, 0, f_unix_timestamp},
     {"unix_timestamp", 1, 0, f_unix_timestamp},
-    {"from_unixtime", 1, 0, f_from_unixtime},
     {"database", 0, 0, f_database},
     {"schema", 0, 0, f_database},
     {"version", 0, 1, f_version},
@@ -1215,9 +1143,6 @@ static const fn_def fns[] = {
     {"row_count", 0, 0, f_row_count},
     {"found_rows", 0, 0, f_found_rows},
     {"sleep", 1, 0, f_sleep},
-    {"rand", 0, 0, f_rand},
-    {"rand", 1, 0, f_rand},
-    {"uuid", 0, 0, f_uuid},
     {"charset", 1, 1, f_charset},
     {"collation", 1, 0, f_collation},
     {"concat", -1, 1, f_concat},
@@ -1242,10 +1167,6 @@ static const fn_def fns[] = {
     {"locate", 3, 1, f_locate},
     {"strcmp", 2, 1, f_strcmp},
     {"ascii", 1, 1, f_ascii},
-    {"ucase", 1, 1, f_ucase},
-    {"lcase", 1, 1, f_lcase},
-    {"upper", 1, 1, f_ucase},
-    {"lower", 1, 1, f_lcase},
     {"hex", 1, 1, f_hex},
     {"unhex", 1, 1, f_unhex},
     {"isnull", 1, 1, f_isnull},
@@ -1257,7 +1178,6 @@ static const fn_def fns[] = {
     {"log", 1, 1, f_log},
     {"log", 2, 1, f_log},
     {"ln", 1, 1, f_log},
-    {"truncate", 2, 1, f_truncate},
     {"regexp", 2, 1, f_regexp},
 };
 
@@ -1269,6 +1189,13 @@ int sql_func_register(sql_sess *s)
                                        NULL, NULL) != SQLITE_OK) {
             return CM_E_INTERNAL;
         }
+    }
+    /* the families in their own files (sql_func_int.h) */
+    if (sql_func_str_register(s) != 0 || sql_func_num_register(s) != 0 ||
+        sql_func_time_register(s) != 0 || sql_func_digest_register(s) != 0 ||
+        sql_func_agg_register(s) != 0 || sql_func_json_register(s) != 0 ||
+        sql_func_regex_register(s) != 0) {
+        return CM_E_INTERNAL;
     }
     return 0;
 }

@@ -643,8 +643,77 @@ static int table_error(sql_sess *s, const char *src, const sql_token *t, uint32_
     return rc;
 }
 
+/* SELECT SQL_CALC_FOUND_ROWS …: whether t[0, n) asks for it among its leading modifiers, and
+ * where its top-level LIMIT (or locking clause) starts (*end: a source offset). */
+static bool wants_found_rows(const char *src, const sql_token *t, uint32_t n, size_t *end)
+{
+    if (n < 3 || !sql_tok_is(src, &t[0], "SELECT")) {
+        return false;
+    }
+    bool calc = false;
+    for (uint32_t i = 1; i < n && t[i].type == SQL_TK_IDENT && !calc; i++) {
+        calc = sql_tok_is(src, &t[i], "SQL_CALC_FOUND_ROWS");
+    }
+    if (!calc) {
+        return false;
+    }
+    *end = t[n - 1].off + t[n - 1].len;
+    int depth = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        depth += t[i].type == SQL_TK_LPAREN ? 1 : t[i].type == SQL_TK_RPAREN ? -1 : 0;
+        if (depth == 0 &&
+            (sql_tok_is(src, &t[i], "LIMIT") || sql_tok_is(src, &t[i], "FOR") ||
+             (sql_tok_is(src, &t[i], "LOCK") && i + 1 < n && sql_tok_is(src, &t[i + 1], "IN")))) {
+            *end = t[i].off;
+            break;
+        }
+    }
+    return true;
+}
+
+/* FOUND_ROWS() after SELECT SQL_CALC_FOUND_ROWS … LIMIT: the rows the query would give without
+ * its LIMIT, counted by running it again as a derived table of COUNT(*) at the same snapshot
+ * (text protocol; a prepared statement's FOUND_ROWS() is the rows it sent). A failure leaves
+ * the sent row count and is logged: the result already went out. */
+static void calc_found_rows(sql_sess *s, const char *src, const sql_token *t, size_t end)
+{
+    static const char pre[] = "(SELECT COUNT(*) FROM (", post[] = ") AS _tdb_found_rows)";
+    cm_buf q = CM_BUF_INIT;
+    sql_tokens toks;
+    sql_tokens_init(&toks);
+    cm_err err;
+    sql_value v;
+    int rc = cm_buf_append(&q, pre, sizeof(pre) - 1);
+    rc = rc ? rc : cm_buf_append(&q, src + t[0].off, end - t[0].off);
+    rc = rc ? rc : cm_buf_append(&q, post, sizeof(post) - 1);
+    rc = rc ? rc : sql_lex((const char *)q.ptr, q.len, s->mode, &toks, &err);
+    rc = rc ? rc : sql_exec_eval(s, (const char *)q.ptr, toks.v, toks.n, &v, &err);
+    if (rc == 0 && v.type == SQL_V_INT && v.i >= 0) {
+        s->found_rows = (uint64_t)v.i;
+    } else if (rc != 0) {
+        CM_DEBUG("sql", "conn=%llu: SQL_CALC_FOUND_ROWS count failed: %s",
+                 (unsigned long long)s->id, err.msg);
+    }
+    sql_tokens_fini(&toks);
+    cm_buf_fini(&q);
+}
+
+static int run_query_once(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                          const char *key, size_t keylen, sql_sink *sink, int more, cm_err *err);
+
 static int run_query(sql_sess *s, const char *src, const sql_token *t, uint32_t n, const char *key,
                      size_t keylen, sql_sink *sink, int more, cm_err *err)
+{
+    size_t end = 0;
+    int rc = run_query_once(s, src, t, n, key, keylen, sink, more, err);
+    if (rc == 0 && wants_found_rows(src, t, n, &end)) {
+        calc_found_rows(s, src, t, end);
+    }
+    return rc;
+}
+
+static int run_query_once(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                          const char *key, size_t keylen, sql_sink *sink, int more, cm_err *err)
 {
     int rc = 0;
     if (s->cache.cap == 0) { /* cache disabled: prepare, run, finalize */

@@ -2,6 +2,7 @@
 #include "sql_translate.h"
 
 #include "../mysql/sql_my_const.h"
+#include "sql_datetime.h"
 #include "sql_sysvar.h"
 #include "sql_lockread.h"
 #include "sql_xor.h"
@@ -136,6 +137,7 @@ typedef struct tr {
     int depth;
     int special_depth[SQL_TR_DEPTH_MAX + 1]; /* kind of the special form opened at each depth */
     int top_done;                            /* the top-level select list was seen */
+    uint16_t *iv_open; /* _tdb_date_add( calls opening before each token (NULL: none) */
     /* XOR (sql_xor.h), allocated when the statement has one: output length before each token
      * was emitted, and the closing parentheses due before each token (index n: at the end). */
     size_t *xor_pos;
@@ -699,6 +701,201 @@ static const char *const select_modifiers_dropped[] = {
 static const char *const charsets[] = {"_UTF8MB4", "_UTF8",  "_UTF8MB3", "_LATIN1",
                                        "_BINARY",  "_ASCII", NULL};
 
+/* ---- function forms that need more than a token rewrite (built-in functions, issue #8):
+ * `expr ± INTERVAL n unit`, `INTERVAL n unit + expr` and DATE_ADD(d, INTERVAL n unit) become
+ * calls of _tdb_date_add / date_add with the unit as a string; TRIM(… FROM …) becomes
+ * _tdb_trim; EXTRACT(unit FROM d) _tdb_extract; TIMESTAMPADD/DIFF get their unit quoted;
+ * GROUP_CONCAT(… ORDER BY … SEPARATOR …) becomes the aggregate _tdb_group_concat
+ * (sqlnode/session/sql_func_*.c). ---- */
+
+/* Translates t[b, e) as a parenthesised sub-expression (its own depth level). */
+static int emit_sub(tr *x, uint32_t b, uint32_t e)
+{
+    if (b >= e) {
+        return syntax(x, e);
+    }
+    if (x->depth >= SQL_TR_DEPTH_MAX) {
+        return cm_err_set(x->err, CM_E_PARSE, "expression nested too deeply");
+    }
+    x->depth++;
+    x->special_depth[x->depth] = 0;
+    int rc = emit(x, "(");
+    if (rc == 0) {
+        rc = translate_range(x, b, e, 0);
+    }
+    x->special_depth[x->depth] = 0;
+    x->depth--;
+    return rc == 0 ? emit(x, ")") : rc;
+}
+
+/* Whether token i is an INTERVAL unit keyword (DAY, HOUR_MINUTE …) used as a unit (not called). */
+static int is_unit(tr *x, uint32_t i)
+{
+    return i < x->n && x->t[i].type == SQL_TK_IDENT &&
+           sql_iv_unit_find(x->src + x->t[i].off, x->t[i].len) >= 0 && !next_is_lparen(x, i);
+}
+
+/* Emits ' UNIT' (upper case, quoted) of unit token i. */
+static int emit_unit(tr *x, uint32_t i)
+{
+    int u = sql_iv_unit_find(x->src + x->t[i].off, x->t[i].len);
+    char buf[48];
+    snprintf(buf, sizeof(buf), "'%s'", sql_iv_unit_name(u));
+    return emit(x, buf);
+}
+
+/* The unit token ending `INTERVAL expr unit` whose expr starts at b (before e), or e. */
+static uint32_t interval_unit(tr *x, uint32_t b, uint32_t e)
+{
+    int d = 0;
+    for (uint32_t j = b; j < e; j++) {
+        if (x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (x->t[j].type == SQL_TK_RPAREN) {
+            if (--d < 0) {
+                return e;
+            }
+        } else if (d == 0 && j > b && is_unit(x, j)) {
+            return j;
+        } else if (d == 0 && x->t[j].type == SQL_TK_COMMA) {
+            return e;
+        }
+    }
+    return e;
+}
+
+static int is_op(tr *x, uint32_t i, const char *op)
+{
+    size_t n = strlen(op);
+    return i < x->n && x->t[i].type == SQL_TK_OP && x->t[i].len == n &&
+           memcmp(x->src + x->t[i].off, op, n) == 0;
+}
+
+/* Words that end an additive operand (lower precedence than + and -, or clause keywords). */
+static const char *const operand_stops[] = {
+    "SELECT", "WHERE", "AND",    "OR",        "NOT",     "XOR",      "WHEN",     "THEN", "ELSE",
+    "ON",     "SET",   "HAVING", "BY",        "BETWEEN", "IN",       "IS",       "LIKE", "REGEXP",
+    "RLIKE",  "CASE",  "AS",     "LIMIT",     "VALUES",  "FROM",     "DISTINCT", "ALL",  "ESCAPE",
+    "END",    "ASC",   "DESC",   "SEPARATOR", "USING",   "INTERVAL", NULL};
+
+/* Whether token j ends an additive operand (scanning either way). plus: + and - end it too. */
+static int operand_stop(tr *x, uint32_t j, int plus)
+{
+    const sql_token *t = &x->t[j];
+    if (t->type == SQL_TK_COMMA || t->type == SQL_TK_SEMI) {
+        return 1;
+    }
+    if (t->type == SQL_TK_IDENT) {
+        return is_kw(x->src, t, operand_stops);
+    }
+    if (t->type != SQL_TK_OP) {
+        return 0;
+    }
+    const char *p = x->src + t->off;
+    if (t->len == 1 && (p[0] == '*' || p[0] == '/' || p[0] == '%' || p[0] == '^' || p[0] == '~')) {
+        return 0;
+    }
+    if (t->len == 1 && (p[0] == '+' || p[0] == '-')) {
+        return plus;
+    }
+    return 1; /* comparisons, ||, &&, |, &, <<, >>, := */
+}
+
+/* First token of the left operand of the additive operator at k. */
+static uint32_t left_operand(tr *x, uint32_t k)
+{
+    uint32_t j = k;
+    while (j > 0) {
+        uint32_t p = j - 1;
+        if (x->t[p].type == SQL_TK_RPAREN) {
+            int d = 0;
+            uint32_t q = p + 1;
+            while (q > 0) {
+                q--;
+                if (x->t[q].type == SQL_TK_RPAREN) {
+                    d++;
+                } else if (x->t[q].type == SQL_TK_LPAREN && --d == 0) {
+                    break;
+                }
+            }
+            j = q;
+            continue;
+        }
+        if (x->t[p].type == SQL_TK_LPAREN) {
+            break;
+        }
+        if (kw(x, p, "END")) { /* CASE … END: back to its CASE */
+            int d = 0;
+            uint32_t q = p + 1;
+            while (q > 0) {
+                q--;
+                d += kw(x, q, "END") ? 1 : kw(x, q, "CASE") ? -1 : 0;
+                if (d == 0) {
+                    break;
+                }
+            }
+            if (d != 0) {
+                break;
+            }
+            j = q;
+            continue;
+        }
+        if (kw(x, p, "INTERVAL") && p + 1 < k) {
+            j = p; /* INTERVAL n unit + d + INTERVAL …: the earlier form is part of it */
+            continue;
+        }
+        if (operand_stop(x, p, 0)) {
+            break;
+        }
+        j = p;
+    }
+    return j;
+}
+
+/* End (exclusive) of the operand starting at b: the next + or - or lower-precedence token. */
+static uint32_t right_operand_end(tr *x, uint32_t b, uint32_t e)
+{
+    int d = 0;
+    for (uint32_t j = b; j < e; j++) {
+        if (x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (x->t[j].type == SQL_TK_RPAREN) {
+            if (--d < 0) {
+                return j;
+            }
+        } else if (d == 0 && j > b && operand_stop(x, j, 1)) {
+            return j;
+        }
+    }
+    return e;
+}
+
+/* Marks, before translation, the left operands of `± INTERVAL`: x->iv_open[i] counts the
+ * _tdb_date_add( calls that open before token i. */
+static int interval_prepass(tr *x)
+{
+    int any = 0;
+    for (uint32_t i = 0; i + 1 < x->n; i++) {
+        any |= kw(x, i, "INTERVAL");
+    }
+    if (!any) {
+        return 0;
+    }
+    x->iv_open = calloc(x->n, sizeof(*x->iv_open));
+    if (x->iv_open == NULL) {
+        return nomem(x);
+    }
+    for (uint32_t i = 1; i + 1 < x->n; i++) {
+        if ((is_op(x, i, "+") || is_op(x, i, "-")) && kw(x, i + 1, "INTERVAL")) {
+            uint32_t l = left_operand(x, i);
+            if (l < i && x->iv_open[l] < UINT16_MAX) {
+                x->iv_open[l]++;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Emits the closes due before token i (and every token before it not yet done). */
 static int xor_flush(tr *x, uint32_t i)
 {
@@ -712,6 +909,334 @@ static int xor_flush(tr *x, uint32_t i)
         x->xor_close[x->xor_flushed] = 0;
     }
     return 0;
+}
+
+/* At `+` or `-` (index *pi) followed by INTERVAL: emits `, n, 'UNIT', ±1)`. */
+static int emit_interval_op(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    int sign = is_op(x, i, "-") ? -1 : 1;
+    uint32_t unit = interval_unit(x, i + 2, e);
+    if (unit >= e) {
+        return syntax(x, i + 1);
+    }
+    int rc;
+    if ((rc = emit(x, ",")) != 0 || (rc = emit_sub(x, i + 2, unit)) != 0 ||
+        (rc = emit(x, ",")) != 0 || (rc = emit_unit(x, unit)) != 0 ||
+        (rc = emit(x, sign < 0 ? ", -1)" : ", 1)")) != 0) {
+        return rc;
+    }
+    *pi = unit + 1;
+    return 0;
+}
+
+/* INTERVAL at *pi that is not after + or -: `INTERVAL n unit + expr`, an argument
+ * (DATE_ADD(d, INTERVAL n unit) → date_add(d, n, 'UNIT')), or the INTERVAL(n, n1, …) function. */
+static int emit_interval_word(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t unit = interval_unit(x, i + 1, e);
+    int rc;
+    if (unit >= e) {
+        if (next_is_lparen(x, i)) {
+            *pi = i + 1;
+            return emit(x, "_tdb_interval");
+        }
+        return unsupported(x, i, "INTERVAL outside date arithmetic");
+    }
+    if (is_op(x, unit + 1, "+")) {
+        uint32_t rb = unit + 2;
+        uint32_t re = right_operand_end(x, rb, e);
+        if ((rc = emit(x, "_tdb_date_add(")) != 0 || (rc = emit_sub(x, rb, re)) != 0 ||
+            (rc = emit(x, ",")) != 0 || (rc = emit_sub(x, i + 1, unit)) != 0 ||
+            (rc = emit(x, ",")) != 0 || (rc = emit_unit(x, unit)) != 0 ||
+            (rc = emit(x, ", 1)")) != 0) {
+            return rc;
+        }
+        *pi = re;
+        return 0;
+    }
+    if (i > 0 && x->t[i - 1].type == SQL_TK_COMMA &&
+        (unit + 1 >= e || x->t[unit + 1].type == SQL_TK_RPAREN)) {
+        if ((rc = emit_sub(x, i + 1, unit)) != 0 || (rc = emit(x, ",")) != 0 ||
+            (rc = emit_unit(x, unit)) != 0) {
+            return rc;
+        }
+        *pi = unit + 1;
+        return 0;
+    }
+    return unsupported(x, i, "INTERVAL outside date arithmetic");
+}
+
+/* The top-level argument separators of the call whose '(' is at open: fills at[] with the
+ * indexes of kw (NULL: commas) at depth 0 inside it; returns how many (at most cap). */
+static uint32_t call_split(tr *x, uint32_t open, uint32_t close, const char *word, uint32_t *at,
+                           uint32_t cap)
+{
+    uint32_t k = 0;
+    int d = 0;
+    for (uint32_t j = open + 1; j < close && k < cap; j++) {
+        if (x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (x->t[j].type == SQL_TK_RPAREN) {
+            d--;
+        } else if (d == 0 && (word ? kw(x, j, word) : x->t[j].type == SQL_TK_COMMA)) {
+            at[k++] = j;
+        }
+    }
+    return k;
+}
+
+/* TRIM([{BOTH|LEADING|TRAILING}] [remstr] FROM str) → _tdb_trim(mode, remstr, str); TRIM(str)
+ * stays SQLite's trim (spaces, as MySQL). *pi is at TRIM. */
+static int emit_trim(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    uint32_t from;
+    if (close >= e) {
+        return syntax(x, i);
+    }
+    uint32_t b = i + 2;
+    int mode = 0;
+    if (kw(x, b, "BOTH") || kw(x, b, "LEADING") || kw(x, b, "TRAILING")) {
+        mode = kw(x, b, "LEADING") ? 1 : kw(x, b, "TRAILING") ? 2 : 0;
+        b++;
+    } else if (call_split(x, i + 1, close, "FROM", &from, 1) == 0) {
+        *pi = i + 1;
+        return emit(x, "trim");
+    }
+    if (call_split(x, i + 1, close, "FROM", &from, 1) == 0) {
+        return syntax(x, close);
+    }
+    char head[48];
+    snprintf(head, sizeof(head), "_tdb_trim(%d,", mode + (from == b ? 10 : 0));
+    int rc = emit(x, head);
+    if (rc == 0) {
+        rc = from == b ? emit(x, "NULL") : emit_sub(x, b, from);
+    }
+    if (rc == 0 && (rc = emit(x, ",")) == 0 && (rc = emit_sub(x, from + 1, close)) == 0) {
+        rc = emit(x, ")");
+    }
+    *pi = close + 1;
+    return rc;
+}
+
+/* EXTRACT(unit FROM d) → _tdb_extract('UNIT', d). */
+static int emit_extract(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e || !is_unit(x, i + 2) || !kw(x, i + 3, "FROM")) {
+        return syntax(x, i + 2);
+    }
+    int rc;
+    if ((rc = emit(x, "_tdb_extract(")) != 0 || (rc = emit_unit(x, i + 2)) != 0 ||
+        (rc = emit(x, ",")) != 0 || (rc = emit_sub(x, i + 4, close)) != 0) {
+        return rc;
+    }
+    *pi = close + 1;
+    return emit(x, ")");
+}
+
+/* TIMESTAMPADD(unit, n, d) / TIMESTAMPDIFF(unit, a, b): the unit becomes a string. */
+static int emit_unit_call(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e || !is_unit(x, i + 2) || x->t[i + 3].type != SQL_TK_COMMA) {
+        return syntax(x, i + 2);
+    }
+    int rc;
+    if ((rc = emit_n(x, x->src + x->t[i].off, x->t[i].len)) != 0 || (rc = emit(x, "(")) != 0 ||
+        (rc = emit_unit(x, i + 2)) != 0) {
+        return rc;
+    }
+    uint32_t commas[2];
+    if (call_split(x, i + 1, close, NULL, commas, 2) != 2) {
+        return syntax(x, close);
+    }
+    for (int k = 0; k < 2; k++) {
+        uint32_t end = k == 0 ? commas[1] : close;
+        if ((rc = emit(x, ",")) != 0 || (rc = emit_sub(x, commas[k] + 1, end)) != 0) {
+            return rc;
+        }
+    }
+    *pi = close + 1;
+    return emit(x, ")");
+}
+
+/* GROUP_CONCAT([DISTINCT] e, … [ORDER BY k [ASC|DESC], …] [SEPARATOR 's']) →
+ * _tdb_group_concat(distinct, sep, n, e1 … en, k1, desc1, …). */
+static int emit_group_concat(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e) {
+        return syntax(x, i);
+    }
+    uint32_t b = i + 2;
+    int distinct = kw(x, b, "DISTINCT");
+    b += distinct;
+    uint32_t order = close, sep = close;
+    uint32_t at;
+    if (call_split(x, i + 1, close, "SEPARATOR", &at, 1) == 1) {
+        sep = at;
+        if (sep + 2 != close || x->t[sep + 1].type != SQL_TK_STRING) {
+            return syntax(x, sep + 1);
+        }
+    }
+    order = sep; /* the expressions end at ORDER BY, else at SEPARATOR, else at ')' */
+    if (call_split(x, i + 1, sep, "ORDER", &at, 1) == 1) {
+        order = at;
+        if (!kw(x, order + 1, "BY")) {
+            return syntax(x, order + 1);
+        }
+    }
+    uint32_t ends[SQL_TR_ITEMS_MAX > 64 ? 64 : SQL_TR_ITEMS_MAX];
+    uint32_t nexpr = call_split(x, b - 1, order, NULL, ends, 63);
+    ends[nexpr++] = order;
+    char head[64];
+    snprintf(head, sizeof(head), "_tdb_group_concat(%d,", distinct);
+    int rc = emit(x, head);
+    if (rc == 0) {
+        uint32_t s = sep + 1;
+        rc = sep < close ? emit_strings(x, &s) : emit(x, "','");
+    }
+    if (rc == 0) {
+        snprintf(head, sizeof(head), ", %u", nexpr);
+        rc = emit(x, head);
+    }
+    uint32_t from = b;
+    for (uint32_t k = 0; k < nexpr && rc == 0; k++) {
+        if ((rc = emit(x, ",")) == 0) {
+            rc = emit_sub(x, from, ends[k]);
+        }
+        from = ends[k] + 1;
+    }
+    if (rc == 0 && order < sep) {
+        uint32_t keys[64];
+        uint32_t nk = call_split(x, order + 1, sep, NULL, keys, 63);
+        keys[nk++] = sep;
+        from = order + 2;
+        for (uint32_t k = 0; k < nk && rc == 0; k++) {
+            uint32_t end = keys[k];
+            int desc = 0;
+            if (end > from && (kw(x, end - 1, "DESC") || kw(x, end - 1, "ASC"))) {
+                desc = kw(x, end - 1, "DESC");
+                end--;
+            }
+            if ((rc = emit(x, ",")) == 0 && (rc = emit_sub(x, from, end)) == 0) {
+                rc = emit(x, desc ? ", 1" : ", 0");
+            }
+            from = keys[k] + 1;
+        }
+    }
+    *pi = close + 1;
+    return rc == 0 ? emit(x, ")") : rc;
+}
+
+/* Calls whose value arguments become JSON booleans when they are TRUE, FALSE or a comparison
+ * (MySQL's JSON_ARRAY(TRUE, 1 = 1) is [true, true]; SQLite's booleans are integers). */
+static const char *const json_value_calls[] = {
+    "JSON_ARRAY",    "JSON_OBJECT",    "JSON_SET",          "JSON_INSERT",       "JSON_REPLACE",
+    "JSON_ARRAYAGG", "JSON_OBJECTAGG", "JSON_ARRAY_APPEND", "JSON_ARRAY_INSERT", NULL};
+static const char *const bool_words[] = {"AND", "OR",      "NOT",    "XOR",   "IS", "LIKE",
+                                         "IN",  "BETWEEN", "REGEXP", "RLIKE", NULL};
+
+/* Whether argument t[b, e) is boolean-valued: TRUE, FALSE, or a comparison or logical operator
+ * at its top level (not inside parentheses or a CASE). */
+static int bool_arg(tr *x, uint32_t b, uint32_t e)
+{
+    if (e == b + 1 && (kw(x, b, "TRUE") || kw(x, b, "FALSE"))) {
+        return 1;
+    }
+    if (e > b + 2 && x->t[b].type == SQL_TK_LPAREN && match_paren(x, b) == e - 1) {
+        return bool_arg(x, b + 1, e - 1); /* (a = b) */
+    }
+    int d = 0, found = 0;
+    for (uint32_t j = b; j < e; j++) {
+        const sql_token *t = &x->t[j];
+        if (t->type == SQL_TK_LPAREN) {
+            d++;
+        } else if (t->type == SQL_TK_RPAREN) {
+            d--;
+        } else if (d == 0 && kw(x, j, "CASE")) {
+            return 0;
+        } else if (d == 0 && t->type == SQL_TK_IDENT && is_kw(x->src, t, bool_words)) {
+            found = 1;
+        } else if (d == 0 && t->type == SQL_TK_OP) {
+            const char *p = x->src + t->off;
+            found |= p[0] == '=' || p[0] == '<' || p[0] == '>' || p[0] == '!' ||
+                     (t->len == 2 && (memcmp(p, "&&", 2) == 0 || memcmp(p, "||", 2) == 0));
+            if (t->len == 2 && (memcmp(p, "<<", 2) == 0 || memcmp(p, ">>", 2) == 0)) {
+                found = 0; /* shifts are arithmetic */
+            }
+        }
+    }
+    return found;
+}
+
+/* JSON constructors (json_value_calls): each value argument translated, booleans wrapped in
+ * _tdb_json_bool so they become JSON true/false. *pi is at the function name. */
+static int emit_json_call(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e) {
+        return syntax(x, i);
+    }
+    int object = kw(x, i, "JSON_OBJECT") || kw(x, i, "JSON_OBJECTAGG");
+    int array = kw(x, i, "JSON_ARRAY") || kw(x, i, "JSON_ARRAYAGG");
+    int rc = emit_n(x, x->src + x->t[i].off, x->t[i].len);
+    if (rc == 0) {
+        rc = emit(x, "(");
+    }
+    uint32_t from = i + 2;
+    int d = 0;
+    for (uint32_t j = i + 2, k = 0; j <= close && rc == 0 && close > i + 2; j++) {
+        if (j < close && x->t[j].type == SQL_TK_LPAREN) {
+            d++;
+        } else if (j < close && x->t[j].type == SQL_TK_RPAREN) {
+            d--;
+        }
+        if (j < close && !(d == 0 && x->t[j].type == SQL_TK_COMMA)) {
+            continue;
+        }
+        /* the argument [from, j) is number k */
+        int value = array || (object ? k % 2 == 1 : k >= 2 && k % 2 == 0);
+        int wrap = value && from < j && bool_arg(x, from, j);
+        if (k > 0) {
+            rc = emit(x, ",");
+        }
+        if (rc == 0 && wrap) {
+            rc = emit(x, "_tdb_json_bool");
+        }
+        if (rc == 0) {
+            rc = emit_sub(x, from, j);
+        }
+        from = j + 1;
+        k++;
+    }
+    *pi = close + 1;
+    return rc == 0 ? emit(x, ")") : rc;
+}
+
+/* CHAR(n, … USING charset) → CAST(char(n, …) AS TEXT): a character string instead of CHAR's
+ * binary one. *pi is at CHAR. */
+static int emit_char_using(tr *x, uint32_t *pi, uint32_t e, uint32_t using_at)
+{
+    uint32_t i = *pi;
+    uint32_t close = match_paren(x, i + 1);
+    if (close >= e || using_at + 2 != close) {
+        return syntax(x, using_at);
+    }
+    int rc = emit(x, "CAST(char");
+    if (rc == 0) {
+        rc = emit_sub(x, i + 2, using_at);
+    }
+    *pi = close + 1;
+    return rc == 0 ? emit(x, "AS TEXT)") : rc;
 }
 
 /* `a XOR b` as `((NOT (a)) <> (NOT (b)))` (sql_xor.h); i is at XOR, a is already emitted. */
@@ -755,12 +1280,34 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
     int qualified = i > 0 && x->t[i - 1].type == SQL_TK_DOT;
     *pi = i + 1;
 
+    if (!qualified && kw(x, i, "INTERVAL")) {
+        *pi = i;
+        return emit_interval_word(x, pi, e);
+    }
     if (!qualified && kw(x, i, "XOR")) {
         return emit_xor(x, i, e);
     }
     if (!qualified && call) {
         if (kw(x, i, "IF")) {
             return emit(x, "iif");
+        }
+        if (is_kw(x->src, t, json_value_calls)) {
+            *pi = i;
+            return emit_json_call(x, pi, e);
+        }
+        uint32_t using_at;
+        if (kw(x, i, "CHAR") &&
+            call_split(x, i + 1, match_paren(x, i + 1), "USING", &using_at, 1)) {
+            *pi = i;
+            return emit_char_using(x, pi, e, using_at);
+        }
+        if (kw(x, i, "TRIM") || kw(x, i, "EXTRACT") || kw(x, i, "TIMESTAMPADD") ||
+            kw(x, i, "TIMESTAMPDIFF") || kw(x, i, "GROUP_CONCAT")) {
+            *pi = i;
+            return kw(x, i, "TRIM")           ? emit_trim(x, pi, e)
+                   : kw(x, i, "EXTRACT")      ? emit_extract(x, pi, e)
+                   : kw(x, i, "GROUP_CONCAT") ? emit_group_concat(x, pi, e)
+                                              : emit_unit_call(x, pi, e);
         }
         if (kw(x, i, "CAST") || kw(x, i, "POSITION") || kw(x, i, "SUBSTRING") ||
             kw(x, i, "SUBSTR") || kw(x, i, "MID")) {
@@ -815,9 +1362,6 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
         if (kw(x, i, "DIV")) {
             return emit(x, "/");
         }
-        if (kw(x, i, "INTERVAL")) {
-            return unsupported(x, i, "INTERVAL arithmetic");
-        }
         if (kw(x, i, "RLIKE")) {
             return emit(x, "REGEXP");
         }
@@ -855,7 +1399,7 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
                 return syntax(x, bad);
             }
             *pi = e;
-            return exclusive ? emit(x, SQL_LOCKREAD_MARK + 1) : 0; /* the last text (session) */
+            return exclusive ? emit(x, &SQL_LOCKREAD_MARK[1]) : 0; /* the last text (session) */
         }
         if (w[0] == '_' && i + 1 < e &&
             (x->t[i + 1].type == SQL_TK_STRING || x->t[i + 1].type == SQL_TK_HEX) &&
@@ -986,6 +1530,17 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
             } else {
                 in_list = 0;
             }
+        }
+        for (uint16_t k = x->iv_open ? x->iv_open[i] : 0; k > 0; k--) {
+            if ((rc = emit(x, "_tdb_date_add(")) != 0) {
+                return rc;
+            }
+        }
+        if (x->iv_open && (is_op(x, i, "+") || is_op(x, i, "-")) && kw(x, i + 1, "INTERVAL")) {
+            if ((rc = emit_interval_op(x, &i, e)) != 0) {
+                return rc;
+            }
+            continue;
         }
         switch (t->type) {
         case SQL_TK_STRING:
@@ -1168,8 +1723,8 @@ static int run(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx
     if (prefix != NULL && emit(&x, prefix) != 0) {
         return CM_E_NOMEM;
     }
-    int rc = 0;
-    for (uint32_t i = 0; i < n && x.xor_pos == NULL; i++) {
+    int rc = interval_prepass(&x);
+    for (uint32_t i = 0; rc == 0 && i < n && x.xor_pos == NULL; i++) {
         if (t[i].type == SQL_TK_IDENT && sql_tok_is(src, &t[i], "XOR")) {
             x.xor_pos = malloc(((size_t)n + 1) * sizeof(*x.xor_pos));
             x.xor_close = calloc((size_t)n + 1, sizeof(*x.xor_close));
@@ -1186,6 +1741,7 @@ static int run(const char *src, const sql_token *t, uint32_t n, const sql_tr_ctx
     if (rc == 0 && x.xor_pos != NULL) {
         rc = xor_flush(&x, n);
     }
+    free(x.iv_open);
     free(x.xor_pos);
     free(x.xor_close);
     if (rc == 0 && x.depth != 0) {

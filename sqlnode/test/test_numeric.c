@@ -185,7 +185,7 @@ static void test_sum_avg(void **state)
     /* as a window function */
     check_value(f,
                 "WITH t(i, d) AS (VALUES (1, '1.10'), (2, '2.20'), (3, '3.30'))"
-                " SELECT group_concat(s, ',') FROM (SELECT SUM(d) OVER (ORDER BY i ROWS 1"
+                " SELECT group_concat(s SEPARATOR ',') FROM (SELECT SUM(d) OVER (ORDER BY i ROWS 1"
                 " PRECEDING) AS s FROM t)",
                 "1.1,3.3,5.5");
 }

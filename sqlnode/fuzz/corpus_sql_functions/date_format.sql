@@ -1,0 +1,1 @@
+SELECT DATE_FORMAT('1997-10-04 22:23:00.5', '%W %M %D %Y %H %k %I %r %T %S %w %U %u %V %v %X %x %j %f %%')

@@ -1,0 +1,1 @@
+SELECT MD5('a'), SHA1('a'), SHA2('a', 384), HEX(UNHEX('4D7953514C'))

@@ -1,0 +1,1 @@
+SELECT JSON_EXTRACT('{"a": [1, {"c": 7}], "b": "x"}', '$**.c', '$.a[last]', '$.*'), JSON_SET('{"a": 1}', '$.b[2]', TRUE), JSON_MERGE_PRESERVE('[1]', '{"a": 1}'), JSON_PRETTY('{"a":[1,{}]}')

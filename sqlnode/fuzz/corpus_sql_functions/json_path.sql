@@ -1,0 +1,1 @@
+SELECT JSON_CONTAINS('{"a": 1, "c": {"d": 4}}', '{"d": 4}', '$.c'), JSON_REMOVE('[1, [2, 3]]', '$[1][0]'), JSON_ARRAY_INSERT('[1, 2]', '$[last]', 3), JSON_KEYS('{"b": 1, "a": 2}'), '{"x": "y"}' ->> '$."x"'

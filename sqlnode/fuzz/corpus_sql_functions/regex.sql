@@ -1,0 +1,1 @@
+SELECT REGEXP_REPLACE('John Smith héllo', '([a-z]+) ([a-z]+)', '$2, $1', 1, 0, 'i'), REGEXP_INSTR('aa aaa aaaa', 'a{3}', 1, 2, 1), REGEXP_SUBSTR('abc def', '[a-z]+', 2, 2, 'm'), REGEXP_LIKE('x', '^.$')

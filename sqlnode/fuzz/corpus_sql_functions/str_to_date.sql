@@ -1,0 +1,1 @@
+SELECT STR_TO_DATE('May 1, 2013 10:11 PM', '%M %d,%Y %h:%i %p'), STR_TO_DATE('2020-060', '%Y-%j')

@@ -1,0 +1,1 @@
+SELECT SUBSTRING_INDEX('www.mysql.com', '.', -2), TRIM(LEADING 'x' FROM 'xxbarxx'), INSERT('héllo', 2, 3, 'ÀÉ'), FORMAT(-1234567.891, 2), QUOTE('a''b\\c'), FROM_BASE64(TO_BASE64('abc')), ELT(2, 'a', 'b'), FIELD('b', 'a', 'b'), UPPER('straße'), CHAR(77, 121 USING utf8mb4)
