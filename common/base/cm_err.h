@@ -181,7 +181,8 @@
       "Primary key/partition key update is not allowed since the table is updated both ways")      \
     X(NON_UPDATABLE_TABLE, -190, 1288, "HY000", "The target table is not updatable")               \
     X(NON_UNIQ_FIELD, -158, 1052, "23000", "Column in field list is ambiguous")                    \
-    X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")
+    X(NO_DEFAULT_FOR_FIELD, -159, 1364, "HY000", "Field doesn't have a default value")             \
+    X(CTE_RECURSION, -3636, 3636, "HY000", "Recursive query aborted")
 
 enum {
 #define CM_ERR_ENUM_(name, code, my, st, msg) CM_E_##name = (code),

@@ -179,7 +179,7 @@ int sql_exec_prepare(sql_sess *s, const char *src, const sql_token *t, uint32_t 
     sql_tr_ctx ctx = sql_sess_tr_ctx(s);
     int dml = sql_classify(src, t, n) == SQL_KIND_DML;
     int rc = dml ? sql_dml_translate(s, src, t, n, &s->tr, err)
-                 : sql_translate_query(src, t, n, &ctx, &s->tr, err);
+                 : sql_sem_translate(s, src, t, n, &ctx, &s->tr, err);
     if (rc != 0) {
         return rc;
     }

@@ -352,7 +352,7 @@ int sql_num_register(sql_sess *s)
                                        NULL) != SQLITE_OK) {
         return CM_E_INTERNAL;
     }
-    return sql_decarith_register(s);
+    return sql_decarith_register(s) != 0 ? CM_E_INTERNAL : sql_sem_register(s);
 }
 
 /* ---- DECIMAL results in the row path ---- */

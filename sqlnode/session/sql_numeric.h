@@ -49,6 +49,16 @@ void sql_ti_describe(const sql_tr_item *it, sql_column *c);
 int sql_num_register(sql_sess *s);
 /* sql_decarith.c: tessera_dadd/dsub/dmul(a, b), tessera_ddiv(a, b, scale), tessera_dmod(a, b). */
 int sql_decarith_register(sql_sess *s);
+/* sql_semantics.c: tessera_num(x) (a string read as MySQL reads it in a comparison with a number)
+ * and __tsr_setvar(name, value) (`@name := value`). */
+int sql_sem_register(sql_sess *s);
+/* `WITH RECURSIVE` whose CTEs are `name(cols) AS (SELECT … UNION ALL SELECT …)`: into out, the
+ * text with each such CTE carrying a hidden iteration column checked against
+ * @@cte_max_recursion_depth (error 3636). Returns 1 when out holds it, 0 (nothing to do), -1. */
+int sql_sem_cte_rewrite(const char *src, const sql_token *t, uint32_t n, cm_buf *out);
+/* sql_translate_query of t, or of its sql_sem_cte_rewrite form. */
+int sql_sem_translate(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
+                      const sql_tr_ctx *ctx, sql_tr_out *tr, cm_err *err);
 /* Hands an exact decimal result text[0, len) with `scale` decimals to SQLite: INTEGER or REAL
  * when that holds it exactly (at most 15 significant digits), TEXT otherwise. */
 void sql_num_result_value(sqlite3_context *ctx, const char *text, int len, int scale);

@@ -222,6 +222,7 @@ void sql_sess_stmt_begin(sql_sess *s)
 {
     s->stmt_start_us = sql_sess_now_us(s);
     s->stmt_ops = 0;
+    sql_type_set_tz(s->tz_system, s->tz_offset_s); /* TIMESTAMP conversions of this thread */
     if (__atomic_load_n(&s->killed, __ATOMIC_ACQUIRE) == 1) {
         __atomic_store_n(&s->killed, 0, __ATOMIC_RELEASE);
     }

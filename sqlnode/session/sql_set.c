@@ -52,6 +52,7 @@ static void refresh_caches(sql_sess *s)
         s->tz_system = 1;
         s->tz_offset_s = 0;
     }
+    sql_type_set_tz(s->tz_system, s->tz_offset_s);
 }
 
 /* ---- session copies of the globals ---- */

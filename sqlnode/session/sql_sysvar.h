@@ -53,6 +53,8 @@ typedef enum sql_sv_type {
     X(COLLATION_DATABASE, "collation_database", STR, SQL_SV_BOTH, "utf8mb4_bin", 0, 0, 0)          \
     X(COLLATION_SERVER, "collation_server", STR, SQL_SV_BOTH, "utf8mb4_bin", 0, 0, 0)              \
     X(CONNECT_TIMEOUT, "connect_timeout", INT, SQL_SV_GLOBAL, "10", 2, 31536000, 0)                \
+    X(CTE_MAX_RECURSION_DEPTH, "cte_max_recursion_depth", INT, SQL_SV_BOTH, "1000", 0,             \
+      4294967295LL, 0)                                                                             \
     X(DEFAULT_AUTHENTICATION_PLUGIN, "default_authentication_plugin", STR,                         \
       SQL_SV_GLOBAL | SQL_SV_RO, "mysql_native_password", 0, 0, 0)                                 \
     X(DEFAULT_STORAGE_ENGINE, "default_storage_engine", STR, SQL_SV_BOTH, "InnoDB", 0, 0, 0)       \

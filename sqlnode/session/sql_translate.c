@@ -661,7 +661,34 @@ static int finish_item(tr *x, uint32_t b, uint32_t e, int sysvar_id)
             n--; /* keep UTF-8 whole */
         }
     }
-    return emit_qident(x, x->src + start, n);
+    if (memmem(x->src + start, n, "/*!", 3) == NULL) {
+        return emit_qident(x, x->src + start, n);
+    }
+    /* MySQL names an item with an executable comment after its text without the comment's
+     * markers and version: `1 <exec comment with +1>` is "1  +1" */
+    cm_buf v = CM_BUF_INIT;
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        const char *c = x->src + start + k;
+        if (k + 3 <= n && memcmp(c, "/*!", 3) == 0) {
+            k += 2;
+            while (k + 1 < n && x->src[start + k + 1] >= '0' && x->src[start + k + 1] <= '9') {
+                k++;
+            }
+        } else if (k + 2 <= n && memcmp(c, "*/", 2) == 0) {
+            k++;
+        } else if (cm_buf_append(&v, c, 1) != 0) {
+            rc = nomem(x);
+        }
+    }
+    while (rc == 0 && v.len > 0 && v.ptr[v.len - 1] == ' ') {
+        v.len--;
+    }
+    if (rc == 0) {
+        rc = emit_qident(x, v.ptr ? (const char *)v.ptr : "", v.len);
+    }
+    cm_buf_fini(&v);
+    return rc;
 }
 
 static const char *const list_end[] = {"FROM",      "WHERE",  "GROUP", "HAVING", "ORDER",
@@ -1410,6 +1437,54 @@ static int emit_word(tr *x, uint32_t *pi, uint32_t e)
     return plain ? emit_n(x, w, t->len) : emit_qident(x, w, t->len);
 }
 
+static int translate_range(tr *x, uint32_t b, uint32_t e, int top);
+
+/* `@v := expr` at *pi (inside an expression): __tsr_setvar('v', expr), expr reaching as far as
+ * the lowest-precedence operator does — to a comma, a closing parenthesis, a clause keyword or
+ * the item's alias at this depth. */
+static int assign_uservar(tr *x, uint32_t *pi, uint32_t e)
+{
+    uint32_t i = *pi, j = i + 2;
+    int depth = 0;
+    for (; j < e; j++) {
+        const sql_token *t = &x->t[j];
+        if (t->type == SQL_TK_LPAREN) {
+            depth++;
+        } else if (t->type == SQL_TK_RPAREN) {
+            if (depth-- == 0) {
+                break;
+            }
+        } else if (depth == 0 &&
+                   (t->type == SQL_TK_COMMA || t->type == SQL_TK_SEMI || kw(x, j, "AS") ||
+                    is_kw(x->src, t, list_end) ||
+                    (j > i + 2 && (t->type == SQL_TK_IDENT || t->type == SQL_TK_QIDENT) &&
+                     ends_operand(x, j - 1) && !is_kw(x->src, t, operator_words) &&
+                     !kw(x, j, "END")))) {
+            break;
+        }
+    }
+    if (j == i + 2) {
+        return syntax(x, j);
+    }
+    cm_buf name = CM_BUF_INIT;
+    int rc = sql_tok_name(x->src, &x->t[i], &name) == 0 ? emit(x, "__tsr_setvar(") : nomem(x);
+    if (rc == 0) {
+        rc = emit_string_bytes(x, name.ptr ? (const char *)name.ptr : "", name.len);
+    }
+    cm_buf_fini(&name);
+    if (rc == 0) {
+        rc = cm_buf_append_u8(&x->out->sql, ',') == 0 ? 0 : nomem(x);
+    }
+    if (rc == 0) {
+        rc = translate_range(x, i + 2, j, 0);
+    }
+    if (rc == 0) {
+        rc = emit(x, ")");
+    }
+    *pi = j;
+    return rc;
+}
+
 static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
 {
     int rc = 0;
@@ -1521,7 +1596,11 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
         case SQL_TK_USERVAR: {
             if (i + 1 < e && x->t[i + 1].type == SQL_TK_OP && x->t[i + 1].len == 2 &&
                 memcmp(x->src + x->t[i + 1].off, ":=", 2) == 0) {
-                return unsupported(x, i, "assignment to user variables inside expressions");
+                rc = assign_uservar(x, &i, e);
+                if (rc != 0) {
+                    return rc;
+                }
+                continue;
             }
             cm_buf name = CM_BUF_INIT;
             rc = sql_tok_name(x->src, t, &name);
@@ -1588,6 +1667,14 @@ static int translate_range(tr *x, uint32_t b, uint32_t e, int top)
                 rc = emit(x, "IS");
             } else if (t->len == 2 && memcmp(p, ":=", 2) == 0) {
                 return unsupported(x, i, ":=");
+            } else if (t->len == 1 && p[0] == '-' && i + 1 < e && x->t[i + 1].type == SQL_TK_INT &&
+                       x->t[i + 1].len == 19 &&
+                       memcmp(x->src + x->t[i + 1].off, "9223372036854775808", 19) == 0 &&
+                       (i == b || !ends_operand(x, i - 1))) {
+                /* BIGINT's minimum is a literal SQLite reads as an integer too (the digits
+                 * alone would go as text, and their negation be a double) */
+                rc = emit(x, "-9223372036854775808");
+                i++;
             } else if (t->len == 1 && p[0] == '!') {
                 rc = emit(x, "NOT");
             } else if (t->len == 1 && p[0] == '/') {

@@ -1034,6 +1034,41 @@ static int binop(ti_ctx *x, char *code, uint32_t *ntok)
     return 0;
 }
 
+/* A comparison of a string with a number compares numbers in MySQL (the string read by its
+ * numeric prefix, sql_semantics.c); SQLite would order every number before every text. With
+ * x->rewrite, the string operand [lb, le) or [rb, x->i) is recorded to become tessera_num(…). */
+static void coerce_compare(ti_ctx *x, const ti_val *a, const ti_val *b, uint32_t lb, uint32_t le,
+                           uint32_t rb)
+{
+    if (!x->rewrite) {
+        return;
+    }
+    int astr = a->cls == TI_STR && a->charset != SQL_COLLATION_BINARY;
+    int bstr = b->cls == TI_STR && b->charset != SQL_COLLATION_BINARY;
+    int anum = a->cls == TI_INT || a->cls == TI_DEC || a->cls == TI_REAL;
+    int bnum = b->cls == TI_INT || b->cls == TI_DEC || b->cls == TI_REAL;
+    uint32_t wb, we;
+    if (astr && bnum) {
+        wb = lb;
+        we = le;
+    } else if (bstr && anum) {
+        wb = rb;
+        we = x->i;
+    } else {
+        return;
+    }
+    if (x->nnodes >= TI_NODES_MAX) {
+        x->nodes_full = 1;
+        return;
+    }
+    ti_node *nd = &x->nodes[x->nnodes++];
+    nd->lb = wb;
+    nd->op = UINT32_MAX;
+    nd->re = we;
+    nd->code = 'N';
+    nd->scale = 0;
+}
+
 static ti_val expr(ti_ctx *x, int min_prec)
 {
     x->depth++;
@@ -1079,6 +1114,9 @@ static ti_val expr(ti_ctx *x, int min_prec)
             continue;
         }
         int dz = a.dz || b.dz;
+        if ((code == 'c' || code == 'n') && x->t[opi].type == SQL_TK_OP) {
+            coerce_compare(x, &a, &b, start, opi, opi + ntok);
+        }
         switch (code) {
         case 'c':
         case 'l':
@@ -1205,6 +1243,68 @@ static uint32_t star_width(ti_ctx *x, uint32_t b, uint32_t star)
 
 static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const uint32_t *ie,
                          const uint8_t *named, uint32_t count, cm_buf *out);
+
+/* The WHERE and HAVING clauses of the query's top level in [b, n): each AND-separated part the
+ * parser reads whole gets its string-number comparisons recorded (coerce_compare). A part with
+ * BETWEEN is skipped with the next one (BETWEEN's own AND splits it). Index use stays: a
+ * constant side becomes a constant call, which SQLite still hands to xBestIndex. */
+static void coerce_conditions(ti_ctx *x, uint32_t b, uint32_t n)
+{
+    int depth = 0, in_cond = 0, skip_next = 0, has_between = 0;
+    uint32_t part = 0;
+    for (uint32_t j = b; j <= n; j++) {
+        x->e = n;
+        int end_part = j == n;
+        int clause = 0;
+        if (j < n) {
+            const sql_token *k = &x->t[j];
+            if (k->type == SQL_TK_LPAREN) {
+                depth++;
+                continue;
+            }
+            if (k->type == SQL_TK_RPAREN) {
+                depth--;
+                continue;
+            }
+            if (depth != 0) {
+                continue;
+            }
+            if (k->type == SQL_TK_IDENT && is_any(x, j, clause_end)) {
+                clause = 1;
+                end_part = 1;
+            } else if (is_kw(x, j, "AND") || is_op(x, j, "&&")) {
+                end_part = 1;
+            } else if (is_kw(x, j, "BETWEEN")) {
+                has_between = 1;
+            }
+        }
+        if (end_part && in_cond) {
+            if (skip_next || has_between) {
+                skip_next = has_between;
+            } else if (j > part) {
+                uint32_t before = x->nnodes;
+                x->i = part;
+                x->e = j;
+                x->depth = 0;
+                x->rewrite = 1;
+                ti_val v = expr(x, 0);
+                x->rewrite = 0;
+                if (x->i != j || v.cls == TI_UNKNOWN) {
+                    x->nnodes = before;
+                }
+            }
+            has_between = 0;
+        }
+        if (clause) {
+            in_cond = is_kw(x, j, "WHERE") || is_kw(x, j, "HAVING");
+            skip_next = 0;
+        }
+        if (end_part) {
+            part = j + 1;
+        }
+    }
+    x->e = n;
+}
 
 /* sql_ti_infer; with rw, also the text of the query with its DECIMAL operators as exact function
  * calls (returns 1 when rw holds one). */
@@ -1381,6 +1481,9 @@ static int infer(sql_sess *s, const char *src, const sql_token *t, uint32_t n, i
         }
         it->ti_flags = f;
     }
+    if (rw != NULL) {
+        coerce_conditions(&x, list_e, n);
+    }
     if (rw != NULL && x.nnodes > 0 && !x.nodes_full) {
         ret = build_rewrite(&x, n, ib, ie, named, count, rw) == 0;
     }
@@ -1427,6 +1530,9 @@ static int literal_operand(const ti_ctx *x, uint32_t i)
 {
     for (uint32_t k = 0; k < x->nnodes; k++) {
         const ti_node *nd = &x->nodes[k];
+        if (nd->code == 'N') {
+            continue;
+        }
         uint32_t ranges[2][2] = {{nd->lb, nd->op}, {nd->op + 1, nd->re}};
         for (int r = 0; r < 2; r++) {
             uint32_t b = ranges[r][0], e = ranges[r][1];
@@ -1449,7 +1555,7 @@ static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const 
                          const uint8_t *named, uint32_t count, cm_buf *out)
 {
     static const char *const fn[] = {"tessera_dadd(", "tessera_dsub(", "tessera_dmul(",
-                                     "tessera_ddiv(", "tessera_dmod("};
+                                     "tessera_ddiv(", "tessera_dmod(", "tessera_num("};
     const char *src = x->src;
     cm_buf_reset(out); /* from the first token: src may hold earlier statements */
     uint32_t item = 0;
@@ -1462,6 +1568,7 @@ static int build_rewrite(const ti_ctx *x, uint32_t n, const uint32_t *ib, const 
                             : nd->code == '-' ? fn[1]
                             : nd->code == '*' ? fn[2]
                             : nd->code == '/' ? fn[3]
+                            : nd->code == 'N' ? fn[5]
                                               : fn[4];
             if (nd->lb == i && cm_buf_append(out, f, strlen(f)) != 0) {
                 return -1;

@@ -518,14 +518,22 @@ static void bind_converted(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat
 static void bind_default(sql_sess *s, sqlite3_stmt *st, int idx, const sql_cat_col *c)
 {
     if (c->default_now) {
-        /* as the vtab fills DEFAULT CURRENT_TIMESTAMP: the statement's time, UTC text */
+        /* as the vtab fills DEFAULT CURRENT_TIMESTAMP: the statement's time */
         int64_t us = s->stmt_start_us;
         time_t secs = (time_t)(us / 1000000);
         struct tm tm;
         gmtime_r(&secs, &tm);
+        cm_datetime dt = {(uint16_t)(tm.tm_year + 1900),
+                          (uint8_t)(tm.tm_mon + 1),
+                          (uint8_t)tm.tm_mday,
+                          (uint8_t)tm.tm_hour,
+                          (uint8_t)tm.tm_min,
+                          (uint8_t)tm.tm_sec,
+                          0};
+        sql_type_tz_from_utc(&dt); /* NOW() is the session time zone's */
         char buf[64];
-        snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+        snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06d", dt.year, dt.month, dt.day,
+                 dt.hour, dt.minute, dt.second, (int)(us % 1000000));
         sqlite3_bind_text(st, idx, buf, -1, SQLITE_TRANSIENT);
     } else if (c->has_default && !c->default_null && c->default_text != NULL) {
         sqlite3_bind_text(st, idx, c->default_text, -1, SQLITE_TRANSIENT);

@@ -148,6 +148,10 @@ static void test_column_ref_names(void **state)
                                            "row 1|3|1|1|2|1\ndone more=0 warn=0\n");
     assert_int_equal(q(f, "SELECT i.* FROM (SELECT 1 AS x, 2 AS y) i"), 0);
     assert_true(strncmp(ts_text(&f->sink), "cols x:8,y:8\n", 13) == 0);
+    /* executable comments: their markers and version are not part of the name */
+    assert_int_equal(q(f, "SELECT 1 /*! +1 */, 2 /*!40101 *3 */ + 1, -9223372036854775808"), 0);
+    assert_string_equal(ts_text(&f->sink), "cols 1  +1:8,2  *3  + 1:8,-9223372036854775808:8\n"
+                                           "row 2|7|-9223372036854775808\ndone more=0 warn=0\n");
 }
 
 static void test_functions(void **state)
@@ -645,6 +649,8 @@ static void test_runaway_statements(void **state)
     f->env.stmt_ops_max = 2000000;
     const char *forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
                           "SELECT COUNT(*) FROM c";
+    assert_int_equal(q(f, forever), 3636); /* cte_max_recursion_depth (1000) stops it first */
+    assert_int_equal(q(f, "SET cte_max_recursion_depth = 4294967295"), 0);
     assert_int_equal(q(f, forever), 3024);
     check_value(f, "SELECT 1", "1"); /* the session goes on */
     f->env.stmt_ops_max = 0;

@@ -193,6 +193,16 @@ static sql_type_fit temporal_fit(const sql_coltype *t, const sql_value *in, cons
     if (t->dtype == CM_DT_TIME) {
         return fit_of_cmp(out->v.i64 == d.v.i64 ? 0 : out->v.i64 > d.v.i64 ? 1 : -1);
     }
+    if (t->dtype == CM_DT_TIMESTAMP) {
+        cm_datetime dt; /* out is in UTC (sql_type_tz.c): so is the value compared with it */
+        if (cm_datetime_unpack(d.v.u64, &dt, &e) != 0) {
+            return SQL_TYPE_FIT_NONE;
+        }
+        if (dt.month != 0) {
+            sql_type_tz_to_utc(&dt);
+        }
+        d.v.u64 = cm_datetime_pack(&dt);
+    }
     /* packed values compare in time order (docs/codec.md) */
     return fit_of_cmp(out->v.u64 == d.v.u64 ? 0 : out->v.u64 > d.v.u64 ? 1 : -1);
 }

@@ -100,7 +100,9 @@ static int load_temporal(const sql_coltype *t, const cm_datum *in, cm_buf *scrat
         if (t->dtype != CM_DT_DATETIME && t->dtype != CM_DT_TIMESTAMP) {
             fsp = 0;
         }
-        /* TIMESTAMP is shown in UTC: session time zones are a later issue. */
+        if (t->dtype == CM_DT_TIMESTAMP && in->type != CM_DT_DATE && dt.month != 0) {
+            sql_type_tz_from_utc(&dt); /* stored in UTC, shown in the session's zone */
+        }
         p = put_digits(p, dt.year, 4);
         *p++ = '-';
         p = put_digits(p, dt.month, 2);

@@ -832,10 +832,12 @@ static int store_datetime(sctx *c)
         dt->hour = dt->minute = dt->second = 0;
         dt->micro = 0;
     }
+    if (t->dtype == CM_DT_TIMESTAMP && !zero_date) {
+        sql_type_tz_to_utc(dt); /* read in the session's time zone, stored in UTC */
+    }
     uint64_t packed = cm_datetime_pack(dt);
     if (t->dtype == CM_DT_TIMESTAMP && !zero_date) {
-        /* TIMESTAMP holds 1970-01-01 00:00:01 .. 2038-01-19 03:14:07.999999 UTC. The value is
-         * taken as UTC: session time zones are a later issue. */
+        /* TIMESTAMP holds 1970-01-01 00:00:01 .. 2038-01-19 03:14:07.999999 UTC. */
         uint64_t lo = pack_ts_limit(1970, 1, 1, 0, 0, 1, 0);
         uint64_t hi = pack_ts_limit(2038, 1, 19, 3, 14, 7, 999999);
         if (packed < lo || packed > hi) {

@@ -161,4 +161,10 @@ int sql_type_load(const sql_coltype *t, const cm_datum *in, sql_value *out, cm_b
 sql_column sql_type_column(const sql_coltype *t, const char *name, bool not_null,
                            uint16_t key_flags);
 
+/* The time zone TIMESTAMP values are read and shown in on this thread (UTC + offset_s, or the
+ * system's zone): set by the session before each statement (sql_type_tz.c). */
+void sql_type_set_tz(int system, int64_t offset_s);
+/* UTC fields to that zone's (a stored TIMESTAMP shown, NOW() of a DEFAULT CURRENT_TIMESTAMP). */
+void sql_type_tz_from_utc(cm_datetime *dt);
+
 #endif

@@ -85,4 +85,7 @@ int sql_json_normalize(const uint8_t *s, size_t n, cm_buf *out);
 /* MySQL's JSON nesting limit (max depth of a JSON document). */
 #define SQL_JSON_DEPTH_MAX 100
 
+/* sql_type_tz.c: a TIMESTAMP's fields from the session's time zone to UTC. */
+void sql_type_tz_to_utc(cm_datetime *dt);
+
 #endif

@@ -68,7 +68,7 @@ typedef struct wctx {
     bool now_ready;
 } wctx;
 
-/* The statement's NOW() as text (UTC), formatted once per row into scratch2. */
+/* The statement's NOW() as text (session time zone), formatted once per row into scratch2. */
 static int now_text(wctx *w, cm_slice *out)
 {
     sql_vt *v = w->v;
@@ -81,6 +81,7 @@ static int now_text(wctx *w, cm_slice *out)
             (uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday,
             (uint8_t)tm.tm_hour,           (uint8_t)tm.tm_min,       (uint8_t)tm.tm_sec,
             (uint32_t)(us % 1000000)};
+        sql_type_tz_from_utc(&dt); /* NOW() is the session time zone's */
         cm_buf_reset(&v->scratch2);
         if (cm_datetime_format(&dt, false, 6, &v->scratch2) != 0) {
             return cm_err_set(&w->err, CM_E_NOMEM, "vtab: out of memory");
