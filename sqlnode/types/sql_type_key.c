@@ -207,10 +207,17 @@ static sql_type_fit temporal_fit(const sql_coltype *t, const sql_value *in, cons
     return fit_of_cmp(out->v.u64 == d.v.u64 ? 0 : out->v.u64 > d.v.u64 ? 1 : -1);
 }
 
-/* ENUM, SET, BIT: equality on what SQLite sees (member text, BLOB bytes), nothing else. */
+/* ENUM, SET, BIT: equality on what SQLite sees (member text, BLOB bytes; BIT also as the
+ * integer SQLite holds it as), nothing else. */
 static sql_type_fit member_fit(const sql_coltype *t, const sql_value *in, const cm_datum *out,
                                const sql_type_note *note)
 {
+    if (t->dtype == CM_DT_BIT && note->code == 0 &&
+        (in->type == SQL_V_INT || in->type == SQL_V_UINT)) {
+        uint64_t x = in->type == SQL_V_INT ? (uint64_t)in->i : in->u;
+        return (in->type == SQL_V_UINT || in->i >= 0) && out->v.u64 == x ? SQL_TYPE_FIT_EXACT
+                                                                         : SQL_TYPE_FIT_NONE;
+    }
     if (note->code != 0 || (in->type != SQL_V_TEXT && in->type != SQL_V_BLOB)) {
         return SQL_TYPE_FIT_NONE;
     }
