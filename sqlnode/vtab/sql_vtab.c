@@ -311,6 +311,118 @@ static int append_quoted(cm_buf *b, const char *s, char q)
     return rc ? rc : cm_buf_append_u8(b, (uint8_t)q);
 }
 
+/* ENUM columns sort, group and compare by member index, as MySQL sorts them: each ENUM column
+ * is declared with a collation whose name carries its members (hex of each member and a NUL),
+ * made on first use by the collation-needed callback below. A value that is no member (the
+ * empty string an invalid value is stored as sorts first, as index 0) sorts after the members,
+ * by its bytes. */
+#define ENUM_COLLATION_PREFIX "tessera_enum_"
+
+static int enum_collation_name(cm_buf *b, const sql_coltype *t)
+{
+    static const char hexd[] = "0123456789abcdef";
+    int rc = cm_buf_printf(b, " COLLATE " ENUM_COLLATION_PREFIX);
+    for (uint16_t i = 0; rc == 0 && i < t->nmembers; i++) {
+        for (const unsigned char *p = (const unsigned char *)t->members[i]; rc == 0 && *p; p++) {
+            char h[2] = {hexd[*p >> 4], hexd[*p & 15]};
+            rc = cm_buf_append(b, h, 2);
+        }
+        rc = rc ? rc : cm_buf_append(b, "00", 2);
+    }
+    return rc;
+}
+
+typedef struct enum_coll {
+    uint32_t n;
+    char **members;
+} enum_coll;
+
+static void enum_coll_free(void *arg)
+{
+    enum_coll *e = arg;
+    for (uint32_t i = 0; i < e->n; i++) {
+        free(e->members[i]);
+    }
+    free(e->members);
+    free(e);
+}
+
+static uint32_t enum_index(const enum_coll *e, const void *p, int n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < e->n; i++) {
+        if (strlen(e->members[i]) == (size_t)n && memcmp(e->members[i], p, (size_t)n) == 0) {
+            return i + 1;
+        }
+    }
+    return e->n + 1;
+}
+
+static int enum_collate(void *arg, int n1, const void *a, int n2, const void *b)
+{
+    uint32_t x = enum_index(arg, a, n1), y = enum_index(arg, b, n2);
+    if (x != y) {
+        return x < y ? -1 : 1;
+    }
+    int c = memcmp(a, b, (size_t)(n1 < n2 ? n1 : n2));
+    return c != 0 ? c : (n1 > n2) - (n1 < n2);
+}
+
+static int hexv(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void enum_collation_needed(void *arg, sqlite3 *db, int rep, const char *name)
+{
+    (void)arg;
+    (void)rep;
+    size_t plen = strlen(ENUM_COLLATION_PREFIX);
+    if (strncmp(name, ENUM_COLLATION_PREFIX, plen) != 0) {
+        return;
+    }
+    const char *h = name + plen;
+    size_t hn = strlen(h);
+    enum_coll *e = calloc(1, sizeof(*e));
+    char *cur = malloc(hn / 2 + 1);
+    size_t curn = 0;
+    bool ok = e != NULL && cur != NULL && hn % 2 == 0;
+    for (size_t i = 0; ok && i < hn; i += 2) {
+        int hi = hexv(h[i]), lo = hexv(h[i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        char ch = (char)(hi * 16 + lo);
+        if (ok && ch != '\0') {
+            cur[curn++] = ch;
+            continue;
+        }
+        char **m = ok ? realloc(e->members, (e->n + 1) * sizeof(*m)) : NULL;
+        char *mem = m ? malloc(curn + 1) : NULL;
+        if (m != NULL) {
+            e->members = m;
+        }
+        ok = mem != NULL;
+        if (ok) {
+            memcpy(mem, cur, curn);
+            mem[curn] = '\0';
+            e->members[e->n++] = mem;
+            curn = 0;
+        }
+    }
+    free(cur);
+    if (!ok) {
+        if (e != NULL) {
+            enum_coll_free(e);
+        }
+        return; /* SQLite reports the collation as missing */
+    }
+    if (sqlite3_create_collation_v2(db, name, SQLITE_UTF8, e, enum_collate, enum_coll_free) !=
+        SQLITE_OK) {
+        enum_coll_free(e);
+    }
+}
+
 static int vt_declare(sql_vt *v, cm_err *err)
 {
     cm_buf sql = CM_BUF_INIT;
@@ -326,6 +438,8 @@ static int vt_declare(sql_vt *v, cm_err *err)
         }
         if (rc == 0 && coll != NULL) {
             rc = cm_buf_printf(&sql, " COLLATE %s", coll);
+        } else if (rc == 0 && c->type.dtype == CM_DT_ENUM) {
+            rc = enum_collation_name(&sql, &c->type);
         }
         /* No DEFAULT: SQLite 3.40 drops the defaults of a virtual table's declaration and
          * passes NULL for omitted columns; xUpdate applies the catalog's defaults. */
@@ -533,6 +647,7 @@ int sql_vt_register(sqlite3 *db, sql_vt_env *env, cm_err *err)
         return cm_err_set(err, CM_E_INTERNAL, "registering collation %s: %s",
                           SQL_TYPE_DECIMAL_COLLATION, sqlite3_errmsg(db));
     }
+    sqlite3_collation_needed(db, NULL, enum_collation_needed);
     rc = sqlite3_create_module_v2(db, "tessera", &vt_module, env, NULL);
     if (rc != SQLITE_OK) {
         return cm_err_set(err, CM_E_INTERNAL, "registering module tessera: %s", sqlite3_errmsg(db));
