@@ -35,8 +35,27 @@ class Playground:
     """tools/playground as a child process. `kv_args`/`sql_args` pass options through; with
     `restart_dead` a killed process is restarted that many seconds later (failover tests)."""
 
+    # --free-ports picks ports that are free when it looks; another test starting at the same
+    # time can take one before our process binds it ("Address in use"). Then the whole
+    # playground starts again on new ports in a new directory, at most this many times.
+    PORT_RACE_ATTEMPTS = 3
+
     def __init__(self, kvnodes=3, sqlnodes=1, kv_args=(), sql_args=(), restart_dead=None,
                  bin_dir=None, build=False, timeout=180, keep=False, data_dir=None):
+        for attempt in range(self.PORT_RACE_ATTEMPTS):
+            try:
+                self._start(kvnodes, sqlnodes, kv_args, sql_args, restart_dead, bin_dir, build,
+                            timeout, keep, data_dir)
+                return
+            except ServerError as e:
+                if ("Address in use" not in str(e) or data_dir is not None or
+                        attempt + 1 == self.PORT_RACE_ATTEMPTS):
+                    raise
+                if not keep:
+                    shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _start(self, kvnodes, sqlnodes, kv_args, sql_args, restart_dead, bin_dir, build, timeout,
+               keep, data_dir):
         self.host = "127.0.0.1"
         self.keep = keep
         self.dir = data_dir or tempfile.mkdtemp(prefix="tessera-play-")
