@@ -29,6 +29,7 @@ STREAM_S = 8.0 if FULL else 4.0
 # Per-thread record capacity of a timed stream (pd_stress preallocates it): well above what a
 # thread fetches in STREAM_S on this machine, and 8 threads x 24 bytes x this stays small.
 STREAM_CAP = 400000
+RESTART_GRACE_S = 6.0
 
 
 @contextlib.contextmanager
@@ -104,8 +105,12 @@ def test_tso_threads_unique_and_increasing(pds):
 def stream_across_restart(pd, workdir, before_restart=None, threads=8):
     """Streams timestamps while pd is killed with -9 and restarted; returns pd_stress's JSON."""
     split_file = os.path.join(workdir, "split")
+    # The stream runs RESTART_GRACE_S longer than the plain streams: the restart and the
+    # clients' reconnection must fit after the kill even on a loaded machine (a CI run once saw
+    # 0 fetches after a restart in the 2.6 s that were left).
     p = spawn_json([STRESS, "tso", "--pd", pd.addr, "--threads", str(threads), "--count",
-                    str(STREAM_CAP), "--seconds", str(STREAM_S), "--split-file", split_file])
+                    str(STREAM_CAP), "--seconds", str(STREAM_S + RESTART_GRACE_S),
+                    "--split-file", split_file])
     try:
         time.sleep(STREAM_S * 0.35)
         dead_ns = pd.kill9()
