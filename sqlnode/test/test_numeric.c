@@ -11,84 +11,10 @@
 #include "sql_my_const.h"
 #include "sql_numeric.h"
 #include "sql_session.h"
-#include "sql_test_sink.h"
+#include "sql_test_session.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct fixture {
-    sql_sysvars globals;
-    sql_sess_env env;
-    sql_sess *s;
-    test_sink sink;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    cm_err err;
-    assert_int_equal(sql_sysvars_init(&f->globals, &err), 0);
-    f->env.globals = &f->globals;
-    f->env.user = f;
-    f->env.stmt_cache_size = 8;
-    assert_int_equal(sql_sess_create(&f->env, 7, &f->s, &err), 0);
-    assert_int_equal(sql_sess_login(f->s, "root", "127.0.0.1:5555", NULL, 46, 0, &err), 0);
-    ts_init(&f->sink);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    sql_sess_free(f->s);
-    sql_sysvars_fini(&f->globals);
-    cm_buf_fini(&f->sink.out);
-    free(f);
-    return 0;
-}
-
-static int q(fixture *f, const char *sql)
-{
-    cm_buf_reset(&f->sink.out);
-    cm_err err;
-    cm_err_clear(&err);
-    int rc = sql_sess_query(f->s, sql, strlen(sql), &f->sink.sink, &err);
-    if (rc != 0) {
-        cm_buf_printf(&f->sink.out, "error %d %s\n", cm_err_mysql_errno(rc), err.msg);
-        return cm_err_mysql_errno(rc);
-    }
-    return 0;
-}
-
-static const char *first_row(fixture *f)
-{
-    static char buf[1024];
-    const char *t = ts_text(&f->sink);
-    const char *r = strstr(t, "row ");
-    if (r == NULL) {
-        return "<no row>";
-    }
-    r += 4;
-    size_t n = strcspn(r, "\n");
-    if (n >= sizeof(buf)) {
-        n = sizeof(buf) - 1;
-    }
-    memcpy(buf, r, n);
-    buf[n] = '\0';
-    return buf;
-}
-
-static void check_value(fixture *f, const char *sql, const char *want)
-{
-    int rc = q(f, sql);
-    if (rc != 0) {
-        fail_msg("%s: %s", sql, ts_text(&f->sink));
-    }
-    if (strcmp(first_row(f), want) != 0) {
-        fail_msg("%s: got '%s' want '%s'", sql, first_row(f), want);
-    }
-}
 
 /* Column i of the last result: type, length, decimals, flags. */
 static void check_col(fixture *f, int i, uint8_t type, uint32_t length, uint8_t decimals,
