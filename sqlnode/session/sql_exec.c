@@ -597,9 +597,13 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
         }
     }
     uint8_t bitbuf[SQL_EXEC_BIT_COLS_MAX * 8]; /* BIT values as bytes (bit_bytes) */
+    bool has_bit = false;                      /* a BIT column: rows go through bit_bytes */
     if (lrc == SQLITE_ROW || lrc == SQLITE_DONE) {
         if (ncols > 0 && !discard) {
             sql_exec_describe(s, st, items, nitems, lrc == SQLITE_ROW, s->cols, ncols);
+            for (int i = 0; i < ncols && !has_bit; i++) {
+                has_bit = s->cols[i].type == SQL_TYPE_BIT;
+            }
             rc = sink->columns(sink, s->cols, ncols);
             *sent = 1;
         }
@@ -610,7 +614,9 @@ static int exec_steps(sql_sess *s, sqlite3_stmt *st, const sql_tr_item *items, u
             }
             if (!discard && ncols > 0) {
                 row_values(st, s->vals, ncols);
-                bit_bytes(s->cols, s->vals, ncols, bitbuf);
+                if (has_bit) {
+                    bit_bytes(s->cols, s->vals, ncols, bitbuf);
+                }
                 if (numbuf != NULL) {
                     rc = sql_num_fix_row(s, items, nitems, s->cols, s->vals, ncols, numbuf, err);
                 }
