@@ -157,6 +157,25 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
                     const cm_copr_col *cols, size_t ncols, cm_copr_row_cb cb, void *user,
                     cm_err *err);
 
+/* ---- coprocessor plans (common/copr/cm_copr.h) ----------------------------------------------
+ * cm_kv_copr runs one encoded plan (tp CM_COPR_REQ_DAG) over [start, end) at ts on every region
+ * the range touches: up to o->concurrency regions in flight at once (threads of the client,
+ * bounded; memory bounded by concurrency × one page), each region paged with its resume key,
+ * locks resolved and the page retried, region errors (epoch, not leader) re-routed. cb gets each
+ * response's data (borrowed until it returns), always on the caller's thread; with o->ordered
+ * in key order (scans), otherwise as they arrive (aggregates, TopN). cb returns non-zero to
+ * stop: outstanding requests are abandoned and cm_kv_copr returns 0. */
+#define CM_KV_COPR_CONCURRENCY_DEFAULT 4
+#define CM_KV_COPR_CONCURRENCY_MAX     16
+typedef struct cm_kv_copr_opts {
+    uint32_t concurrency; /* 0: CM_KV_COPR_CONCURRENCY_DEFAULT; capped at _MAX */
+    uint32_t paging_size; /* rows per page; 0: the client's scan_page */
+    bool ordered;
+} cm_kv_copr_opts;
+typedef int (*cm_kv_copr_cb)(void *user, cm_slice data);
+int cm_kv_copr(cm_kv_client *c, cm_slice plan, cm_slice start, cm_slice end, uint64_t ts,
+               const cm_kv_copr_opts *o, cm_kv_copr_cb cb, void *user, cm_err *err);
+
 typedef struct cm_kv_client_stats {
     uint64_t rpcs;
     uint64_t region_errors;
