@@ -125,6 +125,7 @@ typedef enum sql_sv_type {
     X(SQL_SELECT_LIMIT, "sql_select_limit", UINT, SQL_SV_BOTH, "18446744073709551615", 0, 0, 0)    \
     X(SQL_WARNINGS, "sql_warnings", BOOL, SQL_SV_BOTH, "OFF", 0, 1, 0)                             \
     X(SYSTEM_TIME_ZONE, "system_time_zone", STR, SQL_SV_GLOBAL | SQL_SV_RO, "UTC", 0, 0, 0)        \
+    X(TESSERA_COPR_PUSHDOWN, "tessera_copr_pushdown", BOOL, SQL_SV_BOTH, "ON", 0, 1, 0)            \
     X(TIME_ZONE, "time_zone", STR, SQL_SV_BOTH, "SYSTEM", 0, 0, 0)                                 \
     X(TIMESTAMP, "timestamp", DOUBLE, SQL_SV_SESSION | SQL_SV_COMPUTED, "0", 0, 2147483647, 0)     \
     X(TLS_VERSION, "tls_version", STR, SQL_SV_GLOBAL | SQL_SV_RO, "TLSv1.2,TLSv1.3", 0, 0, 0)      \

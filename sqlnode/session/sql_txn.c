@@ -240,6 +240,7 @@ void sql_txn_stmt_prologue(sql_sess *s)
     int64_t mode = s->sv[SQL_SV_SQL_MODE].i;
     v->strict = (mode & (MODE_STRICT_TRANS_TABLES | MODE_STRICT_ALL_TABLES)) != 0;
     v->found_rows = s->found_rows_flag != 0;
+    v->copr_pushdown = s->sv[SQL_SV_TESSERA_COPR_PUSHDOWN].i != 0;
     v->now_us = s->stmt_start_us;
     s->stmt_cp = s->txn != NULL ? cm_txn_checkpoint(s->txn) : 0;
 }

@@ -66,7 +66,10 @@ typedef struct sql_vt_env {
     /* inputs, per statement */
     bool strict;     /* sql_mode has STRICT_TRANS_TABLES or STRICT_ALL_TABLES */
     bool found_rows; /* CLIENT_FOUND_ROWS: UPDATE counts matched rows */
-    int64_t now_us;  /* the statement's NOW() for DEFAULT/ON UPDATE CURRENT_TIMESTAMP */
+    /* @@tessera_copr_pushdown: push predicates, limits and aggregates to the coprocessor; off,
+     * scans send plain plans (docs/coprocessor.md) */
+    bool copr_pushdown;
+    int64_t now_us; /* the statement's NOW() for DEFAULT/ON UPDATE CURRENT_TIMESTAMP */
     /* The columns an INSERT/REPLACE names, so that an explicit NULL is told from an omitted
      * column (SQLite passes NULL for both to a virtual table and drops the declared DEFAULTs):
      * insert_named[i] is true when SQLite column i of table insert_table (declaration order:
