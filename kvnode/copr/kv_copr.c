@@ -371,7 +371,7 @@ static int group_add(exec *x, cm_slice key, uint64_t h, size_t *out, cm_err *err
     x->groups[g].key_off = x->gkeys.len;
     x->groups[g].key_len = key.len;
     x->groups[g].hash = h;
-    if (cm_buf_append_slice(&x->gkeys, key) != 0) {
+    if (key.len > 0 && cm_buf_append_slice(&x->gkeys, key) != 0) {
         return nomem(err);
     }
     for (uint32_t a = 0; a < p->naggs; a++) {
@@ -395,7 +395,7 @@ static int group_find(exec *x, cm_slice key, size_t *out, cm_err *err)
              pos = (pos + 1) & (x->table_cap - 1)) {
             const agg_group *g = &x->groups[x->table[pos] - 1];
             if (g->hash == h && g->key_len == key.len &&
-                memcmp(x->gkeys.ptr + g->key_off, key.ptr, key.len) == 0) {
+                (key.len == 0 || memcmp(x->gkeys.ptr + g->key_off, key.ptr, key.len) == 0)) {
                 *out = x->table[pos] - 1;
                 return 0;
             }
@@ -438,7 +438,9 @@ static int agg_finish(exec *x, cm_err *err)
         rc = group_find(x, cm_slice_make(NULL, 0), &g, err); /* one group even without rows */
     }
     for (g = 0; rc == 0 && g < x->ngroups; g++) {
-        rc = cm_buf_append(&x->out, x->gkeys.ptr + x->groups[g].key_off, x->groups[g].key_len);
+        if (x->groups[g].key_len > 0) {
+            rc = cm_buf_append(&x->out, x->gkeys.ptr + x->groups[g].key_off, x->groups[g].key_len);
+        }
         for (uint32_t a = 0; rc == 0 && a < p->naggs; a++) {
             rc = cm_copr_agg_partial_encode(&x->states[g * p->naggs + a], &x->out, err);
         }
