@@ -734,6 +734,9 @@ static int scan(exec *x, kv_snapshot *snap, const kv_copr_range *ranges, size_t 
             if (plain && x->page_rows - x->emitted < chunk) {
                 chunk = (size_t)(x->page_rows - x->emitted);
             }
+            if (plain && p->has_limit && x->limit_left < chunk) {
+                chunk = (size_t)x->limit_left; /* never read past the limit */
+            }
             cm_arena_reset(&x->chunk);
             kv_scan_req sr = {start, ranges[r].end, ts, chunk, false, false};
             kv_read_result res;
