@@ -528,23 +528,26 @@ static double temporal_double(const cm_datum *v)
 
 /* A double as MySQL prints it: the shortest digits that read back, fixed notation for decimal
  * exponents -15 < e ≤ 15, else d.ddde±x. */
-size_t cm_cx_format_double(double v, char out[CM_CX_DOUBLE_TEXT_MAX])
+static size_t format_real(double v, bool is_float, char out[CM_CX_DOUBLE_TEXT_MAX])
 {
     if (v == 0) {
         out[0] = '0';
         return 1;
     }
     char e[40];
-    int prec = 1;
-    for (; prec <= 17; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
-        if (strtod(e, NULL) == v) {
-            break;
+    if (is_float) { /* FLOAT prints with 6 significant digits (FLT_DIG) */
+        snprintf(e, sizeof(e), "%.5e", v);
+    } else {
+        int prec = 1;
+        for (; prec <= 17; prec++) {
+            snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+            if (strtod(e, NULL) == v) {
+                break;
+            }
         }
-    }
-    if (prec > 17) {
-        prec = 17;
-        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+        if (prec > 17) {
+            snprintf(e, sizeof(e), "%.16e", v);
+        }
     }
     /* e = [-]d[.ddd]e±xx */
     const char *q = e;
@@ -598,6 +601,11 @@ size_t cm_cx_format_double(double v, char out[CM_CX_DOUBLE_TEXT_MAX])
     return n;
 }
 
+size_t cm_cx_format_double(double v, char out[CM_CX_DOUBLE_TEXT_MAX])
+{
+    return format_real(v, false, out);
+}
+
 /* The text of v (a string's own bytes; numbers and temporals printed into scratch). *binary is
  * set for BYTES. Returns 0 or CM_E_NOMEM. */
 static int to_text(const cm_datum *v, cm_arena *scratch, cm_slice *out, bool *binary, cm_err *err)
@@ -623,7 +631,7 @@ static int to_text(const cm_datum *v, cm_arena *scratch, cm_slice *out, bool *bi
         break;
     case CM_DT_FLOAT64:
     case CM_DT_FLOAT32:
-        n = cm_cx_format_double(v->v.f64, buf);
+        n = format_real(v->v.f64, v->type == CM_DT_FLOAT32, buf);
         break;
     case CM_DT_DECIMAL:
         n = cm_decimal_put_text(&v->v.dec, buf);
@@ -987,11 +995,6 @@ bool cm_cx_like_match(cm_slice s, cm_slice pat, uint8_t esc, bool binary)
 
 /* ---- evaluation ----------------------------------------------------------------------------- */
 
-static cm_datum int_result(int64_t v)
-{
-    return cm_datum_int64(v);
-}
-
 static int range_err(cm_err *err, bool uns)
 {
     return cm_err_set(err, CM_E_BIGINT_RANGE, "%s value is out of range",
@@ -1284,18 +1287,19 @@ static int change_case(const cm_datum *a, bool upper, cm_arena *scratch, cm_datu
     return 0;
 }
 
-static int concat(const cm_datum *args, uint32_t n, cm_arena *scratch, cm_datum *out, cm_err *err)
+static int concat(const cm_datum *const *args, uint32_t n, cm_arena *scratch, cm_datum *out,
+                  cm_err *err)
 {
     bool any_binary = false;
     size_t total = 0;
     cm_slice parts[CM_CX_STACK_MAX];
     for (uint32_t i = 0; i < n; i++) {
-        if (args[i].type == CM_DT_NULL) {
+        if (args[i]->type == CM_DT_NULL) {
             *out = cm_datum_null();
             return 0;
         }
         bool binary;
-        int rc = to_text(&args[i], scratch, &parts[i], &binary, err);
+        int rc = to_text(args[i], scratch, &parts[i], &binary, err);
         if (rc != 0) {
             return rc;
         }
@@ -1330,7 +1334,7 @@ static int like(const cm_datum *subj, const cm_datum *pat, uint8_t esc, cm_arena
     if (rc != 0) {
         return rc;
     }
-    *out = int_result(cm_cx_like_match(s, p, esc, bs || bp));
+    *out = cm_datum_int64(cm_cx_like_match(s, p, esc, bs || bp));
     return 0;
 }
 
@@ -1373,25 +1377,53 @@ static bool cmp_holds(int op, int c)
     }
 }
 
-static cm_datum truth_datum(int t)
+/* The value of an integer comparison or truth: INT64 0/1, written field by field (cheap). */
+static void set_int(cm_datum *d, int64_t v)
 {
-    return t < 0 ? cm_datum_null() : cm_datum_int64(t);
+    d->type = CM_DT_INT64;
+    d->v.i64 = v;
 }
 
+static void set_truth(cm_datum *d, int t)
+{
+    if (t < 0) {
+        d->type = CM_DT_NULL;
+        d->v.u64 = 0;
+    } else {
+        set_int(d, t);
+    }
+}
+
+/* Puts pick at depth base: a value computed at another depth is copied to res[base], since
+ * res[that depth] is overwritten by the next operator there. */
+static void settle(const cm_datum **st, cm_datum *res, int base, const cm_datum *pick)
+{
+    uintptr_t at = (uintptr_t)pick, lo = (uintptr_t)res;
+    if (at >= lo && at < lo + CM_CX_STACK_MAX * sizeof(cm_datum) && pick != &res[base]) {
+        res[base] = *pick;
+        pick = &res[base];
+    }
+    st[base] = pick;
+}
+
+/* The evaluation stack holds pointers: to row values, to constants, or to res[k], the value an
+ * operator computed at depth k, so columns and constants are never copied. An operator writes
+ * its result to res[depth of its first operand] only after it has read its operands. */
 int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum *out, cm_err *err)
 {
-    cm_datum st[CM_CX_STACK_MAX];
+    const cm_datum *st[CM_CX_STACK_MAX];
+    cm_datum res[CM_CX_STACK_MAX];
     int sp = 0;
     int rc = 0;
     for (uint32_t k = 0; k < p->nins; k++) {
         const cx_ins *in = &p->ins[k];
         switch (in->op) {
         case CM_CX_COL:
-            st[sp++] = row[in->n];
+            st[sp++] = &row[in->n];
             break;
         case CM_CX_CONST:
         case CM_CX_STR:
-            st[sp++] = in->k;
+            st[sp++] = &in->k;
             break;
         case CM_CX_EQ:
         case CM_CX_NE:
@@ -1399,38 +1431,44 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_LE:
         case CM_CX_GT:
         case CM_CX_GE: {
-            cm_datum *a = &st[sp - 2], *b = &st[sp - 1];
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
+            cm_datum *r = &res[sp - 2];
             sp--;
+            st[sp - 1] = r;
             if (a->type == CM_DT_NULL || b->type == CM_DT_NULL) {
-                *a = cm_datum_null();
+                set_truth(r, -1);
                 break;
             }
             int c;
-            if ((rc = cm_cx_compare(a, b, scratch, &c, err)) != 0) {
+            if (a->type == CM_DT_INT64 && b->type == CM_DT_INT64) { /* the common case */
+                c = a->v.i64 < b->v.i64 ? -1 : (a->v.i64 > b->v.i64 ? 1 : 0);
+            } else if ((rc = cm_cx_compare(a, b, scratch, &c, err)) != 0) {
                 return rc;
             }
-            *a = int_result(cmp_holds(in->op, c));
+            set_int(r, cmp_holds(in->op, c));
             break;
         }
         case CM_CX_NULLEQ: {
-            cm_datum *a = &st[sp - 2], *b = &st[sp - 1];
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
+            cm_datum *r = &res[sp - 2];
             sp--;
+            st[sp - 1] = r;
             bool an = a->type == CM_DT_NULL, bn = b->type == CM_DT_NULL;
             if (an || bn) {
-                *a = int_result(an && bn);
+                set_int(r, an && bn);
                 break;
             }
             int c;
             if ((rc = cm_cx_compare(a, b, scratch, &c, err)) != 0) {
                 return rc;
             }
-            *a = int_result(c == 0);
+            set_int(r, c == 0);
             break;
         }
         case CM_CX_AND:
         case CM_CX_OR:
         case CM_CX_XOR: {
-            int x = cm_cx_truth(&st[sp - 2]), y = cm_cx_truth(&st[sp - 1]);
+            int x = cm_cx_truth(st[sp - 2]), y = cm_cx_truth(st[sp - 1]);
             sp--;
             int t;
             if (in->op == CM_CX_AND) {
@@ -1440,34 +1478,47 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
             } else {
                 t = (x < 0 || y < 0) ? -1 : (x != y);
             }
-            st[sp - 1] = truth_datum(t);
+            set_truth(&res[sp - 1], t);
+            st[sp - 1] = &res[sp - 1];
             break;
         }
-        case CM_CX_NOT: {
-            int x = cm_cx_truth(&st[sp - 1]);
-            st[sp - 1] = truth_datum(x < 0 ? -1 : !x);
-            break;
-        }
+        case CM_CX_NOT:
         case CM_CX_ISNULL:
-            st[sp - 1] = int_result(st[sp - 1].type == CM_DT_NULL);
-            break;
         case CM_CX_ISNOTNULL:
-            st[sp - 1] = int_result(st[sp - 1].type != CM_DT_NULL);
-            break;
         case CM_CX_ISTRUE:
-            st[sp - 1] = int_result(cm_cx_truth(&st[sp - 1]) == 1);
+        case CM_CX_ISFALSE: {
+            const cm_datum *a = st[sp - 1];
+            cm_datum *r = &res[sp - 1];
+            int x = cm_cx_truth(a);
+            switch (in->op) {
+            case CM_CX_NOT:
+                set_truth(r, x < 0 ? -1 : !x);
+                break;
+            case CM_CX_ISNULL:
+                set_int(r, x < 0);
+                break;
+            case CM_CX_ISNOTNULL:
+                set_int(r, x >= 0);
+                break;
+            case CM_CX_ISTRUE:
+                set_int(r, x == 1);
+                break;
+            default:
+                set_int(r, x == 0);
+                break;
+            }
+            st[sp - 1] = r;
             break;
-        case CM_CX_ISFALSE:
-            st[sp - 1] = int_result(cm_cx_truth(&st[sp - 1]) == 0);
-            break;
+        }
         case CM_CX_IN: {
             uint32_t n = in->n;
-            cm_datum *v = &st[sp - (int)n - 1];
-            cm_datum res = cm_datum_null();
+            int base = sp - (int)n - 1;
+            const cm_datum *v = st[base];
+            int t = -1;
             if (v->type != CM_DT_NULL) {
                 bool any_null = false, found = false;
                 for (uint32_t i = 0; i < n && !found; i++) {
-                    const cm_datum *e = &v[1 + i];
+                    const cm_datum *e = st[base + 1 + (int)i];
                     if (e->type == CM_DT_NULL) {
                         any_null = true;
                         continue;
@@ -1478,22 +1529,24 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
                     }
                     found = c == 0;
                 }
-                res = found ? int_result(1) : any_null ? cm_datum_null() : int_result(0);
+                t = found ? 1 : any_null ? -1 : 0;
             }
-            sp -= (int)n;
-            st[sp - 1] = res;
+            sp = base + 1;
+            set_truth(&res[base], t);
+            st[base] = &res[base];
             break;
         }
         case CM_CX_LIKE: {
-            cm_datum *a = &st[sp - 2], *b = &st[sp - 1];
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
+            cm_datum r;
             sp--;
             if (a->type == CM_DT_NULL || b->type == CM_DT_NULL) {
-                *a = cm_datum_null();
-                break;
-            }
-            if ((rc = like(a, b, in->esc, scratch, a, err)) != 0) {
+                r = cm_datum_null();
+            } else if ((rc = like(a, b, in->esc, scratch, &r, err)) != 0) {
                 return rc;
             }
+            res[sp - 1] = r;
+            st[sp - 1] = &res[sp - 1];
             break;
         }
         case CM_CX_ADD:
@@ -1502,87 +1555,87 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_DIV:
         case CM_CX_INTDIV:
         case CM_CX_MOD: {
-            cm_datum *a = &st[sp - 2], *b = &st[sp - 1];
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
+            cm_datum r;
             sp--;
             if (a->type == CM_DT_NULL || b->type == CM_DT_NULL) {
-                *a = cm_datum_null();
-                break;
-            }
-            cm_datum r;
-            if ((rc = arith(in->op, a, b, &r, err)) != 0) {
+                r = cm_datum_null();
+            } else if ((rc = arith(in->op, a, b, &r, err)) != 0) {
                 return rc;
             }
-            *a = r;
+            res[sp - 1] = r;
+            st[sp - 1] = &res[sp - 1];
             break;
         }
         case CM_CX_NEG:
-        case CM_CX_ABS: {
-            cm_datum *a = &st[sp - 1];
-            if (a->type == CM_DT_NULL) {
-                break;
-            }
-            cm_datum r;
-            rc = in->op == CM_CX_NEG ? negate(a, &r, err) : absolute(a, &r, err);
-            if (rc != 0) {
-                return rc;
-            }
-            *a = r;
-            break;
-        }
-        case CM_CX_IFNULL:
-            sp--;
-            if (st[sp - 1].type == CM_DT_NULL) {
-                st[sp - 1] = st[sp];
-            }
-            break;
-        case CM_CX_COALESCE: {
-            uint32_t n = in->n;
-            cm_datum *v = &st[sp - (int)n];
-            cm_datum res = cm_datum_null();
-            for (uint32_t i = 0; i < n; i++) {
-                if (v[i].type != CM_DT_NULL) {
-                    res = v[i];
-                    break;
-                }
-            }
-            sp -= (int)n - 1;
-            st[sp - 1] = res;
-            break;
-        }
-        case CM_CX_IF: {
-            sp -= 2;
-            int t = cm_cx_truth(&st[sp - 1]);
-            st[sp - 1] = t == 1 ? st[sp] : st[sp + 1];
-            break;
-        }
+        case CM_CX_ABS:
         case CM_CX_LENGTH:
         case CM_CX_CHAR_LENGTH:
         case CM_CX_UPPER:
         case CM_CX_LOWER: {
-            cm_datum *a = &st[sp - 1];
+            const cm_datum *a = st[sp - 1];
             if (a->type == CM_DT_NULL) {
-                break;
+                break; /* NULL stays */
             }
             cm_datum r;
-            if (in->op == CM_CX_LENGTH || in->op == CM_CX_CHAR_LENGTH) {
+            switch (in->op) {
+            case CM_CX_NEG:
+                rc = negate(a, &r, err);
+                break;
+            case CM_CX_ABS:
+                rc = absolute(a, &r, err);
+                break;
+            case CM_CX_LENGTH:
+            case CM_CX_CHAR_LENGTH:
                 rc = length_of(a, in->op == CM_CX_CHAR_LENGTH, scratch, &r, err);
-            } else {
+                break;
+            default:
                 rc = change_case(a, in->op == CM_CX_UPPER, scratch, &r, err);
+                break;
             }
             if (rc != 0) {
                 return rc;
             }
-            *a = r;
+            res[sp - 1] = r;
+            st[sp - 1] = &res[sp - 1];
+            break;
+        }
+        case CM_CX_IFNULL:
+            sp--;
+            if (st[sp - 1]->type == CM_DT_NULL) {
+                settle(st, res, sp - 1, st[sp]);
+            }
+            break;
+        case CM_CX_COALESCE: {
+            uint32_t n = in->n;
+            int base = sp - (int)n;
+            const cm_datum *pick = st[base + (int)n - 1]; /* the last one when all are NULL */
+            for (uint32_t i = 0; i < n; i++) {
+                if (st[base + (int)i]->type != CM_DT_NULL) {
+                    pick = st[base + (int)i];
+                    break;
+                }
+            }
+            settle(st, res, base, pick);
+            sp = base + 1;
+            break;
+        }
+        case CM_CX_IF: {
+            sp -= 2;
+            int t = cm_cx_truth(st[sp - 1]);
+            settle(st, res, sp - 1, t == 1 ? st[sp] : st[sp + 1]);
             break;
         }
         case CM_CX_CONCAT: {
             uint32_t n = in->n;
+            int base = sp - (int)n;
             cm_datum r;
-            if ((rc = concat(&st[sp - (int)n], n, scratch, &r, err)) != 0) {
+            if ((rc = concat(&st[base], n, scratch, &r, err)) != 0) {
                 return rc;
             }
-            sp -= (int)n - 1;
-            st[sp - 1] = r;
+            res[base] = r;
+            st[base] = &res[base];
+            sp = base + 1;
             break;
         }
         default:
@@ -1590,7 +1643,7 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
             return cm_err_set(err, CM_E_INTERNAL, "cx: opcode %u not evaluable", in->op);
         }
     }
-    *out = st[0];
+    *out = *st[0];
     return 0;
 }
 

@@ -524,6 +524,43 @@ static void test_functions(void **state)
     }
 }
 
+/* IF, IFNULL and COALESCE hand on a value computed deeper in the stack; the operators that
+ * follow must not overwrite it: IF(c0, c1 + 1, 0) + c1 * 2, IFNULL(NULL, c1 + 1) + c1 * 2,
+ * COALESCE(NULL, c1 + 1) + c1 * 2 with c0 = 1, c1 = 10 are all 31. */
+static void test_selected_values_survive(void **state)
+{
+    (void)state;
+    cm_datum row[2] = {I(1), I(10)}, one = I(1), zero = I(0), two = I(2), null = N();
+    for (int form = 0; form < 3; form++) {
+        cm_cx_builder b;
+        cm_cx_builder_init(&b);
+        if (form == 0) {
+            cm_cx_col(&b, 0);
+        } else {
+            cm_cx_const(&b, &null);
+        }
+        cm_cx_col(&b, 1);
+        cm_cx_const(&b, &one);
+        cm_cx_op1(&b, CM_CX_ADD);
+        if (form == 0) {
+            cm_cx_const(&b, &zero);
+            cm_cx_op1(&b, CM_CX_IF);
+        } else if (form == 1) {
+            cm_cx_op1(&b, CM_CX_IFNULL);
+        } else {
+            cm_cx_opn(&b, CM_CX_COALESCE, 2);
+        }
+        cm_cx_col(&b, 1);
+        cm_cx_const(&b, &two);
+        cm_cx_op1(&b, CM_CX_MUL);
+        cm_cx_op1(&b, CM_CX_ADD);
+        cm_datum out;
+        assert_int_equal(run(&b, row, 2, &out), 0);
+        EQ(show(&out), "i:31");
+        cm_cx_builder_fini(&b);
+    }
+}
+
 static const char *nary(cm_cx_op op, const cm_datum *v, uint32_t n)
 {
     cm_cx_builder bl;
@@ -553,6 +590,9 @@ static void test_coalesce_concat(void **state)
     EQ(nary(CM_CX_CONCAT, k3, 2), "b:ab");
     cm_datum k4[] = {F(1e20), F(1e14), F(1e-15), F(1e-16), F(-1.5e300), F(0.1)};
     EQ(nary(CM_CX_CONCAT, k4, 6), "s:1e201000000000000000.0000000000000011e-16-1.5e3000.1");
+    cm_datum k6[] = {cm_datum_float32(0.1f),         S("|"), cm_datum_float32(3.14159265f), S("|"),
+                     cm_datum_float32(123456789.0f), S("|"), cm_datum_float32(-2.5e-7f)};
+    EQ(nary(CM_CX_CONCAT, k6, 7), "s:0.1|3.14159|123457000|-0.00000025");
     cm_datum k5[] = {DT(CM_DT_DATETIME, "2020-01-02 03:04:05.5"), S("|"), TM("-01:02:03")};
     EQ(nary(CM_CX_CONCAT, k5, 3), "s:2020-01-02 03:04:05.500000|-01:02:03");
 }
@@ -915,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_in),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_coalesce_concat),
+        cmocka_unit_test(test_selected_values_survive),
         cmocka_unit_test(test_builder_errors),
         cmocka_unit_test(test_decoder_rejects),
         cmocka_unit_test(test_deep_program),
