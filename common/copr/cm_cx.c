@@ -26,6 +26,14 @@ struct cm_cx {
     cx_ins ins[];
 };
 
+/* An evaluation error (integer overflow, 1690) as a value on the stack: operators that MySQL
+ * would not have evaluated — the right side of FALSE AND x, TRUE OR x, the untaken branch of IF,
+ * what follows a non-NULL in IFNULL/COALESCE, or a NULL left operand of a comparison or LIKE —
+ * drop it, every other operator passes it on, and it becomes the error only if it reaches the
+ * result. So errors follow MySQL's short-circuit evaluation although the program is postfix.
+ * Never outside cm_cx_eval. */
+#define DT_POISON ((cm_dtype)0x7F)
+
 /* Operands a fixed-arity operator pops; -1 for opcodes that are not fixed-arity operators. */
 static int fixed_arity(int op)
 {
@@ -1294,8 +1302,8 @@ static int concat(const cm_datum *const *args, uint32_t n, cm_arena *scratch, cm
     size_t total = 0;
     cm_slice parts[CM_CX_STACK_MAX];
     for (uint32_t i = 0; i < n; i++) {
-        if (args[i]->type == CM_DT_NULL) {
-            *out = cm_datum_null();
+        if (args[i]->type == CM_DT_NULL || args[i]->type == DT_POISON) {
+            *out = *args[i]; /* MySQL stops at the first NULL (or error) */
             return 0;
         }
         bool binary;
@@ -1406,6 +1414,32 @@ static void settle(const cm_datum **st, cm_datum *res, int base, const cm_datum 
     st[base] = pick;
 }
 
+/* The first poisoned operand of st[base .. base+n), or NULL. */
+static const cm_datum *poisoned(const cm_datum *const *st, int base, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (st[base + i]->type == DT_POISON) {
+            return st[base + i];
+        }
+    }
+    return NULL;
+}
+
+/* The result of the operator at depth base: a computed value, or rc turned into poison. */
+static int put_result(const cm_datum **st, cm_datum *res, int base, const cm_datum *r, int rc)
+{
+    if (rc == CM_E_BIGINT_RANGE) {
+        res[base].type = DT_POISON;
+        res[base].v.i64 = rc;
+    } else if (rc != 0) {
+        return rc;
+    } else {
+        res[base] = *r;
+    }
+    st[base] = &res[base];
+    return 0;
+}
+
 /* The evaluation stack holds pointers: to row values, to constants, or to res[k], the value an
  * operator computed at depth k, so columns and constants are never copied. An operator writes
  * its result to res[depth of its first operand] only after it has read its operands. */
@@ -1430,13 +1464,27 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_LT:
         case CM_CX_LE:
         case CM_CX_GT:
-        case CM_CX_GE: {
+        case CM_CX_GE:
+        case CM_CX_LIKE: {
+            /* MySQL evaluates the right operand only when the left is not NULL */
             const cm_datum *a = st[sp - 2], *b = st[sp - 1];
             cm_datum *r = &res[sp - 2];
             sp--;
-            st[sp - 1] = r;
-            if (a->type == CM_DT_NULL || b->type == CM_DT_NULL) {
-                set_truth(r, -1);
+            if (a->type == CM_DT_NULL || a->type == DT_POISON) {
+                settle(st, res, sp - 1, a);
+                break;
+            }
+            if (b->type == CM_DT_NULL || b->type == DT_POISON) {
+                settle(st, res, sp - 1, b);
+                break;
+            }
+            if (in->op == CM_CX_LIKE) {
+                cm_datum l;
+                if ((rc = like(a, b, in->esc, scratch, &l, err)) != 0) {
+                    return rc;
+                }
+                *r = l;
+                st[sp - 1] = r;
                 break;
             }
             int c;
@@ -1446,39 +1494,59 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
                 return rc;
             }
             set_int(r, cmp_holds(in->op, c));
+            st[sp - 1] = r;
             break;
         }
         case CM_CX_NULLEQ: {
-            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
-            cm_datum *r = &res[sp - 2];
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1], *bad_v = poisoned(st, sp - 2, 2);
             sp--;
-            st[sp - 1] = r;
-            bool an = a->type == CM_DT_NULL, bn = b->type == CM_DT_NULL;
-            if (an || bn) {
-                set_int(r, an && bn);
+            if (bad_v != NULL) {
+                settle(st, res, sp - 1, bad_v);
                 break;
             }
-            int c;
-            if ((rc = cm_cx_compare(a, b, scratch, &c, err)) != 0) {
+            cm_datum *r = &res[sp - 1];
+            bool an = a->type == CM_DT_NULL, bn = b->type == CM_DT_NULL;
+            int c = 0;
+            if (!an && !bn && (rc = cm_cx_compare(a, b, scratch, &c, err)) != 0) {
                 return rc;
             }
-            set_int(r, c == 0);
+            set_int(r, (an || bn) ? (an && bn) : c == 0);
+            st[sp - 1] = r;
             break;
         }
         case CM_CX_AND:
-        case CM_CX_OR:
-        case CM_CX_XOR: {
-            int x = cm_cx_truth(st[sp - 2]), y = cm_cx_truth(st[sp - 1]);
+        case CM_CX_OR: {
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
             sp--;
-            int t;
-            if (in->op == CM_CX_AND) {
-                t = (x == 0 || y == 0) ? 0 : (x < 0 || y < 0) ? -1 : 1;
-            } else if (in->op == CM_CX_OR) {
-                t = (x == 1 || y == 1) ? 1 : (x < 0 || y < 0) ? -1 : 0;
-            } else {
-                t = (x < 0 || y < 0) ? -1 : (x != y);
+            int stop = in->op == CM_CX_AND ? 0 : 1; /* the value that decides without b */
+            if (a->type == DT_POISON) {
+                settle(st, res, sp - 1, a);
+                break;
             }
-            set_truth(&res[sp - 1], t);
+            int x = cm_cx_truth(a);
+            if (x == stop) {
+                set_int(&res[sp - 1], stop);
+                st[sp - 1] = &res[sp - 1];
+                break;
+            }
+            if (b->type == DT_POISON) {
+                settle(st, res, sp - 1, b);
+                break;
+            }
+            int y = cm_cx_truth(b);
+            set_truth(&res[sp - 1], y == stop ? stop : (x < 0 || y < 0) ? -1 : !stop);
+            st[sp - 1] = &res[sp - 1];
+            break;
+        }
+        case CM_CX_XOR: {
+            const cm_datum *bad_v = poisoned(st, sp - 2, 2);
+            sp--;
+            if (bad_v != NULL) {
+                settle(st, res, sp - 1, bad_v);
+                break;
+            }
+            int x = cm_cx_truth(st[sp - 1]), y = cm_cx_truth(st[sp]);
+            set_truth(&res[sp - 1], (x < 0 || y < 0) ? -1 : (x != y));
             st[sp - 1] = &res[sp - 1];
             break;
         }
@@ -1489,6 +1557,9 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_ISFALSE: {
             const cm_datum *a = st[sp - 1];
             cm_datum *r = &res[sp - 1];
+            if (a->type == DT_POISON) {
+                break;
+            }
             int x = cm_cx_truth(a);
             switch (in->op) {
             case CM_CX_NOT:
@@ -1513,12 +1584,18 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_IN: {
             uint32_t n = in->n;
             int base = sp - (int)n - 1;
-            const cm_datum *v = st[base];
+            const cm_datum *v = st[base], *stop = NULL;
             int t = -1;
-            if (v->type != CM_DT_NULL) {
+            if (v->type == DT_POISON) {
+                stop = v;
+            } else if (v->type != CM_DT_NULL) {
                 bool any_null = false, found = false;
-                for (uint32_t i = 0; i < n && !found; i++) {
+                for (uint32_t i = 0; i < n && !found && stop == NULL; i++) {
                     const cm_datum *e = st[base + 1 + (int)i];
+                    if (e->type == DT_POISON) {
+                        stop = e;
+                        break;
+                    }
                     if (e->type == CM_DT_NULL) {
                         any_null = true;
                         continue;
@@ -1532,21 +1609,12 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
                 t = found ? 1 : any_null ? -1 : 0;
             }
             sp = base + 1;
+            if (stop != NULL) {
+                settle(st, res, base, stop);
+                break;
+            }
             set_truth(&res[base], t);
             st[base] = &res[base];
-            break;
-        }
-        case CM_CX_LIKE: {
-            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
-            cm_datum r;
-            sp--;
-            if (a->type == CM_DT_NULL || b->type == CM_DT_NULL) {
-                r = cm_datum_null();
-            } else if ((rc = like(a, b, in->esc, scratch, &r, err)) != 0) {
-                return rc;
-            }
-            res[sp - 1] = r;
-            st[sp - 1] = &res[sp - 1];
             break;
         }
         case CM_CX_ADD:
@@ -1555,16 +1623,19 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_DIV:
         case CM_CX_INTDIV:
         case CM_CX_MOD: {
-            const cm_datum *a = st[sp - 2], *b = st[sp - 1];
-            cm_datum r;
+            const cm_datum *a = st[sp - 2], *b = st[sp - 1], *bad_v = poisoned(st, sp - 2, 2);
             sp--;
-            if (a->type == CM_DT_NULL || b->type == CM_DT_NULL) {
-                r = cm_datum_null();
-            } else if ((rc = arith(in->op, a, b, &r, err)) != 0) {
+            if (bad_v != NULL) {
+                settle(st, res, sp - 1, bad_v);
+                break;
+            }
+            cm_datum r = cm_datum_null();
+            if (a->type != CM_DT_NULL && b->type != CM_DT_NULL) {
+                rc = arith(in->op, a, b, &r, err);
+            }
+            if ((rc = put_result(st, res, sp - 1, &r, rc)) != 0) {
                 return rc;
             }
-            res[sp - 1] = r;
-            st[sp - 1] = &res[sp - 1];
             break;
         }
         case CM_CX_NEG:
@@ -1574,8 +1645,8 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         case CM_CX_UPPER:
         case CM_CX_LOWER: {
             const cm_datum *a = st[sp - 1];
-            if (a->type == CM_DT_NULL) {
-                break; /* NULL stays */
+            if (a->type == CM_DT_NULL || a->type == DT_POISON) {
+                break; /* NULL and errors stay */
             }
             cm_datum r;
             switch (in->op) {
@@ -1593,11 +1664,9 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
                 rc = change_case(a, in->op == CM_CX_UPPER, scratch, &r, err);
                 break;
             }
-            if (rc != 0) {
+            if ((rc = put_result(st, res, sp - 1, &r, rc)) != 0) {
                 return rc;
             }
-            res[sp - 1] = r;
-            st[sp - 1] = &res[sp - 1];
             break;
         }
         case CM_CX_IFNULL:
@@ -1611,7 +1680,7 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
             int base = sp - (int)n;
             const cm_datum *pick = st[base + (int)n - 1]; /* the last one when all are NULL */
             for (uint32_t i = 0; i < n; i++) {
-                if (st[base + (int)i]->type != CM_DT_NULL) {
+                if (st[base + (int)i]->type != CM_DT_NULL) { /* a value, or an error */
                     pick = st[base + (int)i];
                     break;
                 }
@@ -1622,8 +1691,11 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
         }
         case CM_CX_IF: {
             sp -= 2;
-            int t = cm_cx_truth(st[sp - 1]);
-            settle(st, res, sp - 1, t == 1 ? st[sp] : st[sp + 1]);
+            const cm_datum *c = st[sp - 1];
+            if (c->type == DT_POISON) {
+                break;
+            }
+            settle(st, res, sp - 1, cm_cx_truth(c) == 1 ? st[sp] : st[sp + 1]);
             break;
         }
         case CM_CX_CONCAT: {
@@ -1642,6 +1714,10 @@ int cm_cx_eval(const cm_cx *p, const cm_datum *row, cm_arena *scratch, cm_datum 
             /* decode accepts only the opcodes above */
             return cm_err_set(err, CM_E_INTERNAL, "cx: opcode %u not evaluable", in->op);
         }
+    }
+    if (st[0]->type == DT_POISON) {
+        /* err holds the message of the error that was raised */
+        return CM_E_BIGINT_RANGE;
     }
     *out = *st[0];
     return 0;
