@@ -492,6 +492,33 @@ int cm_cx_compare(const cm_datum *a, const cm_datum *b, cm_arena *scratch, int *
         *cmp = (ta != CM_DT_NULL) - (tb != CM_DT_NULL);
         return 0;
     }
+    if (ta == tb) { /* the common cases first: a column against a constant of its type */
+        switch (ta) {
+        case CM_DT_DECIMAL:
+            *cmp = cm_decimal_cmp(&a->v.dec, &b->v.dec);
+            return 0;
+        case CM_DT_FLOAT64:
+        case CM_DT_FLOAT32:
+            *cmp = cmp_double(a->v.f64, b->v.f64);
+            return 0;
+        case CM_DT_STRING:
+            *cmp = cm_codec_string_cmp(a->v.bytes, b->v.bytes);
+            return 0;
+        case CM_DT_INT64:
+        case CM_DT_TIME:
+            *cmp = a->v.i64 < b->v.i64 ? -1 : (a->v.i64 > b->v.i64 ? 1 : 0);
+            return 0;
+        case CM_DT_UINT64:
+        case CM_DT_YEAR:
+        case CM_DT_ENUM:
+        case CM_DT_SET:
+        case CM_DT_BIT:
+            *cmp = a->v.u64 < b->v.u64 ? -1 : (a->v.u64 > b->v.u64 ? 1 : 0);
+            return 0;
+        default:
+            break;
+        }
+    }
     if (is_temporal(ta) && is_temporal(tb)) {
         *cmp = a->v.u64 < b->v.u64 ? -1 : (a->v.u64 > b->v.u64 ? 1 : 0);
         return 0;
