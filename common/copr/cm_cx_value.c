@@ -594,11 +594,8 @@ int cm_cx_truth(const cm_datum *v)
 static size_t utf8_len(const uint8_t *p, size_t n)
 {
     uint8_t c = p[0];
-    size_t len = c < 0x80                  ? 1
-                 : (c >= 0xC2 && c < 0xE0) ? 2
-                 : (c >= 0xE0 && c < 0xF0) ? 3
-                 : (c >= 0xF0 && c < 0xF5) ? 4
-                                           : 1;
+    /* the lead-byte classes of sqlnode/session/sql_like.c, so both sides cut odd bytes alike */
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
     if (len > n) {
         return 1;
     }
