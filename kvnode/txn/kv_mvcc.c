@@ -447,6 +447,33 @@ int kv_mvcc_txn_record(kv_mvcc_reader *r, cm_slice user_key, uint64_t start_ts, 
 
 /* Reads the value visible at ts of the user key encoded as enc, ignoring locks. *found false:
  * no value (never written, or deleted). Value bytes go to arena unless key_only. */
+/* The value of a committed put w of user_key: its short value, or the default CF's record at
+ * its start_ts (in arena; empty with key_only). */
+static int put_value(kv_mvcc_reader *r, cm_slice user_key, const kv_write *w, bool key_only,
+                     cm_arena *arena, cm_slice *value, cm_err *err)
+{
+    if (key_only) {
+        return 0;
+    }
+    if (w->has_short_value) {
+        return arena_copy(arena, w->short_value, value) ? nomem(err) : 0;
+    }
+    cm_buf_reset(&r->key);
+    if (kv_mvcc_key_ts(&r->key, user_key, w->start_ts) != 0) {
+        return nomem(err);
+    }
+    int rc = kv_snapshot_get(r->snap, KV_CF_DEFAULT, cm_buf_slice(&r->key), &r->val, err);
+    if (rc == CM_E_NOT_FOUND) {
+        return cm_err_set(err, CM_E_CORRUPT,
+                          "mvcc: the value of a committed put (start_ts %llu) is missing",
+                          (unsigned long long)w->start_ts);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    return arena_copy(arena, cm_buf_slice(&r->val), value) ? nomem(err) : 0;
+}
+
 static int read_visible(kv_mvcc_reader *r, cm_slice user_key, cm_slice enc, uint64_t ts,
                         bool key_only, cm_arena *arena, bool *found, cm_slice *value, cm_err *err)
 {
@@ -466,26 +493,7 @@ static int read_visible(kv_mvcc_reader *r, cm_slice user_key, cm_slice enc, uint
         }
         if (w.kind == KV_WRITE_PUT) {
             *found = true;
-            if (key_only) {
-                return 0;
-            }
-            if (w.has_short_value) {
-                return arena_copy(arena, w.short_value, value) ? nomem(err) : 0;
-            }
-            cm_buf_reset(&r->key);
-            if (kv_mvcc_key_ts(&r->key, user_key, w.start_ts) != 0) {
-                return nomem(err);
-            }
-            rc = kv_snapshot_get(r->snap, KV_CF_DEFAULT, cm_buf_slice(&r->key), &r->val, err);
-            if (rc == CM_E_NOT_FOUND) {
-                return cm_err_set(err, CM_E_CORRUPT,
-                                  "mvcc: the value of a committed put (start_ts %llu) is missing",
-                                  (unsigned long long)w.start_ts);
-            }
-            if (rc != 0) {
-                return rc;
-            }
-            return arena_copy(arena, cm_buf_slice(&r->val), value) ? nomem(err) : 0;
+            return put_value(r, user_key, &w, key_only, arena, value, err);
         }
         rc = next_version(r, enc, &have, &cts, err); /* Lock and Rollback: look further back */
     }
@@ -655,6 +663,69 @@ static int step_past_versions(scan_state *s, cm_err *err)
     return kv_iter_status(s->wit, err);
 }
 
+/* Versions of one user key a forward scan steps through with next() before it seeks past the
+ * rest: a key usually has one or two versions, and a next() costs far less than a seek (a scan
+ * of fresh rows did two seeks a key before); a key with many old versions still costs one seek. */
+#define SCAN_NEXT_STEPS_MAX 8
+
+/* Forward scan, wit on the newest version of s->cur: finds the version visible at the scan's
+ * timestamp (unless locked) while stepping past the key's versions. */
+static int scan_versions_fwd(scan_state *s, bool locked, cm_arena *arena, kv_read_result *out,
+                             cm_err *err)
+{
+    cm_slice enc = cm_buf_slice(&s->cur);
+    bool decided = locked;
+    for (int steps = 0; kv_iter_valid(s->wit); steps++) {
+        if (steps == SCAN_NEXT_STEPS_MAX) {
+            if (!decided) {
+                bool found = false;
+                cm_slice value;
+                int rc = read_visible(&s->r, cm_buf_slice(&s->ukey), enc, s->req->ts,
+                                      s->req->key_only, arena, &found, &value, err);
+                if (rc != 0) {
+                    return rc;
+                }
+                if (found && push_pair(s, arena, out, cm_buf_slice(&s->ukey), value) != 0) {
+                    return nomem(err);
+                }
+            }
+            return step_past_versions(s, err);
+        }
+        uint64_t ts;
+        bool match;
+        int rc = version_of(kv_iter_key(s->wit), enc, &ts, &match, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (!match) {
+            break;
+        }
+        if (!decided && ts <= s->req->ts) {
+            kv_write w;
+            rc = kv_write_decode(kv_iter_value(s->wit), &w, err);
+            if (rc != 0) {
+                return rc;
+            }
+            if (w.kind == KV_WRITE_DELETE) {
+                decided = true;
+            } else if (w.kind == KV_WRITE_PUT) {
+                decided = true;
+                cm_slice value = cm_slice_make("", 0);
+                rc = put_value(&s->r, cm_buf_slice(&s->ukey), &w, s->req->key_only, arena, &value,
+                               err);
+                if (rc != 0) {
+                    return rc;
+                }
+                if (push_pair(s, arena, out, cm_buf_slice(&s->ukey), value) != 0) {
+                    return nomem(err);
+                }
+            } /* Lock and Rollback records: look further back */
+        }
+        kv_iter_next(s->wit);
+    }
+    return kv_iter_status(s->wit, err);
+}
+
 /* One user key of the scan: its lock (if any) and its visible version. */
 static int scan_key(scan_state *s, cm_arena *arena, bool on_lock, bool on_write,
                     kv_read_result *out, cm_err *err)
@@ -690,6 +761,9 @@ static int scan_key(scan_state *s, cm_arena *arena, bool on_lock, bool on_write,
     }
     if (!on_write) {
         return 0;
+    }
+    if (!s->req->reverse) {
+        return scan_versions_fwd(s, locked, arena, out, err);
     }
     if (!locked) {
         bool found = false;

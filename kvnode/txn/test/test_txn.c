@@ -969,6 +969,66 @@ static void test_corrupt_storage(void **state)
     kv_batch_fini(&b);
 }
 
+/* Forward scans walk a key's versions with next() and seek past keys with many versions
+ * (kv_mvcc.c SCAN_NEXT_STEPS_MAX): keys with 0..20 versions mixing puts, deletes and rollbacks
+ * read at every timestamp give what a point get gives. */
+static void test_scan_many_versions(void **state)
+{
+    tenv *v = *state;
+    char key[8], val[16];
+    uint64_t ts = 10;
+    for (int k = 0; k < 6; k++) {
+        snprintf(key, sizeof key, "v%d", k);
+        for (int i = 0; i < k * 4; i++, ts += 10) {
+            if (i % 5 == 3) {
+                kv_mutation del = {KV_MUT_DELETE, K(key), K("")};
+                assert_int_equal(t_prewrite(v, ts, key, 3000, &del, 1), 0);
+                assert_int_equal(t_commit1(v, ts, ts + 5, key), 0);
+            } else if (i % 5 == 4) {
+                snprintf(val, sizeof val, "r%d", i);
+                assert_int_equal(t_put(v, ts, key, key, val), 0);
+                assert_int_equal(t_rollback1(v, ts, key), 0);
+            } else {
+                snprintf(val, sizeof val, "%d.%d", k, i);
+                assert_int_equal(t_put(v, ts, key, key, val), 0);
+                assert_int_equal(t_commit1(v, ts, ts + 5, key), 0);
+            }
+        }
+    }
+    for (uint64_t rts = 1; rts <= ts + 10; rts += 3) {
+        size_t at = 0;
+        char got[6][16];
+        bool have[6];
+        for (int k = 0; k < 6; k++) {
+            snprintf(key, sizeof key, "v%d", k);
+            const char *g = NULL;
+            int rc = t_get(v, key, rts, &g, NULL);
+            assert_true(rc == 0 || rc == CM_E_NOT_FOUND);
+            have[k] = rc == 0;
+            if (have[k]) {
+                snprintf(got[k], sizeof got[k], "%s", g);
+            }
+        }
+        /* after the gets: every command resets the arena the results live in */
+        kv_read_result r;
+        kv_scan_req all = {K("v"), K("w"), rts, 0, false, false};
+        assert_int_equal(t_scan(v, &all, &r), 0);
+        for (int k = 0; k < 6; k++) {
+            if (!have[k]) {
+                continue;
+            }
+            snprintf(key, sizeof key, "v%d", k);
+            assert_true(at < r.npairs);
+            assert_int_equal(r.pairs[at].key.len, strlen(key));
+            assert_memory_equal(r.pairs[at].key.ptr, key, strlen(key));
+            assert_int_equal(r.pairs[at].value.len, strlen(got[k]));
+            assert_memory_equal(r.pairs[at].value.ptr, got[k], strlen(got[k]));
+            at++;
+        }
+        assert_int_equal(at, r.npairs);
+    }
+}
+
 #define BOTH(t)                                                                                    \
     {#t "(memory)", t, setup_mem, teardown, NULL},                                                 \
     {                                                                                              \
@@ -981,6 +1041,7 @@ int main(void)
         BOTH(test_snapshot_reads),
         BOTH(test_locked_reads),
         BOTH(test_scan),
+        BOTH(test_scan_many_versions),
         BOTH(test_write_conflict),
         BOTH(test_rollback_protection),
         BOTH(test_commit_rules),
