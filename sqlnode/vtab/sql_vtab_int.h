@@ -20,6 +20,12 @@
 /* Rows taken from one coprocessor call before the cursor hands them out: four pages of the
  * client's default scan_page (256), so a stop lands on a page boundary when no region ends. */
 #define SQL_VT_COPR_BATCH 1024
+/* Later batches of one scan double up to this many rows or SQL_VT_COPR_BATCH_BYTES (whichever
+ * comes first): a batch that stops abandons the pages other regions already sent (up to
+ * SQL_VT_COPR_CONCURRENCY - 1 of them), so long scans take long batches; short ones and LIMITs
+ * still stop early. */
+#define SQL_VT_COPR_BATCH_MAX   16384
+#define SQL_VT_COPR_BATCH_BYTES (16u << 20)
 /* Regions one coprocessor scan reads at once (cm_kv_copr): memory is bounded by that many pages
  * in flight plus the batch. */
 #define SQL_VT_COPR_CONCURRENCY 4

@@ -70,6 +70,7 @@ typedef struct vt_cursor {
     cm_buf cbuf;
     copr_row *crows;
     size_t ncrows, crows_cap, cpos;
+    size_t cwant; /* rows of the next batch (doubles up to SQL_VT_COPR_BATCH_MAX) */
     bool cdone;
     uint8_t *cpres;
     cm_slice *cvals;
@@ -288,6 +289,7 @@ static void cur_reset(vt_cursor *c)
     c->has_budget = false;
     c->emitted = 0;
     c->ncrows = c->cpos = 0;
+    c->cwant = SQL_VT_COPR_BATCH;
     c->cdone = false;
     c->nbatch = c->bpos = 0;
     c->it_done = false;
@@ -644,7 +646,7 @@ static int copr_cb(void *user, cm_slice data)
         r->coff = coff;
         r->clen = base + rd.pos - coff;
     }
-    return c->ncrows >= x->want ? 1 : 0;
+    return c->ncrows >= x->want || (!c->topn && c->cbuf.len >= SQL_VT_COPR_BATCH_BYTES) ? 1 : 0;
 }
 
 static int copr_refill(vt_cursor *c)
@@ -660,7 +662,8 @@ static int copr_refill(vt_cursor *c)
     }
     cm_buf_reset(&c->cbuf);
     c->ncrows = c->cpos = 0;
-    copr_ctx x = {c, SQL_VT_COPR_BATCH, 0};
+    copr_ctx x = {c, c->cwant, 0};
+    c->cwant = c->cwant * 2 < SQL_VT_COPR_BATCH_MAX ? c->cwant * 2 : SQL_VT_COPR_BATCH_MAX;
     if (c->topn) {
         x.want = SIZE_MAX; /* every region's TopN rows, in one call */
     } else if (c->has_budget && c->budget - c->emitted < x.want) {
@@ -678,8 +681,8 @@ static int copr_refill(vt_cursor *c)
                         x.rc == CM_E_NOMEM ? "vtab: out of memory"
                                            : "vtab: malformed coprocessor response");
     }
-    if (rc == 0 && (c->topn || c->ncrows < x.want)) {
-        c->cdone = true;
+    if (rc == 0 && (c->topn || (c->ncrows < x.want && c->cbuf.len < SQL_VT_COPR_BATCH_BYTES))) {
+        c->cdone = true; /* the call ended by itself: the range is done */
     }
     return rc;
 }
