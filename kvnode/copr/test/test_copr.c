@@ -569,6 +569,94 @@ static void test_agg_group_by(void **state)
     progs_fini(&pr);
 }
 
+/* The group bound: exactly CM_COPR_GROUPS_MAX groups pass, one more is UNSUPPORTED (the
+ * sqlnode then scans). Table 8 gets CM_COPR_GROUPS_MAX + 1 rows in one transaction. */
+static void test_agg_groups_max(void **state)
+{
+    (void)state;
+    size_t n = CM_COPR_GROUPS_MAX + 1;
+    kv_mutation *m = calloc(n, sizeof(*m));
+    cm_slice *keys = calloc(n, sizeof(*keys));
+    cm_buf kb = CM_BUF_INIT, vb = CM_BUF_INIT;
+    cm_err err;
+    size_t *koff = calloc(n + 1, sizeof(size_t)), *voff = calloc(n + 1, sizeof(size_t));
+    for (size_t h = 0; h < n; h++) {
+        cm_row_cell c = {1, cm_datum_int64((int64_t)h)};
+        koff[h] = kb.len;
+        voff[h] = vb.len;
+        assert_int_equal(cm_keys_append_row(&kb, 8, (int64_t)h), 0);
+        assert_int_equal(cm_row_encode(&vb, &c, 1, &err), 0);
+    }
+    koff[n] = kb.len;
+    voff[n] = vb.len;
+    for (size_t h = 0; h < n; h++) {
+        keys[h] = cm_slice_make(kb.ptr + koff[h], koff[h + 1] - koff[h]);
+        m[h].op = KV_MUT_PUT;
+        m[h].key = keys[h];
+        m[h].value = cm_slice_make(vb.ptr + voff[h], voff[h + 1] - voff[h]);
+    }
+    kv_prewrite_req pr = {m, n, keys[0], 500, 3000, n};
+    for (int phase = 0; phase < 2; phase++) {
+        kv_snapshot *snap;
+        assert_int_equal(kv_engine_snapshot(eng, &snap, &err), 0);
+        kv_batch b;
+        kv_batch_init(&b);
+        cm_arena a;
+        cm_arena_init(&a, 1 << 16);
+        kv_txn_out out;
+        kv_txn_out_init(&out, &b, &a);
+        int rc = phase == 0 ? kv_txn_prewrite(snap, &pr, &out, &err)
+                            : kv_txn_commit(snap, keys, n, 500, 501, &out, &err);
+        assert_int_equal(rc, 0);
+        kv_snapshot_release(snap);
+        assert_int_equal(kv_engine_write(eng, &b, false, &err), 0);
+        kv_batch_fini(&b);
+        cm_arena_fini(&a);
+    }
+    progs pr2;
+    progs_init(&pr2);
+    static const cm_copr_pcol c1[1] = {{1, CM_DT_INT64}};
+    cm_copr_plan p;
+    memset(&p, 0, sizeof(p));
+    p.scan = CM_COPR_SCAN_TABLE;
+    p.ncols = 1;
+    p.cols = c1;
+    cm_slice groups[1] = {col_prog(&pr2, 0)};
+    cm_copr_agg aggs[1] = {{CM_COPR_COUNT, {NULL, 0}}};
+    p.has_agg = true;
+    p.ngroup = 1;
+    p.group = groups;
+    p.naggs = 1;
+    p.aggs = aggs;
+    cm_buf plan = CM_BUF_INIT, start = CM_BUF_INIT, end = CM_BUF_INIT;
+    encode(&p, &plan);
+    cm_keys_rows_range(8, &start, &end);
+    cm_arena a;
+    cm_arena_init(&a, 4096);
+    kv_copr_result out;
+    assert_int_equal(
+        run_range(cm_buf_slice(&plan), cm_buf_slice(&start), cm_buf_slice(&end), TS, 0, &a, &out),
+        CM_E_UNSUPPORTED);
+    p.sel = cmp_prog(&pr2, 0, CM_CX_LT, (int64_t)CM_COPR_GROUPS_MAX);
+    encode(&p, &plan);
+    assert_int_equal(
+        run_range(cm_buf_slice(&plan), cm_buf_slice(&start), cm_buf_slice(&end), TS, 0, &a, &out),
+        0);
+    assert_int_equal(out.returned_rows, CM_COPR_GROUPS_MAX);
+    assert_int_equal(out.scanned_rows, n);
+    cm_arena_fini(&a);
+    cm_buf_fini(&plan);
+    cm_buf_fini(&start);
+    cm_buf_fini(&end);
+    progs_fini(&pr2);
+    cm_buf_fini(&kb);
+    cm_buf_fini(&vb);
+    free(m);
+    free(keys);
+    free(koff);
+    free(voff);
+}
+
 /* ---- TopN ----------------------------------------------------------------------------------- */
 
 static void test_topn(void **state)
@@ -850,9 +938,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_pages),   cmocka_unit_test(test_selection_projection),
         cmocka_unit_test(test_limit),        cmocka_unit_test(test_agg_no_group),
-        cmocka_unit_test(test_agg_group_by), cmocka_unit_test(test_topn),
-        cmocka_unit_test(test_index_scan),   cmocka_unit_test(test_bad_plans),
-        cmocka_unit_test(test_locks),
+        cmocka_unit_test(test_agg_group_by), cmocka_unit_test(test_agg_groups_max),
+        cmocka_unit_test(test_topn),         cmocka_unit_test(test_index_scan),
+        cmocka_unit_test(test_bad_plans),    cmocka_unit_test(test_locks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

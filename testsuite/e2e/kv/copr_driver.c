@@ -13,6 +13,8 @@
  *   copr_driver --pd ADDR live-lock H       a live transaction (long TTL) holds row H and commits
  *                                           600 ms later at a commit_ts below the readers' ts:
  *                                           a scan and an aggregate wait and read the new value
+ *   copr_driver --pd ADDR errors            an unknown section and an overflowing selection come
+ *                                           back as UNSUPPORTED and BIGINT_RANGE
  *   copr_driver --pd ADDR split-mid N       a region ahead of an ordered scan splits during it:
  *                                           every row still comes back once, in order
  * Prints one result line per command; exit status 0 when the check held, 1 when it did not.
@@ -636,6 +638,59 @@ static int cmd_live_lock(int64_t h)
                : 1;
 }
 
+/* ---- errors from the kvnode ---------------------------------------------------------------- */
+
+static int noop_cb(void *user, cm_slice data)
+{
+    (void)user;
+    (void)data;
+    return 0;
+}
+
+/* A plan the kvnode refuses (unknown section) and one whose selection overflows: the client
+ * returns the executor's own error codes. */
+static int cmd_errors(void)
+{
+    cm_err err;
+    uint64_t ts = 0;
+    int rc = cm_pd_get_ts(cm_kv_client_pd(kc), &ts, &err);
+    if (rc != 0) {
+        return die("errors", &err);
+    }
+    cm_buf start = CM_BUF_INIT, end = CM_BUF_INIT, plan = CM_BUF_INIT;
+    rows_range(0, INT64_MAX, &start, &end);
+    uint8_t unk[] = {2, 1, 1, 1, CM_DT_INT64, 1, 99, 0};
+    cm_kv_copr_opts o = {4, 0, false};
+    int rc1 = cm_kv_copr(kc, cm_slice_make(unk, sizeof(unk)), cm_buf_slice(&start),
+                         cm_buf_slice(&end), ts, &o, noop_cb, NULL, &err);
+    cm_cx_builder b;
+    cm_cx_builder_init(&b);
+    cm_datum big = cm_datum_int64(INT64_MAX);
+    cm_datum zero = cm_datum_int64(0);
+    cm_cx_col(&b, 0);
+    cm_cx_const(&b, &big);
+    cm_cx_op1(&b, CM_CX_MUL);
+    cm_cx_const(&b, &zero);
+    cm_cx_op1(&b, CM_CX_GT);
+    cm_copr_plan p;
+    memset(&p, 0, sizeof(p));
+    p.scan = CM_COPR_SCAN_TABLE;
+    p.ncols = 3;
+    p.cols = cols3;
+    int rc2 = cm_cx_finish(&b, &p.sel, &err);
+    rc2 = rc2 ? rc2 : cm_copr_plan_encode(&p, &plan, &err);
+    rc2 = rc2 ? rc2
+              : cm_kv_copr(kc, cm_buf_slice(&plan), cm_buf_slice(&start), cm_buf_slice(&end), ts,
+                           &o, noop_cb, NULL, &err);
+    printf("errors unknown_section=%s overflow=%s (%s)\n", cm_err_name(rc1), cm_err_name(rc2),
+           err.msg);
+    cm_cx_builder_fini(&b);
+    cm_buf_fini(&start);
+    cm_buf_fini(&end);
+    cm_buf_fini(&plan);
+    return rc1 == CM_E_UNSUPPORTED && rc2 == CM_E_BIGINT_RANGE ? 0 : 1;
+}
+
 /* ---- split during a scan -------------------------------------------------------------------- */
 
 static int cmd_split_mid(long n)
@@ -686,6 +741,8 @@ int main(int argc, char **argv)
         rc = cmd_dead_lock(atol(a[0]));
     } else if (strcmp(cmd, "live-lock") == 0 && na == 1) {
         rc = cmd_live_lock(atol(a[0]));
+    } else if (strcmp(cmd, "errors") == 0 && na == 0) {
+        rc = cmd_errors();
     } else if (strcmp(cmd, "split-mid") == 0 && na == 1) {
         rc = cmd_split_mid(atol(a[0]));
     } else {

@@ -47,6 +47,11 @@ def test_aggregates_merge_over_regions(cluster):
     assert "groups_ok=1 bad=0" in out
 
 
+def test_kvnode_errors_keep_their_codes(cluster):
+    out = run(cluster, "errors")
+    assert "unknown_section=UNSUPPORTED overflow=BIGINT_RANGE" in out, out
+
+
 def test_split_during_ordered_scan(cluster):
     out = run(cluster, "split-mid", N)
     assert "split-mid rows=%d out_of_order=0 sum_ok=1" % N in out
