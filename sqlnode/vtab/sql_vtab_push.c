@@ -458,9 +458,11 @@ void sql_vt_push_choose(const sql_vt *v, sqlite3_index_info *info, const int *ta
         if (k == K_NONE) {
             continue;
         }
-        const char *coll = sqlite3_vtab_collation(info, i);
-        if ((k == K_STR && (coll == NULL || strcmp(coll, SQL_VT_PAD_COLLATION) != 0)) ||
-            (k == K_TEMPORAL && (coll == NULL || sqlite3_stricmp(coll, "BINARY") != 0))) {
+        /* comparisons use the constraint's collation (LIKE and IS [NOT] NULL none) */
+        const char *coll = value_op(c->op) ? sqlite3_vtab_collation(info, i) : NULL;
+        if (value_op(c->op) &&
+            ((k == K_STR && (coll == NULL || strcmp(coll, SQL_VT_PAD_COLLATION) != 0)) ||
+             (k == K_TEMPORAL && (coll == NULL || sqlite3_stricmp(coll, "BINARY") != 0)))) {
             continue; /* an explicit COLLATE: SQLite's comparison is another one */
         }
         vt_pterm pt = {.cons = i, .vcol = c->iColumn, .op = c->op};
