@@ -268,13 +268,33 @@ static int classify(const vt_col *col, int op, sqlite3_value *val, cm_buf *scrat
         }
         return 0;
     }
+    /* The affinity SQLite's comparison applies (numbers for numeric columns, text for text
+     * columns). xBestIndex sees the constant after the column's affinity too
+     * (sqlite3_vtab_rhs_value), so both sides classify the same value the same way. */
     if (numeric_kind(k) && vt == SQLITE_TEXT) {
-        vt = sqlite3_value_numeric_type(val); /* numeric affinity, as the comparison applies */
+        vt = sqlite3_value_numeric_type(val);
+    } else if ((k == K_STR || k == K_TEMPORAL) && (vt == SQLITE_INTEGER || vt == SQLITE_FLOAT)) {
+        if (sqlite3_value_text(val) == NULL) {
+            return cm_err_set(err, CM_E_NOMEM, "vtab: out of memory");
+        }
+        vt = SQLITE_TEXT; /* the number's text, as SQLite's TEXT affinity makes it */
+    }
+    /* An integral REAL compares with numbers as that integer does (SQLite compares integers and
+     * reals exactly); integer and NUMERIC affinity turn it into one. */
+    int64_t ival = 0;
+    if (vt == SQLITE_INTEGER) {
+        ival = sqlite3_value_int64(val);
+    } else if (vt == SQLITE_FLOAT && (k == K_INT || k == K_UINT || k == K_DEC)) {
+        double x = sqlite3_value_double(val);
+        if (x == floor(x) && x >= -9223372036854775808.0 && x < 9223372036854775808.0) {
+            vt = SQLITE_INTEGER;
+            ival = (int64_t)x;
+        }
     }
     switch (k) {
     case K_INT:
         if (vt == SQLITE_INTEGER) {
-            set_cmp(t, op, cm_datum_int64(sqlite3_value_int64(val)), true);
+            set_cmp(t, op, cm_datum_int64(ival), true);
         } else if (vt == SQLITE_FLOAT) {
             int_vs_real(t, op, val);
         } else {
@@ -283,19 +303,21 @@ static int classify(const vt_col *col, int op, sqlite3_value *val, cm_buf *scrat
         return 0;
     case K_UINT:
         if (vt == SQLITE_INTEGER) {
-            set_cmp(t, op, cm_datum_int64(sqlite3_value_int64(val)), true);
+            set_cmp(t, op, cm_datum_int64(ival), true);
         } else if (vt != SQLITE_FLOAT) {
             set_outside(t, op, true);
         }
         return 0;
     case K_DOUBLE:
         if (vt == SQLITE_INTEGER) {
-            int64_t i = sqlite3_value_int64(val);
-            if (i >= -(INT64_C(1) << 53) && i <= (INT64_C(1) << 53)) {
-                set_cmp(t, op, cm_datum_float64((double)i), true);
+            if (ival >= -(INT64_C(1) << 53) && ival <= (INT64_C(1) << 53)) {
+                set_cmp(t, op, cm_datum_float64((double)ival), true);
             }
         } else if (vt == SQLITE_FLOAT) {
-            set_cmp(t, op, cm_datum_float64(sqlite3_value_double(val)), true);
+            /* beyond 2^53 the REAL xBestIndex sees may be an integer rounded by the column's
+             * REAL affinity, which SQLite then compares exactly: not omitted */
+            double x = sqlite3_value_double(val);
+            set_cmp(t, op, cm_datum_float64(x), fabs(x) < 9007199254740992.0);
         } else {
             set_outside(t, op, true);
         }
@@ -305,7 +327,7 @@ static int classify(const vt_col *col, int op, sqlite3_value *val, cm_buf *scrat
         cm_decimal dec;
         if (vt == SQLITE_INTEGER) {
             if (narrow) {
-                set_cmp(t, op, cm_datum_int64(sqlite3_value_int64(val)), true);
+                set_cmp(t, op, cm_datum_int64(ival), true);
             }
         } else if (vt == SQLITE_FLOAT) {
             if (narrow && double_decimal(sqlite3_value_double(val), &dec)) {

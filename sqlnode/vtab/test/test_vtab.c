@@ -266,7 +266,7 @@ static void test_push_spec(void **state)
     /* no push part: nothing pushed */
     assert_true(sql_vt_push_parse("full scan #0,0,0,0,ff", &out));
     assert_int_equal(out.n, 0);
-    const char *bad[] = {"#0,0,0,0,ff;", "#0,0,0,0,ff;x1", "#0,0,0,0,ff;c1.2.3",
+    const char *bad[] = {"#0,0,0,0,ff;",          "#0,0,0,0,ff;x1", "#0,0,0,0,ff;c1.2.3",
                          "#0,0,0,0,ff;c1.2.3.4x", "#0,0,0,0,ff;o1", "#0,0,0,0,ff;c.1.2.3"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_false(sql_vt_push_parse(bad[i], &out));
