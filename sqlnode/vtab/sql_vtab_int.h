@@ -17,8 +17,8 @@
 /* Index entries read per batch before their rows are fetched with one cm_txn_batch_get: large
  * enough to amortize the round trip per region, small enough that a LIMIT stops early. */
 #define SQL_VT_LOOKUP_BATCH 256
-/* Rows taken from one coprocessor call before the cursor hands them out: four pages of the
- * client's default scan_page (256), so a stop lands on a page boundary when no region ends. */
+/* Rows taken from the first coprocessor call of a scan before the cursor hands them out (whole
+ * responses: a batch ends on a page boundary), so a LIMIT or a short scan stops early. */
 #define SQL_VT_COPR_BATCH 1024
 /* Later batches of one scan double up to this many rows or SQL_VT_COPR_BATCH_BYTES (whichever
  * comes first): a batch that stops abandons the pages other regions already sent (up to

@@ -6,9 +6,11 @@
  *   index lookup  cm_txn_scan of the index range (merges the transaction's buffer), entries taken
  *                 SQL_VT_LOOKUP_BATCH at a time, their rows fetched with one cm_txn_batch_get;
  *                 a covering scan decodes the values from the index keys and fetches nothing
- *   handle range  the coprocessor (cm_kv_copr_scan at the transaction's start_ts, only the
- *   / full scan   columns of colUsed) when the transaction has not written this table, else
- *                 cm_txn_scan, which merges the buffered writes (read-your-writes)
+ *   handle range  the coprocessor (cm_kv_copr at the transaction's start_ts, 4 regions at once,
+ *   / full scan   the columns of colUsed, the pushed selection, LIMIT or TopN: sql_vtab_push.c)
+ *                 when the transaction has not written this table, else cm_txn_scan, which
+ *                 merges the buffered writes (read-your-writes), with the pushed selection
+ *                 evaluated here
  *
  * Values are decoded only when SQLite asks for a column (xColumn), through sql_type_load.
  * A closed cursor is kept by its table for the next statement, so a cached point query
