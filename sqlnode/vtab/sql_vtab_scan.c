@@ -64,8 +64,9 @@ typedef struct vt_cursor {
     cm_copr_pcol *pcols;
     uint32_t *outcols;
     cm_copr_dflt *dflts;
-    bool topn;      /* the plan has a TopN: one unordered call, no budget */
-    bool sel_local; /* evaluate prog over each row here */
+    bool topn;       /* the plan has a TopN: one unordered call, no budget */
+    uint64_t topn_n; /* its limit: rows kept beyond 2 x topn_n are pruned (topn_prune) */
+    bool sel_local;  /* evaluate prog over each row here */
     cm_cx *prog;
     cm_arena parena, escratch;
     cm_datum *edat; /* [nproj] */
@@ -609,6 +610,10 @@ static int copr_row_len(cm_reader *rd, size_t nout)
     return 0;
 }
 
+static int copr_position(vt_cursor *c);
+static int current_datum(vt_cursor *c, uint32_t off, cm_datum *d);
+static int topn_prune(vt_cursor *c);
+
 static int copr_cb(void *user, cm_slice data)
 {
     copr_ctx *x = user;
@@ -647,6 +652,14 @@ static int copr_cb(void *user, cm_slice data)
         r->klen = key.len;
         r->coff = coff;
         r->clen = base + rd.pos - coff;
+    }
+    if (c->topn && c->ncrows > 2 * c->topn_n) {
+        /* a region may answer in several partial TopNs: keep the best topn_n of all so far */
+        int rc = topn_prune(c);
+        if (rc != 0) {
+            x->rc = rc;
+            return 1;
+        }
     }
     return c->ncrows >= x->want || (!c->topn && c->cbuf.len >= SQL_VT_COPR_BATCH_BYTES) ? 1 : 0;
 }
@@ -712,6 +725,96 @@ static int copr_position(vt_cursor *c)
     }
     c->src = SRC_COPR;
     return 0;
+}
+
+/* ---- TopN rows kept by the cursor ----------------------------------------------------------
+ * Every region sends its TopN, possibly in several partial answers (the KV's work budget), and
+ * SQLite sorts whatever the cursor hands it. To keep memory bounded the cursor keeps the best
+ * topn_n rows whenever it holds more than twice that, by the plan's order (cm_cx_compare, NULL
+ * first, as the KV orders them and as SQLite does for the column types TopN is used for). */
+typedef struct topn_sort {
+    vt_cursor *c;
+    cm_datum *keys; /* [ncrows * norder] */
+    cm_arena *scratch;
+    int rc;
+} topn_sort;
+
+static int topn_cmp(const void *pa, const void *pb, void *user)
+{
+    topn_sort *t = user;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    int norder = t->c->push.norder;
+    for (int i = 0; i < norder; i++) {
+        const cm_datum *x = &t->keys[a * (size_t)norder + (size_t)i];
+        const cm_datum *y = &t->keys[b * (size_t)norder + (size_t)i];
+        bool xn = x->type == CM_DT_NULL, yn = y->type == CM_DT_NULL;
+        int cmp = 0;
+        if (xn || yn) {
+            cmp = xn && yn ? 0 : xn ? -1 : 1;
+        } else if (t->rc == 0) {
+            int rc = cm_cx_compare(x, y, t->scratch, &cmp, &t->c->err);
+            if (rc != 0) {
+                t->rc = rc;
+                cmp = 0;
+            }
+        }
+        if (cmp != 0) {
+            return t->c->push.ord[i].desc ? -cmp : cmp;
+        }
+    }
+    return a < b ? -1 : a > b;
+}
+
+static int topn_prune(vt_cursor *c)
+{
+    sql_vt *v = c->v;
+    size_t n = c->ncrows, norder = (size_t)c->push.norder;
+    size_t *idx = malloc(n * sizeof *idx);
+    cm_datum *keys = malloc(n * norder * sizeof *keys);
+    copr_row *rows = malloc(n * sizeof *rows);
+    int rc = idx && keys && rows ? 0 : CM_E_NOMEM;
+    cm_arena_reset(&c->escratch);
+    for (size_t r = 0; rc == 0 && r < n; r++) {
+        idx[r] = r;
+        c->cpos = r;
+        rc = copr_position(c);
+        for (size_t i = 0; rc == 0 && i < norder; i++) {
+            int vc = c->push.ord[i].vcol;
+            rc = current_datum(c, v->vis[vc], &keys[r * norder + i]);
+        }
+    }
+    c->cpos = 0;
+    topn_sort t = {c, keys, &c->escratch, 0};
+    if (rc == 0) {
+        qsort_r(idx, n, sizeof *idx, topn_cmp, &t);
+        rc = t.rc;
+    }
+    cm_buf nb = CM_BUF_INIT;
+    size_t keep = n < c->topn_n ? n : (size_t)c->topn_n;
+    for (size_t k = 0; rc == 0 && k < keep; k++) {
+        const copr_row *o = &c->crows[idx[k]];
+        rows[k].koff = nb.len;
+        rows[k].klen = o->klen;
+        rc = cm_buf_append(&nb, c->cbuf.ptr + o->koff, o->klen);
+        rows[k].coff = nb.len;
+        rows[k].clen = o->clen;
+        rc = rc ? rc : cm_buf_append(&nb, c->cbuf.ptr + o->coff, o->clen);
+    }
+    if (rc == 0) {
+        memcpy(c->crows, rows, keep * sizeof *rows);
+        c->ncrows = keep;
+        cm_buf_fini(&c->cbuf);
+        c->cbuf = nb;
+    } else {
+        cm_buf_fini(&nb);
+    }
+    free(idx);
+    free(keys);
+    free(rows);
+    if (rc == CM_E_NOMEM) {
+        return cm_err_set(&c->err, CM_E_NOMEM, "vtab: out of memory");
+    }
+    return rc;
 }
 
 static int fetch_rows(vt_cursor *c);
@@ -836,8 +939,6 @@ static int scan_step(vt_cursor *c)
     c->eof = false;
     return 0;
 }
-
-static int current_datum(vt_cursor *c, uint32_t off, cm_datum *d);
 
 /* The pushed selection evaluated here over the current row (sel_local). */
 static int local_keep(vt_cursor *c, bool *keep)
@@ -1155,6 +1256,7 @@ static int build_plan(vt_cursor *c, int argc, sqlite3_value **argv, int64_t lim,
             }
             pl.has_topn = true;
             pl.topn_limit = (uint64_t)lim + (uint64_t)(off > 0 ? off : 0);
+            c->topn_n = pl.topn_limit;
             pl.norder = (uint32_t)c->push.norder;
             pl.order = ord;
             c->topn = true;
