@@ -428,7 +428,7 @@ static void show_value(sqlite3_value *val, char *out, size_t cap)
         snprintf(out, cap, "%lld", (long long)sqlite3_value_int64(val));
         return;
     case SQLITE_FLOAT:
-        snprintf(out, cap, "%.17g", sqlite3_value_double(val));
+        snprintf(out, cap, "%.15g", sqlite3_value_double(val));
         return;
     case SQLITE_BLOB:
         snprintf(out, cap, "x'…'");
