@@ -30,9 +30,9 @@
  *                    BLOB                               above every text        exact
  * NULL values: comparisons are FALSE, `IS NULL` / `IS NOT NULL` exact. "above every value"
  * turns = > >= IS into FALSE, < <= != into IS NOT NULL, IS NOT into TRUE ("below": the mirror).
- * Anything else (FLOAT, a DECIMAL wider than 15 digits against a number, a number against a
- * string column, TIMESTAMP, TIME, YEAR, ENUM, SET, BIT, JSON) is not pushed. LIKE (string
- * columns, text patterns) and IN lists are pushed but never omitted.
+ * Anything else (FLOAT, a DECIMAL wider than 15 digits against a number, TIMESTAMP, TIME, YEAR,
+ * ENUM, SET, BIT, JSON) is not pushed. LIKE (string columns, text patterns) is omitted when the
+ * pattern is a constant in well-formed UTF-8; IN lists are pushed but never omitted.
  */
 #include "sql_vtab_int.h"
 
@@ -78,6 +78,47 @@ static pkind col_kind(const vt_col *col)
 static bool numeric_kind(pkind k)
 {
     return k == K_INT || k == K_UINT || k == K_DOUBLE || k == K_DEC;
+}
+
+/* Whether s[0, n) is well-formed UTF-8 (shortest forms, no surrogates, ≤ U+10FFFF). */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > n) {
+            return false;
+        }
+        uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+/* LIKE is omitted only for a text pattern in well-formed UTF-8: then the KV's LIKE
+ * (cm_cx_like_match) and the session's like() (sql_like.c) cut both strings into the same
+ * characters and agree; a malformed pattern may be cut differently. */
+static bool like_exact(sqlite3_value *pat)
+{
+    if (sqlite3_value_type(pat) == SQLITE_NULL) {
+        return true;
+    }
+    if (sqlite3_value_type(pat) != SQLITE_TEXT) {
+        return false;
+    }
+    const unsigned char *p = sqlite3_value_text(pat);
+    return p != NULL && utf8_valid(p, (size_t)sqlite3_value_bytes(pat));
 }
 
 /* What one constraint becomes. */
@@ -501,6 +542,7 @@ void sql_vt_push_choose(const sql_vt *v, sqlite3_index_info *info, const int *ta
                     continue; /* SQLite's like() prints it: not ours to guess */
                 }
                 show_value(val, shown, sizeof shown);
+                pt.omit = like_exact(val);
             }
         } else if (value_op(c->op)) {
             if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && sqlite3_vtab_in(info, i, -1)) {
@@ -793,7 +835,7 @@ int sql_vt_push_build(const sql_vt *v, const vt_push *p, int argc, sqlite3_value
             exact = false;
         } else if (pt->op == SQLITE_INDEX_CONSTRAINT_LIKE) {
             sqlite3_value *val = argv[pt->argv - 1];
-            exact = false;
+            exact = col_kind(col) == K_STR && like_exact(val);
             if (col_kind(col) == K_STR && sqlite3_value_type(val) == SQLITE_NULL) {
                 emit_const(b, cm_datum_int64(0)); /* LIKE NULL is NULL */
                 emitted = 1;
