@@ -22,7 +22,8 @@
  *                                                       (not omitted: SQLite's text→double)
  *                    TEXT (not a number), BLOB          above every number      exact
  *   CHAR/VARCHAR/    TEXT (collation tessera_pad)       col OP string (PAD SPACE) exact
- *   TEXT             BLOB                               above every text        exact
+ *   TEXT             INTEGER, REAL (TEXT affinity)      col OP the number's text  exact
+ *                    BLOB                               above every text        exact
  *   BINARY/VARBINARY BLOB                               col OP bytes (memcmp)   exact
  *   /BLOB            INTEGER, REAL, TEXT                below every blob        exact
  *   DATE, DATETIME   TEXT in the column's canonical     col OP temporal         exact
