@@ -114,12 +114,12 @@ static int qno(agg_q *q, const char *why)
     return SQL_COPR_NO;
 }
 
-/* Appends the finished program of q->b to q->progs. */
-static int keep_program(agg_q *q, size_t *off, size_t *len, cm_err *err)
+/* Appends the finished program of b to q->progs. */
+static int keep_program(agg_q *q, cm_cx_builder *b, size_t *off, size_t *len, cm_err *err)
 {
     cm_slice code;
     cm_err e2;
-    int rc = cm_cx_finish(&q->b, &code, &e2);
+    int rc = cm_cx_finish(b, &code, &e2);
     if (rc == CM_E_NOMEM) {
         return cm_err_set(err, CM_E_NOMEM, "out of memory");
     }
@@ -134,17 +134,23 @@ static int keep_program(agg_q *q, size_t *off, size_t *len, cm_err *err)
     return 0;
 }
 
+/* Compiles t[b, e) with its own builder (HAVING compiles aggregate arguments while it is being
+ * compiled itself) and keeps the program. */
 static int compile_into(agg_q *q, sql_copr_env *env, uint32_t b, uint32_t e, sql_copr_type *ty,
                         size_t *off, size_t *len, cm_err *err)
 {
-    cm_cx_builder_reset(&q->b);
+    cm_cx_builder bld;
+    cm_cx_builder_init(&bld);
     char why[96];
-    int rc = sql_copr_compile(q->src, q->s->mode, q->t + b, e - b, env, &q->b, ty, why, sizeof(why),
-                              err);
+    int rc =
+        sql_copr_compile(q->src, q->s->mode, q->t + b, e - b, env, &bld, ty, why, sizeof(why), err);
     if (rc == SQL_COPR_NO) {
-        return qno(q, why);
+        rc = qno(q, why);
+    } else if (rc == 0) {
+        rc = keep_program(q, &bld, off, len, err);
     }
-    return rc != 0 ? rc : keep_program(q, off, len, err);
+    cm_cx_builder_fini(&bld);
+    return rc;
 }
 
 /* Text equality of two token ranges (case-insensitive for words): the same aggregate named
@@ -793,7 +799,7 @@ static int recognise(agg_q *q, cm_err *err)
                 }
                 cm_cx_builder_reset(&q->b);
                 cm_cx_col(&q->b, q->items[p - 1].slot);
-                if ((rc = keep_program(q, &o->code_off, &o->code_len, err)) != 0) {
+                if ((rc = keep_program(q, &q->b, &o->code_off, &o->code_len, err)) != 0) {
                     return rc;
                 }
                 continue;
@@ -906,7 +912,7 @@ static int group_programs(agg_q *q, cm_err *err)
     for (uint32_t g = 0; g < q->ngroup; g++) {
         cm_cx_builder_reset(&q->b);
         cm_cx_col(&q->b, q->group_plan[g]);
-        int rc = keep_program(q, &q->group_code_off[g], &q->group_code_len[g], err);
+        int rc = keep_program(q, &q->b, &q->group_code_off[g], &q->group_code_len[g], err);
         if (rc != 0) {
             return rc;
         }
@@ -1215,12 +1221,9 @@ static int item_value(agg_q *q, const agg_item *it, const sql_column *c, const c
         v->type = SQL_V_NULL;
         return 0;
     }
-    if (it->col >= 0 &&
-        (it->kind == IT_GROUP || d->type != CM_DT_DECIMAL || c->type == SQL_TYPE_NEWDECIMAL)) {
-        const sql_coltype *ct = &q->tab->cols[it->col].type;
-        if (d->type == CM_DT_DECIMAL || d->type == (cm_dtype)ct->dtype) {
-            return sql_type_load(ct, d, v, buf, err);
-        }
+    if (it->col >= 0 && d->type == (cm_dtype)q->tab->cols[it->col].type.dtype) {
+        /* a group column, MIN/MAX of a column: the vtab's conversion, at the column's scale */
+        return sql_type_load(&q->tab->cols[it->col].type, d, v, buf, err);
     }
     switch (d->type) {
     case CM_DT_INT64:
