@@ -112,6 +112,16 @@ static bool same_family(const sql_copr_type *a, const sql_copr_type *b)
     return a->cls == b->cls;
 }
 
+/* IN lists and BETWEEN bounds: same_family, or a temporal probe with constant strings (MySQL
+ * reads the strings as datetimes there, as the evaluator does pairwise). */
+static bool list_family(const sql_copr_type *probe, const sql_copr_type *v)
+{
+    if (same_family(probe, v)) {
+        return true;
+    }
+    return probe->cls == SQL_COPR_C_TIME && v->cls == SQL_COPR_C_STR && v->is_const;
+}
+
 /* The merged class of a and b (same_family holds). */
 static sql_copr_type merge_ty(const sql_copr_type *a, const sql_copr_type *b)
 {
@@ -341,7 +351,7 @@ static int p_in(cx_p *p, sql_copr_type *ty, bool neg)
         if (rc != 0) {
             return rc;
         }
-        if (!cmp_ok(ty, &r) || !same_family(ty, &r)) {
+        if (!cmp_ok(ty, &r) || !list_family(ty, &r)) {
             return no(p, "an IN list with values of another kind than the probe");
         }
         if (++count > CX_ARGS_MAX) {
@@ -433,7 +443,7 @@ static int p_pred(cx_p *p, sql_copr_type *ty)
         if ((rc = p_bit(p, &lo)) != 0) {
             return rc;
         }
-        if (!cmp_ok(ty, &lo) || !same_family(ty, &lo)) {
+        if (!cmp_ok(ty, &lo) || !list_family(ty, &lo)) {
             return no(p, "BETWEEN over values of different kinds");
         }
         cm_cx_op1(p->b, CM_CX_GE);
@@ -444,7 +454,7 @@ static int p_pred(cx_p *p, sql_copr_type *ty)
         if ((rc = reemit(p, start, end, &again)) != 0 || (rc = p_pred(p, &hi)) != 0) {
             return rc;
         }
-        if (!cmp_ok(ty, &hi) || !same_family(ty, &hi) || !same_family(&lo, &hi)) {
+        if (!cmp_ok(ty, &hi) || !list_family(ty, &hi) || !same_family(&lo, &hi)) {
             return no(p, "BETWEEN over values of different kinds");
         }
         cm_cx_op1(p->b, CM_CX_LE);
