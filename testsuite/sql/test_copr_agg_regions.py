@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from decimal import Decimal
 
 import pymysql
@@ -48,15 +49,20 @@ def cluster():
         cur.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, k INT, d DECIMAL(8,2), g INT, "
                     "c CHAR(4))")
         data = rows()
+        def lit(v):
+            return "NULL" if v is None else "'%s'" % v if isinstance(v, str) else str(v)
         for i in range(0, len(data), 200):
-            cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s)", data[i:i + 200])
+            cur.execute("INSERT INTO t VALUES " + ", ".join(
+                "(" + ", ".join(lit(v) for v in r) + ")" for r in data[i:i + 200]))
         cur.execute("EXPLAIN SELECT COUNT(*) FROM t")
         plan = "\n".join(" | ".join(str(v) for v in r) for r in cur.fetchall())
         m = re.search(r"range:t(\d+)_r", plan)
         assert m, plan
         table_id = int(m.group(1))
         with open(os.path.join(pg.dir, "playground.json")) as f:
-            pd = "127.0.0.1:%d" % json.load(f)["pd"]["port"]
+            lay = json.load(f)
+        pd = "127.0.0.1:%d" % lay["pd"]["port"]
+        status = [k["status_port"] for k in lay["kvnodes"]]
         ctl = os.environ.get("TESSERA_CTL", "build/tools/ctl/ctl")
         for h in SPLITS:
             r = subprocess.run([ctl, "--pd", pd, "split", "hex:" + row_key_hex(table_id, h)],
@@ -64,7 +70,7 @@ def cluster():
             assert r.returncode == 0, r.stderr
         r = subprocess.run([ctl, "--pd", pd, "regions"], capture_output=True, text=True,
                            timeout=60)
-        yield conn, data, plan, r.stdout
+        yield conn, data, plan, r.stdout, status
         conn.close()
 
 
@@ -76,7 +82,7 @@ def query(conn, sql, pushdown):
 
 
 def test_explain_shows_the_pushed_plan(cluster):
-    conn, _, plan, regions = cluster
+    conn, _, plan, regions, _ = cluster
     assert "HashAgg" in plan and "cop[kv]" in plan and "TableFullScan" in plan, plan
     assert regions.count("\n") >= len(SPLITS), regions
 
@@ -105,7 +111,7 @@ def test_pushdown_on_equals_off(cluster, sql):
 
 
 def test_values_equal_python(cluster):
-    conn, data, _, _ = cluster
+    conn, data, _, _, _ = cluster
     ks = [r[1] for r in data if r[1] is not None]
     got = query(conn, "SELECT COUNT(*), COUNT(k), SUM(k), MIN(k), MAX(k) FROM t", True)
     assert got == [(str(len(data)), str(len(ks)), str(sum(ks)), str(min(ks)), str(max(ks)))]
@@ -117,3 +123,28 @@ def test_values_equal_python(cluster):
     got = query(conn, "SELECT g, COUNT(*), SUM(k) FROM t GROUP BY g", True)
     want = [("NULL" if g is None else str(g), str(v[0]), str(v[1])) for g, v in groups.items()]
     assert sorted(tuple("NULL" if x is None else x for x in r) for r in got) == sorted(want)
+
+
+def rows_returned(status):
+    """tessera_kv_copr_rows_returned_total summed over the kvnodes."""
+    total = 0
+    for port in status:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("tessera_kv_copr_rows_returned_total"):
+                    total += float(line.split()[-1])
+    return total
+
+
+def test_regions_send_groups_not_rows(cluster):
+    conn, data, _, _, status = cluster
+    sql = "SELECT COUNT(*), SUM(k) FROM t WHERE k BETWEEN 0 AND 999"
+    before = rows_returned(status)
+    on = query(conn, sql, True)
+    mid = rows_returned(status)
+    off = query(conn, sql, False)
+    after = rows_returned(status)
+    assert on == off
+    # pushed: one partial group per region; not pushed: every matching row comes back
+    assert mid - before <= 3 * (len(SPLITS) + 1), (before, mid, after)
+    assert after - mid >= len([r for r in data if r[1] is not None]), (before, mid, after)
