@@ -49,6 +49,9 @@ typedef struct sql_copr_type {
     bool is_const;   /* no column reference in it */
     int32_t col;     /* a plain column reference: its table offset; -1 otherwise */
     bool str_padded; /* STR that may hold trailing spaces (VARCHAR/TEXT, not CHAR) */
+    bool may_error;  /* may fail on some rows (integer or double overflow): MySQL skips it
+                        where AND/OR/IF/IFNULL/COALESCE/IN decide without it, the bytecode
+                        evaluates every operand, so such an operand there is not pushable */
 } sql_copr_type;
 
 /* Resolves the names an expression refers to. Callbacks return 0 (found: *idx is the program's

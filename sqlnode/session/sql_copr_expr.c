@@ -71,8 +71,16 @@ static sql_copr_type ty_bool(const sql_copr_type *a, const sql_copr_type *b)
     memset(&r, 0, sizeof(r));
     r.cls = SQL_COPR_C_INT;
     r.is_const = a->is_const && (b == NULL || b->is_const);
+    r.may_error = a->may_error || (b != NULL && b->may_error);
     r.col = -1;
     return r;
+}
+
+/* An operand MySQL may skip (AND/OR, IF's branches, IFNULL/COALESCE after the first, IN list
+ * values): refused when it may fail, since the bytecode evaluates it on every row. */
+static int skippable(cx_p *p, const sql_copr_type *a)
+{
+    return a->may_error ? no(p, "an operand that may fail where MySQL may skip it") : 0;
 }
 
 /* Whether a compared with b evaluates as MySQL does (cm_cx.h's comparison rules). */
@@ -128,6 +136,7 @@ static sql_copr_type merge_ty(const sql_copr_type *a, const sql_copr_type *b)
     if (a->cls == SQL_COPR_C_NULL) {
         sql_copr_type r = *b;
         r.is_const = a->is_const && b->is_const;
+        r.may_error = a->may_error || b->may_error;
         r.col = -1;
         return r;
     }
@@ -135,6 +144,7 @@ static sql_copr_type merge_ty(const sql_copr_type *a, const sql_copr_type *b)
     r.col = -1;
     r.is_const = a->is_const && b->is_const;
     r.str_padded = a->str_padded || b->str_padded;
+    r.may_error = a->may_error || b->may_error;
     if (b->cls == SQL_COPR_C_NULL) {
         return r;
     }
@@ -202,8 +212,9 @@ static int p_and(cx_p *p, sql_copr_type *ty)
     while (rc == 0 && (kw(p, p->i, "AND") || op(p, p->i, "&&"))) {
         p->i++;
         sql_copr_type r;
-        if ((rc = logic_operand(p, ty)) != 0 || (rc = p_not(p, &r)) != 0 ||
-            (rc = logic_operand(p, &r)) != 0) {
+        if ((rc = logic_operand(p, ty)) != 0 || (rc = skippable(p, ty)) != 0 ||
+            (rc = p_not(p, &r)) != 0 || (rc = logic_operand(p, &r)) != 0 ||
+            (rc = skippable(p, &r)) != 0) {
             return rc;
         }
         cm_cx_op1(p->b, CM_CX_AND);
@@ -242,8 +253,9 @@ static int p_or(cx_p *p, sql_copr_type *ty)
         }
         p->i++;
         sql_copr_type r;
-        if ((rc = logic_operand(p, ty)) != 0 || (rc = p_xor(p, &r)) != 0 ||
-            (rc = logic_operand(p, &r)) != 0) {
+        if ((rc = logic_operand(p, ty)) != 0 || (rc = skippable(p, ty)) != 0 ||
+            (rc = p_xor(p, &r)) != 0 || (rc = logic_operand(p, &r)) != 0 ||
+            (rc = skippable(p, &r)) != 0) {
             return rc;
         }
         cm_cx_op1(p->b, CM_CX_OR);
@@ -353,6 +365,9 @@ static int p_in(cx_p *p, sql_copr_type *ty, bool neg)
         }
         if (!cmp_ok(ty, &r) || !list_family(ty, &r)) {
             return no(p, "an IN list with values of another kind than the probe");
+        }
+        if ((rc = skippable(p, &r)) != 0) {
+            return rc;
         }
         if (++count > CX_ARGS_MAX) {
             return no(p, "an IN list too long");
@@ -499,6 +514,15 @@ static int arith(cx_p *p, sql_copr_type *a, const sql_copr_type *b, cm_cx_op opc
         r.cls = a->cls == SQL_COPR_C_UINT || b->cls == SQL_COPR_C_UINT ? SQL_COPR_C_UINT
                                                                        : SQL_COPR_C_INT;
     }
+    /* integer and double arithmetic can overflow (1690); DECIMAL has 65 digits, MOD and a
+     * DECIMAL `/` cannot fail; constants are MySQL's to fold */
+    /* (an integer DIV by a constant fails only for INT64_MIN DIV -1: taken as not failing) */
+    bool int_or_real =
+        r.cls == SQL_COPR_C_INT || r.cls == SQL_COPR_C_UINT || r.cls == SQL_COPR_C_REAL;
+    bool fails = opc == CM_CX_INTDIV
+                     ? !(b->is_const && (a->cls == SQL_COPR_C_INT || a->cls == SQL_COPR_C_UINT))
+                     : int_or_real && opc != CM_CX_MOD;
+    r.may_error = a->may_error || b->may_error || (fails && !r.is_const);
     *a = r;
     cm_cx_op1(p->b, opc);
     return emit_rc(p);
@@ -765,6 +789,7 @@ static int p_unary(cx_p *p, sql_copr_type *ty)
             return no(p, "unary minus over an unsigned value");
         }
         cm_cx_op1(p->b, CM_CX_NEG);
+        ty->may_error = ty->may_error || (!ty->is_const && ty->cls == SQL_COPR_C_INT);
         ty->col = -1;
         return emit_rc(p);
     }
@@ -892,6 +917,11 @@ static int p_function(cx_p *p, sql_copr_type *ty)
         }
         /* the value-carrying operands: all for IFNULL/COALESCE/CONCAT, 2 and 3 for IF */
         bool carries = fns[f].op != CM_CX_IF || nargs > 0;
+        bool skipped = (fns[f].op == CM_CX_IF && nargs > 0) ||
+                       ((fns[f].op == CM_CX_IFNULL || fns[f].op == CM_CX_COALESCE) && nargs > 0);
+        if (skipped && (rc = skippable(p, &cur)) != 0) {
+            return rc;
+        }
         if (carries) {
             bool firstc = fns[f].op == CM_CX_IF ? nargs == 1 : nargs == 0;
             if (!firstc && !same_family(&acc, &cur)) {
@@ -923,6 +953,7 @@ static int p_function(cx_p *p, sql_copr_type *ty)
         }
         r = first;
         r.col = -1;
+        r.may_error = r.may_error || (!r.is_const && r.cls == SQL_COPR_C_INT);
         cm_cx_op1(p->b, CM_CX_ABS);
         break;
     case CM_CX_MOD: {
@@ -940,6 +971,7 @@ static int p_function(cx_p *p, sql_copr_type *ty)
         r = acc;
         r.col = -1;
         r.is_const = r.is_const && first.is_const;
+        r.may_error = r.may_error || first.may_error;
         cm_cx_op1(p->b, fns[f].op);
         break;
     case CM_CX_COALESCE:

@@ -188,7 +188,8 @@ static void test_evaluates_as_mysql(void **state)
     assert_int_equal(truth("i IS NOT NULL AND (i > 9) IS FALSE AND (NULL > 1) IS NOT TRUE"), 1);
     assert_int_equal(truth("IFNULL(NULL, i) = 5 AND COALESCE(NULL, NULL, u) = 7"), 1);
     assert_int_equal(truth("IF(i > 1, u, i) = 7"), 1);
-    assert_int_equal(truth("LENGTH(v) = 4 AND CHAR_LENGTH(c) = 1 AND ABS(-i) = 5"), 1);
+    assert_int_equal(truth("LENGTH(v) = 4 AND CHAR_LENGTH(c) = 1 AND ABS(d) = 1.5"), 1);
+    assert_int_equal(truth("ABS(-i) = 5"), 1);
     assert_int_equal(truth("CONCAT(c, 'y') = 'xy'"), 1);
     assert_int_equal(truth("t.i = 5 AND db.t.u = 7"), 1);
     assert_int_equal(truth("i = NULL"), -1);
@@ -229,6 +230,18 @@ static void test_refuses_what_is_not_exact(void **state)
     assert_false(pushable("(i, u) = (1, 2)"));
     assert_false(pushable("i = 1 i"));
     assert_false(pushable("i = 99999999999999999999999"));
+    /* an operand that may overflow where MySQL may not evaluate it */
+    assert_true(pushable("i + u > 3"));
+    assert_true(pushable("(i + u > 3) XOR i > 1"));
+    assert_true(pushable("d * 2 > 1 AND d - 1 < 3 AND i DIV 3 = 1"));
+    assert_false(pushable("i > 0 AND i + u > 3"));
+    assert_false(pushable("i * 2 > 3 OR i IS NULL"));
+    assert_false(pushable("f * 2 > 3 OR i IS NULL"));
+    assert_false(pushable("IF(i > 0, i * 2, 0) = 1"));
+    assert_false(pushable("IFNULL(i, u + 1) > 1"));
+    assert_false(pushable("i IN (u + 1, 2)"));
+    assert_false(pushable("i > 1 AND -i < 0"));
+    assert_false(pushable("i > 1 AND i DIV u = 0"));
     assert_false(pushable(""));
 }
 
