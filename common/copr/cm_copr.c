@@ -16,13 +16,25 @@ static int put_prog(cm_buf *b, cm_slice code)
     return rc != 0 ? rc : cm_buf_append_slice(b, code);
 }
 
+/* Trailing spaces of a STRING (the memcomparable codec drops them). */
+static size_t trailing_spaces(cm_slice s)
+{
+    size_t n = 0;
+    while (n < s.len && s.ptr[s.len - 1 - n] == ' ') {
+        n++;
+    }
+    return n;
+}
+
 /* A datum as plans and partial states carry it: the memcomparable datum, then for a DECIMAL its
- * scale (the key codec keeps only the value). */
+ * u8 scale and for a STRING a uvarint count of trailing spaces (the key codec keeps neither). */
 static int put_datum(cm_buf *b, const cm_datum *d, cm_err *err)
 {
     int rc = cm_codec_encode_datum(b, d, err);
     if (rc == 0 && d->type == CM_DT_DECIMAL) {
         rc = cm_buf_append_u8(b, d->v.dec.frac);
+    } else if (rc == 0 && d->type == CM_DT_STRING) {
+        rc = cm_buf_append_uvarint(b, trailing_spaces(d->v.bytes));
     }
     return rc;
 }
@@ -30,17 +42,43 @@ static int put_datum(cm_buf *b, const cm_datum *d, cm_err *err)
 /* Reads what put_datum wrote (payload copied into arena). CM_E_CORRUPT on bad input. */
 static int get_datum(cm_reader *r, cm_arena *arena, cm_datum *d, cm_err *err)
 {
+    size_t start = r->pos;
     int rc = cm_codec_decode_datum(r, arena, d, err);
-    if (rc != 0 || d->type != CM_DT_DECIMAL) {
+    if (rc != 0) {
         return rc;
+    }
+    if (d->type == CM_DT_STRING) {
+        uint64_t spaces;
+        if (cm_reader_uvarint(r, &spaces) != 0 || spaces > CM_COPR_SPACES_MAX) {
+            r->pos = start;
+            return cm_err_set(err, CM_E_CORRUPT, "copr: bad trailing space count");
+        }
+        if (spaces > 0) {
+            uint8_t *p = cm_arena_alloc(arena, d->v.bytes.len + (size_t)spaces);
+            if (p == NULL) {
+                r->pos = start;
+                return cm_err_set(err, CM_E_NOMEM, "copr: out of memory");
+            }
+            if (d->v.bytes.len > 0) {
+                memcpy(p, d->v.bytes.ptr, d->v.bytes.len);
+            }
+            memset(p + d->v.bytes.len, ' ', (size_t)spaces);
+            d->v.bytes = cm_slice_make(p, d->v.bytes.len + (size_t)spaces);
+        }
+        return 0;
+    }
+    if (d->type != CM_DT_DECIMAL) {
+        return 0;
     }
     uint8_t scale;
     if (cm_reader_u8(r, &scale) != 0) {
+        r->pos = start;
         return cm_err_set(err, CM_E_CORRUPT, "copr: truncated decimal scale");
     }
     if (scale > CM_DECIMAL_FRAC_MAX || scale < d->v.dec.frac ||
         d->v.dec.intg + scale > CM_DECIMAL_DIGITS_MAX ||
         cm_decimal_round(&d->v.dec, scale, &d->v.dec, NULL) != 0) {
+        r->pos = start;
         return cm_err_set(err, CM_E_CORRUPT, "copr: bad decimal scale %u", scale);
     }
     return 0;

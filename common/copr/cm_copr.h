@@ -23,8 +23,9 @@
  *   LIMIT  uvarint limit (after the selection; without TOPN and AGG)
  *   OUT    uvarint n | n x uvarint column index: the columns a scan response carries (default:
  *          every plan column, in order)
- *   DFLT   uvarint n | n x (uvarint column index | datum): values of absent columns (a DECIMAL
- *          datum is followed by a u8 scale, as in CM_CX_CONST, so 1.50 stays 1.50)
+ *   DFLT   uvarint n | n x (uvarint column index | value): values of absent columns, each a
+ *          datum followed, for a DECIMAL, by its u8 scale (as in CM_CX_CONST: 1.50 stays 1.50)
+ *          and, for a STRING, by a uvarint count of trailing spaces (the codec drops them)
  * Order of work per region: scan → SEL → (AGG | TOPN | LIMIT) → response.
  *
  * Responses (CoprocessorResponse.data):
@@ -37,7 +38,7 @@
  *       aggregate, its partial state (cm_copr_agg_partial_*): COUNT → INT64; SUM → sum datum
  *       (DECIMAL followed by a u8 scale, FLOAT64, or NULL when it saw no value); AVG → the
  *       same sum, then an INT64 count;
- *       MIN/MAX → the datum or NULL (a DECIMAL followed by its u8 scale, as SUM's).
+ *       MIN/MAX → the value or NULL, written as DFLT's values (DECIMAL scale, STRING spaces).
  *       A region with no row and no GROUP BY still sends one group
  *       (COUNT 0, others NULL), so the merge knows every region answered.
  * Paging: a scan or LIMIT response stops after paging_size rows and sets the resume key; TOPN
@@ -88,6 +89,8 @@
 /* Most groups one region's partial aggregation keeps: bounds the kvnode's memory per request
  * (groups × (keys + states) stays in the low MBs). */
 #define CM_COPR_GROUPS_MAX 100000
+/* Most trailing spaces a STRING value in a plan or partial may carry (a TEXT's length). */
+#define CM_COPR_SPACES_MAX (64u << 20)
 /* Largest TopN limit pushed down: above it the sqlnode scans instead (memory per request). */
 #define CM_COPR_TOPN_MAX 100000
 

@@ -45,7 +45,7 @@ static void make_datum(cm_reader *r, cm_dtype t, cm_datum *d)
     }
     switch (t) {
     case CM_DT_INT64:
-        *d = cm_datum_int64((int64_t)take(r, sel % 2 ? 1 : 8) - (sel & 4 ? 128 : 0));
+        *d = cm_datum_int64((int64_t)(take(r, sel % 2 ? 1 : 8) - (sel & 4 ? 128u : 0u)));
         break;
     case CM_DT_UINT64:
     case CM_DT_SET:

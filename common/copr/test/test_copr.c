@@ -145,7 +145,7 @@ static void sample_init(sample *s, int kind)
         p->nout = 2;
         p->out = s->out;
         s->dflt[0] = (cm_copr_dflt){2, DEC("1.50")};
-        s->dflt[1] = (cm_copr_dflt){1, cm_datum_string(cm_slice_cstr("dflt"))};
+        s->dflt[1] = (cm_copr_dflt){1, cm_datum_string(cm_slice_cstr("dflt  "))};
         p->ndflt = 2;
         p->dflt = s->dflt;
     } else { /* limit */
@@ -581,6 +581,12 @@ static void test_agg_doubles_strings(void **state)
     cm_datum e[] = {cm_datum_string(cm_slice_make(NULL, 0)), cm_datum_string(cm_slice_cstr("z"))};
     agg_check(CM_COPR_MIN, e, 2, "s:");
     agg_check(CM_COPR_MAX, e, 1, "s:");
+    /* trailing spaces survive a partial (the key codec drops them) */
+    cm_datum sp[] = {cm_datum_string(cm_slice_cstr("a  ")), cm_datum_string(cm_slice_cstr("a"))};
+    agg_check(CM_COPR_MAX, sp, 2, "s:a  ");
+    agg_check(CM_COPR_MIN, sp, 2, "s:a  ");
+    cm_datum sp2[] = {cm_datum_string(cm_slice_cstr("   "))};
+    agg_check(CM_COPR_MIN, sp2, 1, "s:   ");
     cm_datum mixed[] = {cm_datum_int64(1), cm_datum_float64(0.5)};
     agg_check(CM_COPR_SUM, mixed, 2, "f:1.5");
 }

@@ -277,6 +277,42 @@ static void test_compare_nulls(void **state)
     EQ(op2(CM_CX_NULLEQ, I(1), DEC("1.00")), "i:1");
 }
 
+/* Every fixed-arity operator over NULL operands: NULL, except the NULL-aware ones. */
+static void test_all_ops_null(void **state)
+{
+    (void)state;
+    static const struct {
+        cm_cx_op op;
+        int arity;
+        const char *want;
+    } cases[] = {
+        {CM_CX_EQ, 2, "NULL"},       {CM_CX_NE, 2, "NULL"},          {CM_CX_LT, 2, "NULL"},
+        {CM_CX_LE, 2, "NULL"},       {CM_CX_GT, 2, "NULL"},          {CM_CX_GE, 2, "NULL"},
+        {CM_CX_NULLEQ, 2, "i:1"},    {CM_CX_AND, 2, "NULL"},         {CM_CX_OR, 2, "NULL"},
+        {CM_CX_NOT, 1, "NULL"},      {CM_CX_XOR, 2, "NULL"},         {CM_CX_ISNULL, 1, "i:1"},
+        {CM_CX_ISNOTNULL, 1, "i:0"}, {CM_CX_ISTRUE, 1, "i:0"},       {CM_CX_ISFALSE, 1, "i:0"},
+        {CM_CX_ADD, 2, "NULL"},      {CM_CX_SUB, 2, "NULL"},         {CM_CX_MUL, 2, "NULL"},
+        {CM_CX_DIV, 2, "NULL"},      {CM_CX_INTDIV, 2, "NULL"},      {CM_CX_MOD, 2, "NULL"},
+        {CM_CX_NEG, 1, "NULL"},      {CM_CX_ABS, 1, "NULL"},         {CM_CX_IFNULL, 2, "NULL"},
+        {CM_CX_LENGTH, 1, "NULL"},   {CM_CX_CHAR_LENGTH, 1, "NULL"}, {CM_CX_UPPER, 1, "NULL"},
+        {CM_CX_LOWER, 1, "NULL"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = cases[i].arity == 1 ? op1(cases[i].op, N()) : op2(cases[i].op, N(), N());
+        if (strcmp(got, cases[i].want) != 0) {
+            fail_msg("opcode %d: %s, want %s", cases[i].op, got, cases[i].want);
+        }
+    }
+    /* one NULL operand of two, either side */
+    static const cm_cx_op strict[] = {CM_CX_EQ,  CM_CX_LT,  CM_CX_ADD,    CM_CX_SUB,
+                                      CM_CX_MUL, CM_CX_DIV, CM_CX_INTDIV, CM_CX_MOD};
+    for (size_t i = 0; i < sizeof(strict) / sizeof(strict[0]); i++) {
+        EQ(op2(strict[i], N(), I(3)), "NULL");
+        EQ(op2(strict[i], DEC("2.5"), N()), "NULL");
+        EQ(op2_cols(strict[i], S("x"), N()), "NULL");
+    }
+}
+
 /* ---- logic ---------------------------------------------------------------------------------- */
 
 static void test_logic(void **state)
@@ -524,6 +560,140 @@ static void test_functions(void **state)
     }
 }
 
+/* IF, IFNULL and COALESCE hand on a value computed deeper in the stack; the operators that
+ * follow must not overwrite it: IF(c0, c1 + 1, 0) + c1 * 2, IFNULL(NULL, c1 + 1) + c1 * 2,
+ * COALESCE(NULL, c1 + 1) + c1 * 2 with c0 = 1, c1 = 10 are all 31. */
+static void test_selected_values_survive(void **state)
+{
+    (void)state;
+    cm_datum row[2] = {I(1), I(10)}, one = I(1), zero = I(0), two = I(2), null = N();
+    for (int form = 0; form < 3; form++) {
+        cm_cx_builder b;
+        cm_cx_builder_init(&b);
+        if (form == 0) {
+            cm_cx_col(&b, 0);
+        } else {
+            cm_cx_const(&b, &null);
+        }
+        cm_cx_col(&b, 1);
+        cm_cx_const(&b, &one);
+        cm_cx_op1(&b, CM_CX_ADD);
+        if (form == 0) {
+            cm_cx_const(&b, &zero);
+            cm_cx_op1(&b, CM_CX_IF);
+        } else if (form == 1) {
+            cm_cx_op1(&b, CM_CX_IFNULL);
+        } else {
+            cm_cx_opn(&b, CM_CX_COALESCE, 2);
+        }
+        cm_cx_col(&b, 1);
+        cm_cx_const(&b, &two);
+        cm_cx_op1(&b, CM_CX_MUL);
+        cm_cx_op1(&b, CM_CX_ADD);
+        cm_datum out;
+        assert_int_equal(run(&b, row, 2, &out), 0);
+        EQ(show(&out), "i:31");
+        cm_cx_builder_fini(&b);
+    }
+}
+
+/* Postfix evaluation with MySQL's short-circuits: an overflow in an operand MySQL would not
+ * evaluate does not fail the expression. Programs in a tiny notation: 'O' pushes
+ * INT64_MAX + 1 (an overflow), digits push integers, 'N' NULL, letters are operators. */
+static const char *short_circuit(const char *prog)
+{
+    cm_cx_builder b;
+    cm_cx_builder_init(&b);
+    cm_datum max = I(INT64_MAX), one = I(1), null = N();
+    for (const char *c = prog; *c; c++) {
+        switch (*c) {
+        case 'O':
+            cm_cx_const(&b, &max);
+            cm_cx_const(&b, &one);
+            cm_cx_op1(&b, CM_CX_ADD);
+            break;
+        case 'N':
+            cm_cx_const(&b, &null);
+            break;
+        case '&':
+            cm_cx_op1(&b, CM_CX_AND);
+            break;
+        case '|':
+            cm_cx_op1(&b, CM_CX_OR);
+            break;
+        case '=':
+            cm_cx_op1(&b, CM_CX_EQ);
+            break;
+        case '?':
+            cm_cx_op1(&b, CM_CX_IF);
+            break;
+        case 'f':
+            cm_cx_op1(&b, CM_CX_IFNULL);
+            break;
+        case 'c':
+            cm_cx_opn(&b, CM_CX_COALESCE, 3);
+            break;
+        case 'k':
+            cm_cx_opn(&b, CM_CX_CONCAT, 2);
+            break;
+        case '!':
+            cm_cx_op1(&b, CM_CX_NOT);
+            break;
+        case 'n':
+            cm_cx_op1(&b, CM_CX_ISNULL);
+            break;
+        case 'i':
+            cm_cx_opn(&b, CM_CX_IN, 2);
+            break;
+        case '+':
+            cm_cx_op1(&b, CM_CX_ADD);
+            break;
+        case 'x':
+            cm_cx_op1(&b, CM_CX_XOR);
+            break;
+        default: {
+            cm_datum d = I(*c - '0');
+            cm_cx_const(&b, &d);
+            break;
+        }
+        }
+    }
+    cm_datum out;
+    int rc = run(&b, NULL, 0, &out);
+    cm_cx_builder_fini(&b);
+    return rc == CM_E_BIGINT_RANGE ? "ERR" : rc != 0 ? "?" : show(&out);
+}
+
+static void test_short_circuit(void **state)
+{
+    (void)state;
+    EQ(short_circuit("0O&"), "i:0"); /* 0 AND overflow */
+    EQ(short_circuit("O0&"), "ERR"); /* overflow AND 0: the left is evaluated first */
+    EQ(short_circuit("NO&"), "ERR"); /* NULL AND overflow: the right is needed */
+    EQ(short_circuit("1O&"), "ERR");
+    EQ(short_circuit("1O|"), "i:1"); /* 1 OR overflow */
+    EQ(short_circuit("0O|"), "ERR");
+    EQ(short_circuit("NO="), "NULL"); /* NULL = overflow: the right is not evaluated */
+    EQ(short_circuit("ON="), "ERR");
+    EQ(short_circuit("1O="), "ERR");
+    EQ(short_circuit("15O?"), "i:5"); /* IF(1, 5, overflow) */
+    EQ(short_circuit("0O5?"), "i:5");
+    EQ(short_circuit("1O5?"), "ERR");
+    EQ(short_circuit("O15?"), "ERR");
+    EQ(short_circuit("3Of"), "i:3"); /* IFNULL(3, overflow) */
+    EQ(short_circuit("NOf"), "ERR");
+    EQ(short_circuit("N2Oc"), "i:2"); /* COALESCE(NULL, 2, overflow) */
+    EQ(short_circuit("NO2c"), "ERR");
+    EQ(short_circuit("NOk"), "NULL"); /* CONCAT(NULL, overflow) */
+    EQ(short_circuit("O!"), "ERR");
+    EQ(short_circuit("On"), "ERR");
+    EQ(short_circuit("11Oi"), "i:1"); /* 1 IN (1, overflow) */
+    EQ(short_circuit("21Oi"), "ERR");
+    EQ(short_circuit("O1x"), "ERR");
+    EQ(short_circuit("0O&1+"), "i:1"); /* (0 AND overflow) + 1 */
+    EQ(short_circuit("0O&O+"), "ERR");
+}
+
 static const char *nary(cm_cx_op op, const cm_datum *v, uint32_t n)
 {
     cm_cx_builder bl;
@@ -553,6 +723,9 @@ static void test_coalesce_concat(void **state)
     EQ(nary(CM_CX_CONCAT, k3, 2), "b:ab");
     cm_datum k4[] = {F(1e20), F(1e14), F(1e-15), F(1e-16), F(-1.5e300), F(0.1)};
     EQ(nary(CM_CX_CONCAT, k4, 6), "s:1e201000000000000000.0000000000000011e-16-1.5e3000.1");
+    cm_datum k6[] = {cm_datum_float32(0.1f),         S("|"), cm_datum_float32(3.14159265f), S("|"),
+                     cm_datum_float32(123456789.0f), S("|"), cm_datum_float32(-2.5e-7f)};
+    EQ(nary(CM_CX_CONCAT, k6, 7), "s:0.1|3.14159|123457000|-0.00000025");
     cm_datum k5[] = {DT(CM_DT_DATETIME, "2020-01-02 03:04:05.5"), S("|"), TM("-01:02:03")};
     EQ(nary(CM_CX_CONCAT, k5, 3), "s:2020-01-02 03:04:05.500000|-01:02:03");
 }
@@ -689,8 +862,19 @@ static void test_decoder_rejects(void **state)
     assert_int_equal(cm_cx_decode(cm_slice_make(under, sizeof(under)), 1, &arena, &p, &err),
                      CM_E_INVALID);
     assert_non_null(strstr(err.msg, "underflow"));
-    /* empty and too long */
+    /* empty and too long; messages name the byte offset */
     assert_int_equal(cm_cx_decode(cm_slice_make(NULL, 0), 1, &arena, &p, &err), CM_E_INVALID);
+    static uint8_t huge[CM_CX_CODE_MAX + 2];
+    for (size_t i = 0; i + 1 < sizeof(huge); i += 2) {
+        huge[i] = CM_CX_COL;
+        huge[i + 1] = 0;
+    }
+    assert_int_equal(cm_cx_decode(cm_slice_make(huge, sizeof(huge)), 1, &arena, &p, &err),
+                     CM_E_INVALID);
+    uint8_t badop[] = {CM_CX_COL, 0, 99};
+    assert_int_equal(cm_cx_decode(cm_slice_make(badop, sizeof(badop)), 1, &arena, &p, &err),
+                     CM_E_INVALID);
+    assert_non_null(strstr(err.msg, "at byte 2"));
     cm_cx_builder_fini(&b);
 }
 
@@ -907,6 +1091,7 @@ int main(void)
         cmocka_unit_test(test_compare_strings),
         cmocka_unit_test(test_compare_temporal),
         cmocka_unit_test(test_compare_nulls),
+        cmocka_unit_test(test_all_ops_null),
         cmocka_unit_test(test_logic),
         cmocka_unit_test(test_arith_int),
         cmocka_unit_test(test_arith_div_mod),
@@ -915,6 +1100,8 @@ int main(void)
         cmocka_unit_test(test_in),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_coalesce_concat),
+        cmocka_unit_test(test_selected_values_survive),
+        cmocka_unit_test(test_short_circuit),
         cmocka_unit_test(test_builder_errors),
         cmocka_unit_test(test_decoder_rejects),
         cmocka_unit_test(test_deep_program),
