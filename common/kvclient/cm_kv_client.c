@@ -863,6 +863,10 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
                 }
             }
             if (rc == 0 && !stop) {
+                if (resp->locked == NULL) {
+                    /* A page came back: the budget is for making progress, not for the scan. */
+                    deadline = cm_time_mono_ms() + (uint64_t)c->o.retry_budget_ms;
+                }
                 if (resp->locked != NULL) {
                     uint64_t wait = 0;
                     int lrc = kv_resolve_lock(c, resp->locked, ts, deadline, &wait, err);

@@ -4,9 +4,21 @@
 
 #include "cm_keys.h"
 #include "cm_row.h"
+#include "cm_time.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Work budget of one request (kv_copr.h); tests lower it. */
+static _Atomic uint64_t page_scan_rows = KV_COPR_PAGE_SCAN_MAX;
+static _Atomic uint64_t page_ms = KV_COPR_PAGE_MS;
+
+void kv_copr_set_budget(uint64_t rows, uint64_t ms)
+{
+    atomic_store(&page_scan_rows, rows ? rows : KV_COPR_PAGE_SCAN_MAX);
+    atomic_store(&page_ms, ms ? ms : KV_COPR_PAGE_MS);
+}
 
 /* ---- state of one request ----------------------------------------------------------------- */
 
@@ -62,6 +74,7 @@ typedef struct exec {
     cm_datum *ekeys; /* ents_cap × norder sort values */
     cm_datum *cur_keys;
     uint64_t seq;
+    uint64_t t0_ms; /* when the request started: its time budget */
 } exec;
 
 static int nomem(cm_err *err)
@@ -714,28 +727,47 @@ static int resume_after(exec *x, cm_slice key, kv_copr_result *out, cm_err *err)
     return 0;
 }
 
+/* Sets the resume key to key (copied). */
+static int resume_at(exec *x, cm_slice key, kv_copr_result *out, cm_err *err)
+{
+    void *k = cm_arena_memdup(x->arena, key.ptr ? key.ptr : (const uint8_t *)"", key.len);
+    if (k == NULL) {
+        return nomem(err);
+    }
+    out->resume_key = cm_slice_make(k, key.len);
+    out->more = true;
+    return 0;
+}
+
 /* Scans the ranges through the plan. Returns 0 (out->more and out->resume_key set when a page
  * ended early), CM_E_KEY_IS_LOCKED (out->lock, out->resume_key) or an error. */
 static int scan(exec *x, kv_snapshot *snap, const kv_copr_range *ranges, size_t nranges,
                 uint64_t ts, kv_copr_result *out, cm_err *err)
 {
     const cm_copr_plan *p = x->p;
-    bool paged = !p->has_agg && !p->has_topn;
-    bool plain = paged && x->sel == NULL;
+    bool plain = !p->has_agg && !p->has_topn && x->sel == NULL;
     cm_buf cur = CM_BUF_INIT;
     int rc = 0;
+    uint64_t budget_rows = atomic_load(&page_scan_rows), budget_ms = atomic_load(&page_ms);
     if (p->has_limit && p->limit == 0) {
         return 0;
     }
     for (size_t r = 0; rc == 0 && r < nranges; r++) {
         cm_slice start = ranges[r].start;
         for (;;) {
+            if (out->scanned_rows >= budget_rows) {
+                rc = resume_at(x, start, out, err); /* the budget ran out at a range's end */
+                goto done;
+            }
             size_t chunk = KV_COPR_CHUNK_ROWS;
             if (plain && x->page_rows - x->emitted < chunk) {
                 chunk = (size_t)(x->page_rows - x->emitted);
             }
             if (plain && p->has_limit && x->limit_left < chunk) {
                 chunk = (size_t)x->limit_left; /* never read past the limit */
+            }
+            if (budget_rows - out->scanned_rows < chunk) {
+                chunk = (size_t)(budget_rows - out->scanned_rows);
             }
             cm_arena_reset(&x->chunk);
             kv_scan_req sr = {start, ranges[r].end, ts, chunk, false, false};
@@ -786,14 +818,10 @@ static int scan(exec *x, kv_snapshot *snap, const kv_copr_range *ranges, size_t 
                 goto done;
             }
             start = cm_buf_slice(&cur);
-            if (paged && out->scanned_rows >= KV_COPR_PAGE_SCAN_MAX) {
-                void *k = cm_arena_memdup(x->arena, cur.ptr, cur.len);
-                if (k == NULL) {
-                    rc = nomem(err);
-                    goto done;
-                }
-                out->resume_key = cm_slice_make(k, cur.len);
-                out->more = true;
+            if (out->scanned_rows >= budget_rows || cm_time_mono_ms() - x->t0_ms >= budget_ms) {
+                /* The request has worked long enough: what it has is a valid partial answer
+                 * (rows, TopN or groups of [range start, here)); the client resumes here. */
+                rc = resume_at(x, start, out, err);
                 goto done;
             }
         }
@@ -847,6 +875,7 @@ int kv_copr_handle(kv_snapshot *snap, uint32_t tp, cm_slice data, const kv_copr_
     memset(&x, 0, sizeof(x));
     x.p = &plan;
     x.arena = arena;
+    x.t0_ms = cm_time_mono_ms();
     x.err = err;
     cm_arena_init(&x.chunk, 64 << 10);
     cm_arena_init(&x.row, 8 << 10);

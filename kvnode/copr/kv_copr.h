@@ -11,6 +11,10 @@
  * path never calls malloc once buffers have grown. What outlives a chunk (TopN rows, group keys
  * and aggregate states) is copied into buffers of the request.
  *
+ * Paging: scans and LIMIT stop after page_rows rows sent; every plan stops after its work budget
+ * (KV_COPR_PAGE_SCAN_MAX rows looked at or KV_COPR_PAGE_MS) with a resume key and a partial
+ * answer.
+ *
  * Locks: a lock with ts <= start_ts ends the request with CM_E_KEY_IS_LOCKED. A scan (or LIMIT)
  * response carries the rows before the lock and resume_key = the locked key; a TopN or AGG
  * response carries no data (its result would be partial): the client resolves the lock and
@@ -30,12 +34,18 @@
 /* Rows per page when the request names none, and the most it may name: bounds one reply. */
 #define KV_COPR_PAGE_ROWS_DEFAULT 1024
 #define KV_COPR_PAGE_ROWS_MAX     10000
-/* Pairs read from the MVCC layer at once: bounds the chunk arena (values of one chunk). */
-#define KV_COPR_CHUNK_ROWS 512
-/* Rows a scan page may look at without filling up (a selective filter): the page then ends with
- * a resume key, so one request's latency stays bounded and the client sees progress. TopN and
- * AGG requests are not paged (their work is bounded by the region's size). */
-#define KV_COPR_PAGE_SCAN_MAX 200000
+/* Pairs read from the MVCC layer at once: bounds the chunk arena (the values of one chunk). Each
+ * kv_mvcc_scan call seeks afresh (and walks the lock CF's tombstones of the rest of the range),
+ * so chunks are large. */
+#define KV_COPR_CHUNK_ROWS 4096
+/* Work budget of one request, whatever the plan: after this many rows looked at, or this many
+ * milliseconds (checked between chunks), the request ends with a resume key and what it has —
+ * rows of a page, the TopN of the rows seen, or the partial groups of the rows seen, all of them
+ * valid partial answers the client merges like another region's. So one request stays well
+ * under the client's per-attempt RPC timeout (1 s), a big region costs several requests, and
+ * a selective filter still shows progress. */
+#define KV_COPR_PAGE_SCAN_MAX 262144
+#define KV_COPR_PAGE_MS       250
 
 typedef struct kv_copr_range {
     cm_slice start; /* user keys; empty end: unbounded */
@@ -60,5 +70,8 @@ typedef struct kv_copr_result {
 int kv_copr_handle(kv_snapshot *snap, uint32_t tp, cm_slice data, const kv_copr_range *ranges,
                    size_t nranges, uint64_t start_ts, uint32_t page_rows, cm_arena *arena,
                    kv_copr_result *out, cm_err *err);
+
+/* Testing hook: lowers the work budget of every request (0: the default). */
+void kv_copr_set_budget(uint64_t rows, uint64_t ms);
 
 #endif

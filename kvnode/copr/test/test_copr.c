@@ -631,6 +631,7 @@ static void test_agg_groups_max(void **state)
     cm_buf plan = CM_BUF_INIT, start = CM_BUF_INIT, end = CM_BUF_INIT;
     encode(&p, &plan);
     cm_keys_rows_range(8, &start, &end);
+    kv_copr_set_budget(0, 600000); /* no time budget: one request sees every row */
     cm_arena a;
     cm_arena_init(&a, 4096);
     kv_copr_result out;
@@ -651,6 +652,7 @@ static void test_agg_groups_max(void **state)
     progs_fini(&pr2);
     cm_buf_fini(&kb);
     cm_buf_fini(&vb);
+    kv_copr_set_budget(0, 0);
     free(m);
     free(keys);
     free(koff);
@@ -853,6 +855,107 @@ static void test_locks(void **state)
     progs_fini(&pr);
 }
 
+/* ---- work budget ---------------------------------------------------------------------------- */
+
+/* With a budget of 7 rows per request every plan pages: scans by 7 rows, AGG and TopN with a
+ * partial answer per request that merges to the whole answer. */
+static void test_budget_paging(void **state)
+{
+    (void)state;
+    kv_copr_set_budget(7, 0);
+    progs pr;
+    progs_init(&pr);
+    cm_copr_plan p;
+    table_plan(&p);
+    cm_copr_agg aggs[2] = {{CM_COPR_COUNT, {NULL, 0}}, {CM_COPR_SUM, col_prog(&pr, 1)}};
+    p.has_agg = true;
+    p.naggs = 2;
+    p.aggs = aggs;
+    cm_buf plan = CM_BUF_INIT, start = CM_BUF_INIT, end = CM_BUF_INIT;
+    encode(&p, &plan);
+    cm_keys_rows_range(7, &start, &end);
+    cm_arena a;
+    cm_arena_init(&a, 4096);
+    kv_copr_result out;
+    cm_err err;
+    cm_copr_agg_state st[2];
+    cm_copr_agg_init(&st[0], CM_COPR_COUNT);
+    cm_copr_agg_init(&st[1], CM_COPR_SUM);
+    cm_slice from = cm_buf_slice(&start);
+    int pages = 0;
+    for (; pages < 20; pages++) {
+        assert_int_equal(run_range(cm_buf_slice(&plan), from, cm_buf_slice(&end), TS, 0, &a, &out),
+                         0);
+        assert_true(out.scanned_rows <= 7);
+        cm_reader rd;
+        cm_reader_init(&rd, out.data.ptr, out.data.len);
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(cm_copr_agg_merge(&st[i], &rd, &a, &err), 0);
+        }
+        assert_int_equal(cm_reader_left(&rd), 0);
+        if (!out.more) {
+            break;
+        }
+        from = out.resume_key;
+    }
+    assert_int_equal(pages, 7); /* 8 requests: 7 x 7 rows, then 1 */
+    cm_datum v[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cm_copr_agg_final(&st[i], &a, &v[i], &err), 0);
+        cm_copr_agg_fini(&st[i]);
+    }
+    assert_int_equal(as_int(&v[0]), NROWS);
+    assert_int_equal(as_int(&v[1]), 100 * NROWS * (NROWS - 1) / 2);
+    /* TopN 3 by col1 DESC: each request's best 3, merged, give 49, 48, 47. */
+    p.has_agg = false;
+    cm_copr_order ord[1] = {{col_prog(&pr, 1), true}};
+    p.has_topn = true;
+    p.topn_limit = 3;
+    p.norder = 1;
+    p.order = ord;
+    uint32_t out_cols[1] = {1};
+    p.has_out = true;
+    p.nout = 1;
+    p.out = out_cols;
+    encode(&p, &plan);
+    static row rows[NROWS];
+    const cm_dtype types[1] = {CM_DT_INT64};
+    int64_t best[3] = {-1, -1, -1};
+    size_t total = 0;
+    from = cm_buf_slice(&start);
+    for (pages = 0; pages < 20; pages++) {
+        assert_int_equal(run_range(cm_buf_slice(&plan), from, cm_buf_slice(&end), TS, 0, &a, &out),
+                         0);
+        size_t n = read_rows(out.data, types, 1, rows, NROWS);
+        assert_true(n <= 3);
+        total += n;
+        for (size_t i = 0; i < n; i++) {
+            int64_t h = rows[i].handle;
+            for (int k = 0; k < 3; k++) {
+                if (h > best[k]) {
+                    int64_t t = best[k];
+                    best[k] = h;
+                    h = t;
+                }
+            }
+        }
+        if (!out.more) {
+            break;
+        }
+        from = out.resume_key;
+    }
+    assert_true(total > 3);
+    assert_int_equal(best[0], 49);
+    assert_int_equal(best[1], 48);
+    assert_int_equal(best[2], 47);
+    kv_copr_set_budget(0, 0);
+    cm_buf_fini(&plan);
+    cm_buf_fini(&start);
+    cm_buf_fini(&end);
+    cm_arena_fini(&a);
+    progs_fini(&pr);
+}
+
 /* ---- malformed plans ------------------------------------------------------------------------ */
 
 static bool is_error(int rc)
@@ -936,11 +1039,12 @@ static void test_bad_plans(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scan_pages),   cmocka_unit_test(test_selection_projection),
-        cmocka_unit_test(test_limit),        cmocka_unit_test(test_agg_no_group),
-        cmocka_unit_test(test_agg_group_by), cmocka_unit_test(test_agg_groups_max),
-        cmocka_unit_test(test_topn),         cmocka_unit_test(test_index_scan),
-        cmocka_unit_test(test_bad_plans),    cmocka_unit_test(test_locks),
+        cmocka_unit_test(test_scan_pages),    cmocka_unit_test(test_selection_projection),
+        cmocka_unit_test(test_limit),         cmocka_unit_test(test_agg_no_group),
+        cmocka_unit_test(test_agg_group_by),  cmocka_unit_test(test_agg_groups_max),
+        cmocka_unit_test(test_topn),          cmocka_unit_test(test_index_scan),
+        cmocka_unit_test(test_budget_paging), cmocka_unit_test(test_bad_plans),
+        cmocka_unit_test(test_locks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

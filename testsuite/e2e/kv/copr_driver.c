@@ -13,6 +13,8 @@
  *   copr_driver --pd ADDR live-lock H       a live transaction (long TTL) holds row H and commits
  *                                           600 ms later at a commit_ts below the readers' ts:
  *                                           a scan and an aggregate wait and read the new value
+ *   copr_driver --pd ADDR bench N           figures: COUNT/SUM of a 1 % range pushed down (at
+ *                                           concurrency 1 and 4) against scanning the rows back
  *   copr_driver --pd ADDR errors            an unknown section and an overflowing selection come
  *                                           back as UNSUPPORTED and BIGINT_RANGE
  *   copr_driver --pd ADDR split-mid N       a region ahead of an ordered scan splits during it:
@@ -691,6 +693,114 @@ static int cmd_errors(void)
     return rc1 == CM_E_UNSUPPORTED && rc2 == CM_E_BIGINT_RANGE ? 0 : 1;
 }
 
+/* ---- figures --------------------------------------------------------------------------------- */
+
+typedef struct bytes_count {
+    uint64_t bytes;
+    uint64_t rows;
+} bytes_count;
+
+static int bytes_row_cb(void *user, cm_slice key, cm_slice cols)
+{
+    bytes_count *b = user;
+    b->bytes += key.len + cols.len + 1;
+    b->rows++;
+    return 0;
+}
+
+static int bytes_page_cb(void *user, cm_slice data)
+{
+    bytes_count *b = user;
+    b->bytes += data.len;
+    b->rows++;
+    return 0;
+}
+
+/* COUNT(*), SUM(col1) WHERE col1 in a 1 % range: pushed down (partial aggregates from every
+ * region, at concurrency 1 and 4) against the rows scanned back to the client (the sequential
+ * cm_kv_copr_scan, as with pushdown off). Times are medians of 3 runs. */
+static int cmd_bench(long n)
+{
+    cm_err err;
+    uint64_t ts = 0;
+    int rc = cm_pd_get_ts(cm_kv_client_pd(kc), &ts, &err);
+    long lo = n / 3, hi = n / 3 + n / 100;
+    uint64_t ms[3][3];
+    bytes_count scan_b = {0, 0};
+    uint64_t agg_bytes = 0;
+    for (int round = 0; rc == 0 && round < 3; round++) {
+        cm_buf start = CM_BUF_INIT, end = CM_BUF_INIT;
+        rows_range(0, INT64_MAX, &start, &end);
+        bytes_count b = {0, 0};
+        uint64_t t0 = cm_time_mono_ms();
+        rc = cm_kv_copr_scan(kc, cm_buf_slice(&start), cm_buf_slice(&end), ts, scan_cols, 1,
+                             bytes_row_cb, &b, &err);
+        ms[0][round] = cm_time_mono_ms() - t0;
+        scan_b = b;
+        cm_buf_fini(&start);
+        cm_buf_fini(&end);
+        for (int k = 1; rc == 0 && k < 3; k++) {
+            agg_merge m;
+            agg_init(&m, 0);
+            t0 = cm_time_mono_ms();
+            cm_cx_builder sel, arg;
+            cm_cx_builder_init(&sel);
+            cm_cx_builder_init(&arg);
+            cm_datum dl = cm_datum_int64(lo), dh = cm_datum_int64(hi);
+            cm_cx_col(&sel, 0);
+            cm_cx_const(&sel, &dl);
+            cm_cx_op1(&sel, CM_CX_GE);
+            cm_cx_col(&sel, 0);
+            cm_cx_const(&sel, &dh);
+            cm_cx_op1(&sel, CM_CX_LE);
+            cm_cx_op1(&sel, CM_CX_AND);
+            cm_cx_col(&arg, 0);
+            cm_copr_plan p;
+            memset(&p, 0, sizeof(p));
+            p.scan = CM_COPR_SCAN_TABLE;
+            p.ncols = 1;
+            p.cols = cols3;
+            cm_copr_agg aggs[2] = {{CM_COPR_COUNT, {NULL, 0}}, {CM_COPR_SUM, {NULL, 0}}};
+            rc = cm_cx_finish(&sel, &p.sel, &err);
+            rc = rc ? rc : cm_cx_finish(&arg, &aggs[1].arg, &err);
+            p.has_agg = true;
+            p.naggs = 2;
+            p.aggs = aggs;
+            cm_buf plan = CM_BUF_INIT;
+            rc = rc ? rc : cm_copr_plan_encode(&p, &plan, &err);
+            rows_range(0, INT64_MAX, &start, &end);
+            cm_kv_copr_opts o = {k == 1 ? 1 : 4, 0, false};
+            bytes_count ab = {0, 0};
+            rc = rc ? rc
+                    : cm_kv_copr(kc, cm_buf_slice(&plan), cm_buf_slice(&start), cm_buf_slice(&end),
+                                 ts, &o, bytes_page_cb, &ab, &err);
+            ms[k][round] = cm_time_mono_ms() - t0;
+            agg_bytes = ab.bytes;
+            cm_buf_fini(&plan);
+            cm_buf_fini(&start);
+            cm_buf_fini(&end);
+            cm_cx_builder_fini(&sel);
+            cm_cx_builder_fini(&arg);
+            agg_fini(&m);
+        }
+    }
+    if (rc != 0) {
+        return die("bench", &err);
+    }
+    uint64_t med[3];
+    for (int k = 0; k < 3; k++) {
+        uint64_t a = ms[k][0], b = ms[k][1], c = ms[k][2];
+        med[k] = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    }
+    printf("bench rows=%ld scan_ms=%llu scan_bytes=%llu agg1_ms=%llu agg4_ms=%llu agg_bytes=%llu "
+           "bytes_ratio=%.6f time_ratio_c4=%.3f\n",
+           (long)scan_b.rows, (unsigned long long)med[0], (unsigned long long)scan_b.bytes,
+           (unsigned long long)med[1], (unsigned long long)med[2], (unsigned long long)agg_bytes,
+           (double)agg_bytes / (double)scan_b.bytes,
+           (double)med[2] / (double)(med[0] ? med[0] : 1));
+    return 0;
+}
+
 /* ---- split during a scan -------------------------------------------------------------------- */
 
 static int cmd_split_mid(long n)
@@ -741,6 +851,8 @@ int main(int argc, char **argv)
         rc = cmd_dead_lock(atol(a[0]));
     } else if (strcmp(cmd, "live-lock") == 0 && na == 1) {
         rc = cmd_live_lock(atol(a[0]));
+    } else if (strcmp(cmd, "bench") == 0 && na == 1) {
+        rc = cmd_bench(atol(a[0]));
     } else if (strcmp(cmd, "errors") == 0 && na == 0) {
         rc = cmd_errors();
     } else if (strcmp(cmd, "split-mid") == 0 && na == 1) {
