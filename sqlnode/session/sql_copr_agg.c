@@ -249,9 +249,9 @@ static int agg_add(agg_q *q, uint32_t nb, uint32_t ne, uint32_t *idx, cm_err *er
             return qno(q, "SUM / AVG of a value that is not a number");
         }
         break;
-    default: /* MIN, MAX: the memcomparable state loses trailing spaces of VARCHAR/TEXT */
-        if (g->cls == SQL_COPR_C_NULL || (g->cls == SQL_COPR_C_STR && g->str_padded)) {
-            return qno(q, "MIN / MAX of text that may end in spaces");
+    default: /* MIN, MAX (their partial states keep a STRING's trailing spaces) */
+        if (g->cls == SQL_COPR_C_NULL) {
+            return qno(q, "MIN / MAX of NULL");
         }
         if (g->col < 0 && g->cls != SQL_COPR_C_INT && g->cls != SQL_COPR_C_UINT &&
             g->cls != SQL_COPR_C_DEC && g->cls != SQL_COPR_C_REAL) {
