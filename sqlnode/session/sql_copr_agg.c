@@ -1175,7 +1175,8 @@ static int describe(agg_q *q, sql_column *cols, cm_buf *names, cm_err *err)
     size_t offs[AGG_ITEMS_MAX + 1];
     for (uint32_t k = 0; k < q->nitems; k++) {
         offs[k] = names->len;
-        if (item_name(q, &q->items[k], names) != 0) {
+        /* each name NUL-terminated (sql_type_column reads it as a C string) */
+        if (item_name(q, &q->items[k], names) != 0 || cm_buf_append(names, "", 1) != 0) {
             return cm_err_set(err, CM_E_NOMEM, "out of memory");
         }
         if (memmem(q->src + q->t[q->items[k].b].off,
@@ -1190,8 +1191,8 @@ static int describe(agg_q *q, sql_column *cols, cm_buf *names, cm_err *err)
         const agg_item *it = &q->items[k];
         const sql_tr_item *ti = &s->tr.items[k];
         sql_column *c = &cols[k];
-        const char *nm = names->len ? (const char *)names->ptr + offs[k] : "";
-        size_t nl = offs[k + 1] - offs[k];
+        const char *nm = (const char *)names->ptr + offs[k];
+        size_t nl = offs[k + 1] - offs[k] - 1;
         if (it->kind == IT_GROUP) {
             *c = sql_decl_col_meta(q->tab, &q->tab->cols[it->col], nm, nl);
         } else if (ti->ti_type != 0) {
