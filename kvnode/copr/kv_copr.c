@@ -886,7 +886,7 @@ int kv_copr_handle(kv_snapshot *snap, uint32_t tp, cm_slice data, const kv_copr_
     rc = rc ? rc : decode_programs(&x, err);
     rc = rc ? rc : scan(&x, snap, ranges, nranges, start_ts, out, err);
     if (rc == CM_E_KEY_IS_LOCKED && (plan.has_agg || plan.has_topn)) {
-        cm_buf_reset(&x.out); /* partial: the client retries the whole region */
+        cm_buf_reset(&x.out); /* partial: the client sends the same request again */
         x.emitted = 0;
     } else if (rc == 0 && plan.has_agg) {
         rc = agg_finish(&x, err);

@@ -17,8 +17,8 @@
  *
  * Locks: a lock with ts <= start_ts ends the request with CM_E_KEY_IS_LOCKED. A scan (or LIMIT)
  * response carries the rows before the lock and resume_key = the locked key; a TopN or AGG
- * response carries no data (its result would be partial): the client resolves the lock and
- * sends the whole region again.
+ * response carries no data (the rows before the lock would make a partial answer that cannot be
+ * resumed): the client resolves the lock and sends the same request again.
  */
 #ifndef KV_COPR_H
 #define KV_COPR_H

@@ -18,7 +18,8 @@
  *   copr_driver --pd ADDR errors            an unknown section and an overflowing selection come
  *                                           back as UNSUPPORTED and BIGINT_RANGE
  *   copr_driver --pd ADDR split-mid N       a region ahead of an ordered scan splits during it:
- *                                           every row still comes back once, in order
+ *                                           every row still comes back once, in order; then
+ *                                           the same during an aggregate: COUNT/SUM exact
  * Prints one result line per command; exit status 0 when the check held, 1 when it did not.
  */
 #include "cm_copr.h"
@@ -259,6 +260,7 @@ typedef struct agg_merge {
     cm_copr_agg_state st[8][2]; /* [group][COUNT, SUM]; no GROUP BY: group 0 */
     long responses;
     long bad;
+    int64_t split_at; /* split these handles after the first response (0: no) */
     cm_arena arena;
 } agg_merge;
 
@@ -269,6 +271,17 @@ static int agg_cb(void *user, cm_slice data)
     cm_reader_init(&rd, data.ptr, data.len);
     cm_err err;
     m->responses++;
+    if (m->split_at > 0 && m->responses == 1) {
+        for (int i = 0; i < 2; i++) {
+            cm_buf key = CM_BUF_INIT;
+            cm_keys_append_row(&key, TABLE, m->split_at + i * 20);
+            if (cm_kv_split(kc, cm_buf_slice(&key), &err) != 0) {
+                fprintf(stderr, "copr_driver: split: %s\n", err.msg);
+                m->bad++;
+            }
+            cm_buf_fini(&key);
+        }
+    }
     while (cm_reader_left(&rd) > 0) {
         int g = 0;
         if (m->ngroup > 0) {
@@ -818,12 +831,28 @@ static int cmd_split_mid(long n)
     if (rc != 0) {
         return die("split-mid", &err);
     }
-    printf("split-mid rows=%ld out_of_order=%ld sum_ok=%d pages=%ld region_errors=%llu bad=%ld\n",
+    /* The same for an aggregate at concurrency 2: the splits land in regions not yet asked. */
+    agg_merge m;
+    agg_init(&m, 0);
+    m.split_at = n - 60;
+    rc = run_agg(ts, 0, INT64_MAX, INT64_MIN, INT64_MAX, false, &m, &err);
+    if (rc != 0) {
+        return die("split-mid agg", &err);
+    }
+    long count, sum;
+    agg_result(&m, 0, &count, &sum);
+    cm_kv_client_stats st2;
+    cm_kv_client_stats_get(kc, &st2);
+    printf("split-mid rows=%ld out_of_order=%ld sum_ok=%d pages=%ld region_errors=%llu bad=%ld "
+           "agg_count=%ld agg_sum_ok=%d agg_region_errors=%llu\n",
            c.rows, c.out_of_order, c.handle_sum == n * (n - 1) / 2, c.pages,
-           (unsigned long long)(st1.region_errors - st0.region_errors), c.bad);
+           (unsigned long long)(st1.region_errors - st0.region_errors), c.bad + m.bad, count,
+           sum == n * (n - 1) / 2, (unsigned long long)(st2.region_errors - st1.region_errors));
     cm_buf_fini(&c.bytes);
-    return c.rows == n && c.out_of_order == 0 && c.handle_sum == n * (n - 1) / 2 && c.bad == 0 ? 0
-                                                                                               : 1;
+    bool ok = c.rows == n && c.out_of_order == 0 && c.handle_sum == n * (n - 1) / 2 && c.bad == 0 &&
+              m.bad == 0 && count == n && sum == n * (n - 1) / 2;
+    agg_fini(&m);
+    return ok ? 0 : 1;
 }
 
 int main(int argc, char **argv)

@@ -55,6 +55,7 @@ def test_kvnode_errors_keep_their_codes(cluster):
 def test_split_during_ordered_scan(cluster):
     out = run(cluster, "split-mid", N)
     assert "split-mid rows=%d out_of_order=0 sum_ok=1" % N in out
+    assert "agg_count=%d agg_sum_ok=1" % N in out, out
 
 
 def test_dead_transaction_lock_is_resolved(cluster):
