@@ -856,6 +856,107 @@ static int scan_run(scan_state *s, cm_arena *arena, kv_read_result *out, cm_err 
     }
 }
 
+/* Forward scans in two passes per page. The write CF first: up to limit visible pairs, as if no
+ * key were locked. Then the lock CF, bounded by the last key the first pass looked at: locks
+ * that block the read are reported and their keys' pairs dropped. One iterator over the lock CF
+ * of the whole rest of the range (the single pass reverse scans make) would step over every
+ * deleted lock after the page — each committed row leaves one until compaction — on every page,
+ * which made a scan quadratic in the rows written since the last compaction. */
+static int scan_fwd(scan_state *s, cm_arena *arena, kv_read_result *out, cm_err *err)
+{
+    const kv_scan_req *req = s->req;
+    size_t limit =
+        req->limit == 0 || req->limit > KV_SCAN_LIMIT_MAX ? KV_SCAN_LIMIT_MAX : req->limit;
+    bool cut = false; /* the write pass stopped at the limit: the page ends at s->cur */
+    kv_iter_seek_to_first(s->wit);
+    for (;;) {
+        int rc = kv_iter_status(s->wit, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (!kv_iter_valid(s->wit)) {
+            break;
+        }
+        if (out->npairs >= limit) {
+            cut = true;
+            break;
+        }
+        cm_slice wk;
+        uint64_t ts;
+        cm_slice k = kv_iter_key(s->wit);
+        rc = k.len == 0 ? cm_err_set(err, CM_E_CORRUPT, "scan: empty key in the write CF")
+                        : cm_keys_split_mvcc(k, &wk, &ts, err);
+        if (rc != 0) {
+            return rc;
+        }
+        cm_buf_reset(&s->cur);
+        if (cm_buf_append_slice(&s->cur, wk) != 0) {
+            return nomem(err);
+        }
+        rc = decode_user_key(cm_buf_slice(&s->cur), &s->ukey, err);
+        rc = rc ? rc : scan_versions_fwd(s, false, arena, out, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    /* the lock pass: [lo, just after the last key looked at) when cut, else the whole range */
+    cm_buf bound = CM_BUF_INIT;
+    if (cut &&
+        (cm_buf_append_slice(&bound, cm_buf_slice(&s->cur)) || cm_buf_append_u8(&bound, 0))) {
+        cm_buf_fini(&bound);
+        return nomem(err);
+    }
+    kv_iter_opts o = {cm_buf_slice(&s->lo), cut ? cm_buf_slice(&bound) : cm_buf_slice(&s->hi)};
+    int rc = kv_iter_new(s->r.snap, KV_CF_LOCK, &o, &s->lock_it, err);
+    cm_buf_fini(&bound);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t keep = 0, p = 0; /* pairs kept (compacted in place), next pair to look at */
+    bool full = false;
+    for (kv_iter_seek_to_first(s->lock_it); kv_iter_valid(s->lock_it) && !full;
+         kv_iter_next(s->lock_it)) {
+        kv_lock l;
+        rc = kv_lock_decode(kv_iter_value(s->lock_it), &l, err);
+        rc = rc ? rc : decode_user_key(kv_iter_key(s->lock_it), &s->seek, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (!lock_blocks_read(&l, req->ts)) {
+            continue;
+        }
+        cm_slice lk = cm_buf_slice(&s->seek);
+        for (; p < out->npairs && cm_slice_cmp(out->pairs[p].key, lk) < 0; p++) {
+            out->pairs[keep++] = out->pairs[p];
+        }
+        if (p < out->npairs && cm_slice_cmp(out->pairs[p].key, lk) == 0) {
+            p++; /* locked: not read */
+        }
+        if (kv_mvcc_lock_info(arena, lk, &l, &out->locks[out->nlocks]) != 0) {
+            return nomem(err);
+        }
+        full = ++out->nlocks >= KV_TXN_LOCKS_MAX;
+    }
+    rc = kv_iter_status(s->lock_it, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (full) {
+        /* as many locks as one page reports: the page ends at the last of them */
+        out->npairs = keep;
+        cm_buf_reset(&s->ukey);
+        if (cm_buf_append_slice(&s->ukey, out->locks[out->nlocks - 1].key) != 0) {
+            return nomem(err);
+        }
+        return scan_resume(s, arena, out, err);
+    }
+    for (; p < out->npairs; p++) {
+        out->pairs[keep++] = out->pairs[p];
+    }
+    out->npairs = keep;
+    return cut ? scan_resume(s, arena, out, err) : 0;
+}
+
 int kv_mvcc_scan(kv_snapshot *snap, const kv_scan_req *req, cm_arena *arena, kv_read_result *out,
                  cm_err *err)
 {
@@ -883,14 +984,14 @@ int kv_mvcc_scan(kv_snapshot *snap, const kv_scan_req *req, cm_arena *arena, kv_
         rc = nomem(err);
     }
     kv_iter_opts o = {cm_buf_slice(&s.lo), cm_buf_slice(&s.hi)};
-    if (rc == 0) {
+    if (rc == 0 && req->reverse) {
         rc = kv_iter_new(snap, KV_CF_LOCK, &o, &s.lock_it, err);
     }
     if (rc == 0) {
         rc = kv_iter_new(snap, KV_CF_WRITE, &o, &s.wit, err);
     }
     if (rc == 0) {
-        rc = scan_run(&s, arena, out, err);
+        rc = req->reverse ? scan_run(&s, arena, out, err) : scan_fwd(&s, arena, out, err);
     }
     if (rc == 0 && out->nlocks > 0) {
         rc = cm_err_set(err, CM_E_KEY_IS_LOCKED, "scan met %zu locks", out->nlocks);

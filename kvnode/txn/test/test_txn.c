@@ -1029,6 +1029,69 @@ static void test_scan_many_versions(void **state)
     }
 }
 
+/* The number in a key "p%04d" (-1 for anything else). */
+static int key_number(cm_slice k)
+{
+    if (k.len != 5 || k.ptr[0] != 'p') {
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 1; i < 5; i++) {
+        n = n * 10 + (k.ptr[i] - '0');
+    }
+    return n;
+}
+
+/* Pages of a forward scan over keys some of which are locked (more than one page's worth of
+ * locks, KV_TXN_LOCKS_MAX): every unlocked key is returned once and in order, every lock that
+ * blocks the read is reported once, whatever the page size. */
+static void test_scan_locked_pages(void **state)
+{
+    tenv *v = *state;
+    char key[16];
+    enum { NKEYS = 700 };
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(key, sizeof key, "p%04d", i);
+        assert_int_equal(t_put(v, 10 + 2 * (uint64_t)i, key, key, "v"), 0);
+        if (i % 3 != 0) {
+            assert_int_equal(t_commit1(v, 10 + 2 * (uint64_t)i, 11 + 2 * (uint64_t)i, key), 0);
+        }
+    }
+    for (size_t lim = 1; lim <= 1000; lim = lim * 7 + 3) {
+        char start[16] = "p";
+        size_t start_len = 1;
+        size_t pairs = 0, locks = 0;
+        int last_pair = -1, last_lock = -1;
+        for (int pages = 0; pages < 2000; pages++) {
+            kv_read_result r;
+            kv_scan_req req = {cm_slice_make(start, start_len), K("q"), 5000, lim, false, false};
+            int rc = t_scan(v, &req, &r);
+            assert_true(rc == 0 || rc == CM_E_KEY_IS_LOCKED);
+            assert_true(r.npairs <= lim);
+            for (size_t i = 0; i < r.npairs; i++) {
+                int n = key_number(r.pairs[i].key);
+                assert_true(n > last_pair && n % 3 != 0);
+                last_pair = n;
+                pairs++;
+            }
+            for (size_t i = 0; i < r.nlocks; i++) {
+                int n = key_number(r.locks[i].key);
+                assert_true(n > last_lock && n % 3 == 0);
+                last_lock = n;
+                locks++;
+            }
+            if (!r.more) {
+                break;
+            }
+            assert_true(r.resume_key.len < sizeof start);
+            memcpy(start, r.resume_key.ptr, r.resume_key.len);
+            start_len = r.resume_key.len;
+        }
+        assert_int_equal(pairs, NKEYS - (NKEYS + 2) / 3);
+        assert_int_equal(locks, (NKEYS + 2) / 3);
+    }
+}
+
 #define BOTH(t)                                                                                    \
     {#t "(memory)", t, setup_mem, teardown, NULL},                                                 \
     {                                                                                              \
@@ -1042,6 +1105,7 @@ int main(void)
         BOTH(test_locked_reads),
         BOTH(test_scan),
         BOTH(test_scan_many_versions),
+        BOTH(test_scan_locked_pages),
         BOTH(test_write_conflict),
         BOTH(test_rollback_protection),
         BOTH(test_commit_rules),
