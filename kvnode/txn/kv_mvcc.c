@@ -663,6 +663,26 @@ static int step_past_versions(scan_state *s, cm_err *err)
     return kv_iter_status(s->wit, err);
 }
 
+/* The key in s->cur: its visible version (when read; seeking with the reader's own iterator),
+ * then wit moved past its versions. */
+static int scan_visible_then_step(scan_state *s, bool read, cm_arena *arena, kv_read_result *out,
+                                  cm_err *err)
+{
+    if (read) {
+        bool found = false;
+        cm_slice value;
+        int rc = read_visible(&s->r, cm_buf_slice(&s->ukey), cm_buf_slice(&s->cur), s->req->ts,
+                              s->req->key_only, arena, &found, &value, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (found && push_pair(s, arena, out, cm_buf_slice(&s->ukey), value) != 0) {
+            return nomem(err);
+        }
+    }
+    return step_past_versions(s, err);
+}
+
 /* Versions of one user key a forward scan steps through with next() before it seeks past the
  * rest: a key usually has one or two versions, and a next() costs far less than a seek (a scan
  * of fresh rows did two seeks a key before); a key with many old versions still costs one seek. */
@@ -677,19 +697,7 @@ static int scan_versions_fwd(scan_state *s, bool locked, cm_arena *arena, kv_rea
     bool decided = locked;
     for (int steps = 0; kv_iter_valid(s->wit); steps++) {
         if (steps == SCAN_NEXT_STEPS_MAX) {
-            if (!decided) {
-                bool found = false;
-                cm_slice value;
-                int rc = read_visible(&s->r, cm_buf_slice(&s->ukey), enc, s->req->ts,
-                                      s->req->key_only, arena, &found, &value, err);
-                if (rc != 0) {
-                    return rc;
-                }
-                if (found && push_pair(s, arena, out, cm_buf_slice(&s->ukey), value) != 0) {
-                    return nomem(err);
-                }
-            }
-            return step_past_versions(s, err);
+            return scan_visible_then_step(s, !decided, arena, out, err);
         }
         uint64_t ts;
         bool match;
@@ -765,19 +773,7 @@ static int scan_key(scan_state *s, cm_arena *arena, bool on_lock, bool on_write,
     if (!s->req->reverse) {
         return scan_versions_fwd(s, locked, arena, out, err);
     }
-    if (!locked) {
-        bool found = false;
-        cm_slice value;
-        rc = read_visible(&s->r, cm_buf_slice(&s->ukey), cm_buf_slice(&s->cur), s->req->ts,
-                          s->req->key_only, arena, &found, &value, err);
-        if (rc != 0) {
-            return rc;
-        }
-        if (found && push_pair(s, arena, out, cm_buf_slice(&s->ukey), value) != 0) {
-            return nomem(err);
-        }
-    }
-    return step_past_versions(s, err);
+    return scan_visible_then_step(s, !locked, arena, out, err);
 }
 
 /* Page full: where the next page starts. Forward: just after the last key looked at; reverse:
