@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* sql_mode bits (MySQL's numbering, sql_sysvar.h's SQL_SQL_MODE_CHOICES order). */
 #define MODE_STRICT_TRANS_TABLES (1LL << 21)
@@ -86,6 +87,22 @@ static void vt_warn_cb(void *sess, uint16_t code, const char *msg)
     sql_diag_add(sess, SQL_DIAG_WARNING, code, "%s", msg);
 }
 
+/* env->stmt_filters: the text being prepared has a WHERE (anywhere: a quoted "where" or one in a
+ * subquery only costs the TopN pushdown, never a row). */
+static bool vt_stmt_filters_cb(void *sess)
+{
+    const sql_sess *s = sess;
+    if (s->prep_sql == NULL) {
+        return true;
+    }
+    for (int i = 0; i + 5 <= s->prep_len; i++) {
+        if (strncasecmp(s->prep_sql + i, "WHERE", 5) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int sql_txn_setup(sql_sess *s, cm_err *err)
 {
     if (s->env->cat == NULL || s->env->kc == NULL) {
@@ -98,6 +115,7 @@ int sql_txn_setup(sql_sess *s, cm_err *err)
     s->vt.txn = vt_txn_cb;
     s->vt.schema = vt_schema_cb;
     s->vt.warn = vt_warn_cb;
+    s->vt.stmt_filters = vt_stmt_filters_cb;
     /* ATTACH for qualified names of other databases (sql_decl.c). */
     sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, SQL_ATTACH_MAX);
     int rc = sql_vt_register(s->db, &s->vt, err);

@@ -62,6 +62,11 @@ typedef struct sql_vt_env {
     const sql_schema *(*schema)(void *sess);
     /* Adds a warning to the statement's diagnostics (code = MySQL errno). */
     void (*warn)(void *sess, uint16_t code, const char *msg);
+    /* Whether the statement SQLite is preparing (or re-preparing) may filter rows with terms
+     * xBestIndex never sees: SQLite 3.40 offers LIMIT although a WHERE term comparing two
+     * columns of the table stays hidden, so a TopN pushed below it would drop rows it keeps.
+     * NULL: assume it may. */
+    bool (*stmt_filters)(void *sess);
 
     /* inputs, per statement */
     bool strict;     /* sql_mode has STRICT_TRANS_TABLES or STRICT_ALL_TABLES */

@@ -210,7 +210,8 @@ static void try_limit(const sql_vt *v, const sqlite3_index_info *info, cand *c)
     }
     bool topn = false;
     if (info->nOrderBy > 0 && !c->ordered) {
-        if (v == NULL || !sql_vt_push_topn_ok(v, info, &c->push)) {
+        if (v == NULL || v->env->stmt_filters == NULL || v->env->stmt_filters(v->env->sess) ||
+            !sql_vt_push_topn_ok(v, info, &c->push)) {
             return;
         }
         topn = true;
