@@ -10,7 +10,7 @@ the setup steps) and `queries N, mismatches M, pushdown-on/off/mariadb`; every m
 the seed, the query and the three results.
 
   copr_diff.py [--queries 400] [--seed S] [--rows 3000] [--regions 4] [--bin-dir build]
-               [--gaps] [--verbose]
+               [--gaps] [--verbose] [--only Q]...
 
 The table: `id INT PRIMARY KEY` (the handle), i INT (-100..100, low cardinality, indexed),
 b BIGINT (up to ±10^12), u INT UNSIGNED (up to 4294967295), d DECIMAL(10,2), f DOUBLE (3
@@ -490,7 +490,7 @@ def sort_key(row):
         if v is None:
             out.append((0, ""))
         elif isinstance(v, tuple) and v[0] == "f":
-            out.append((1, "%.9e" % v[1]))
+            out.append((1, "%.9e" % (v[1] + 0.0)))  # -0.0 sorts as 0.0
         elif isinstance(v, tuple):
             out.append((2, str(v[1])))
         elif isinstance(v, bytes):
@@ -535,6 +535,19 @@ def raw_rows(rows, kinds):
     return [tuple(("f", float(text(v))) if (v is not None and j < len(kinds) and
                                             kinds[j] == "float") else text(v)
                   for j, v in enumerate(row)) for row in rows]
+
+
+def first_difference(ra, rb, ordered):
+    """Where two row lists part (after sorting when unordered), for the mismatch report."""
+    if ra is None or rb is None:
+        return ""
+    if not ordered:
+        ra, rb = sorted(ra, key=sort_key), sorted(rb, key=sort_key)
+    for n, (x, y) in enumerate(zip(ra, rb)):
+        if len(x) != len(y) or not all(same_value(p, q) for p, q in zip(x, y)):
+            return "\nfirst difference at %srow %d: %r vs %r" % (
+                "" if ordered else "sorted ", n, x, y)
+    return "\n%d rows vs %d rows" % (len(ra), len(rb))
 
 
 def show(rows, err, limit=12):
@@ -594,6 +607,8 @@ def main(argv=None):
                     help="also generate the excluded string/number and DECIMAL-arithmetic forms")
     ap.add_argument("--time-limit", type=float, default=1800, help="stop querying after N s")
     ap.add_argument("--verbose", action="store_true", help="print every query")
+    ap.add_argument("--only", type=int, action="append", default=[],
+                    help="run only query number N of the seed's sequence (repeatable; replay)")
     opts = ap.parse_args(argv)
     seed = opts.seed if opts.seed is not None else int(time.time()) % 1000000
     print("# copr_diff seed %d (replay: --seed %d --rows %d --regions %d --queries %d)" %
@@ -653,6 +668,8 @@ def main(argv=None):
                 print("# time limit reached after %d queries" % q)
                 break
             sql, kinds, ordered, strip = gen.query()
+            if opts.only and q not in opts.only:
+                continue
             if opts.verbose:
                 print("# q%d: %s" % (q, sql))
             r_on, e_on = run(c_on, sql)
@@ -675,8 +692,12 @@ def main(argv=None):
             what = [] if onoff else ["pushdown ON differs from OFF"]
             what += [] if vs_m else ["Tessera differs from MariaDB"]
             tap.ok(onoff and vs_m, "q%d %s" % (q, "; ".join(what) or "same"),
-                   "seed %d query %d: %s\non:      %s\noff:     %s\nmariadb: %s" %
-                   (seed, q, sql, show(r_on, e_on), show(r_off, e_off), show(r_m, e_m)))
+                   "seed %d query %d: %s\non:      %s\noff:     %s\nmariadb: %s%s" %
+                   (seed, q, sql, show(r_on, e_on), show(r_off, e_off), show(r_m, e_m),
+                    first_difference(raw_rows(r_on, kinds), raw_rows(r_off, kinds), ordered)
+                    if not onoff else
+                    first_difference(norm_rows(r_off, kinds, strip),
+                                     norm_rows(r_m, kinds, strip), ordered)))
         secs = time.time() - t0
         alive = all(p.poll() is None for p in tess.cluster.procs.values())
         tap.ok(alive, "every Tessera process still runs", tess.log_tail(20))

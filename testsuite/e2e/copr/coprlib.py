@@ -58,17 +58,28 @@ class Tessera:
                 cur.execute("SET tessera_copr_pushdown = %s" % ("ON" if pushdown else "OFF"))
         return c
 
-    def split(self, db, table, handles, timeout=120):
-        """Splits the table's rows before each handle of `handles` (copr_split). Returns the
-        number of splits done; raises with copr_split's output when one fails."""
+    def split(self, db, table, handles, attempts=8, timeout=120):
+        """Splits the table's rows before each handle of `handles` (copr_split), one split per
+        call. A split right after another can fail while the new region elects its leader
+        ("retry budget exhausted"): each is tried up to `attempts` times, 1 s apart. Returns the
+        number of splits done; raises with copr_split's output when one keeps failing."""
         if not self.split_exe or not os.access(self.split_exe, os.X_OK):
             raise RuntimeError("copr_split not executable: %r" % self.split_exe)
-        r = subprocess.run([self.split_exe, self.pd_addr, db, table] + [str(h) for h in handles],
-                           capture_output=True, text=True, timeout=timeout)
-        if r.returncode != 0:
-            raise RuntimeError("copr_split failed (%d): %s %s" % (r.returncode, r.stdout,
-                                                                 r.stderr))
-        return len(re.findall(r"^split at handle", r.stdout, re.M))
+        done = 0
+        self.split_retries = 0
+        for h in handles:
+            for attempt in range(attempts):
+                r = subprocess.run([self.split_exe, self.pd_addr, db, table, str(h)],
+                                   capture_output=True, text=True, timeout=timeout)
+                if r.returncode == 0:
+                    done += 1
+                    break
+                if attempt + 1 == attempts:
+                    raise RuntimeError("copr_split at %d failed %d times: %s %s" %
+                                       (h, attempts, r.stdout, r.stderr[-2000:]))
+                self.split_retries += 1
+                time.sleep(1)
+        return done
 
     def wait_readable(self, conn, sql, timeout=60):
         """Runs `sql` until it succeeds (bounded by `timeout` s): right after a split a read can
@@ -170,3 +181,44 @@ def parallel_insert(connect, table, columns, rows_of, nbatches, workers=4, retri
     if errors:
         raise errors[0]
     return time.time() - t0
+
+
+# ---- the big table of the bytes check and the benchmark --------------------------------------
+# t(id INT PRIMARY KEY, k INT NOT NULL, c VARCHAR(40) NOT NULL): k = id * K_MULT mod n, a
+# permutation of 0..n-1 (K_MULT is prime and does not divide n unless n is a multiple of it), so
+# `k BETWEEN a AND a + n/100 - 1` selects exactly 1 % of the rows wherever a is; k has no index.
+K_MULT = 1000003
+BIG_DDL = "CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL, c VARCHAR(40) NOT NULL)"
+
+
+def big_k(i, n):
+    return (i * K_MULT) % n
+
+
+def big_rows(first, last, n):
+    return ["(%d,%d,'%s')" % (i, big_k(i, n), ("c%08d-" % i) * 3) for i in range(first, last)]
+
+
+def load_big(tess, db, n, regions, workers=4, batch=2000, log=print):
+    """Creates db.t with n rows, split into `regions` regions first (at evenly spaced ids), then
+    loaded by `workers` connections with multi-row INSERTs of `batch` rows. Returns
+    (load seconds, splits done)."""
+    if n % K_MULT == 0:
+        raise ValueError("n must not be a multiple of %d" % K_MULT)
+    c = tess.connect()
+    with c.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS " + db)
+        cur.execute("CREATE DATABASE " + db)
+        cur.execute("USE " + db)
+        cur.execute(BIG_DDL)
+    step = max(1, n // regions)
+    splits = tess.split(db, "t", [1 + step * r for r in range(1, regions)])
+    tess.wait_readable(c, "SELECT COUNT(*) FROM t")
+    c.close()
+    nb = (n + batch - 1) // batch
+    secs = parallel_insert(lambda: tess.connect(db=db), "t", ["id", "k", "c"],
+                           lambda b: big_rows(1 + b * batch, 1 + min(n, (b + 1) * batch), n),
+                           nb, workers=workers)
+    log("# loaded %d rows in %.1f s (%.0f rows/s, %d connections, %d rows per INSERT, "
+        "%d regions)" % (n, secs, n / secs, workers, batch, splits + 1))
+    return secs, splits
