@@ -222,3 +222,30 @@ def load_big(tess, db, n, regions, workers=4, batch=2000, log=print):
     log("# loaded %d rows in %.1f s (%.0f rows/s, %d connections, %d rows per INSERT, "
         "%d regions)" % (n, secs, n / secs, workers, batch, splits + 1))
     return secs, splits
+
+
+def big_queries(n, a=None):
+    """The two queries of the bytes check and the benchmark over the big table: the 1 %-selective
+    aggregate and the 1 %-selective row scan (k BETWEEN a AND a + n/100 - 1, k not indexed)."""
+    a = n // 3 if a is None else a
+    b = a + n // 100 - 1
+    return [("agg", "SELECT COUNT(*), SUM(k) FROM t WHERE k BETWEEN %d AND %d" % (a, b)),
+            ("scan", "SELECT * FROM t WHERE k BETWEEN %d AND %d" % (a, b))]
+
+
+def measure(tess, conn, sql, runs):
+    """Runs sql `runs` times on conn; returns (seconds of each run, kvnode coprocessor bytes of
+    the first run or None when the metric is missing, the first run's rows)."""
+    times, nbytes, first = [], None, None
+    for r in range(runs):
+        before = tess.kv_metric(BYTES_METRIC) if r == 0 else None
+        t0 = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            rows = cur.fetchall()
+        times.append(time.perf_counter() - t0)
+        if r == 0:
+            after = tess.kv_metric(BYTES_METRIC)
+            nbytes = None if before is None or after is None else after - before
+            first = rows
+    return times, nbytes, first
