@@ -2,6 +2,9 @@
 #include "cm_decimal.h"
 #include "cm_assert.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Key body: class byte, then (non-zero values) exponent, digit pairs and a terminator. */
@@ -245,9 +248,8 @@ int cm_decimal_parse(cm_slice text, cm_decimal *out, bool *rounded, cm_err *err)
     return 0;
 }
 
-int cm_decimal_format(const cm_decimal *d, cm_buf *out)
+size_t cm_decimal_put_text(const cm_decimal *d, char text[CM_DECIMAL_TEXT_MAX])
 {
-    char text[CM_DECIMAL_TEXT_MAX];
     size_t n = 0;
     if (d->neg) {
         text[n++] = '-';
@@ -264,7 +266,14 @@ int cm_decimal_format(const cm_decimal *d, cm_buf *out)
             text[n++] = (char)('0' + d->digits[i]);
         }
     }
-    CM_ASSERT(n <= sizeof(text));
+    CM_ASSERT(n <= CM_DECIMAL_TEXT_MAX);
+    return n;
+}
+
+int cm_decimal_format(const cm_decimal *d, cm_buf *out)
+{
+    char text[CM_DECIMAL_TEXT_MAX];
+    size_t n = cm_decimal_put_text(d, text);
     return cm_buf_append(out, text, n);
 }
 
@@ -446,5 +455,379 @@ int cm_decimal_read_key(cm_reader *r, cm_decimal *out, cm_err *err)
     }
     r->pos += i + 1;
     CM_ASSERT(cm_decimal_valid(out));
+    return 0;
+}
+
+/* ---- arithmetic ----------------------------------------------------------------------------
+ * Magnitudes are worked on as unscaled integers: little-endian arrays of base-10 digits (value ×
+ * 10^scale). 65 digits shifted by up to 30 + 30 + 1 for a division, or a 130-digit product, fit
+ * in BN_MAX. Simple digit loops: operands are short, and the common integer cases of the
+ * evaluator never get here. */
+#define BN_MAX 200
+
+typedef struct bn {
+    int n;             /* digits used; no leading zeros (0 for zero) */
+    uint8_t d[BN_MAX]; /* little-endian */
+} bn;
+
+static void bn_trim(bn *a)
+{
+    while (a->n > 0 && a->d[a->n - 1] == 0) {
+        a->n--;
+    }
+}
+
+/* |x| × 10^scale (scale ≥ x->frac). */
+static void bn_from_dec(const cm_decimal *x, unsigned scale, bn *out)
+{
+    CM_ASSERT(scale >= x->frac && scale + ndigits(x) <= BN_MAX);
+    unsigned pad = scale - x->frac, nd = ndigits(x);
+    memset(out->d, 0, pad);
+    for (unsigned i = 0; i < nd; i++) {
+        out->d[pad + i] = x->digits[nd - 1 - i];
+    }
+    out->n = (int)(pad + nd);
+    bn_trim(out);
+}
+
+static int bn_cmp(const bn *a, const bn *b)
+{
+    if (a->n != b->n) {
+        return a->n < b->n ? -1 : 1;
+    }
+    for (int i = a->n; i-- > 0;) {
+        if (a->d[i] != b->d[i]) {
+            return a->d[i] < b->d[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+static void bn_add(const bn *a, const bn *b, bn *r)
+{
+    int n = a->n > b->n ? a->n : b->n, carry = 0;
+    CM_ASSERT(n < BN_MAX);
+    for (int i = 0; i < n; i++) {
+        int s = (i < a->n ? a->d[i] : 0) + (i < b->n ? b->d[i] : 0) + carry;
+        r->d[i] = (uint8_t)(s % 10);
+        carry = s / 10;
+    }
+    r->d[n] = (uint8_t)carry;
+    r->n = n + 1;
+    bn_trim(r);
+}
+
+/* r = a - b with a ≥ b. */
+static void bn_sub(const bn *a, const bn *b, bn *r)
+{
+    int borrow = 0;
+    for (int i = 0; i < a->n; i++) {
+        int s = a->d[i] - (i < b->n ? b->d[i] : 0) - borrow;
+        borrow = s < 0;
+        r->d[i] = (uint8_t)(s + (borrow ? 10 : 0));
+    }
+    r->n = a->n;
+    bn_trim(r);
+}
+
+static void bn_mul(const bn *a, const bn *b, bn *r)
+{
+    uint32_t acc[BN_MAX] = {0};
+    int n = a->n + b->n;
+    CM_ASSERT(n <= BN_MAX);
+    for (int i = 0; i < a->n; i++) {
+        for (int j = 0; j < b->n; j++) {
+            acc[i + j] += (uint32_t)a->d[i] * b->d[j];
+        }
+    }
+    uint32_t carry = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t s = acc[i] + carry;
+        r->d[i] = (uint8_t)(s % 10);
+        carry = s / 10;
+    }
+    r->n = n;
+    bn_trim(r);
+}
+
+/* a × 10^k (a's digits plus k must fit: asserted; callers bound k). */
+static void bn_shift(bn *a, int k)
+{
+    if (a->n == 0 || k <= 0) {
+        return;
+    }
+    CM_ASSERT(a->n + k <= BN_MAX);
+    memmove(a->d + k, a->d, (size_t)a->n);
+    memset(a->d, 0, (size_t)k);
+    a->n += k;
+}
+
+/* q = a / b, r = a mod b (b non-zero): schoolbook division, one decimal digit at a time. */
+static void bn_divmod(const bn *a, const bn *b, bn *q, bn *r)
+{
+    CM_ASSERT(b->n > 0);
+    bn rem = {0};
+    q->n = a->n;
+    for (int i = a->n; i-- > 0;) {
+        bn_shift(&rem, 1);
+        if (rem.n == 0) {
+            rem.n = 1;
+            rem.d[0] = 0;
+        }
+        rem.d[0] = a->d[i];
+        bn_trim(&rem);
+        uint8_t digit = 0;
+        while (bn_cmp(&rem, b) >= 0) {
+            bn_sub(&rem, b, &rem);
+            digit++;
+        }
+        q->d[i] = digit;
+    }
+    bn_trim(q);
+    *r = rem;
+}
+
+/* Adds one to the magnitude. */
+static void bn_inc(bn *a)
+{
+    for (int i = 0; i < a->n; i++) {
+        if (a->d[i] < 9) {
+            a->d[i]++;
+            return;
+        }
+        a->d[i] = 0;
+    }
+    CM_ASSERT(a->n < BN_MAX);
+    a->d[a->n++] = 1;
+}
+
+/* Drops the k lowest digits, rounding half away from zero when round is set. */
+static void bn_drop(bn *a, int k, bool round)
+{
+    if (k <= 0) {
+        return;
+    }
+    bool up = round && k <= a->n && a->d[k - 1] >= 5;
+    if (k >= a->n) {
+        a->n = 0;
+    } else {
+        memmove(a->d, a->d + k, (size_t)(a->n - k));
+        a->n -= k;
+    }
+    if (up) {
+        bn_inc(a);
+    }
+}
+
+/* The decimal (neg, m × 10^-scale_in) at scale_out (≤ 30), cutting digits by rounding or
+ * truncation, and fewer fraction digits when 65 would not hold the integer part. */
+static int bn_to_dec(bn *m, unsigned scale_in, unsigned scale_out, bool neg, bool round,
+                     cm_decimal *out, cm_err *err)
+{
+    CM_ASSERT(scale_out <= CM_DECIMAL_FRAC_MAX);
+    if (scale_out < scale_in) {
+        bn_drop(m, (int)(scale_in - scale_out), round);
+    } else {
+        bn_shift(m, (int)(scale_out - scale_in));
+    }
+    int intg = m->n > (int)scale_out ? m->n - (int)scale_out : 0;
+    if (intg > CM_DECIMAL_DIGITS_MAX) {
+        return cm_err_set(err, CM_E_OUT_OF_RANGE, "decimal: more than %d integer digits",
+                          CM_DECIMAL_DIGITS_MAX);
+    }
+    if (intg + (int)scale_out > CM_DECIMAL_DIGITS_MAX) {
+        unsigned keep = (unsigned)(CM_DECIMAL_DIGITS_MAX - intg);
+        return bn_to_dec(m, scale_out, keep, neg, round, out, err);
+    }
+    memset(out, 0, sizeof(*out));
+    out->intg = (uint8_t)intg;
+    out->frac = (uint8_t)scale_out;
+    int total = intg + (int)scale_out;
+    for (int j = 0; j < total; j++) {
+        int idx = total - 1 - j;
+        out->digits[j] = idx < m->n ? m->d[idx] : 0;
+    }
+    out->neg = neg && m->n > 0;
+    CM_ASSERT(cm_decimal_valid(out));
+    return 0;
+}
+
+static int add_signed(const cm_decimal *a, const cm_decimal *b, bool negate_b, cm_decimal *out,
+                      cm_err *err)
+{
+    unsigned s = a->frac > b->frac ? a->frac : b->frac;
+    bn x, y, r;
+    bn_from_dec(a, s, &x);
+    bn_from_dec(b, s, &y);
+    bool xn = a->neg, yn = b->neg != negate_b;
+    bool neg;
+    if (xn == yn) {
+        bn_add(&x, &y, &r);
+        neg = xn;
+    } else if (bn_cmp(&x, &y) >= 0) {
+        bn_sub(&x, &y, &r);
+        neg = xn;
+    } else {
+        bn_sub(&y, &x, &r);
+        neg = yn;
+    }
+    return bn_to_dec(&r, s, s, neg, false, out, err);
+}
+
+int cm_decimal_add(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err)
+{
+    return add_signed(a, b, false, out, err);
+}
+
+int cm_decimal_sub(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err)
+{
+    return add_signed(a, b, true, out, err);
+}
+
+int cm_decimal_mul(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err)
+{
+    bn x, y, r;
+    bn_from_dec(a, a->frac, &x);
+    bn_from_dec(b, b->frac, &y);
+    bn_mul(&x, &y, &r);
+    unsigned s = (unsigned)a->frac + b->frac;
+    unsigned so = s < CM_DECIMAL_FRAC_MAX ? s : CM_DECIMAL_FRAC_MAX;
+    return bn_to_dec(&r, s, so, a->neg != b->neg, false, out, err);
+}
+
+static int div_common(const cm_decimal *a, const cm_decimal *b, unsigned scale, bool round,
+                      cm_decimal *out, cm_err *err)
+{
+    if (scale > CM_DECIMAL_FRAC_MAX) {
+        return cm_err_set(err, CM_E_INVALID, "decimal: scale %u above %d", scale,
+                          CM_DECIMAL_FRAC_MAX);
+    }
+    if (cm_decimal_is_zero(b)) {
+        return cm_err_set(err, CM_E_INVALID, "decimal: division by zero");
+    }
+    /* q × 10^-(scale+1) = |a| / |b|: numerator |A| × 10^k, k = scale + 1 + b.frac - a.frac. */
+    bn x, y, q, r;
+    bn_from_dec(a, a->frac, &x);
+    bn_from_dec(b, b->frac, &y);
+    int k = (int)scale + 1 + b->frac - a->frac;
+    if (k >= 0) {
+        bn_shift(&x, k);
+    } else {
+        bn_shift(&y, -k);
+    }
+    bn_divmod(&x, &y, &q, &r);
+    return bn_to_dec(&q, scale + 1, scale, a->neg != b->neg, round, out, err);
+}
+
+int cm_decimal_div(const cm_decimal *a, const cm_decimal *b, unsigned scale, cm_decimal *out,
+                   cm_err *err)
+{
+    return div_common(a, b, scale, true, out, err);
+}
+
+int cm_decimal_div_trunc(const cm_decimal *a, const cm_decimal *b, unsigned scale, cm_decimal *out,
+                         cm_err *err)
+{
+    return div_common(a, b, scale, false, out, err);
+}
+
+int cm_decimal_mod(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err)
+{
+    if (cm_decimal_is_zero(b)) {
+        return cm_err_set(err, CM_E_INVALID, "decimal: division by zero");
+    }
+    unsigned s = a->frac > b->frac ? a->frac : b->frac;
+    bn x, y, q, r;
+    bn_from_dec(a, s, &x);
+    bn_from_dec(b, s, &y);
+    bn_divmod(&x, &y, &q, &r);
+    return bn_to_dec(&r, s, s, a->neg, false, out, err);
+}
+
+void cm_decimal_neg(const cm_decimal *a, cm_decimal *out)
+{
+    *out = *a;
+    out->neg = !a->neg && !cm_decimal_is_zero(a);
+}
+
+double cm_decimal_to_double(const cm_decimal *d)
+{
+    char text[CM_DECIMAL_TEXT_MAX + 1];
+    size_t n = 0;
+    if (d->neg) {
+        text[n++] = '-';
+    }
+    text[n++] = '0';
+    for (unsigned i = 0; i < d->intg; i++) {
+        text[n++] = (char)('0' + d->digits[i]);
+    }
+    text[n++] = '.';
+    for (unsigned i = d->intg; i < ndigits(d); i++) {
+        text[n++] = (char)('0' + d->digits[i]);
+    }
+    CM_ASSERT(n < sizeof(text));
+    text[n] = '\0';
+    return strtod(text, NULL);
+}
+
+int cm_decimal_from_double(double v, cm_decimal *out, cm_err *err)
+{
+    if (!isfinite(v)) {
+        return cm_err_set(err, CM_E_INVALID, "decimal: not a finite number");
+    }
+    char text[40];
+    int len = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        len = snprintf(text, sizeof(text), "%.*e", prec - 1, v);
+        if (strtod(text, NULL) == v) {
+            break;
+        }
+    }
+    CM_ASSERT(len > 0 && (size_t)len < sizeof(text));
+    int rc = cm_decimal_parse(cm_slice_make(text, (size_t)len), out, NULL, err);
+    if (rc != 0) {
+        return rc;
+    }
+    return 0;
+}
+
+static int to_mag(const cm_decimal *d, uint64_t *mag, cm_err *err)
+{
+    uint64_t m = 0;
+    for (unsigned i = 0; i < d->intg; i++) {
+        if (m > (UINT64_MAX - d->digits[i]) / 10) {
+            return cm_err_set(err, CM_E_OUT_OF_RANGE, "decimal: integer part beyond 64 bits");
+        }
+        m = m * 10 + d->digits[i];
+    }
+    *mag = m;
+    return 0;
+}
+
+int cm_decimal_to_int64(const cm_decimal *d, int64_t *v, cm_err *err)
+{
+    uint64_t m = 0;
+    int rc = to_mag(d, &m, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (d->neg ? m > (uint64_t)INT64_MAX + 1 : m > (uint64_t)INT64_MAX) {
+        return cm_err_set(err, CM_E_OUT_OF_RANGE, "decimal: integer part beyond BIGINT");
+    }
+    *v = d->neg ? (int64_t)(0 - m) : (int64_t)m;
+    return 0;
+}
+
+int cm_decimal_to_uint64(const cm_decimal *d, uint64_t *v, cm_err *err)
+{
+    uint64_t m = 0;
+    int rc = to_mag(d, &m, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (d->neg && m != 0) {
+        return cm_err_set(err, CM_E_OUT_OF_RANGE, "decimal: negative value for BIGINT UNSIGNED");
+    }
+    *v = m;
     return 0;
 }

@@ -47,6 +47,8 @@ void cm_decimal_from_uint64(uint64_t v, cm_decimal *out);
 int cm_decimal_parse(cm_slice text, cm_decimal *out, bool *rounded, cm_err *err);
 /* Appends the text of d: "-12.340", "0.5", "7". Returns 0 or CM_E_NOMEM. */
 int cm_decimal_format(const cm_decimal *d, cm_buf *out);
+/* The same text written into out (not NUL-terminated); returns its length. */
+size_t cm_decimal_put_text(const cm_decimal *d, char out[CM_DECIMAL_TEXT_MAX]);
 
 /* Rounds (half away from zero) or extends d to frac digits after the point into out (out may be
  * d). Returns 0, CM_E_INVALID (frac > 30) or CM_E_OUT_OF_RANGE (the result needs more than 65
@@ -66,5 +68,39 @@ int cm_decimal_append_key(cm_buf *b, const cm_decimal *d);
 size_t cm_decimal_put_key(const cm_decimal *d, uint8_t out[CM_DECIMAL_KEY_BYTES_MAX]);
 /* Returns 0 or CM_E_CORRUPT (truncated, non-canonical or out-of-range body; r not moved). */
 int cm_decimal_read_key(cm_reader *r, cm_decimal *out, cm_err *err);
+
+/* ---- arithmetic (exact; used by the coprocessor's evaluator and aggregates) ----------------
+ * Operands are valid decimals (borrowed; out may alias either). Each returns 0 or
+ * CM_E_OUT_OF_RANGE when the result needs more than 65 integer digits (MySQL's 1690); digits
+ * beyond scale 30 (or beyond what 65 digits leave) are cut as each function says. */
+
+/* a + b and a - b at scale max(a.frac, b.frac). */
+int cm_decimal_add(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err);
+int cm_decimal_sub(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err);
+/* a × b at scale min(a.frac + b.frac, 30), digits below it truncated. */
+int cm_decimal_mul(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err);
+/* a / b at scale (≤ 30), rounded half away from zero. CM_E_INVALID when b is zero (SQL callers
+ * give NULL before calling) or scale > 30. */
+int cm_decimal_div(const cm_decimal *a, const cm_decimal *b, unsigned scale, cm_decimal *out,
+                   cm_err *err);
+/* a / b at scale (≤ 30), truncated toward zero: MySQL's internal quotient (kept to whole 9-digit
+ * words) and, at scale 0, the exact part of DIV. Errors as cm_decimal_div. */
+int cm_decimal_div_trunc(const cm_decimal *a, const cm_decimal *b, unsigned scale, cm_decimal *out,
+                         cm_err *err);
+/* a MOD b: a - b × trunc(a / b), with a's sign, at scale max(a.frac, b.frac). CM_E_INVALID when
+ * b is zero. */
+int cm_decimal_mod(const cm_decimal *a, const cm_decimal *b, cm_decimal *out, cm_err *err);
+/* -a (zero stays non-negative). */
+void cm_decimal_neg(const cm_decimal *a, cm_decimal *out);
+
+/* The nearest double (correctly rounded through the text form). */
+double cm_decimal_to_double(const cm_decimal *d);
+/* The shortest decimal that reads back as v (MySQL's conversion of a DOUBLE), scale ≤ 30 (tinier
+ * digits rounded). CM_E_INVALID for NaN or infinities, CM_E_OUT_OF_RANGE for |v| ≥ 10^65. */
+int cm_decimal_from_double(double v, cm_decimal *out, cm_err *err);
+/* The integer part (fraction truncated) as an int64 / uint64. CM_E_OUT_OF_RANGE when it does not
+ * fit (a negative value for uint64, unless its integer part is zero). */
+int cm_decimal_to_int64(const cm_decimal *d, int64_t *v, cm_err *err);
+int cm_decimal_to_uint64(const cm_decimal *d, uint64_t *v, cm_err *err);
 
 #endif

@@ -23,7 +23,8 @@
  *   LIMIT  uvarint limit (after the selection; without TOPN and AGG)
  *   OUT    uvarint n | n x uvarint column index: the columns a scan response carries (default:
  *          every plan column, in order)
- *   DFLT   uvarint n | n x (uvarint column index | datum): values of absent columns
+ *   DFLT   uvarint n | n x (uvarint column index | datum): values of absent columns (a DECIMAL
+ *          datum is followed by a u8 scale, as in CM_CX_CONST, so 1.50 stays 1.50)
  * Order of work per region: scan → SEL → (AGG | TOPN | LIMIT) → response.
  *
  * Responses (CoprocessorResponse.data):
@@ -36,7 +37,8 @@
  *       aggregate, its partial state (cm_copr_agg_partial_*): COUNT → INT64; SUM → sum datum
  *       (DECIMAL followed by a u8 scale, FLOAT64, or NULL when it saw no value); AVG → the
  *       same sum, then an INT64 count;
- *       MIN/MAX → the datum or NULL. A region with no row and no GROUP BY still sends one group
+ *       MIN/MAX → the datum or NULL (a DECIMAL followed by its u8 scale, as SUM's).
+ *       A region with no row and no GROUP BY still sends one group
  *       (COUNT 0, others NULL), so the merge knows every region answered.
  * Paging: a scan or LIMIT response stops after paging_size rows and sets the resume key; TOPN
  * and AGG responses cover their whole ranges (the work is bounded by the region's size; their
@@ -79,7 +81,7 @@
 #define CM_COPR_SEC_DFLT  6
 
 /* Most columns a plan names (the row codec's own maximum) and most of each list: bound decode. */
-#define CM_COPR_COLS_MAX   4096
+#define CM_COPR_COLS_MAX    4096
 #define CM_COPR_GROUPBY_MAX 64
 #define CM_COPR_AGGS_MAX    256
 #define CM_COPR_ORDER_MAX   64
@@ -165,8 +167,8 @@ typedef struct cm_copr_agg_state {
     __int128 isum; /* integer sums while they fit */
     double dsum;
     cm_decimal dec;
-    cm_datum m;   /* MIN/MAX: value (payload in mem) */
-    cm_buf mem;   /* MIN/MAX payload copy */
+    cm_datum m; /* MIN/MAX: value (payload in mem) */
+    cm_buf mem; /* MIN/MAX payload copy */
 } cm_copr_agg_state;
 
 void cm_copr_agg_init(cm_copr_agg_state *s, cm_copr_aggfn fn);

@@ -9,6 +9,10 @@
  *   CM_CX_COL    uvarint i            column i of the row (0 ≤ i < ncols of the plan)
  *   CM_CX_CONST  datum                a constant: one datum in the memcomparable codec
  *                                     (cm_codec_encode_datum), then for DECIMAL a u8 scale
+ *   CM_CX_STR    u8 dtype | uvarint len | bytes
+ *                                     a STRING or BYTES constant kept verbatim: the builder uses
+ *                                     it for a STRING with trailing spaces, which the
+ *                                     memcomparable codec drops but LIKE, LENGTH and CONCAT see
  *   CM_CX_<op>                        operators with a fixed arity (table below)
  *   CM_CX_IN     uvarint n            pops n list values, then the probe; v IN (list)
  *   CM_CX_COALESCE/CONCAT uvarint n   n ≥ 1 operands
@@ -34,8 +38,11 @@
  *   its numeric prefix as a double ≠ 0; a temporal → nonzero packed value.
  * - Arithmetic + - * : integer × integer in int64 (uint64 when either is UNSIGNED), overflow →
  *   CM_E_BIGINT_RANGE (MySQL 1690); with a DECIMAL → exact DECIMAL; with a DOUBLE or a string
- *   → double. `/` → DECIMAL with scale = dividend scale + 4 (div_precision_increment) for exact
- *   operands, double otherwise; division by zero → NULL. DIV → integer (truncating), MOD/% →
+ *   → double. `/` → DECIMAL for exact operands, double otherwise; division by zero → NULL. The
+ *   DECIMAL quotient is MySQL's internal one: truncated at the operands' scales + 4
+ *   (div_precision_increment) rounded up to whole 9-digit words (1/3 = 0.333333333, capped at
+ *   scale 30); MySQL shows it rounded to dividend scale + 4, which is the sqlnode's to apply.
+ *   DIV → integer (truncating), MOD/% →
  *   MySQL's sign of the dividend; by zero → NULL. Unary minus.
  * - LIKE: utf8mb4_bin, character-wise (UTF-8 aware `_`), `%` any run, escape char (default
  *   '\\'); operands converted to strings (numbers printed as MySQL prints them).
@@ -65,6 +72,7 @@
 typedef enum cm_cx_op {
     CM_CX_COL = 1,
     CM_CX_CONST = 2,
+    CM_CX_STR = 3, /* u8 dtype | uvarint len | bytes */
     /* comparisons: pop b, a; push a op b (int 0/1 or NULL) */
     CM_CX_EQ = 10,
     CM_CX_NE = 11,
