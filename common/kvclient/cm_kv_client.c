@@ -791,7 +791,9 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
                     cm_err *err)
 {
     cm_buf plan = CM_BUF_INIT, cur = CM_BUF_INIT;
-    int rc = cm_buf_append_u8(&plan, 1);
+    /* A v2 plan (cm_copr.h): table scan of cols, no section (every column out). */
+    int rc = cm_buf_append_u8(&plan, 2);
+    rc = rc ? rc : cm_buf_append_u8(&plan, 1);
     rc = rc ? rc : cm_buf_append_uvarint(&plan, ncols);
     for (size_t i = 0; rc == 0 && i < ncols; i++) {
         rc = cm_buf_append_uvarint(&plan, cols[i].id);
@@ -813,7 +815,7 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
             kr.start.len = cur.len;
             kr.end.data = (uint8_t *)end.ptr;
             kr.end.len = end.len;
-            req.tp = 1;
+            req.tp = 2;
             req.data.data = plan.ptr;
             req.data.len = plan.len;
             req.n_ranges = 1;
@@ -832,9 +834,7 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
         }
         if (rc == 0 && resp->other_error && resp->other_error[0]) {
             /* The store refuses a start_ts below its GC safe point with TiDB's message. */
-            int code =
-                strstr(resp->other_error, "GC life time") ? CM_E_GC_TOO_EARLY : CM_E_INTERNAL;
-            rc = cm_err_set(err, code, "coprocessor: %s", resp->other_error);
+            rc = kv_copr_other_error(resp->other_error, err);
         }
         if (rc == 0) {
             cm_reader rd;

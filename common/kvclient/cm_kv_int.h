@@ -71,6 +71,10 @@ int kv_send_by_key(cm_kv_client *c, cm_slice key, uint32_t method, ProtobufCMess
 int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uint64_t caller_ts,
                     uint64_t deadline_ms, uint64_t *wait_ms, cm_err *err);
 
+/* The error of a CoprocessorResponse.other_error ("[code] message" from the executor, or the
+ * GC refusal): returns the code (CM_E_GC_TOO_EARLY, the executor's, or CM_E_INTERNAL). */
+int kv_copr_other_error(const char *msg, cm_err *err);
+
 /* Sleeps the backoff of attempt n (exponential from 2 ms to 200 ms), never past deadline_ms. */
 void kv_backoff(unsigned attempt, uint64_t deadline_ms);
 

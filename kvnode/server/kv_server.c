@@ -537,6 +537,18 @@ static void register_metrics(kv_server *s)
     s->m_index_reads = cm_metrics_gauge(m, "tessera_kv_index_reads", NULL, "ReadIndex reads");
     s->m_repairs = cm_metrics_counter(m, "tessera_kv_pd_operators_total", NULL,
                                       "PD operators (membership, leader) this store executed");
+    s->m_copr_requests = cm_metrics_counter(m, "tessera_kv_copr_requests_total", NULL,
+                                            "coprocessor requests answered");
+    s->m_copr_scanned = cm_metrics_counter(m, "tessera_kv_copr_rows_scanned_total", NULL,
+                                           "rows the coprocessor read from the MVCC layer");
+    s->m_copr_returned = cm_metrics_counter(m, "tessera_kv_copr_rows_returned_total", NULL,
+                                            "rows or partial-aggregate groups sent back");
+    s->m_copr_bytes = cm_metrics_counter(m, "tessera_kv_copr_bytes_returned_total", NULL,
+                                         "bytes of coprocessor response data sent back");
+    static const double copr_bounds[] = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+    s->m_copr_seconds = cm_metrics_histogram(m, "tessera_kv_copr_duration_seconds", NULL,
+                                             "time of one coprocessor request", copr_bounds,
+                                             (int)(sizeof(copr_bounds) / sizeof(copr_bounds[0])));
 }
 
 static int addr_with_port(const char *addr, int port, char *out, size_t cap)

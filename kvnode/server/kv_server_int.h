@@ -92,6 +92,9 @@ struct kv_server {
     cm_gauge *m_regions, *m_leaders, *m_syncs, *m_writes, *m_proposals, *m_applied;
     cm_gauge *m_lease_reads, *m_index_reads;
     cm_counter *m_repairs;
+    /* coprocessor (docs/observability.md) */
+    cm_counter *m_copr_requests, *m_copr_scanned, *m_copr_returned, *m_copr_bytes;
+    cm_histogram *m_copr_seconds;
 };
 
 /* ---- the bridge to the store thread (kv_service.c) ------------------------------------------ */

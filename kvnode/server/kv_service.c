@@ -1200,6 +1200,7 @@ static int h_coprocessor(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
 {
     kv_server *s = user;
     count(s, req->method);
+    uint64_t t0 = cm_time_mono_ns();
     UNPACK(Tessera__Kvrpcpb__CoprocessorRequest, tessera__kvrpcpb__coprocessor_request__descriptor,
            r);
     Tessera__Kvrpcpb__CoprocessorResponse resp = TESSERA__KVRPCPB__COPROCESSOR_RESPONSE__INIT;
@@ -1251,8 +1252,17 @@ static int h_coprocessor(void *user, const cm_rpc_req *req, cm_buf *reply, cm_er
                     resp.locked = lock_info(req->arena, &out.lock);
                 }
             } else {
-                resp.other_error = astr(req->arena, e.msg);
+                /* "[code] message": the client gives the caller the same CM_E_* code. */
+                char msg[CM_ERR_MSG_MAX + 16];
+                snprintf(msg, sizeof(msg), "[%d] %s", crc, e.msg);
+                resp.other_error = astr(req->arena, msg);
+                CM_DEBUG("copr", "region=%llu: %s", (unsigned long long)c->regions[0].id, msg);
             }
+            cm_counter_inc(s->m_copr_requests);
+            cm_counter_add(s->m_copr_scanned, out.scanned_rows);
+            cm_counter_add(s->m_copr_returned, out.returned_rows);
+            cm_counter_add(s->m_copr_bytes, out.data.len);
+            cm_histogram_observe(s->m_copr_seconds, (double)(cm_time_mono_ns() - t0) / 1e9);
         }
         kv_call_put(c);
     }
