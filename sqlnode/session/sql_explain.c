@@ -4,6 +4,7 @@
  * range or index scan, covering), so a user sees which index a query uses. SQLite's plan carries
  * no row estimates: estRows is NULL. */
 #include "sql_session_int.h"
+#include "sql_copr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,12 @@ int sql_explain_run(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         return cm_err_set(err, CM_E_UNSUPPORTED,
                           "This version of Tessera explains SELECT, INSERT, REPLACE, UPDATE and "
                           "DELETE only");
+    }
+    if (k == SQL_KIND_QUERY) { /* a single-table aggregate pushed down (sql_copr_agg.c) */
+        int crc = sql_copr_agg_explain(s, src, t + b, n - b, sink, more, err);
+        if (crc != SQL_COPR_NO) {
+            return crc;
+        }
     }
     sql_tr_ctx ctx = sql_sess_tr_ctx(s);
     int rc = k == SQL_KIND_DML ? sql_dml_translate(s, src, t + b, n - b, &s->tr, err)

@@ -1,5 +1,6 @@
 /* sql_session.c — session lifecycle, diagnostics, and the statement dispatcher. */
 #include "sql_session_int.h"
+#include "sql_copr.h"
 #include "sql_dml_ext.h"
 
 #include "../mysql/sql_my_const.h"
@@ -705,7 +706,14 @@ static int run_query(sql_sess *s, const char *src, const sql_token *t, uint32_t 
                      size_t keylen, sql_sink *sink, int more, cm_err *err)
 {
     size_t end = 0;
-    int rc = run_query_once(s, src, t, n, key, keylen, sink, more, err);
+    /* single-table aggregates pushed to the coprocessor (sql_copr.h); a query of that shape
+     * that runs through SQLite this time is not cached, so the next run may push down */
+    int rc = s->stmt_dml ? SQL_COPR_NO : sql_copr_agg_run(s, src, t, n, sink, more, err);
+    if (rc <= 0) {
+        return rc;
+    }
+    rc =
+        run_query_once(s, src, t, n, rc == SQL_COPR_FALLBACK ? NULL : key, keylen, sink, more, err);
     if (rc == 0 && wants_found_rows(src, t, n, &end)) {
         calc_found_rows(s, src, t, end);
     }
@@ -716,7 +724,7 @@ static int run_query_once(sql_sess *s, const char *src, const sql_token *t, uint
                           const char *key, size_t keylen, sql_sink *sink, int more, cm_err *err)
 {
     int rc = 0;
-    if (s->cache.cap == 0) { /* cache disabled: prepare, run, finalize */
+    if (s->cache.cap == 0 || key == NULL) { /* not cached: prepare, run, finalize */
         sqlite3_stmt *st = NULL;
         rc = sql_exec_prepare(s, src, t, n, &st, err);
         if (rc == 0) {
