@@ -53,6 +53,12 @@ static void refresh_caches(sql_sess *s)
         s->tz_offset_s = 0;
     }
     sql_type_set_tz(s->tz_system, s->tz_offset_s);
+    /* xBestIndex runs at prepare, before the statement's prologue: cached plans follow SET */
+    bool push = s->sv[SQL_SV_TESSERA_COPR_PUSHDOWN].i != 0;
+    if (push != s->vt.copr_pushdown) {
+        s->vt.copr_pushdown = push;
+        sql_cache_clear(&s->cache);
+    }
 }
 
 /* ---- session copies of the globals ---- */

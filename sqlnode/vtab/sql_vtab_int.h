@@ -8,6 +8,8 @@
 #define SQL_VTAB_INT_H
 
 #include "cm_codec.h"
+#include "cm_copr.h"
+#include "cm_cx.h"
 #include "cm_keys.h"
 #include "cm_row.h"
 #include "sql_vtab.h"
@@ -18,6 +20,15 @@
 /* Rows taken from one coprocessor call before the cursor hands them out: four pages of the
  * client's default scan_page (256), so a stop lands on a page boundary when no region ends. */
 #define SQL_VT_COPR_BATCH 1024
+/* Later batches of one scan double up to this many rows or SQL_VT_COPR_BATCH_BYTES (whichever
+ * comes first): a batch that stops abandons the pages other regions already sent (up to
+ * SQL_VT_COPR_CONCURRENCY - 1 of them), so long scans take long batches; short ones and LIMITs
+ * still stop early. */
+#define SQL_VT_COPR_BATCH_MAX   16384
+#define SQL_VT_COPR_BATCH_BYTES (16u << 20)
+/* Regions one coprocessor scan reads at once (cm_kv_copr): memory is bounded by that many pages
+ * in flight plus the batch. */
+#define SQL_VT_COPR_CONCURRENCY 4
 /* Rows of a plain multi-row INSERT kept before their keys are checked with one batch get and
  * written (sql_vtab_write.c, "deferred INSERT rows"): one RPC per region for 256 rows instead of
  * one per row; bounded so a huge INSERT … SELECT keeps a few hundred KB, not the statement. */
@@ -44,10 +55,12 @@ typedef enum vt_access {
 #define VT_P_LO_INCL  0x02
 #define VT_P_HI       0x04
 #define VT_P_HI_INCL  0x08
-#define VT_P_LIMIT    0x10 /* LIMIT argument present (a row budget) */
-#define VT_P_OFFSET   0x20 /* OFFSET argument present (added to the budget, never skipped here) */
-#define VT_P_COVERING 0x40 /* index scan answers every used column: no row fetch */
-#define VT_P_IN       0x80 /* VT_PK_EQ: the argument is a whole IN list (sqlite3_vtab_in) */
+#define VT_P_LIMIT    0x10  /* LIMIT argument present (a row budget) */
+#define VT_P_OFFSET   0x20  /* OFFSET argument present (added to the budget, never skipped here) */
+#define VT_P_COVERING 0x40  /* index scan answers every used column: no row fetch */
+#define VT_P_IN       0x80  /* VT_PK_EQ: the argument is a whole IN list (sqlite3_vtab_in) */
+#define VT_P_TOPN     0x100 /* LIMIT/OFFSET feed a TopN per region (ORDER BY not consumed) */
+#define VT_P_MASK     0x1ff
 
 /* What xBestIndex chose, carried in idxStr after the readable part ("... #k,i,n,f,mask"). */
 typedef struct vt_plan {
@@ -57,6 +70,40 @@ typedef struct vt_plan {
     int flags;     /* VT_P_* */
     uint64_t used; /* colUsed: bit i = SQLite column i, bit 63 = any column >= 63 */
 } vt_plan;
+
+/* Constraints handed to the coprocessor's selection (sql_vtab_push.c): most per table access,
+ * and most values of one IN list pushed (the evaluator's stack holds the list; a longer list is
+ * left to SQLite). */
+#define VT_PUSH_MAX     48
+#define VT_PUSH_IN_MAX  200
+#define VT_PUSH_ORD_MAX 8
+/* Largest LIMIT + OFFSET pushed as a TopN: every region sends up to that many rows and the
+ * cursor holds them all until SQLite has sorted them (regions x rows), so keep it small; a
+ * larger one scans as without TopN. */
+#define VT_TOPN_MAX 10000
+
+/* One pushed constraint. */
+typedef struct vt_pterm {
+    int cons; /* xBestIndex: constraint number */
+    int argv; /* argv position (1-based; 0: no value, IS [NOT] NULL) */
+    int vcol; /* SQLite column */
+    int op;   /* SQLITE_INDEX_CONSTRAINT_* */
+    bool omit;
+    bool in; /* the value is a whole IN list (sqlite3_vtab_in) */
+} vt_pterm;
+
+/* What a table access pushes: the selection's constraints and the TopN's order. Travels in
+ * idxStr after the plan numbers (";c<argv>.<vcol>.<op>.<flags>" per term, ";o<vcol>.<desc>" per
+ * order term). */
+typedef struct vt_push {
+    int n;
+    vt_pterm t[VT_PUSH_MAX];
+    int norder;
+    struct {
+        int vcol;
+        bool desc;
+    } ord[VT_PUSH_ORD_MAX];
+} vt_push;
 
 /* A column as the module uses it. */
 typedef struct vt_col {
@@ -129,6 +176,30 @@ int sql_vt_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
 bool sql_vt_plan_parse(const char *idx_str, vt_plan *p);
 /* Whether the index's key order gives column values back exactly (covering scans). */
 bool sql_vt_index_exact(const sql_vt *v, const sql_cat_index *ix);
+
+/* sql_vtab_push.c */
+/* Chooses the constraints of a coprocessor access (full scan / handle range) to push: every
+ * usable constraint not in taken[ntaken] on a visible column of a type the KV compares as SQLite
+ * does; fills out->t (cons, vcol, op, omit, in; argv is set by the caller) and appends their
+ * readable form to desc. omit only when the comparison with the (constant) operand is exactly
+ * SQLite's. */
+void sql_vt_push_choose(const sql_vt *v, sqlite3_index_info *info, const int *taken, int ntaken,
+                        vt_push *out, char *desc, size_t desc_cap);
+/* Whether ORDER BY can be a TopN per region: every term a plain column of a type whose KV order
+ * is SQLite's order; fills out->ord. */
+bool sql_vt_push_topn_ok(const sql_vt *v, const sqlite3_index_info *info, vt_push *out);
+/* Appends the push part of idxStr (";c…;o…") for p to buf. */
+void sql_vt_push_spec(const vt_push *p, char *buf, size_t cap);
+/* Parses the push part of idxStr; false when malformed. */
+bool sql_vt_push_parse(const char *idx_str, vt_push *out);
+/* Builds the selection program of the pushed terms over plan columns: col_of[table offset] is
+ * the plan column of that table column (-1: none). Terms whose value cannot be compared on the KV
+ * as SQLite compares it are left out (SQLite re-checks them: never omitted). Returns 0 with
+ * *nterms emitted (0: no program), or an error (CM_E_INTERNAL: an omitted term could not be
+ * pushed exactly). */
+int sql_vt_push_build(const sql_vt *v, const vt_push *p, int argc, sqlite3_value **argv,
+                      const int *col_of, cm_cx_builder *b, cm_buf *scratch, int *nterms,
+                      cm_err *err);
 
 /* sql_vtab_scan.c */
 int sql_vt_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out);

@@ -28,10 +28,11 @@ typedef struct cand {
     double cost, rows;
     bool unique;  /* at most one row */
     bool ordered; /* orderByConsumed */
-    int args[24]; /* constraint numbers in argv order */
-    bool omit[24];
+    int args[80]; /* constraint numbers in argv order */
+    bool omit[80];
     int nargs;
-    char desc[160];
+    vt_push push; /* coprocessor plans: the pushed constraints and the TopN order */
+    char desc[1024];
 } cand;
 
 static bool is_handle(const sql_vt *v, int col)
@@ -178,8 +179,10 @@ static bool covers(const sql_vt *v, const sql_cat_index *ix, uint64_t used)
 }
 
 /* Adds LIMIT/OFFSET as a row budget when every other constraint is omitted by c and the order
- * is served; scales the estimates. */
-static void try_limit(const sqlite3_index_info *info, cand *c)
+ * is served; scales the estimates. When the order is not served but v is given (a coprocessor
+ * scan with pushdown) and every ORDER BY term can be ordered on the KV, LIMIT + OFFSET become a
+ * TopN per region instead: SQLite still sorts and cuts (orderByConsumed stays 0). */
+static void try_limit(const sql_vt *v, const sqlite3_index_info *info, cand *c)
 {
     int lim = -1, off = -1;
     for (int i = 0; i < info->nConstraint; i++) {
@@ -202,8 +205,15 @@ static void try_limit(const sqlite3_index_info *info, cand *c)
             return;
         }
     }
-    if (lim < 0 || off == -2 || (info->nOrderBy > 0 && !c->ordered)) {
+    if (lim < 0 || off == -2) {
         return;
+    }
+    bool topn = false;
+    if (info->nOrderBy > 0 && !c->ordered) {
+        if (v == NULL || !sql_vt_push_topn_ok(v, info, &c->push)) {
+            return;
+        }
+        topn = true;
     }
     double budget = 100.0; /* a parameter: unknown until xFilter */
     sqlite3_value *val = NULL;
@@ -224,6 +234,20 @@ static void try_limit(const sqlite3_index_info *info, cand *c)
         }
         add_arg(c, off, false);
         c->p.flags |= VT_P_OFFSET;
+    }
+    if (topn) {
+        /* every row is still scanned, fewer travel: a little cheaper, same row estimate */
+        c->p.flags |= VT_P_TOPN;
+        c->cost = c->cost * 0.9;
+        size_t l = strlen(c->desc);
+        snprintf(c->desc + l, sizeof c->desc - l, " topn(");
+        for (int i = 0; i < c->push.norder; i++) {
+            l = strlen(c->desc);
+            snprintf(c->desc + l, sizeof c->desc - l, "%s%s%s", i ? ", " : "",
+                     vcol_name(v, c->push.ord[i].vcol), c->push.ord[i].desc ? " desc" : "");
+        }
+        strncat(c->desc, ")", sizeof c->desc - strlen(c->desc) - 1);
+        return;
     }
     if (budget < c->rows) {
         c->cost = c->cost * budget / (c->rows > 0 ? c->rows : 1) + 10;
@@ -299,7 +323,27 @@ static void plan_handle(const sql_vt *v, const sqlite3_index_info *info, cand *b
                  lo >= 0 && hi >= 0 ? " AND " : "", hi >= 0 ? hname : "",
                  hi >= 0 ? (c.p.flags & VT_P_HI_INCL ? "<=?" : "<?") : "");
     }
-    try_limit(info, &c);
+    bool push = v->env != NULL && v->env->copr_pushdown;
+    if (push) {
+        /* the coprocessor evaluates the other constraints (sql_vtab_push.c) */
+        int taken[2] = {lo, hi};
+        sql_vt_push_choose(v, (sqlite3_index_info *)info, taken, 2, &c.push, c.desc, sizeof c.desc);
+        for (int i = 0; i < c.push.n; i++) {
+            add_arg(&c, c.push.t[i].cons, c.push.t[i].omit);
+            if (c.push.t[i].op == SQLITE_INDEX_CONSTRAINT_EQ) {
+                c.rows /= 100;
+            } else if (c.push.t[i].op != SQLITE_INDEX_CONSTRAINT_ISNOTNULL &&
+                       c.push.t[i].op != SQLITE_INDEX_CONSTRAINT_NE) {
+                c.rows /= 4;
+            }
+        }
+        if (c.rows < 1) {
+            c.rows = 1;
+        }
+        /* the KV still reads every row of the range; fewer travel and reach SQLite */
+        c.cost = 10 + (c.cost - 10) * 0.5 + c.rows * 0.5;
+    }
+    try_limit(push ? v : NULL, info, &c);
     if (!*have || c.cost < best->cost) {
         *best = c;
         *have = true;
@@ -399,7 +443,7 @@ static void plan_index(const sql_vt *v, const sqlite3_index_info *info, int xi, 
     }
     c.cost = (c.unique ? 20 : 10 + 2 * c.rows) / (cov ? 2 : 1);
     snprintf(c.desc, sizeof c.desc, "index %s (%s)%s", ix->name, cols, cov ? " covering" : "");
-    try_limit(info, &c);
+    try_limit(NULL, info, &c);
     if (!*have || c.cost < best->cost) {
         *best = c;
         *have = true;
@@ -426,13 +470,27 @@ int sql_vt_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info)
         info->aConstraintUsage[best.args[a]].argvIndex = a + 1;
         info->aConstraintUsage[best.args[a]].omit = best.omit[a];
     }
+    char spec[VT_PUSH_MAX * 24 + VT_PUSH_ORD_MAX * 12 + 1] = "";
+    if (best.p.access == VT_FULL || best.p.access == VT_PK_RANGE) {
+        for (int i = 0; i < best.push.n; i++) {
+            vt_pterm *t = &best.push.t[i];
+            t->argv = info->aConstraintUsage[t->cons].argvIndex;
+            if (t->in) {
+                (void)sqlite3_vtab_in(info, t->cons, 1); /* the whole list to one xFilter */
+            }
+        }
+        if (!(best.p.flags & VT_P_TOPN)) {
+            best.push.norder = 0;
+        }
+        sql_vt_push_spec(&best.push, spec, sizeof spec);
+    }
     info->orderByConsumed = best.ordered && info->nOrderBy > 0;
     info->estimatedCost = best.cost;
     info->estimatedRows = (sqlite3_int64)(best.rows < 1 ? 1 : best.rows);
     info->idxFlags = best.unique ? SQLITE_INDEX_SCAN_UNIQUE : 0;
     info->idxNum = best.p.access;
-    info->idxStr = sqlite3_mprintf("%s #%d,%d,%d,%d,%llx", best.desc, best.p.access, best.p.index,
-                                   best.p.neq, best.p.flags, (unsigned long long)best.p.used);
+    info->idxStr = sqlite3_mprintf("%s #%d,%d,%d,%d,%llx%s", best.desc, best.p.access, best.p.index,
+                                   best.p.neq, best.p.flags, (unsigned long long)best.p.used, spec);
     if (info->idxStr == NULL) {
         return SQLITE_NOMEM;
     }
@@ -478,10 +536,10 @@ bool sql_vt_plan_parse(const char *idx_str, vt_plan *p)
     h++;
     uint64_t a, i, n, f, u;
     if (!read_num(&h, 10, ',', &a) || !read_num(&h, 10, ',', &i) || !read_num(&h, 10, ',', &n) ||
-        !read_num(&h, 10, ',', &f) || !read_num(&h, 16, 0, &u)) {
+        !read_num(&h, 10, ',', &f) || (!read_num(&h, 16, 0, &u) && !read_num(&h, 16, ';', &u))) {
         return false;
     }
-    if (a > VT_INDEX || i > 1024 || n > 16 || f > 0xff) {
+    if (a > VT_INDEX || i > 1024 || n > 16 || f > VT_P_MASK) {
         return false;
     }
     p->access = (int)a;

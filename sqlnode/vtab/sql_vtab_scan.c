@@ -51,11 +51,26 @@ typedef struct vt_cursor {
     bool it_done;
     /* coprocessor */
     cm_copr_col *proj;
-    int *proj_of; /* [ncols] table offset -> projection position or -1 */
+    int *proj_of;       /* [ncols] table offset -> projection position or -1 */
+    uint32_t *proj_off; /* [nproj] projection position -> table offset */
     size_t nproj, proj_cap;
+    /* pushdown (sql_vtab_push.c): the plan sent with cm_kv_copr, or the selection evaluated
+     * here over rows read without it (pushdown off, or the transaction wrote the table) */
+    vt_push push;
+    cm_cx_builder cxb;
+    cm_buf plan;
+    cm_copr_pcol *pcols;
+    uint32_t *outcols;
+    cm_copr_dflt *dflts;
+    bool topn;      /* the plan has a TopN: one unordered call, no budget */
+    bool sel_local; /* evaluate prog over each row here */
+    cm_cx *prog;
+    cm_arena parena, escratch;
+    cm_datum *edat; /* [nproj] */
     cm_buf cbuf;
     copr_row *crows;
     size_t ncrows, crows_cap, cpos;
+    size_t cwant; /* rows of the next batch (doubles up to SQL_VT_COPR_BATCH_MAX) */
     bool cdone;
     uint8_t *cpres;
     cm_slice *cvals;
@@ -274,11 +289,16 @@ static void cur_reset(vt_cursor *c)
     c->has_budget = false;
     c->emitted = 0;
     c->ncrows = c->cpos = 0;
+    c->cwant = SQL_VT_COPR_BATCH;
     c->cdone = false;
     c->nbatch = c->bpos = 0;
     c->it_done = false;
     c->ix = NULL;
     c->nin = c->inpos = 0;
+    c->topn = false;
+    c->sel_local = false;
+    c->prog = NULL;
+    c->push.n = c->push.norder = 0;
 }
 
 static void cur_free(vt_cursor *c)
@@ -303,6 +323,15 @@ static void cur_free(vt_cursor *c)
     free(c->ioffs);
     free(c->proj);
     free(c->proj_of);
+    free(c->proj_off);
+    free(c->pcols);
+    free(c->outcols);
+    free(c->dflts);
+    free(c->edat);
+    cm_cx_builder_fini(&c->cxb);
+    cm_buf_fini(&c->plan);
+    cm_arena_fini(&c->parena);
+    cm_arena_fini(&c->escratch);
     free(c->crows);
     free(c->cpres);
     free(c->cvals);
@@ -330,6 +359,9 @@ int sql_vt_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out)
             return SQLITE_NOMEM;
         }
         cm_arena_init(&c->arena, 0);
+        cm_arena_init(&c->parena, 0);
+        cm_arena_init(&c->escratch, 0);
+        cm_cx_builder_init(&c->cxb);
     }
     c->v = v;
     cur_reset(c);
@@ -549,42 +581,72 @@ static bool budget_left(vt_cursor *c)
     return !c->has_budget || c->emitted < c->budget;
 }
 
-/* Coprocessor rows: collect up to a batch, stopping the scan there. */
+/* Coprocessor rows: whole responses (pages) are taken until a batch is full, then the scan
+ * stops there; the next batch resumes after the last key taken. */
 typedef struct copr_ctx {
     vt_cursor *c;
     size_t want;
     int rc;
 } copr_ctx;
 
-static int copr_cb(void *user, cm_slice key, cm_slice cols)
+/* Length of one response row's columns (nout presence bytes and values) at rd. */
+static int copr_row_len(cm_reader *rd, size_t nout)
+{
+    for (size_t i = 0; i < nout; i++) {
+        uint8_t pres;
+        uint64_t len;
+        cm_slice val;
+        if (cm_reader_u8(rd, &pres) != 0) {
+            return CM_E_CORRUPT;
+        }
+        if (pres == CM_COPR_VALUE &&
+            (cm_reader_uvarint(rd, &len) != 0 || cm_reader_bytes(rd, len, &val) != 0)) {
+            return CM_E_CORRUPT;
+        }
+    }
+    return 0;
+}
+
+static int copr_cb(void *user, cm_slice data)
 {
     copr_ctx *x = user;
     vt_cursor *c = x->c;
-    if (c->ncrows == c->crows_cap) {
-        size_t cap = c->crows_cap ? c->crows_cap * 2 : 64;
-        copr_row *n = realloc(c->crows, cap * sizeof *n);
-        if (!n) {
-            x->rc = CM_E_NOMEM;
+    size_t base = c->cbuf.len;
+    if (cm_buf_append_slice(&c->cbuf, data) != 0) {
+        x->rc = CM_E_NOMEM;
+        return 1;
+    }
+    cm_reader rd;
+    cm_reader_init(&rd, c->cbuf.ptr + base, data.len);
+    while (cm_reader_left(&rd) > 0) {
+        uint64_t klen;
+        cm_slice key;
+        if (cm_reader_uvarint(&rd, &klen) != 0 || cm_reader_bytes(&rd, klen, &key) != 0) {
+            x->rc = CM_E_CORRUPT;
             return 1;
         }
-        c->crows = n;
-        c->crows_cap = cap;
+        size_t koff = base + rd.pos - key.len, coff = base + rd.pos;
+        if (copr_row_len(&rd, c->nproj) != 0) {
+            x->rc = CM_E_CORRUPT;
+            return 1;
+        }
+        if (c->ncrows == c->crows_cap) {
+            size_t cap = c->crows_cap ? c->crows_cap * 2 : 64;
+            copr_row *n = realloc(c->crows, cap * sizeof *n);
+            if (!n) {
+                x->rc = CM_E_NOMEM;
+                return 1;
+            }
+            c->crows = n;
+            c->crows_cap = cap;
+        }
+        copr_row *r = &c->crows[c->ncrows++];
+        r->koff = koff;
+        r->klen = key.len;
+        r->coff = coff;
+        r->clen = base + rd.pos - coff;
     }
-    copr_row *r = &c->crows[c->ncrows];
-    r->koff = c->cbuf.len;
-    r->klen = key.len;
-    if (cm_buf_append_slice(&c->cbuf, key) != 0) {
-        x->rc = CM_E_NOMEM;
-        return 1;
-    }
-    r->coff = c->cbuf.len;
-    r->clen = cols.len;
-    if (cm_buf_append_slice(&c->cbuf, cols) != 0) {
-        x->rc = CM_E_NOMEM;
-        return 1;
-    }
-    c->ncrows++;
-    return c->ncrows >= x->want ? 1 : 0;
+    return c->ncrows >= x->want || (!c->topn && c->cbuf.len >= SQL_VT_COPR_BATCH_BYTES) ? 1 : 0;
 }
 
 static int copr_refill(vt_cursor *c)
@@ -600,21 +662,27 @@ static int copr_refill(vt_cursor *c)
     }
     cm_buf_reset(&c->cbuf);
     c->ncrows = c->cpos = 0;
-    copr_ctx x = {c, SQL_VT_COPR_BATCH, 0};
-    if (c->has_budget && c->budget - c->emitted < x.want) {
+    copr_ctx x = {c, c->cwant, 0};
+    c->cwant = c->cwant * 2 < SQL_VT_COPR_BATCH_MAX ? c->cwant * 2 : SQL_VT_COPR_BATCH_MAX;
+    if (c->topn) {
+        x.want = SIZE_MAX; /* every region's TopN rows, in one call */
+    } else if (c->has_budget && c->budget - c->emitted < x.want) {
         x.want = (size_t)(c->budget - c->emitted);
     }
     if (x.want == 0) {
         c->cdone = true;
         return 0;
     }
-    int rc = cm_kv_copr_scan(c->v->env->kc, cm_buf_slice(&c->start), cm_buf_slice(&c->end),
-                             cm_txn_start_ts(c->txn), c->proj, c->nproj, copr_cb, &x, &c->err);
+    cm_kv_copr_opts o = {.concurrency = SQL_VT_COPR_CONCURRENCY, .ordered = !c->topn};
+    int rc = cm_kv_copr(c->v->env->kc, cm_buf_slice(&c->plan), cm_buf_slice(&c->start),
+                        cm_buf_slice(&c->end), cm_txn_start_ts(c->txn), &o, copr_cb, &x, &c->err);
     if (rc == 0 && x.rc != 0) {
-        rc = cm_err_set(&c->err, x.rc, "vtab: out of memory");
+        rc = cm_err_set(&c->err, x.rc,
+                        x.rc == CM_E_NOMEM ? "vtab: out of memory"
+                                           : "vtab: malformed coprocessor response");
     }
-    if (rc == 0 && c->ncrows < x.want) {
-        c->cdone = true;
+    if (rc == 0 && (c->topn || (c->ncrows < x.want && c->cbuf.len < SQL_VT_COPR_BATCH_BYTES))) {
+        c->cdone = true; /* the call ended by itself: the range is done */
     }
     return rc;
 }
@@ -635,7 +703,7 @@ static int copr_position(vt_cursor *c)
         if (cm_reader_u8(&rd, &c->cpres[i]) != 0) {
             return cm_err_set(&c->err, CM_E_CORRUPT, "vtab: truncated coprocessor row");
         }
-        if (c->cpres[i] == 2 &&
+        if (c->cpres[i] == CM_COPR_VALUE &&
             (cm_reader_uvarint(&rd, &len) != 0 || cm_reader_bytes(&rd, len, &c->cvals[i]) != 0)) {
             return cm_err_set(&c->err, CM_E_CORRUPT, "vtab: truncated coprocessor column");
         }
@@ -720,6 +788,68 @@ static int fetch_rows(vt_cursor *c)
     return cm_txn_batch_get(c->txn, c->rkslices, c->nbatch, c->rvals, c->rfound, &c->err);
 }
 
+/* Handle ranges and full scans: the next row of the merged scan or of the coprocessor's
+ * batches, or eof. */
+static int scan_step(vt_cursor *c)
+{
+    int rc;
+    if (c->it) {
+        cm_slice k, val;
+        rc = cm_txn_iter_next(c->it, &k, &val, &c->err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            c->eof = true;
+            return 0;
+        }
+        int64_t tid, h;
+        rc = cm_keys_decode_row(k, &tid, &h, &c->err);
+        if (rc != 0) {
+            return rc;
+        }
+        set_row(c, h, val);
+        c->eof = false;
+        return 0;
+    }
+    if (c->cpos >= c->ncrows) {
+        if (c->cdone) {
+            c->eof = true;
+            return 0;
+        }
+        rc = copr_refill(c);
+        if (rc != 0) {
+            return rc;
+        }
+        if (c->ncrows == 0) {
+            c->eof = true;
+            return 0;
+        }
+    }
+    rc = copr_position(c);
+    if (rc != 0) {
+        return rc;
+    }
+    c->cpos++;
+    c->eof = false;
+    return 0;
+}
+
+static int current_datum(vt_cursor *c, uint32_t off, cm_datum *d);
+
+/* The pushed selection evaluated here over the current row (sel_local). */
+static int local_keep(vt_cursor *c, bool *keep)
+{
+    cm_arena_reset(&c->escratch);
+    for (size_t i = 0; i < c->nproj; i++) {
+        int rc = current_datum(c, c->proj_off[i], &c->edat[i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return cm_cx_filter(c->prog, c->edat, &c->escratch, keep, &c->err);
+}
+
 /* Moves to the next row of the current source, or sets eof. */
 static int advance(vt_cursor *c)
 {
@@ -757,48 +887,24 @@ static int advance(vt_cursor *c)
         return 0;
     case VT_PK_RANGE:
     case VT_FULL:
-        if (c->it) {
-            cm_slice k, val;
-            rc = cm_txn_iter_next(c->it, &k, &val, &c->err);
-            if (rc < 0) {
+        for (;;) {
+            rc = scan_step(c);
+            if (rc != 0 || c->eof) {
                 return rc;
             }
-            if (rc == 0) {
-                c->eof = true;
-                return 0;
+            if (c->sel_local) {
+                bool keep;
+                rc = local_keep(c, &keep);
+                if (rc != 0) {
+                    return rc;
+                }
+                if (!keep) {
+                    continue;
+                }
             }
-            int64_t tid, h;
-            rc = cm_keys_decode_row(k, &tid, &h, &c->err);
-            if (rc != 0) {
-                return rc;
-            }
-            set_row(c, h, val);
-            c->eof = false;
             c->emitted++;
             return 0;
         }
-        if (c->cpos >= c->ncrows) {
-            if (c->cdone) {
-                c->eof = true;
-                return 0;
-            }
-            rc = copr_refill(c);
-            if (rc != 0) {
-                return rc;
-            }
-            if (c->ncrows == 0) {
-                c->eof = true;
-                return 0;
-            }
-        }
-        rc = copr_position(c);
-        if (rc != 0) {
-            return rc;
-        }
-        c->cpos++;
-        c->eof = false;
-        c->emitted++;
-        return 0;
     case VT_INDEX:
         for (;;) {
             if (c->bpos >= c->nbatch) {
@@ -886,21 +992,48 @@ static int ensure_index_bufs(vt_cursor *c)
     return 0;
 }
 
-/* The columns a coprocessor scan returns: those of colUsed (all of them for bit 63). */
+static bool vcol_in_push(const vt_push *p, int vcol)
+{
+    for (int i = 0; i < p->n; i++) {
+        if (p->t[i].vcol == vcol) {
+            return true;
+        }
+    }
+    for (int i = 0; i < p->norder; i++) {
+        if (p->ord[i].vcol == vcol) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The columns a coprocessor scan returns: those of colUsed (all of them for bit 63) and those
+ * the pushed selection and TopN read. */
 static int build_projection(vt_cursor *c)
 {
     sql_vt *v = c->v;
     if (c->proj_cap < v->ncols + 1) {
         free(c->proj);
         free(c->proj_of);
+        free(c->proj_off);
         free(c->cpres);
         free(c->cvals);
+        free(c->pcols);
+        free(c->outcols);
+        free(c->dflts);
+        free(c->edat);
         size_t n = v->ncols + 1;
         c->proj = calloc(n, sizeof *c->proj);
         c->proj_of = calloc(n, sizeof *c->proj_of);
+        c->proj_off = calloc(n, sizeof *c->proj_off);
         c->cpres = calloc(n, sizeof *c->cpres);
         c->cvals = calloc(n, sizeof *c->cvals);
-        if (!c->proj || !c->proj_of || !c->cpres || !c->cvals) {
+        c->pcols = calloc(n + 1, sizeof *c->pcols);
+        c->outcols = calloc(n, sizeof *c->outcols);
+        c->dflts = calloc(n, sizeof *c->dflts);
+        c->edat = calloc(n, sizeof *c->edat);
+        if (!c->proj || !c->proj_of || !c->proj_off || !c->cpres || !c->cvals || !c->pcols ||
+            !c->outcols || !c->dflts || !c->edat) {
             c->proj_cap = 0;
             return cm_err_set(&c->err, CM_E_NOMEM, "vtab: out of memory");
         }
@@ -914,15 +1047,141 @@ static int build_projection(vt_cursor *c)
             continue; /* not declared, or the handle itself (read from the key) */
         }
         bool used = col->vcol >= 63 ? (c->p.used >> 63) & 1 : (c->p.used >> col->vcol) & 1;
-        if (!used) {
+        if (!used && !vcol_in_push(&c->push, col->vcol)) {
             continue;
         }
         c->proj_of[i] = (int)c->nproj;
+        c->proj_off[c->nproj] = i;
         c->proj[c->nproj].id = col->c->id;
         c->proj[c->nproj].type = (uint8_t)col->dtype;
         c->nproj++;
     }
     return 0;
+}
+
+/* The plan of a coprocessor scan (docs/coprocessor.md, "Scan pushdown in the vtab module"):
+ * the projection, the pushed selection (unless it must run here), and LIMIT or TopN. lim < 0:
+ * no LIMIT argument. */
+static int build_plan(vt_cursor *c, int argc, sqlite3_value **argv, int64_t lim, int64_t off)
+{
+    sql_vt *v = c->v;
+    bool kv_push = v->env->copr_pushdown;
+    cm_slice sel = cm_slice_make(NULL, 0);
+    int nterms = 0;
+    int rc = 0;
+    if (c->push.n > 0) {
+        cm_buf_reset(&c->scratch);
+        rc = sql_vt_push_build(v, &c->push, argc, argv, c->proj_of, &c->cxb, &c->scratch, &nterms,
+                               &c->err);
+        if (rc == 0 && nterms > 0) {
+            rc = cm_cx_finish(&c->cxb, &sel, &c->err);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (nterms > 0 && (!kv_push || c->it != NULL)) {
+            /* pushdown off since the plan was made, or a merged scan of buffered writes: the
+             * omitted constraints are evaluated here, with the same evaluator */
+            cm_arena_reset(&c->parena);
+            rc = cm_cx_decode(sel, (uint32_t)c->nproj, &c->parena, &c->prog, &c->err);
+            if (rc != 0) {
+                return rc;
+            }
+            c->sel_local = true;
+            sel = cm_slice_make(NULL, 0);
+        }
+    }
+    if (c->it != NULL) {
+        return 0; /* cm_txn_scan: no plan */
+    }
+    cm_copr_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.scan = CM_COPR_SCAN_TABLE;
+    for (size_t i = 0; i < c->nproj; i++) {
+        c->pcols[i].id = c->proj[i].id;
+        c->pcols[i].dtype = c->proj[i].type;
+        c->outcols[i] = (uint32_t)i;
+    }
+    uint32_t ncols = (uint32_t)c->nproj, ndflt = 0;
+    for (size_t i = 0; i < c->nproj; i++) {
+        const vt_col *col = &v->cols[c->proj_off[i]];
+        if (col->dflt.type != CM_DT_NULL) {
+            c->dflts[ndflt].col = (uint32_t)i;
+            c->dflts[ndflt].value = col->dflt;
+            ndflt++;
+        }
+    }
+    pl.sel = sel;
+    cm_copr_order ord[VT_PUSH_ORD_MAX];
+    if (kv_push && (c->p.flags & VT_P_TOPN) && !c->sel_local && lim >= 0 &&
+        (uint64_t)lim + (uint64_t)(off > 0 ? off : 0) <= VT_TOPN_MAX) {
+        cm_cx_builder ob;
+        cm_cx_builder_init(&ob);
+        cm_buf obytes = CM_BUF_INIT;
+        size_t ooff[VT_PUSH_ORD_MAX + 1];
+        for (int i = 0; rc == 0 && i < c->push.norder; i++) {
+            int vc = c->push.ord[i].vcol;
+            uint32_t ci;
+            if (vc == v->handle_vcol) {
+                if (ncols == c->nproj) { /* the handle as a pseudo column, not sent back */
+                    c->pcols[ncols].id = CM_COPR_HANDLE_ID;
+                    c->pcols[ncols].dtype = CM_DT_INT64;
+                    ncols++;
+                    pl.has_out = true;
+                    pl.nout = (uint32_t)c->nproj;
+                    pl.out = c->outcols;
+                }
+                ci = (uint32_t)c->nproj;
+            } else if (vc >= 0 && vc < (int)v->nvis && c->proj_of[v->vis[vc]] >= 0) {
+                ci = (uint32_t)c->proj_of[v->vis[vc]];
+            } else {
+                rc = cm_err_set(&c->err, CM_E_INTERNAL, "vtab: TopN column not in the plan");
+                break;
+            }
+            cm_slice code;
+            cm_cx_builder_reset(&ob);
+            cm_cx_col(&ob, ci);
+            rc = cm_cx_finish(&ob, &code, &c->err);
+            ooff[i] = obytes.len;
+            rc = rc ? rc : cm_buf_append_slice(&obytes, code);
+        }
+        if (rc == 0) {
+            for (int i = 0; i < c->push.norder; i++) {
+                size_t e = i + 1 < c->push.norder ? ooff[i + 1] : obytes.len;
+                ord[i].expr = cm_slice_make(obytes.ptr + ooff[i], e - ooff[i]);
+                ord[i].desc = c->push.ord[i].desc;
+            }
+            pl.has_topn = true;
+            pl.topn_limit = (uint64_t)lim + (uint64_t)(off > 0 ? off : 0);
+            pl.norder = (uint32_t)c->push.norder;
+            pl.order = ord;
+            c->topn = true;
+        }
+        cm_cx_builder_fini(&ob);
+        if (rc == 0) {
+            pl.ncols = ncols;
+            pl.cols = c->pcols;
+            pl.ndflt = ndflt;
+            pl.dflt = c->dflts;
+            cm_buf_reset(&c->plan);
+            rc = cm_copr_plan_encode(&pl, &c->plan, &c->err);
+        }
+        cm_buf_fini(&obytes);
+        return rc;
+    }
+    if (kv_push && (c->p.flags & VT_P_LIMIT) && !(c->p.flags & VT_P_TOPN) && c->has_budget &&
+        !c->sel_local) {
+        /* every constraint is omitted (xBestIndex) and evaluated by the KV: its first rows are
+         * the answer */
+        pl.has_limit = true;
+        pl.limit = c->budget;
+    }
+    pl.ncols = ncols;
+    pl.cols = c->pcols;
+    pl.ndflt = ndflt;
+    pl.dflt = c->dflts;
+    cm_buf_reset(&c->plan);
+    return cm_copr_plan_encode(&pl, &c->plan, &c->err);
 }
 
 /* Whether and how a range constraint (lower: > or >=; op_incl: >= or <=) on the range column
@@ -1152,10 +1411,11 @@ static int filter_handle(vt_cursor *c, int argc, sqlite3_value **argv, int *argi
     if (rc != 0) {
         return cm_err_set(&c->err, rc, "vtab: out of memory");
     }
-    if (sql_vt_table_dirty(v) || v->writing) { /* writing: full rows to keep */
-        return cm_txn_scan(c->txn, cm_buf_slice(&c->start), cm_buf_slice(&c->end), &c->it, &c->err);
+    rc = build_projection(c);
+    if (rc == 0 && (sql_vt_table_dirty(v) || v->writing)) { /* writing: full rows to keep */
+        rc = cm_txn_scan(c->txn, cm_buf_slice(&c->start), cm_buf_slice(&c->end), &c->it, &c->err);
     }
-    return build_projection(c);
+    return rc;
 }
 
 int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc,
@@ -1171,7 +1431,7 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
     if (src != SQLITE_OK) {
         return src;
     }
-    if (!sql_vt_plan_parse(idx_str, &c->p)) {
+    if (!sql_vt_plan_parse(idx_str, &c->p) || !sql_vt_push_parse(idx_str, &c->push)) {
         cm_err_set(&c->err, CM_E_INTERNAL, "vtab: unknown plan '%s'", idx_str ? idx_str : "");
         return sql_vt_fail(v, &c->err);
     }
@@ -1196,15 +1456,25 @@ int sql_vt_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, in
         lock_current(c);
         return SQLITE_OK;
     }
+    bool scan = c->p.access == VT_FULL || c->p.access == VT_PK_RANGE;
+    if (scan) {
+        argi += c->push.n; /* the pushed constraints' values come before LIMIT/OFFSET */
+    }
+    sqlite3_int64 lim = -1, off = 0;
     if (c->p.flags & VT_P_LIMIT && argi < argc) {
-        sqlite3_int64 lim = sqlite3_value_int64(argv[argi++]);
-        sqlite3_int64 off = 0;
+        lim = sqlite3_value_int64(argv[argi++]);
         if ((c->p.flags & VT_P_OFFSET) && argi < argc) {
             off = sqlite3_value_int64(argv[argi++]);
         }
-        if (lim >= 0) {
+        if (lim >= 0 && !(c->p.flags & VT_P_TOPN)) { /* a TopN's rows come in no useful order */
             c->has_budget = true;
             c->budget = (uint64_t)lim + (uint64_t)(off > 0 ? off : 0);
+        }
+    }
+    if (scan) {
+        rc = build_plan(c, argc, argv, lim, off);
+        if (rc < 0) {
+            return cur_fail(c, rc);
         }
     }
     rc = advance(c);

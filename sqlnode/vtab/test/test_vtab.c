@@ -217,13 +217,59 @@ static void test_plan_parse(void **state)
                          "#0,0,0,0,zz",
                          "#4,0,0,0,0",
                          "#3,0,17,0,0",
-                         "#3,0,1,256,0",
+                         "#3,0,1,512,0",
                          "#0,0,0,0,0 ",
                          "#-1,0,0,0,0",
                          "#0,0,0,0,11111111111111111",
                          "#99999999999999999999,0,0,0,0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_false(sql_vt_plan_parse(bad[i], &p));
+    }
+}
+
+/* The push part of idxStr (sql_vtab_push.c) round-trips and rejects what is not its own. */
+static void test_push_spec(void **state)
+{
+    (void)state;
+    vt_push in, out;
+    memset(&in, 0, sizeof in);
+    in.n = 3;
+    in.t[0] = (vt_pterm){.argv = 3, .vcol = 2, .op = SQLITE_INDEX_CONSTRAINT_GT, .omit = true};
+    in.t[1] = (vt_pterm){.argv = 4, .vcol = 5, .op = SQLITE_INDEX_CONSTRAINT_EQ, .in = true};
+    in.t[2] = (vt_pterm){.argv = 5, .vcol = 0, .op = SQLITE_INDEX_CONSTRAINT_LIKE};
+    in.norder = 2;
+    in.ord[0].vcol = 2;
+    in.ord[0].desc = true;
+    in.ord[1].vcol = 0;
+    char spec[256] = "";
+    sql_vt_push_spec(&in, spec, sizeof spec);
+    char idx[512];
+    snprintf(idx, sizeof idx, "full scan sel(gt(a, 5)) #0,0,0,%d,ff%s", VT_P_LIMIT | VT_P_TOPN,
+             spec);
+    vt_plan p;
+    assert_true(sql_vt_plan_parse(idx, &p));
+    assert_int_equal(p.flags, VT_P_LIMIT | VT_P_TOPN);
+    assert_true(p.used == 0xff);
+    assert_true(sql_vt_push_parse(idx, &out));
+    assert_int_equal(out.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(out.t[i].argv, in.t[i].argv);
+        assert_int_equal(out.t[i].vcol, in.t[i].vcol);
+        assert_int_equal(out.t[i].op, in.t[i].op);
+        assert_int_equal(out.t[i].omit, in.t[i].omit);
+        assert_int_equal(out.t[i].in, in.t[i].in);
+    }
+    assert_int_equal(out.norder, 2);
+    assert_int_equal(out.ord[0].vcol, 2);
+    assert_true(out.ord[0].desc);
+    assert_false(out.ord[1].desc);
+    /* no push part: nothing pushed */
+    assert_true(sql_vt_push_parse("full scan #0,0,0,0,ff", &out));
+    assert_int_equal(out.n, 0);
+    const char *bad[] = {"#0,0,0,0,ff;", "#0,0,0,0,ff;x1", "#0,0,0,0,ff;c1.2.3",
+                         "#0,0,0,0,ff;c1.2.3.4x", "#0,0,0,0,ff;o1", "#0,0,0,0,ff;c.1.2.3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(sql_vt_push_parse(bad[i], &out));
     }
 }
 
@@ -234,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_handle_bound_bound_text),
         cmocka_unit_test(test_plan_parse),
         cmocka_unit_test(test_key_bound_truth),
+        cmocka_unit_test(test_push_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
