@@ -130,6 +130,19 @@ class Tessera:
         self.cluster.cleanup()
 
 
+def start_mariadb(attempts=3, **kw):
+    """A private MariaDB (servers.LocalMariaDB). mariadb-install-db has been seen to fail on an
+    internal temporary table in /tmp while other tests start theirs ("Error on delete of
+    '/tmp/#sql-temptable-…'"): tried up to `attempts` times."""
+    for attempt in range(attempts):
+        try:
+            return LocalMariaDB(**kw)
+        except Exception:  # noqa: BLE001 — the last one is raised
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(2)
+
+
 def maria_connect(m, db=None, **kw):
     return pymysql.connect(host="127.0.0.1", port=m.port, user="root", database=db,
                            autocommit=True, connect_timeout=30, read_timeout=600, **kw)
