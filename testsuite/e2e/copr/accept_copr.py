@@ -78,7 +78,8 @@ def bytes_check(opts):
     try:
         tess = coprlib.Tessera(bin_dir=opts.bin_dir)
         load_s, splits = coprlib.load_big(tess, "big", n, opts.regions)
-        c = tess.connect(db="big")
+        # The row count (a check of the load, not of the coprocessor) with pushdown off.
+        c = tess.connect(db="big", pushdown=False)
         waited, _ = tess.wait_readable(c, "SELECT COUNT(*) FROM t")
         with c.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM t")
@@ -86,22 +87,36 @@ def bytes_check(opts):
         agg = coprlib.big_queries(n)[0][1]
         a = n // 3
         want = (n // 100, sum(range(a, a + n // 100)))
-        res = {}
+        res, errs = {}, {}
         for on in (True, False):
             with c.cursor() as cur:
                 cur.execute("SET tessera_copr_pushdown = %s" % ("ON" if on else "OFF"))
-            times, nbytes, rows = coprlib.measure(tess, c, agg, opts.runs)
+            t0 = time.time()
+            try:
+                times, nbytes, rows = coprlib.measure(tess, c, agg, opts.runs)
+            except coprlib.pymysql.err.MySQLError as e:
+                errs[on] = "%s after %.1f s" % (str(e)[:300], time.time() - t0)
+                print("# pushdown %s: %s -> ERROR %s" % ("ON" if on else "OFF", agg, errs[on]),
+                      flush=True)
+                continue
             got = (int(rows[0][0]), int(rows[0][1]))
             res[on] = (times, nbytes, got)
             print("# pushdown %s: %s -> %s, %s bytes, times %s" %
                   ("ON" if on else "OFF", agg, got, nbytes,
                    ", ".join("%.2f s" % t for t in times)), flush=True)
+        med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+        fig = {}
+        for on in (True, False):
+            name = "ON" if on else "OFF"
+            fig[on] = ("%s %s bytes %.2f s" % (name, res[on][1], med(res[on][0])) if on in res
+                       else "%s error %s" % (name, errs[on]))
+        figs = ("%s, %s (median of %d), load %d rows %.0f s (%.0f rows/s)" %
+                (fig[True], fig[False], opts.runs, total, load_s, total / load_s))
+        if errs:
+            row(check, False, figs)
+            return
         ton, bon, gon = res[True]
         toff, boff, goff = res[False]
-        med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
-        figs = ("ON %s bytes %.2f s, OFF %s bytes %.2f s (median of %d), load %d rows %.0f s "
-                "(%.0f rows/s)" % (bon, med(ton), boff, med(toff), opts.runs, total, load_s,
-                                   total / load_s))
         right = gon == want and goff == want and total == n and splits + 1 >= opts.regions
         if not right:
             row(check, False, "wrong answer: ON %s OFF %s want %s, %d rows, %d regions; %s" %
