@@ -108,7 +108,8 @@ def bytes_check(opts):
         fig = {}
         for on in (True, False):
             name = "ON" if on else "OFF"
-            fig[on] = ("%s %s bytes %.2f s" % (name, res[on][1], med(res[on][0])) if on in res
+            fig[on] = ("%s %s bytes %.2f s" % (name, "n/a" if res[on][1] is None else
+                                                "%d" % res[on][1], med(res[on][0])) if on in res
                        else "%s error %s" % (name, errs[on]))
         figs = ("%s, %s (median of %d), load %d rows %.0f s (%.0f rows/s)" %
                 (fig[True], fig[False], opts.runs, total, load_s, total / load_s))
