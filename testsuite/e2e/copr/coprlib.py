@@ -58,7 +58,7 @@ class Tessera:
                 cur.execute("SET tessera_copr_pushdown = %s" % ("ON" if pushdown else "OFF"))
         return c
 
-    def split(self, db, table, handles, attempts=8, timeout=120):
+    def split(self, db, table, handles, attempts=30, timeout=120):
         """Splits the table's rows before each handle of `handles` (copr_split), one split per
         call. A split right after another can fail while the new region elects its leader
         ("retry budget exhausted"): each is tried up to `attempts` times, 1 s apart. Returns the
