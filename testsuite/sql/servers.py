@@ -31,6 +31,9 @@ class ServerError(Exception):
     pass
 
 
+PORT_RACE = re.compile(r"Address (already )?in use")
+
+
 class Playground:
     """tools/playground as a child process. `kv_args`/`sql_args` pass options through; with
     `restart_dead` a killed process is restarted that many seconds later (failover tests)."""
@@ -48,7 +51,9 @@ class Playground:
                             timeout, keep, data_dir)
                 return
             except ServerError as e:
-                if ("Address in use" not in str(e) or data_dir is not None or
+                # nng says "Address in use", the status server (strerror) "Address already in
+                # use": both are the race
+                if (not PORT_RACE.search(str(e)) or data_dir is not None or
                         attempt + 1 == self.PORT_RACE_ATTEMPTS):
                     raise
                 if not keep:
