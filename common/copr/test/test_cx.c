@@ -13,6 +13,7 @@
 
 #include "cm_cx.h"
 #include "cm_cx_int.h"
+#include "copr_testutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -78,45 +79,6 @@ static cm_datum TM(const char *text)
     int64_t us;
     assert_int_equal(cm_duration_parse(cm_slice_cstr(text), &us, NULL), 0);
     return cm_datum_int(CM_DT_TIME, us);
-}
-
-/* The text of a value for comparisons in tests: "NULL", "i:5", "u:5", "f:1.5", "d:1.50",
- * "s:abc", "b:abc". */
-static const char *show(const cm_datum *d)
-{
-    static char buf[8][256];
-    static int slot;
-    char *p = buf[slot++ % 8];
-    switch (d->type) {
-    case CM_DT_NULL:
-        snprintf(p, 256, "NULL");
-        break;
-    case CM_DT_INT64:
-        snprintf(p, 256, "i:%lld", (long long)d->v.i64);
-        break;
-    case CM_DT_UINT64:
-        snprintf(p, 256, "u:%llu", (unsigned long long)d->v.u64);
-        break;
-    case CM_DT_FLOAT64:
-        snprintf(p, 256, "f:%.17g", d->v.f64);
-        break;
-    case CM_DT_DECIMAL: {
-        char t[CM_DECIMAL_TEXT_MAX + 1];
-        size_t n = cm_decimal_put_text(&d->v.dec, t);
-        t[n] = '\0';
-        snprintf(p, 256, "d:%s", t);
-        break;
-    }
-    case CM_DT_STRING:
-    case CM_DT_BYTES:
-        snprintf(p, 256, "%c:%.*s", d->type == CM_DT_STRING ? 's' : 'b', (int)d->v.bytes.len,
-                 (const char *)d->v.bytes.ptr);
-        break;
-    default:
-        snprintf(p, 256, "t%d:%llu", (int)d->type, (unsigned long long)d->v.u64);
-        break;
-    }
-    return p;
 }
 
 /* ---- programs ------------------------------------------------------------------------------- */
