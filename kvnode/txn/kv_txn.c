@@ -65,11 +65,19 @@ static int put_write(kv_txn_out *out, cm_slice key, uint64_t ts, const kv_write 
     int rc = kv_mvcc_key_ts(&k, key, ts);
     if (rc == 0) {
         rc = kv_write_encode(w, &v);
-        CM_ASSERT(rc != CM_E_INVALID);
     }
-    rc = rc ? nomem(err)
-            : batch_rc(kv_batch_put(out->batch, KV_CF_WRITE, cm_buf_slice(&k), cm_buf_slice(&v)),
-                       err);
+    if (rc == CM_E_INVALID) {
+        /* a record read back from storage (CheckTxnStatus marks the one at start_ts as an
+         * overlapped rollback) that the encoder refuses: the stored one was corrupt */
+        rc = cm_err_set(err, CM_E_CORRUPT,
+                        "write record of start_ts %llu at ts %llu cannot be written back",
+                        (unsigned long long)w->start_ts, (unsigned long long)ts);
+    } else {
+        rc =
+            rc ? nomem(err)
+               : batch_rc(kv_batch_put(out->batch, KV_CF_WRITE, cm_buf_slice(&k), cm_buf_slice(&v)),
+                          err);
+    }
     cm_buf_fini(&k);
     cm_buf_fini(&v);
     return rc;
