@@ -107,6 +107,16 @@
     X(QUERY_INTERRUPTED, -114, 1317, "70100", "Query execution was interrupted")                   \
     X(UNKNOWN_TABLE, -292, 1109, "42S02", "Unknown table")                                         \
     X(SP_DOES_NOT_EXIST, -293, 1305, "42000", "SAVEPOINT does not exist")                          \
+    /* online DDL (sqlnode/catalog: jobs, schema lease, ADMIN) */                                  \
+    X(SCHEMA_OUT_OF_DATE, -500, 8027, "HY000",                                                     \
+      "Information schema is out of date: schema failed to update in 1 lease")                     \
+    X(DDL_CANCELLED, -501, 8214, "HY000", "Cancelled DDL job")                                     \
+    X(ADMIN_CHECK, -502, 8003, "HY000", "ADMIN CHECK TABLE/INDEX found an inconsistency")          \
+    X(DDL_JOB_NOT_FOUND, -503, 8223, "HY000", "DDL job not found")                                 \
+    X(DDL_NOT_CANCELLABLE, -504, 8224, "HY000", "This DDL job can no longer be cancelled")         \
+    X(DDL_OWNER_LOST, -505, 8225, "HY000", "The DDL owner lost its lease")                         \
+    X(CANT_REMOVE_ALL_FIELDS, -510, 1090, "42000",                                                 \
+      "You can't delete all columns with ALTER TABLE; use DROP TABLE instead")                     \
     /* catalog and DDL (sqlnode/catalog) */                                                        \
     X(DB_CREATE_EXISTS, -200, 1007, "HY000", "Can't create database; database exists")             \
     X(DB_DROP_EXISTS, -201, 1008, "HY000", "Can't drop database; database doesn't exist")          \

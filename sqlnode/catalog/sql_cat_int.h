@@ -117,15 +117,29 @@ typedef struct sql_ddl_col {
 typedef enum sql_alter_kind {
     SQL_ALTER_ADD_INDEX = 1,
     SQL_ALTER_DROP_INDEX,
-    SQL_ALTER_RENAME_INDEX, /* RENAME {INDEX|KEY} ix.name TO new_name */
-    SQL_ALTER_OPTIONS,      /* table options: in the statement's charset/engine/comment/… */
-    SQL_ALTER_NOOP,         /* DISABLE KEYS / ENABLE KEYS (mysqldump) */
+    SQL_ALTER_RENAME_INDEX,  /* RENAME {INDEX|KEY} ix.name TO new_name */
+    SQL_ALTER_OPTIONS,       /* table options: in the statement's charset/engine/comment/… */
+    SQL_ALTER_NOOP,          /* DISABLE KEYS / ENABLE KEYS (mysqldump) */
+    SQL_ALTER_ADD_COLUMN,    /* ADD [COLUMN] col [FIRST | AFTER c] (one op per column of a list) */
+    SQL_ALTER_DROP_COLUMN,   /* DROP [COLUMN] col_name */
+    SQL_ALTER_RENAME_COLUMN, /* RENAME COLUMN col_name TO new_name */
+    SQL_ALTER_MODIFY_COLUMN, /* MODIFY [COLUMN] col … / CHANGE [COLUMN] col_name col … */
 } sql_alter_kind;
+
+typedef enum sql_col_pos {
+    SQL_COL_POS_LAST = 0,
+    SQL_COL_POS_FIRST = 1,
+    SQL_COL_POS_AFTER = 2, /* after pos_col */
+} sql_col_pos;
 
 typedef struct sql_alter_op {
     uint8_t kind;     /* sql_alter_kind */
     sql_ddl_index ix; /* ADD: the index; DROP: ix.name (ix.primary for DROP PRIMARY KEY) */
-    char *new_name;   /* RENAME INDEX */
+    char *new_name;   /* RENAME INDEX; RENAME COLUMN's new name */
+    char *col_name;  /* DROP / RENAME / CHANGE COLUMN: the existing column (MODIFY: col.col.name) */
+    sql_ddl_col col; /* ADD / MODIFY / CHANGE COLUMN: the new definition */
+    uint8_t pos;     /* sql_col_pos (ADD / MODIFY / CHANGE) */
+    char *pos_col;   /* SQL_COL_POS_AFTER: that column */
 } sql_alter_op;
 
 typedef struct sql_ddl_stmt {
@@ -207,6 +221,11 @@ struct sql_catalog {
     uint32_t autoid_cap, autoid_n;
     /* accounts (sql_cat_user.c): the snapshot under mu, loads under load_mu */
     struct sql_users *users;
+    /* online DDL (sql_ddl_int.h) */
+    char node_id[33];           /* random hex, made at open */
+    char address[300];          /* under mu; "" until sql_cat_set_address */
+    struct sql_cat_sync *sync;  /* sql_cat_sync.c */
+    struct sql_ddl_worker *ddl; /* sql_ddl_job.c */
 };
 
 /* Loads the schema stored at t's snapshot (version read from t); *out refs = 1. */

@@ -9,8 +9,12 @@
 #include "cm_keys.h"
 #include "cm_log.h"
 #include "cm_pd_client.h"
+#include "cm_time.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -342,6 +346,38 @@ static void *poll_main(void *arg)
     return NULL;
 }
 
+/* 32 random hex digits (the node's id in the DDL registry). */
+static void make_node_id(char out[33])
+{
+    unsigned char r[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f != NULL ? fread(r, 1, sizeof(r), f) : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    if (got != sizeof(r)) { /* no /dev/urandom: time and pid, still unique enough per host */
+        uint64_t a = (uint64_t)cm_time_mono_ms() ^ ((uint64_t)getpid() << 32);
+        uint64_t b = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)(uintptr_t)out;
+        memcpy(r, &a, 8);
+        memcpy(r + 8, &b, 8);
+    }
+    for (int i = 0; i < 16; i++) {
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    }
+}
+
+const char *sql_cat_node_id(const sql_catalog *c)
+{
+    return c->node_id;
+}
+
+void sql_cat_set_address(sql_catalog *c, const char *addr)
+{
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->address, sizeof(c->address), "%s", addr != NULL ? addr : "");
+    pthread_mutex_unlock(&c->mu);
+}
+
 int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, cm_err *err)
 {
     sql_catalog *c = calloc(1, sizeof(*c));
@@ -356,6 +392,7 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
     if (c->opt.poll_ms <= 0) {
         c->opt.poll_ms = 1000;
     }
+    make_node_id(c->node_id);
     if (c->opt.autoid_step == 0) {
         c->opt.autoid_step = 1000;
     }

@@ -114,8 +114,15 @@ const sql_cat_table *sql_schema_table_at(const sql_schema *s, const sql_cat_db *
 typedef struct sql_catalog sql_catalog;
 
 typedef struct sql_cat_options {
-    int64_t poll_ms;      /* how often the version key is read for other nodes' DDL (1000) */
-    uint32_t autoid_step; /* AUTO_INCREMENT / row ids taken per batch by this node (1000) */
+    int64_t poll_ms;              /* how often the version key is read for other nodes' DDL (100;
+                                     at most lease_ms / 4) */
+    uint32_t autoid_step;         /* AUTO_INCREMENT / row ids taken per batch by this node (1000) */
+    int64_t lease_ms;             /* schema lease (45000; sqlnode config schema-lease, >= 1000) */
+    int64_t owner_ttl_ms;         /* the DDL owner's lease in PD (min(lease_ms, 10000)) */
+    uint32_t backfill_workers;    /* index backfill batches in flight (4) */
+    uint32_t backfill_batch_rows; /* rows per backfill transaction (1024) */
+    bool no_ddl_worker;           /* tests: do not campaign for DDL ownership (jobs of this node's
+                                     statements are run by another node's owner) */
 } sql_cat_options;
 void sql_cat_options_default(sql_cat_options *o);
 
@@ -134,6 +141,17 @@ void sql_schema_retain(sql_schema *s);
 uint64_t sql_cat_autoid_peek(sql_catalog *c, const sql_cat_table *t);
 /* Loads the schema now if the stored version moved (after a commit failed on a schema change). */
 int sql_cat_reload(sql_catalog *c, cm_err *err);
+
+/* This node's identity in the DDL registry: a random id made at open (what ADMIN SHOW DDL prints
+ * as OWNER_ID / SELF_ID) and the address clients reach it at (set once the server listens). */
+const char *sql_cat_node_id(const sql_catalog *c);
+void sql_cat_set_address(sql_catalog *c, const char *addr);
+
+/* The schema lease gate, called before every statement that reads or writes tables: 0 when this
+ * node confirmed the current schema version within the last lease, else
+ * CM_E_SCHEMA_OUT_OF_DATE (8027) — the node serves no table statement until its poll succeeds
+ * again. */
+int sql_cat_lease_check(sql_catalog *c, cm_err *err);
 
 /* ---- DDL ----------------------------------------------------------------------------------- */
 
@@ -172,6 +190,25 @@ int sql_ddl_exec_mode(sql_catalog *c, const char *curdb, unsigned lex_mode, cons
  * *handle_in_key (may be NULL) tells which. */
 int sql_cat_index_entry(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
                         int64_t handle, cm_buf *key, cm_buf *value, bool *handle_in_key,
+                        cm_err *err);
+
+/* ---- ADMIN (online DDL, docs/ddl.md) -------------------------------------------------------- */
+
+/* ADMIN SHOW DDL: one row SCHEMA_VER, OWNER_ID, OWNER_ADDRESS, RUNNING_JOBS, SELF_ID. */
+int sql_ddl_admin_show_ddl(sql_catalog *c, sql_sink *sink, cm_err *err);
+/* ADMIN SHOW DDL JOBS [n]: the queued and running jobs, then the n (10 when 0) newest finished
+ * ones; columns JOB_ID, DB_NAME, TABLE_NAME, JOB_TYPE, SCHEMA_STATE, SCHEMA_ID, TABLE_ID,
+ * ROW_COUNT, CREATE_TIME, START_TIME, END_TIME, STATE (TiDB's), newest first. */
+int sql_ddl_admin_show_jobs(sql_catalog *c, uint32_t n, sql_sink *sink, cm_err *err);
+/* ADMIN CANCEL DDL JOBS id[, id…]: one row (JOB_ID, RESULT) per id: "successful" or
+ * "error: …" (not found, already done, past the point of no return). */
+int sql_ddl_admin_cancel(sql_catalog *c, const int64_t *ids, uint32_t n, sql_sink *sink,
+                         cm_err *err);
+/* ADMIN CHECK TABLE t (index_name NULL: every PUBLIC index) and ADMIN CHECK INDEX t idx, at one
+ * fresh snapshot: every row has exactly its entry in each checked index (same datums, same
+ * handle) and every entry of those indexes has its row. 0 when consistent; CM_E_ADMIN_CHECK
+ * (8003) naming the first difference; 1176 for an unknown index. */
+int sql_ddl_check_table(sql_catalog *c, const sql_cat_table *t, const char *index_name,
                         cm_err *err);
 
 /* ---- SHOW ---------------------------------------------------------------------------------- */

@@ -5,7 +5,7 @@
  * is and the declared primary key becomes the unique index PRIMARY), index names generated as
  * MySQL does, and MySQL's limits and error codes. Pure: no KV, so unit tests cover all of it.
  */
-#include "sql_cat_int.h"
+#include "sql_ddl_int.h"
 
 #include "sql_my_const.h"
 
@@ -564,4 +564,44 @@ int sql_ddl_add_index(const sql_cat_table *t, const sql_ddl_index *ix, cm_arena 
         sort_indexes(out);
     }
     return rc;
+}
+
+/* ---- columns (sql_ddl_int.h) — contract stubs, filled in by the column work --------------------
+ */
+
+int sql_ddl_add_column(const sql_cat_table *t, const sql_alter_op *op, uint8_t state, cm_arena *a,
+                       sql_cat_table *out, uint32_t *col_id, cm_err *err)
+{
+    (void)t;
+    (void)op;
+    (void)state;
+    (void)a;
+    (void)out;
+    (void)col_id;
+    return cm_err_set(err, CM_E_UNSUPPORTED, "ADD COLUMN is not built yet");
+}
+
+int sql_ddl_drop_column_check(const sql_cat_table *t, const sql_alter_op *op, uint32_t *col_id,
+                              cm_err *err)
+{
+    (void)t;
+    (void)op;
+    (void)col_id;
+    return cm_err_set(err, CM_E_UNSUPPORTED, "DROP COLUMN is not built yet");
+}
+
+int sql_ddl_change_column(const sql_cat_table *t, const sql_alter_op *op, cm_arena *a,
+                          sql_cat_table *out, cm_err *err)
+{
+    (void)t;
+    (void)op;
+    (void)a;
+    (void)out;
+    return cm_err_set(err, CM_E_UNSUPPORTED, "column changes are not built yet");
+}
+
+void sql_cat_table_remove_column(sql_cat_table *t, uint32_t col_id)
+{
+    (void)t;
+    (void)col_id;
 }
