@@ -364,10 +364,6 @@ static int batch_cb(void *user, cm_slice data)
     cm_reader_init(&rd, data.ptr, data.len);
     cm_datum vals[SQL_BF_COLS_MAX];
     while (cm_reader_left(&rd) > 0) {
-        if (b->n >= b->limit) {
-            b->more = true;
-            return 1;
-        }
         cm_slice key;
         int64_t tid, handle;
         int rc = sql_bf_read_row(cols, &rd, &key, vals, &b->err);
@@ -402,7 +398,12 @@ static int batch_cb(void *user, cm_slice data)
             b->rc = rc;
             return 1;
         }
-        b->n++;
+        /* a full batch: rows may follow (the LIMIT of the plan ends the region's scan, so the
+         * scan's own end says nothing about what lies beyond) */
+        if (++b->n >= b->limit) {
+            b->more = true;
+            return 1;
+        }
     }
     return 0;
 }
@@ -942,7 +943,9 @@ int sql_ddl_backfill(sql_catalog *c, const sql_cat_table *t, const int64_t *inde
     co.ckpt = ckpt;
     co.user = user;
     co.rows_before = rows_before;
-    co.batch_rows = batch_rows;
+    /* tasks a little below a batch: one batch reads a whole task and sees its end (a full
+     * batch costs one more, empty, batch to find out), unless writers added rows meanwhile */
+    co.batch_rows = batch_rows - batch_rows / 8;
     co.last_ckpt_ms = cm_time_mono_ms();
 
     cm_buf start = CM_BUF_INIT, end = CM_BUF_INIT, plan = CM_BUF_INIT;
