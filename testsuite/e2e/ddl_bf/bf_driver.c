@@ -26,6 +26,8 @@
  *   corrupt DB T IDX H delete|value|key|dangling H2
  *                                         breaks the index entry of row H directly in KV
  *   count DB T                            rows -> "ok rows=N"
+ *   seqfill DB T IDX                      the sequential backfill of before issue #10 (figures)
+ *                                         -> "ok rows=N ms=T"
  * Exit status 0 when every command ran, 1 when one could not run, 2 on usage errors.
  */
 #include "cm_keys.h"
@@ -430,6 +432,83 @@ static int cmd_backfill(const char *db, const char *name, char *ixlist, int argc
     return 0;
 }
 
+/* The sequential backfill ADD INDEX used before the parallel one (sql_ddl.c before issue #10),
+ * kept here as the reference of the figures: batches of 512 rows, one after the other, each a
+ * transaction that scans the full rows, gets every unique entry, writes the entries and locks
+ * the rows. */
+static int cmd_seqfill(const char *db, const char *name, const char *iname)
+{
+    sql_schema *s;
+    const sql_cat_table *t = lookup(db, name, &s);
+    if (t == NULL) {
+        return 0;
+    }
+    const sql_cat_index *ix = sql_table_index(t, iname);
+    if (ix == NULL) {
+        printf("err 1176 no index %s\n", iname);
+        sql_schema_release(s);
+        return 0;
+    }
+    cm_err err;
+    cm_buf from = CM_BUF_INIT, end = CM_BUF_INIT, last = CM_BUF_INIT, ek = CM_BUF_INIT,
+           ev = CM_BUF_INIT, old = CM_BUF_INIT;
+    cm_keys_rows_range(t->id, &from, &end);
+    uint64_t t0 = cm_time_mono_ms(), rows = 0;
+    int rc = 0;
+    bool done = false;
+    while (rc == 0 && !done) {
+        cm_txn *x = NULL;
+        cm_txn_iter *it = NULL;
+        rc = cm_txn_begin(kc, &x, &err);
+        rc = rc ? rc : cm_txn_scan(x, cm_buf_slice(&from), cm_buf_slice(&end), &it, &err);
+        uint32_t n = 0;
+        done = true;
+        while (rc == 0) {
+            cm_slice k, v;
+            int more = cm_txn_iter_next(it, &k, &v, &err);
+            if (more <= 0) {
+                rc = more;
+                break;
+            }
+            int64_t tid, h;
+            cm_buf_reset(&last);
+            cm_buf_append_slice(&last, k);
+            rc = cm_keys_decode_row(k, &tid, &h, &err);
+            rc = rc ? rc : row_entry(t, ix, v, h, &ek, &ev, &err);
+            if (rc == 0 && ix->unique) {
+                int g = cm_txn_get(x, cm_buf_slice(&ek), &old, &err);
+                rc = g == CM_E_NOT_FOUND ? 0 : g;
+            }
+            rc = rc ? rc : cm_txn_set(x, cm_buf_slice(&ek), cm_buf_slice(&ev), &err);
+            rc = rc ? rc : cm_txn_lock(x, cm_buf_slice(&last), &err);
+            if (rc == 0 && ++n >= 512) {
+                done = false;
+                break;
+            }
+        }
+        cm_txn_iter_free(it);
+        rc = rc ? rc : cm_txn_commit(x, &err);
+        cm_txn_free(x);
+        rows += n;
+        cm_buf_reset(&from);
+        cm_buf_append_slice(&from, cm_buf_slice(&last));
+        cm_buf_append_u8(&from, 0);
+    }
+    if (rc != 0) {
+        printf("err %d %s\n", cm_err_mysql_errno(rc), err.msg);
+    } else {
+        printf("ok rows=%" PRIu64 " ms=%" PRIu64 "\n", rows, cm_time_mono_ms() - t0);
+    }
+    cm_buf_fini(&from);
+    cm_buf_fini(&end);
+    cm_buf_fini(&last);
+    cm_buf_fini(&ek);
+    cm_buf_fini(&ev);
+    cm_buf_fini(&old);
+    sql_schema_release(s);
+    return 0;
+}
+
 /* ---- verify ---------------------------------------------------------------------------------- */
 
 typedef struct kv {
@@ -738,6 +817,9 @@ static int run_line(char *line)
     }
     if (strcmp(cmd, "backfill") == 0 && argc >= 6) {
         return cmd_backfill(argv[1], argv[2], argv[3], argc - 4, argv + 4);
+    }
+    if (strcmp(cmd, "seqfill") == 0 && argc == 4) {
+        return cmd_seqfill(argv[1], argv[2], argv[3]);
     }
     if (strcmp(cmd, "verify") == 0 && argc >= 4) {
         return cmd_verify(argv[1], argv[2], argv[3], argc > 4 ? argv[4] : NULL);
