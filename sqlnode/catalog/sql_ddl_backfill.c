@@ -878,7 +878,7 @@ static void load_bounds(bf_coord *co, sql_catalog *c, cm_slice start, cm_slice e
 void sql_bf_options_default(sql_bf_options *o)
 {
     o->workers = 4;
-    o->batch_rows = 1024;
+    o->batch_rows = 2048;
     o->job_id = 0;
 }
 
@@ -921,7 +921,7 @@ int sql_ddl_backfill(sql_catalog *c, const sql_cat_table *t, const int64_t *inde
     }
     uint32_t workers = o->workers ? o->workers : 1;
     workers = workers > SQL_BF_WORKERS_MAX ? SQL_BF_WORKERS_MAX : workers;
-    uint32_t batch_rows = o->batch_rows ? o->batch_rows : 1024;
+    uint32_t batch_rows = o->batch_rows ? o->batch_rows : 2048;
     batch_rows = batch_rows < SQL_BF_BATCH_MIN   ? SQL_BF_BATCH_MIN
                  : batch_rows > SQL_BF_BATCH_MAX ? SQL_BF_BATCH_MAX
                                                  : batch_rows;

@@ -162,7 +162,7 @@ int sql_cat_wait_synced(sql_catalog *c, uint64_t v, bool *all, cm_err *err);
 
 typedef struct sql_bf_options {
     uint32_t workers;    /* batch transactions in flight (default 4) */
-    uint32_t batch_rows; /* rows per batch transaction (default 1024) */
+    uint32_t batch_rows; /* rows per batch transaction (default 2048) */
     int64_t job_id;      /* for logs */
 } sql_bf_options;
 void sql_bf_options_default(sql_bf_options *o);
