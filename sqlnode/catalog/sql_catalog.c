@@ -23,6 +23,7 @@
 
 void sql_cat_options_default(sql_cat_options *o)
 {
+    memset(o, 0, sizeof(*o));
     o->poll_ms = 1000;
     o->autoid_step = 1000;
 }
