@@ -35,6 +35,7 @@ struct sql_cat_sync {
     sql_catalog *c;
     char key[SQL_CAT_REG_KEY_MAX];
     int64_t confirmed_ms; /* __atomic: mono ms before the read of the last good poll; 0: never */
+    int64_t put_ok_ms;    /* __atomic: mono ms when the last successful put was sent; 0: never */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu; /* everything below */
@@ -135,8 +136,14 @@ int sql_cat_lease_check(sql_catalog *c, cm_err *err)
     if (s == NULL) {
         return 0; /* not open yet (sql_cat_open allocates it before the first load) */
     }
+    /* Both the schema (a poll) and the registry entry (a put, whose TTL is one lease counted by
+     * PD from after it was sent) must be younger than a lease: while the node serves, the owner
+     * sees its entry and waits for it. */
     int64_t conf = __atomic_load_n(&s->confirmed_ms, __ATOMIC_ACQUIRE);
-    if (sql_cat_lease_valid(conf, (int64_t)cm_time_mono_ms(), c->opt.lease_ms)) {
+    int64_t put = __atomic_load_n(&s->put_ok_ms, __ATOMIC_ACQUIRE);
+    int64_t now = (int64_t)cm_time_mono_ms();
+    if (sql_cat_lease_valid(conf, now, c->opt.lease_ms) &&
+        sql_cat_lease_valid(put, now, c->opt.lease_ms)) {
         return 0;
     }
     return cm_err_set(err, CM_E_SCHEMA_OUT_OF_DATE,
@@ -221,6 +228,7 @@ static void *publisher_main(void *arg)
             snprintf(s->published_addr, sizeof(s->published_addr), "%s", addr);
             s->put_sent_ms = sent;
             s->put_failures = 0;
+            __atomic_store_n(&s->put_ok_ms, sent, __ATOMIC_RELEASE);
         } else {
             if (s->put_failures++ % 50 == 0) {
                 CM_WARN(LOG_COMP, "publishing schema version %llu to %s: %s", (unsigned long long)v,
@@ -231,6 +239,19 @@ static void *publisher_main(void *arg)
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
+}
+
+bool sql_cat_sync_wait_published(sql_catalog *c, int64_t timeout_ms)
+{
+    struct sql_cat_sync *s = c->sync;
+    int64_t end = (int64_t)cm_time_mono_ms() + timeout_ms;
+    while (s != NULL && __atomic_load_n(&s->put_ok_ms, __ATOMIC_ACQUIRE) == 0) {
+        if ((int64_t)cm_time_mono_ms() >= end) {
+            return false;
+        }
+        cm_time_sleep_ms(2);
+    }
+    return true;
 }
 
 void sql_cat_sync_wake(sql_catalog *c)

@@ -37,6 +37,9 @@ int sql_cat_sync_value_encode(uint64_t version, const char *addr, cm_buf *out);
 /* CM_E_CORRUPT when shorter than 8 bytes; *addr (may be NULL) borrows from v. */
 int sql_cat_sync_value_decode(cm_slice v, uint64_t *version, cm_slice *addr);
 
+/* Waits up to timeout_ms for the first successful publish (sql_cat_open: a node serves only
+ * while its entry is live). false on timeout. */
+bool sql_cat_sync_wait_published(sql_catalog *c, int64_t timeout_ms);
 /* Wakes the publisher (the address changed). */
 void sql_cat_sync_wake(sql_catalog *c);
 

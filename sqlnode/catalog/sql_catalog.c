@@ -452,6 +452,11 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
             c->poller_started = true;
         }
     }
+    if (rc == 0 &&
+        !sql_cat_sync_wait_published(c, c->opt.lease_ms < 5000 ? c->opt.lease_ms : 5000)) {
+        /* not fatal: the node answers table statements with 8027 until it can publish */
+        CM_WARN(LOG_COMP, "schema version not published to PD within a lease after open");
+    }
     if (rc == 0 && !c->opt.no_ddl_worker) {
         rc = sql_ddl_worker_start(c, err);
     }
