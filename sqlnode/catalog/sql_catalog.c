@@ -457,7 +457,7 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
         /* not fatal: the node answers table statements with 8027 until it can publish */
         CM_WARN(LOG_COMP, "schema version not published to PD within a lease after open");
     }
-    if (rc == 0 && !c->opt.no_ddl_worker) {
+    if (rc == 0) { /* with no_ddl_worker it only waits for jobs, it never campaigns */
         rc = sql_ddl_worker_start(c, err);
     }
     if (rc != 0) {
