@@ -163,13 +163,13 @@ def test_commit_check_refuses_txn_over_schema_change(cluster):
     q(a, "BEGIN")
     q(a, "INSERT INTO c VALUES (2, 20)")
     q(a, "COMMIT")
-    # a transaction writes c; the other node adds an index to c; COMMIT fails with 1213
+    # a transaction writes c; the other node alters c; COMMIT fails with 1213 (a one-step
+    # ALTER: the test is about the commit check, not about the states of an index)
     reg0 = registry(cluster)
-    # (only a new row: an update of a row the index backfill reads and locks would conflict
-    # with the backfill, a 1213 of another kind)
     q(a, "BEGIN")
     q(a, "INSERT INTO c VALUES (3, 30)")
-    q(b, "CREATE INDEX iv ON c (v)")
+    q(a, "UPDATE c SET v = 11 WHERE id = 1")
+    q(b, "ALTER TABLE c COMMENT = 'moved'")
     # node 0 has loaded the change (it is the node that must refuse the commit)
     wait_registry(cluster, lambda r: r.get(addr(cluster, 0), 0) > reg0[addr(cluster, 0)])
     code, msg = errno_of(a, "COMMIT")
@@ -182,7 +182,7 @@ def test_commit_check_refuses_txn_over_schema_change(cluster):
     # a transaction on another table is not refused by c's change
     q(a, "BEGIN")
     q(a, "INSERT INTO w VALUES (1)")
-    q(b, "ALTER TABLE c ADD INDEX iv2 (v, id)")
+    q(b, "ALTER TABLE c COMMENT = 'moved again'")
     time.sleep(0.3)
     q(a, "COMMIT")
     assert q(b, "SELECT COUNT(*) FROM w") == ((1,),)
