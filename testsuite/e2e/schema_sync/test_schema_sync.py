@@ -193,6 +193,29 @@ def test_commit_check_refuses_txn_over_schema_change(cluster):
     b.close()
 
 
+def test_commit_check_over_create_index(cluster):
+    """The F1 case: a transaction began before CREATE INDEX (its row has no index entry) and
+    commits after the index went public: refused with 1213, and the table stays consistent."""
+    a = connect(cluster, 0, "sync1")
+    b = connect(cluster, 1, "sync1")
+    q(a, "CREATE TABLE ci (id INT PRIMARY KEY, v INT)")
+    q(a, "INSERT INTO ci VALUES (1, 10), (2, 20)")
+    reg0 = registry(cluster)
+    q(a, "BEGIN")
+    q(a, "INSERT INTO ci VALUES (3, 30)")  # a new row: the backfill never reads or locks it
+    q(b, "CREATE INDEX iv ON ci (v)")
+    wait_registry(cluster, lambda r: r.get(addr(cluster, 0), 0) > reg0[addr(cluster, 0)])
+    code, msg = errno_of(a, "COMMIT")
+    assert code == 1213, (code, msg)
+    assert q(b, "SELECT id FROM ci WHERE v = 30") == ()
+    assert errno_of(b, "ADMIN CHECK TABLE ci")[0] == 0
+    q(a, "INSERT INTO ci VALUES (3, 30)")
+    assert q(b, "SELECT id FROM ci WHERE v = 30") == ((3,),)
+    assert errno_of(a, "ADMIN CHECK INDEX ci iv")[0] == 0
+    a.close()
+    b.close()
+
+
 def test_lease_gate_when_pd_stalls(cluster):
     """PD stopped (SIGSTOP) for longer than the lease: polls cannot read the schema version, so
     both nodes refuse table statements with 8027 — reads, writes and DDL — while statements
