@@ -318,6 +318,8 @@ void sql_cat_sync_stop(sql_catalog *c)
 /* ---- the owner's wait ---------------------------------------------------------------------- */
 
 typedef struct sync_list {
+    const char *own_key; /* this node: its installed version counts, not its (maybe older) entry */
+    uint64_t own_version;
     uint64_t want;
     uint32_t live, behind;
     char first_behind[SQL_CAT_REG_KEY_MAX + 330]; /* "key (version, addr)" for the log */
@@ -335,6 +337,9 @@ static int list_cb(void *user, const char *key, cm_slice value, uint64_t ttl_lef
         return 0;
     }
     l->live++;
+    if (strcmp(key, l->own_key) == 0 && l->own_version > v) {
+        v = l->own_version; /* its publisher has not put it yet */
+    }
     if (v < l->want) {
         if (l->behind++ == 0) {
             snprintf(l->first_behind, sizeof(l->first_behind), "%s (version %llu, %.*s)", key,
@@ -381,6 +386,10 @@ int sql_cat_wait_synced(sql_catalog *c, uint64_t v, bool *all, cm_err *err)
     for (;;) {
         memset(&l, 0, sizeof(l));
         l.want = v;
+        l.own_key = c->sync != NULL ? c->sync->key : "";
+        sql_schema *cur = sql_cat_acquire(c);
+        l.own_version = cur != NULL ? cur->version : 0;
+        sql_schema_release(cur);
         cm_err le;
         cm_err_clear(&le);
         rc = cm_pd_registry_list(cm_kv_client_pd(c->kc), SQL_CAT_REG_SCHEMA, 0, list_cb, &l, &le);
