@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pymysql
@@ -336,3 +337,49 @@ def test_failpoint_hold_keeps_node_on_its_version(cluster):
     out = driver(cluster, "wait", v + 1, LEASE_MS)
     m = re.search(r"wait all=(\d) rc=(-?\d+) ms=(\d+)", out)
     assert m and m.group(1) == "1" and int(m.group(3)) < LEASE_MS, out
+
+
+def test_owner_stops_promptly_in_sync_wait(cluster):
+    """The owner waits up to two leases for a node held on the previous version; closing it (a
+    SIGTERM) ends that wait at once instead of after the leases, and the other node takes the
+    job over and finishes it."""
+    reg = wait_registry(cluster, lambda r: addr(cluster, 0) in r)
+    v = max(reg.values())
+    start_fp_sql(cluster, 4, "ddl_schema_hold=%d" % v)
+    try:
+        wait_registry(cluster, lambda r: r.get(addr(cluster, 4)) == v)
+        a = connect(cluster, 0)
+        owner_addr = q(a, "ADMIN SHOW DDL")[0][2]
+        a.close()
+        owners = [i for i in (0, 1) if addr(cluster, i) == owner_addr]
+        assert owners, "owner %r is neither sqlnode 0 nor 1" % owner_addr
+        owner = owners[0]
+        other = 1 - owner
+        result = {}
+
+        def submit():
+            try:
+                c = connect(cluster, other, "sync1")
+                q(c, "CREATE TABLE closing (id INT PRIMARY KEY)")
+                c.close()
+                result["ok"] = True
+            except Exception as e:  # reported by the assertion below
+                result["err"] = repr(e)
+
+        t = threading.Thread(target=submit)
+        t.start()
+        time.sleep(0.8)  # the owner ran the step and waits for the held node (4 s)
+        p = cluster.procs.pop("sql%d" % owner)
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+        took = time.time() - t0
+        assert took < 1.5, "the owner took %.1f s to stop (its sync wait did not end)" % took
+        t.join(60)
+        assert result.get("ok"), result
+        cluster.start_sql(owner)
+        b = connect(cluster, other, "sync1")
+        assert q(b, "SELECT COUNT(*) FROM closing") == ((0,),)
+        b.close()
+    finally:
+        stop_sql(cluster, 4)
