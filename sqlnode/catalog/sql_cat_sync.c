@@ -321,7 +321,7 @@ typedef struct sync_list {
     const char *own_key; /* this node: its installed version counts, not its (maybe older) entry */
     uint64_t own_version;
     uint64_t want;
-    uint32_t live, behind;
+    uint32_t live, behind, bad;
     char first_behind[SQL_CAT_REG_KEY_MAX + 330]; /* "key (version, addr)" for the log */
 } sync_list;
 
@@ -332,8 +332,10 @@ static int list_cb(void *user, const char *key, cm_slice value, uint64_t ttl_lef
     uint64_t v = 0;
     cm_slice addr;
     if (sql_cat_sync_value_decode(value, &v, &addr) != 0) {
-        CM_WARN(LOG_COMP, "registry entry %s is not a schema version (%zu bytes): ignored", key,
-                value.len);
+        if (l->bad++ == 0) {
+            CM_DEBUG(LOG_COMP, "registry entry %s is not a schema version (%zu bytes): ignored",
+                     key, value.len);
+        }
         return 0;
     }
     l->live++;
@@ -355,8 +357,8 @@ static bool nap(sql_catalog *c, int64_t ms)
 {
     pthread_mutex_lock(&c->stop_mu);
     if (!c->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        struct timespec ts; /* stop_cv runs on CLOCK_MONOTONIC (sql_cat_open) */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + ms * 1000000;
         ts.tv_sec += (time_t)(ns / 1000000000);
         ts.tv_nsec = (long)(ns % 1000000000);
@@ -426,8 +428,8 @@ int sql_cat_wait_synced(sql_catalog *c, uint64_t v, bool *all, cm_err *err)
     }
     CM_WARN(LOG_COMP,
             "sync wait for schema version %llu gave up after two leases (%lld ms): %u of %u "
-            "nodes behind, first %s; they have lost their lease",
+            "nodes behind, first %s; they have lost their lease (%u malformed entries ignored)",
             (unsigned long long)v, (long long)(2 * c->opt.lease_ms), l.behind, l.live,
-            l.first_behind);
+            l.first_behind, l.bad);
     return 0;
 }

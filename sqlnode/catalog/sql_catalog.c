@@ -349,7 +349,7 @@ static void *poll_main(void *arg)
     pthread_mutex_lock(&c->stop_mu);
     while (!c->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + (c->opt.poll_ms % 1000) * 1000000;
         ts.tv_sec += c->opt.poll_ms / 1000 + ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
@@ -432,7 +432,11 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
     pthread_mutex_init(&c->load_mu, NULL);
     pthread_mutex_init(&c->ddl_mu, NULL);
     pthread_mutex_init(&c->stop_mu, NULL);
-    pthread_cond_init(&c->stop_cv, NULL);
+    pthread_condattr_t ca; /* CLOCK_MONOTONIC: a wall clock step never stretches a wait */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->stop_cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = bootstrap(c, err);
     /* The publisher's state exists before the first load, which confirms the lease; its thread
      * publishes once a version is loaded. */
