@@ -267,7 +267,9 @@ int sql_cat_reload(sql_catalog *c, cm_err *err)
     if (rc == 0) {
         rc = sql_cat_read_version(t, &v, &found, err);
     }
-    uint64_t hold = hold_version();
+    /* (the first load at open installs whatever is stored: there is no older version to stay
+     * on) */
+    uint64_t hold = current_version(c) == 0 ? UINT64_MAX : hold_version();
     if (rc == 0 && found && v != current_version(c) && v <= hold) {
         sql_schema *s = NULL;
         rc = sql_cat_load(t, &s, err);
