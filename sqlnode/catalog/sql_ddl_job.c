@@ -1127,9 +1127,6 @@ int sql_ddl_exec_mode(sql_catalog *c, const char *curdb, unsigned lex_mode, cons
         rc = wait_job(c, j.id, &a, &done, err);
     }
     if (rc == 0) {
-        if (done.table_id > 0) {
-            sql_cat_autoid_forget(c, done.table_id);
-        }
         cm_err e2;
         if (sql_cat_reload(c, &e2) != 0) {
             CM_WARN(LOG_COMP, "reload after DDL job %lld failed: %s", (long long)j.id, e2.msg);
