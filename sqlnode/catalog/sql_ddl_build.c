@@ -781,6 +781,11 @@ static int now_datum(const sql_cat_col *c, cm_datum *out, cm_buf *mem, cm_err *e
     cm_datetime dt = {(uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday,
                       (uint8_t)tm.tm_hour,           (uint8_t)tm.tm_min,       (uint8_t)tm.tm_sec,
                       (uint32_t)(ts.tv_nsec / 1000)};
+    uint32_t unit = 1;
+    for (unsigned k = c->type.decimals; k < 6; k++) {
+        unit *= 10;
+    }
+    dt.micro -= dt.micro % unit; /* NOW(fsp) truncates, where storing would round */
     sql_type_tz_from_utc(&dt);
     cm_buf text = CM_BUF_INIT;
     int rc = cm_datetime_format(&dt, false, 6, &text) == 0 && cm_buf_terminate(&text) == 0
