@@ -695,7 +695,7 @@ static bool col_in_index(const sql_cat_table *t, uint32_t off, const char **ix_n
 }
 
 /* Where op places its column in a table of ncols columns (the column itself not counted):
- * 0 for FIRST, after pos_col for AFTER (1054 when there is no such public column; `self` is
+ * 0 for FIRST, after pos_col for AFTER (1054 when there is no such column; `self` is
  * skipped: MODIFY c AFTER c is MySQL's 1054 too), else last (ADD) or where it is (MODIFY). */
 static int target_offset(const sql_cat_table *t, const sql_alter_op *op, int self, uint32_t *out,
                          cm_err *err)
@@ -708,7 +708,9 @@ static int target_offset(const sql_cat_table *t, const sql_alter_op *op, int sel
         *out = self >= 0 ? (uint32_t)self : t->ncols; /* MODIFY without a position: in place */
         return 0;
     }
-    int after = op->pos_col != NULL ? find_public_col(t, op->pos_col) : -1;
+    /* any state: the columns of t that are not public are those this same ALTER adds or drops
+     * (jobs run one at a time), and MySQL lets ADD b …, ADD c … AFTER b name b */
+    int after = op->pos_col != NULL ? find_col(t, op->pos_col) : -1;
     if (after < 0 || after == self) {
         return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in '%s'",
                           op->pos_col != NULL ? op->pos_col : "", t->name);
