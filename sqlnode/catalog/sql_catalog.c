@@ -3,7 +3,7 @@
  * metadata keys at one start_ts, installing newer snapshots (after local DDL and from the poll
  * thread that watches the version key), ids from PD, and AUTO_INCREMENT / row-id batches.
  */
-#include "sql_cat_int.h"
+#include "sql_ddl_int.h"
 #include "sql_cat_user.h"
 
 #include "cm_keys.h"
@@ -416,6 +416,11 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
         return rc;
     }
     c->poller_started = true;
+    rc = sql_ddl_worker_start(c, err);
+    if (rc != 0) {
+        sql_cat_close(c);
+        return rc;
+    }
     *out = c;
     return 0;
 }
@@ -425,6 +430,7 @@ void sql_cat_close(sql_catalog *c)
     if (c == NULL) {
         return;
     }
+    sql_ddl_worker_stop(c);
     if (c->poller_started) {
         pthread_mutex_lock(&c->stop_mu);
         c->stopping = true;
