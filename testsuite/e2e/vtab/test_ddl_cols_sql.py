@@ -75,6 +75,11 @@ def test_add_column_origin(cluster):
     q(c, "ALTER TABLE ao MODIFY c BIGINT NOT NULL DEFAULT 9")
     q(c, "INSERT INTO ao (id, a, z, e) VALUES (5, 50, 'v', 'p')")
     assert q(c, "SELECT id, c FROM ao ORDER BY id") == ((1, 7), (2, 7), (3, 7), (4, 7), (5, 9))
+    # aggregates (pushed down to the kvnodes with the plan's DFLT section) read the origin too
+    assert q(c, "SELECT sum(c), count(*) FROM ao") == ((37, 5),)
+    assert q(c, "SELECT count(*) FROM ao WHERE z = ''") == ((3,),)
+    assert q(c, "SELECT e, count(*) FROM ao GROUP BY e ORDER BY e") == (("p", 4), ("q", 1))
+    assert q(c, "SELECT count(*), count(n) FROM ao WHERE c < 8") == ((4, 0),)
     # the other node sees the same
     c2 = connect(cluster, 1)
     assert q(c2, "SELECT id, c FROM ao ORDER BY id") == ((1, 7), (2, 7), (3, 7), (4, 7), (5, 9))
