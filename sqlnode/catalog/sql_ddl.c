@@ -105,8 +105,18 @@ static int need_table(ddl_ctx *x, const sql_ddl_name *nm, const sql_cat_table **
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
+/* The job shows the first table a statement changes. */
+static void job_table(ddl_ctx *x, int64_t db_id, int64_t table_id)
+{
+    if (x->job != NULL && x->job->table_id == 0) {
+        x->job->db_id = db_id;
+        x->job->table_id = table_id;
+    }
+}
+
 static int put_table(ddl_ctx *x, sql_cat_table *t, cm_err *err)
 {
+    job_table(x, t->db_id, t->id);
     t->version = x->new_version;
     cm_buf k = CM_BUF_INIT, v = CM_BUF_INIT;
     int rc = sql_cat_key_table(&k, t->db_id, t->id) != 0 || sql_cat_encode_table(t, &v) != 0
@@ -147,6 +157,7 @@ static int queue_range(ddl_ctx *x, int64_t table_id, int64_t index_id, cm_err *e
 /* Removes a table's definition and allocator, and queues its data for deletion. */
 static int drop_table_keys(ddl_ctx *x, const sql_cat_table *t, cm_err *err)
 {
+    job_table(x, t->db_id, t->id);
     int rc = del_key(x, sql_cat_key_table, t->db_id, t->id, err);
     if (rc == 0) {
         rc = del_key(x, sql_cat_key_autoid, t->db_id, t->id, err);
@@ -188,6 +199,9 @@ static int create_db(ddl_ctx *x, cm_err *err)
     if (rc != 0) {
         return rc;
     }
+    if (x->job != NULL) {
+        x->job->db_id = d.id;
+    }
     cm_buf k = CM_BUF_INIT, v = CM_BUF_INIT;
     rc = sql_cat_key_db(&k, d.id) != 0 || sql_cat_encode_db(&d, &v) != 0
              ? nomem(err)
@@ -214,6 +228,9 @@ static int drop_db(ddl_ctx *x, cm_err *err)
     }
     uint32_t n = sql_schema_ntables(x->s, d);
     int rc = 0;
+    if (x->job != NULL) {
+        x->job->db_id = d->id;
+    }
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         rc = drop_table_keys(x, sql_schema_table_at(x->s, d, i), err);
     }
