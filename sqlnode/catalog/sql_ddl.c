@@ -908,13 +908,24 @@ void sql_ddl_dup_text(const sql_cat_table *t, const sql_cat_index *ix, const cm_
 
 bool sql_ddl_is_stmt_error(int code)
 {
-    if (code == CM_E_UNSUPPORTED || code == CM_E_SCHEMA_CHANGED || code == CM_E_DDL_CANCELLED ||
-        code == CM_E_PARSE || code == CM_E_ACCESS_DENIED || code == CM_E_INVALID) {
-        return true;
+    switch (code) {
+    case CM_E_UNSUPPORTED:
+    case CM_E_INVALID:
+    case CM_E_CORRUPT:
+    case CM_E_INTERNAL:
+    case CM_E_TOO_LARGE:
+        return true; /* running the step again gives the same answer */
+    case CM_E_SERVER_SHUTDOWN:
+    case CM_E_SCHEMA_OUT_OF_DATE:
+    case CM_E_DDL_OWNER_LOST:
+    case CM_E_DDL_JOB_NOT_FOUND:
+        return false;
+    default:
+        /* -1 … -99: the KV store, RPC and transactions (conflicts, locks, regions, timeouts):
+         * transient. The SQL layer's codes (-100 and below, MySQL's 1xxx and the DDL's own) are
+         * the statement's. */
+        return code <= -100;
     }
-    int my = cm_err_mysql_errno(code);
-    /* MySQL's own statement errors; 1205/1213 are the KV store's lock waits and conflicts */
-    return my >= 1000 && my < 4000 && my != 1205 && my != 1213 && my != 1037 && my != 1053;
 }
 
 /* One state forward for an object being added (none → delete-only → write-only → write-reorg →
