@@ -47,20 +47,13 @@ static int nomem(cm_err *err)
 /* ---- shared with ADMIN CHECK (sql_ddl_bf.h) ---------------------------------------------------
  */
 
-/* The value a row written before column c existed reads (as the vtab reads it). */
+/* The value a row written before column c existed reads (as the vtab reads it: its origin
+ * default, sql_catalog.h). mem is the column's own buffer: nothing is appended after the call,
+ * so out's payload stays put. */
 static int col_default(const sql_cat_col *c, cm_datum *out, cm_buf *mem, cm_err *err)
 {
     *out = cm_datum_null();
-    if (!c->has_default || c->default_null || c->default_text == NULL || c->default_now) {
-        return 0;
-    }
-    sql_value in = sql_value_text(c->default_text, strlen(c->default_text));
-    sql_type_note note;
-    memset(&note, 0, sizeof(note));
-    if (cm_buf_reserve(mem, SQL_TYPE_STORE_SCRATCH_MAX) != 0) {
-        return nomem(err);
-    }
-    return sql_type_store(&c->type, c->name, &in, false, out, mem, &note, err);
+    return sql_cat_col_origin(c, out, mem, err);
 }
 
 int sql_bf_cols_init(sql_bf_cols *b, const sql_cat_table *t, const sql_cat_index *const *ix,
