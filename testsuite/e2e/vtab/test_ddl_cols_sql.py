@@ -224,9 +224,6 @@ def test_dml_during_add_and_drop(cluster):
     assert q(c, "SELECT count(*) FROM cw WHERE c IS NOT NULL") == ((0,),)
 
 
-@pytest.mark.xfail(strict=True, reason="sql_ddl_backfill.c and sql_ddl_check.c (branch bf) read "
-                   "a missing column with their own col_default (default_text); they must use "
-                   "sql_cat_col_origin, as the vtab does. Remove this marker with that fix.")
 def test_index_on_added_column(cluster):
     """An index added on a column that rows older than the column lack: the backfill must write
     the entries of the value those rows read (the origin default), and ADMIN CHECK must compare
