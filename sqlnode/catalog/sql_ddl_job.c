@@ -359,8 +359,8 @@ static bool worker_stopping(struct sql_ddl_worker *w)
     return s;
 }
 
-/* Waits on the worker's condition up to ms (or until stopping). */
-static void worker_wait(struct sql_ddl_worker *w, int64_t ms)
+/* Waits on the worker's condition up to ms (or until stopping; or until poked when `poke`). */
+static void worker_wait_for(struct sql_ddl_worker *w, int64_t ms, bool poke)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -368,10 +368,16 @@ static void worker_wait(struct sql_ddl_worker *w, int64_t ms)
     ts.tv_sec += ms / 1000 + ns / 1000000000;
     ts.tv_nsec = ns % 1000000000;
     pthread_mutex_lock(&w->mu);
-    if (!w->stopping && !w->poke) {
+    if (!w->stopping && !(poke && w->poke)) {
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+/* The runner's wait: a job queued on this node (poke) ends it early. */
+static void worker_wait(struct sql_ddl_worker *w, int64_t ms)
+{
+    worker_wait_for(w, ms, true);
 }
 
 /* Whether this node holds the owner lease now; *term receives its term. */
@@ -416,7 +422,7 @@ static void *lease_main(void *arg)
             pthread_mutex_lock(&w->mu);
             w->owner = false;
             pthread_mutex_unlock(&w->mu);
-            worker_wait(w, (int64_t)(ttl / 4 > 500 ? 500 : ttl / 4));
+            worker_wait_for(w, (int64_t)(ttl / 4 > 500 ? 500 : ttl / 4), false);
             continue;
         }
         uint64_t left = 0;
@@ -930,7 +936,11 @@ static void *run_main(void *arg)
     while (!worker_stopping(w)) {
         uint64_t term = 0;
         if (!owner_now(w, &term)) {
-            worker_wait(w, IDLE_POLL_MS * 5);
+            /* another node runs the jobs: a poke is not for us (waiting on it would spin) */
+            pthread_mutex_lock(&w->mu);
+            w->poke = false;
+            pthread_mutex_unlock(&w->mu);
+            worker_wait_for(w, IDLE_POLL_MS * 5, false);
             continue;
         }
         pthread_mutex_lock(&w->mu);
