@@ -263,6 +263,15 @@ def load_sbtest(connects, db, n, regions=8, batch=2000, workers_per_node=2, spli
         cur.execute(SBTEST_DDL)
         cur.execute(SBTEST_INDEX)
     c.close()
+    # every node must know the table before loading through it (a node loads new schema
+    # versions by polling)
+    for k, conn_of in enumerate(connects):
+        ck = conn_of()
+        try:
+            wait_until("node %d to see %s.sbtest1" % (k, db),
+                       lambda: query(ck, "SELECT COUNT(*) FROM %s.sbtest1" % db), 60)
+        finally:
+            ck.close()
     splits = 0
     if split is not None and regions > 1:
         step = max(1, n // regions)
@@ -290,7 +299,15 @@ def load_sbtest(connects, db, n, regions=8, batch=2000, workers_per_node=2, spli
         t.join()
     if errs:
         raise errs[0]
-    return time.time() - t0, splits
+    secs = time.time() - t0
+    c = connects[0]()
+    try:
+        _, r = query(c, "SELECT COUNT(*) FROM %s.sbtest1" % db)
+    finally:
+        c.close()
+    if r[0][0] != n:
+        raise RuntimeError("sbtest1 has %d rows after loading %d" % (r[0][0], n))
+    return secs, splits
 
 
 class Sysbench(threading.Thread):
