@@ -104,6 +104,37 @@ int sql_ddl_key_queue_range(cm_buf *start, cm_buf *end);
 int sql_ddl_key_history(cm_buf *k, int64_t job_id);
 int sql_ddl_key_history_range(cm_buf *start, cm_buf *end);
 
+/* ---- steps (sql_ddl.c) ------------------------------------------------------------------------
+ */
+
+typedef struct sql_ddl_step_out {
+    bool wrote;    /* definitions changed: the step writes schema version + 1 */
+    bool finished; /* the job ends with this step (done, rolled back or cancelled) */
+    bool failed;   /* the statement failed (j->err_code): nothing of t may be committed */
+    uint32_t nforget;
+    int64_t forget[64]; /* tables whose AUTO_INCREMENT batches this node drops afterwards */
+} sql_ddl_step_out;
+
+/* Runs one step of job j inside the owner's transaction t, whose snapshot has schema s at
+ * `version`: the first step (j->state QUEUEING) parses and applies the statement (single-step
+ * statements end there; ALTER TABLE records the objects it adds or drops in j->elems at their
+ * first state); later steps move every element one state (adds forward, or back when
+ * ROLLINGBACK). Definitions are written into t with version + 1; j is updated in place (strings
+ * in a). Statement errors (1050, 1061, 1091 …) come back as out->failed with j->err_code /
+ * err_msg set and 0 returned; a non-zero return is a transient error (retry the step). */
+int sql_ddl_step(sql_catalog *c, cm_txn *t, sql_schema *s, uint64_t version, sql_ddl_job *j,
+                 cm_arena *a, sql_ddl_step_out *out, cm_err *err);
+/* Ids of j's add-index elements in WRITE_REORG in t (the backfill's work); returns how many. */
+uint32_t sql_ddl_reorg_indexes(const sql_ddl_job *j, const sql_cat_table *t, int64_t *ids);
+/* Fills j's type, names and statement fields for a parsed statement (submission). */
+int sql_ddl_job_describe(const sql_ddl_stmt *st, const char *curdb, sql_ddl_job *j, cm_arena *a);
+/* The text of index values in 1062's message ("v1-v2"), appended to out. */
+void sql_ddl_dup_text(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
+                      cm_buf *out);
+/* Whether an error code is a statement's error (the job fails) rather than a transient one of
+ * the KV store (the step is retried). */
+bool sql_ddl_is_stmt_error(int code);
+
 /* The DDL worker of this node: campaigns for the owner lease (PD election "ddl_owner") and, while
  * owner, runs the queued jobs one at a time. Started by sql_cat_open, stopped by sql_cat_close. */
 int sql_ddl_worker_start(sql_catalog *c, cm_err *err);
