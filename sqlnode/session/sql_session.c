@@ -1,5 +1,6 @@
 /* sql_session.c — session lifecycle, diagnostics, and the statement dispatcher. */
 #include "sql_session_int.h"
+#include "sql_admin.h"
 #include "sql_copr.h"
 #include "sql_dml_ext.h"
 
@@ -878,6 +879,9 @@ static int dispatch(sql_sess *s, const char *src, const sql_token *t, uint32_t n
         sql_diag_clear(s);
     }
     sql_sess_stmt_begin(s);
+    if (sql_admin_is(src, t, n)) { /* ADMIN … (sql_admin.c) */
+        return sql_admin_run(s, src, t, n, sink, more, err);
+    }
     if (s->priv.on && sql_priv_is_stmt(src, t, n)) {
         return sql_priv_run(s, src, t, n, sink, more, err);
     }
