@@ -47,7 +47,16 @@ static const cm_cfg_option options[] = {
      "mysql_native_password", 0, 0, "mysql_native_password|caching_sha2_password",
      "plugin announced in the handshake and used by root"},
     {"schema-lease", CM_CFG_DURATION, offsetof(sql_config, schema_lease_ms), "45s", 1000, DAY_MS,
-     NULL, "schema lease (DESIGN.md §8)"},
+     NULL,
+     "schema lease (DESIGN.md §8, docs/ddl.md): a node that could not load the schema version "
+     "for this long answers table statements with 8027; DDL waits for every node up to two "
+     "leases per state"},
+    {"ddl-owner-ttl", CM_CFG_DURATION, offsetof(sql_config, ddl_owner_ttl_ms), "0", 0, DAY_MS, NULL,
+     "the DDL owner's lease in PD; 0: min(schema-lease, 10s)"},
+    {"ddl-backfill-workers", CM_CFG_INT, offsetof(sql_config, ddl_backfill_workers), "4", 1, 64,
+     NULL, "index backfill batch transactions in flight"},
+    {"ddl-backfill-batch", CM_CFG_INT, offsetof(sql_config, ddl_backfill_batch), "1024", 1, 65536,
+     NULL, "rows per index backfill transaction"},
     {"gc-life-time", CM_CFG_DURATION, offsetof(sql_config, gc_life_time_ms), "10m", 1000,
      30 * DAY_MS, NULL, "MVCC versions younger than this are kept"},
     {"autocommit-retries", CM_CFG_INT, offsetof(sql_config, autocommit_retries), "5", 1, 100, NULL,

@@ -24,6 +24,9 @@ typedef struct sql_config {
     char *users;
     int default_auth_plugin;
     int64_t schema_lease_ms;
+    int64_t ddl_owner_ttl_ms;
+    int64_t ddl_backfill_workers;
+    int64_t ddl_backfill_batch;
     int64_t gc_life_time_ms;
     int64_t stmt_cache_size;
     int64_t cluster_wait_ms;

@@ -133,7 +133,14 @@ static int cluster_open(const sql_config *cfg, cm_kv_client **kc, sql_catalog **
     if (rc == 0 && !g_stop) {
         rc = cm_kv_client_create(cfg->pd_addrs, NULL, kc, &err);
         if (rc == 0) {
-            rc = sql_cat_open(*kc, NULL, cat, &err);
+            sql_cat_options co;
+            sql_cat_options_default(&co);
+            co.lease_ms = cfg->schema_lease_ms;
+            co.owner_ttl_ms = cfg->ddl_owner_ttl_ms; /* 0: min(lease, 10 s) */
+            co.backfill_workers = (uint32_t)cfg->ddl_backfill_workers;
+            co.backfill_batch_rows = (uint32_t)cfg->ddl_backfill_batch;
+            co.poll_ms = 0; /* the default, at most a quarter of the lease */
+            rc = sql_cat_open(*kc, &co, cat, &err);
         }
         if (rc == 0) {
             sql_schema *snap = sql_cat_acquire(*cat);
@@ -256,6 +263,7 @@ static int run(const sql_config *cfg)
             goto out;
         }
         sql_server_set_gc(server, gc);
+        sql_cat_set_address(cat, node); /* published with the schema version (docs/ddl.md) */
     }
     char port[16];
     snprintf(port, sizeof(port), "%d", sql_server_port(server));

@@ -134,6 +134,13 @@ size_t cm_txn_size(const cm_txn *t);
 
 /* Two-phase commit (see the errors above). The transaction can only be freed afterwards. */
 int cm_txn_commit(cm_txn *t, cm_err *err);
+/* Commit check: cb runs inside cm_txn_commit after every prewrite succeeded and commit_ts was
+ * fetched, before the primary commits (the last moment the transaction can still be refused).
+ * A non-zero return (err filled by cb) rolls the transaction back and cm_txn_commit returns it.
+ * The sqlnode checks there that no table it wrote changed its schema (DESIGN.md §8). cb NULL:
+ * none. Not called for a transaction that wrote nothing. */
+typedef int (*cm_txn_commit_check_fn)(void *user, uint64_t commit_ts, cm_err *err);
+void cm_txn_set_commit_check(cm_txn *t, cm_txn_commit_check_fn cb, void *user);
 /* Frees the transaction; one that prewrote and did not commit is rolled back first. */
 void cm_txn_free(cm_txn *t);
 

@@ -20,8 +20,10 @@ struct cm_txn {
     uint64_t start_ts;
     uint64_t commit_ts;
     cm_membuf mb;
-    bool prewrote; /* some prewrite was sent: free rolls back */
-    bool finished; /* committed or rolled back */
+    bool prewrote;                /* some prewrite was sent: free rolls back */
+    bool finished;                /* committed or rolled back */
+    cm_txn_commit_check_fn check; /* cm_txn_set_commit_check */
+    void *check_user;
 };
 
 static uint64_t deadline_of(cm_kv_client *c)
@@ -57,6 +59,12 @@ uint64_t cm_txn_start_ts(const cm_txn *t)
 uint64_t cm_txn_commit_ts(const cm_txn *t)
 {
     return t->commit_ts;
+}
+
+void cm_txn_set_commit_check(cm_txn *t, cm_txn_commit_check_fn cb, void *user)
+{
+    t->check = cb;
+    t->check_user = user;
 }
 
 size_t cm_txn_size(const cm_txn *t)
@@ -905,6 +913,14 @@ int cm_txn_commit(cm_txn *t, cm_err *err)
     int rc = run_phase(t, PH_PREWRITE, keys, 0, n, deadline, &unc, err);
     if (rc == 0) {
         rc = cm_pd_get_ts(t->c->pd, &t->commit_ts, err);
+    }
+    if (rc == 0 && t->check != NULL) {
+        rc = t->check(t->check_user, t->commit_ts, err);
+        if (rc != 0) {
+            CM_DEBUG(KVC, "txn=%llu refused by its commit check at commit_ts=%llu: %s",
+                     (unsigned long long)t->start_ts, (unsigned long long)t->commit_ts,
+                     err != NULL ? err->msg : "");
+        }
     }
     if (rc != 0) {
         /* Nothing is committed before the primary: roll back what may be prewritten. */

@@ -4,8 +4,10 @@
  * thread that watches the version key), ids from PD, and AUTO_INCREMENT / row-id batches.
  */
 #include "sql_cat_int.h"
+#include "sql_cat_sync.h"
 #include "sql_cat_user.h"
 
+#include "cm_failpoint.h"
 #include "cm_keys.h"
 #include "cm_log.h"
 #include "cm_pd_client.h"
@@ -23,8 +25,14 @@
 
 void sql_cat_options_default(sql_cat_options *o)
 {
-    o->poll_ms = 1000;
+    memset(o, 0, sizeof(*o));
+    o->poll_ms = SQL_CAT_POLL_DEFAULT_MS;
     o->autoid_step = 1000;
+    o->lease_ms = SQL_CAT_LEASE_DEFAULT_MS;
+    o->owner_ttl_ms = 0; /* sql_cat_open: min(lease_ms, 10 s) of the lease it is given */
+    o->backfill_workers = 4;
+    o->backfill_batch_rows = 1024;
+    o->no_ddl_worker = false;
 }
 
 int sql_cat_alloc_ids(sql_catalog *c, uint32_t n, int64_t *first, cm_err *err)
@@ -238,9 +246,20 @@ static uint64_t current_version(sql_catalog *c)
     return v;
 }
 
+/* The schema version this node installs at most: failpoint ddl_schema_hold = V (0: no limit). */
+static uint64_t hold_version(void)
+{
+    int64_t h = CM_FP("ddl_schema_hold");
+    return h > 0 ? (uint64_t)h : UINT64_MAX;
+}
+
 int sql_cat_reload(sql_catalog *c, cm_err *err)
 {
     pthread_mutex_lock(&c->load_mu);
+    /* The lease is counted from before the read: the version read is the newest one as of a
+     * snapshot taken after this moment, so the node never trusts a schema longer than a lease
+     * after the last moment it knew it was current. */
+    int64_t before = (int64_t)cm_time_mono_ms();
     cm_txn *t = NULL;
     int rc = cm_txn_begin(c->kc, &t, err);
     uint64_t v = 0;
@@ -248,7 +267,8 @@ int sql_cat_reload(sql_catalog *c, cm_err *err)
     if (rc == 0) {
         rc = sql_cat_read_version(t, &v, &found, err);
     }
-    if (rc == 0 && found && v != current_version(c)) {
+    uint64_t hold = hold_version();
+    if (rc == 0 && found && v != current_version(c) && v <= hold) {
         sql_schema *s = NULL;
         rc = sql_cat_load(t, &s, err);
         if (rc == 0) {
@@ -256,6 +276,14 @@ int sql_cat_reload(sql_catalog *c, cm_err *err)
                     (unsigned long long)s->version, s->ndbs, s->ntables);
             sql_cat_install(c, s);
         }
+    } else if (rc == 0 && found && v > hold && v != current_version(c)) {
+        CM_DEBUG(LOG_COMP, "schema version %llu not installed: failpoint ddl_schema_hold=%llu",
+                 (unsigned long long)v, (unsigned long long)hold);
+    }
+    if (rc == 0 && found) {
+        /* with ddl_schema_hold the node keeps its lease on the version it holds (a live node
+         * slow to load the next one) */
+        sql_cat_sync_note_loaded(c, current_version(c), before);
     }
     cm_txn_free(t);
     pthread_mutex_unlock(&c->load_mu);
@@ -317,6 +345,7 @@ static int bootstrap(sql_catalog *c, cm_err *err)
 static void *poll_main(void *arg)
 {
     sql_catalog *c = arg;
+    uint64_t next_users = 0;
     pthread_mutex_lock(&c->stop_mu);
     while (!c->stopping) {
         struct timespec ts;
@@ -334,11 +363,18 @@ static void *poll_main(void *arg)
         pthread_mutex_unlock(&c->stop_mu);
         cm_err err;
         cm_err_clear(&err);
-        if (sql_cat_reload(c, &err) != 0) {
+        if (CM_FP("ddl_schema_poll_fail") != 0) {
+            /* failpoint: this node's polls fail (the KV store unreachable for the schema) */
+            CM_DEBUG(LOG_COMP, "schema poll skipped: failpoint ddl_schema_poll_fail");
+        } else if (sql_cat_reload(c, &err) != 0) {
             CM_WARN(LOG_COMP, "schema poll failed: %s", err.msg);
         }
-        if (sql_cat_users_reload(c, &err) != 0) {
-            CM_WARN(LOG_COMP, "privilege poll failed: %s", err.msg);
+        /* accounts change rarely and nothing waits for them: at most once a second */
+        if (cm_time_mono_ms() >= next_users) {
+            if (sql_cat_users_reload(c, &err) != 0) {
+                CM_WARN(LOG_COMP, "privilege poll failed: %s", err.msg);
+            }
+            next_users = cm_time_mono_ms() + 1000;
         }
         pthread_mutex_lock(&c->stop_mu);
     }
@@ -376,6 +412,7 @@ void sql_cat_set_address(sql_catalog *c, const char *addr)
     pthread_mutex_lock(&c->mu);
     snprintf(c->address, sizeof(c->address), "%s", addr != NULL ? addr : "");
     pthread_mutex_unlock(&c->mu);
+    sql_cat_sync_wake(c); /* published with the version */
 }
 
 int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, cm_err *err)
@@ -389,33 +426,44 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
     if (o != NULL) {
         c->opt = *o;
     }
-    if (c->opt.poll_ms <= 0) {
-        c->opt.poll_ms = 1000;
-    }
+    sql_cat_options_fix(&c->opt);
     make_node_id(c->node_id);
-    if (c->opt.autoid_step == 0) {
-        c->opt.autoid_step = 1000;
-    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->load_mu, NULL);
     pthread_mutex_init(&c->ddl_mu, NULL);
     pthread_mutex_init(&c->stop_mu, NULL);
     pthread_cond_init(&c->stop_cv, NULL);
     int rc = bootstrap(c, err);
+    /* The publisher's state exists before the first load, which confirms the lease; its thread
+     * publishes once a version is loaded. */
+    if (rc == 0) {
+        rc = sql_cat_sync_start(c, err);
+    }
     if (rc == 0) {
         rc = sql_cat_reload(c, err);
     }
     if (rc == 0 && c->current == NULL) {
         rc = cm_err_set(err, CM_E_INTERNAL, "no schema after bootstrap");
     }
-    if (rc == 0 && pthread_create(&c->poller, NULL, poll_main, c) != 0) {
-        rc = cm_err_set(err, CM_E_NOMEM, "cannot start the schema poll thread");
+    if (rc == 0) {
+        if (pthread_create(&c->poller, NULL, poll_main, c) != 0) {
+            rc = cm_err_set(err, CM_E_NOMEM, "cannot start the schema poll thread");
+        } else {
+            c->poller_started = true;
+        }
+    }
+    if (rc == 0 &&
+        !sql_cat_sync_wait_published(c, c->opt.lease_ms < 5000 ? c->opt.lease_ms : 5000)) {
+        /* not fatal: the node answers table statements with 8027 until it can publish */
+        CM_WARN(LOG_COMP, "schema version not published to PD within a lease after open");
+    }
+    if (rc == 0 && !c->opt.no_ddl_worker) {
+        rc = sql_ddl_worker_start(c, err);
     }
     if (rc != 0) {
         sql_cat_close(c);
         return rc;
     }
-    c->poller_started = true;
     *out = c;
     return 0;
 }
@@ -425,13 +473,18 @@ void sql_cat_close(sql_catalog *c)
     if (c == NULL) {
         return;
     }
+    /* Closing: the poll thread and an owner's sync wait (sql_cat_wait_synced) stop at once. */
+    pthread_mutex_lock(&c->stop_mu);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->stop_cv);
+    pthread_mutex_unlock(&c->stop_mu);
+    /* the worker first: it uses the poller and the publisher (a no-op when it never started,
+     * c->ddl NULL) */
+    sql_ddl_worker_stop(c);
     if (c->poller_started) {
-        pthread_mutex_lock(&c->stop_mu);
-        c->stopping = true;
-        pthread_cond_broadcast(&c->stop_cv);
-        pthread_mutex_unlock(&c->stop_mu);
         pthread_join(c->poller, NULL);
     }
+    sql_cat_sync_stop(c); /* deletes this node's registry entry (best effort) */
     sql_schema_release(c->current);
     sql_cat_users_close(c);
     free(c->autoid);

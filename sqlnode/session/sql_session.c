@@ -824,6 +824,7 @@ static int run_ddl(sql_sess *s, const char *src, const sql_token *t, uint32_t n,
     sql_ddl_result res;
     memset(&res, 0, sizeof(res));
     rc = sql_priv_check_ddl(s, src, t, n, err);
+    rc = rc != 0 ? rc : sql_cat_lease_check(s->env->cat, err); /* the lease gate (8027) */
     if (rc != 0) {
         return rc;
     }

@@ -63,6 +63,13 @@ static int txn_begin(sql_sess *s, cm_err *err)
 static int vt_txn_cb(void *sess, cm_txn **out, cm_err *err)
 {
     sql_sess *s = sess;
+    /* The lease gate: every table read or write passes here first; a node that could not
+     * confirm its schema within the lease serves no table (8027) until its poll succeeds. */
+    int lrc = sql_cat_lease_check(s->env->cat, err);
+    if (lrc != 0) {
+        *out = NULL;
+        return lrc;
+    }
     if (s->txn == NULL) {
         int rc = txn_begin(s, err);
         if (rc != 0) {
@@ -180,8 +187,11 @@ int sql_txn_map_error(sql_sess *s, int rc, cm_err *err)
     }
 }
 
-/* The schema check at commit: a written table whose version moved since the transaction
- * began (or that was dropped) fails the commit with 1213. */
+/* The schema check at commit, run by the KV client between prewrite and the primary's commit
+ * (cm_txn_set_commit_check), so a schema change this node loaded while the transaction
+ * prewrote cannot slip through: a written table whose version moved since the transaction
+ * began (or that was dropped) fails the commit with 1213; a node whose schema lease ran out
+ * fails it with 8027 (its schema may be older than what other nodes already use). */
 static int schema_check(sql_sess *s, cm_err *err)
 {
     if (s->vt.nwritten == 0 && !s->vt.written_overflow) {
@@ -214,6 +224,14 @@ static int schema_check(sql_sess *s, cm_err *err)
     return 0;
 }
 
+static int commit_check_cb(void *user, uint64_t commit_ts, cm_err *err)
+{
+    (void)commit_ts;
+    sql_sess *s = user;
+    int rc = schema_check(s, err);
+    return rc != 0 ? rc : sql_cat_lease_check(s->env->cat, err);
+}
+
 /* Commits without mapping errors (autocommit retries look at the raw code). */
 static int commit_raw(sql_sess *s, cm_err *err)
 {
@@ -222,10 +240,8 @@ static int commit_raw(sql_sess *s, cm_err *err)
     }
     int rc = 0;
     if (cm_txn_size(s->txn) > 0) { /* read-only transactions have nothing to commit */
-        rc = schema_check(s, err);
-        if (rc == 0) {
-            rc = cm_txn_commit(s->txn, err);
-        }
+        cm_txn_set_commit_check(s->txn, commit_check_cb, s);
+        rc = cm_txn_commit(s->txn, err);
         if (rc == CM_E_TXN_UNDETERMINED) {
             CM_ERROR("sql", "conn=%llu txn=%llu: commit outcome undetermined: %s",
                      (unsigned long long)s->id, (unsigned long long)cm_txn_start_ts(s->txn),
