@@ -7,6 +7,7 @@
 #include "sql_cat_int.h"
 
 #include "cm_keys.h"
+#include "cm_row.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -115,7 +116,8 @@ int sql_cat_encode_db(const sql_cat_db *d, cm_buf *out)
 #define COLF_DEF_NULL   0x08
 #define COLF_DEF_NOW    0x10
 #define COLF_ON_UPD_NOW 0x20
-#define COLF_ALL        0x3f
+#define COLF_ORIGIN     0x40 /* an origin default follows the type (docs/ddl.md "Columns") */
+#define COLF_ALL        0x7f
 
 #define TYPF_UNSIGNED 0x01
 #define TYPF_ZEROFILL 0x02
@@ -169,10 +171,17 @@ int sql_cat_encode_table(const sql_cat_table *t, cm_buf *out)
              (uint8_t)((c->not_null ? COLF_NOT_NULL : 0) | (c->auto_inc ? COLF_AUTO_INC : 0) |
                        (c->has_default ? COLF_HAS_DEF : 0) | (c->default_null ? COLF_DEF_NULL : 0) |
                        (c->default_now ? COLF_DEF_NOW : 0) |
-                       (c->on_update_now ? COLF_ON_UPD_NOW : 0)));
+                       (c->on_update_now ? COLF_ON_UPD_NOW : 0) |
+                       (c->has_origin ? COLF_ORIGIN : 0)));
         w_str(&w, c->default_text);
         w_str(&w, c->comment);
         w_type(&w, &c->type);
+        if (c->has_origin) {
+            w_uv(&w, c->origin_len);
+            if (w.rc == 0 && c->origin_len > 0) {
+                w.rc = cm_buf_append(w.b, c->origin, c->origin_len);
+            }
+        }
     }
     w_uv(&w, t->nindexes);
     for (uint32_t i = 0; i < t->nindexes; i++) {
@@ -361,6 +370,33 @@ static void r_col(rd *r, sql_cat_col *c, uint32_t offset)
     c->default_text = r_str(r, "default");
     c->comment = r_str(r, "column comment");
     r_type(r, &c->type);
+    c->has_origin = (f & COLF_ORIGIN) != 0;
+    if (r->rc == 0 && c->has_origin) {
+        /* a one-cell row: checked here so a reader never meets a malformed one */
+        uint64_t n = r_uv(r, SQL_CAT_VALUE_BYTES_MAX, "origin default");
+        cm_slice s = {NULL, 0};
+        if (r->rc == 0 && cm_reader_bytes(&r->r, (size_t)n, &s) != 0) {
+            r_fail(r, "origin default");
+        }
+        cm_row_view view;
+        cm_slice val;
+        cm_datum d;
+        cm_err e;
+        if (r->rc == 0 && (cm_row_view_init(&view, s, &e) != 0 || cm_row_view_count(&view) != 1 ||
+                           (cm_row_view_find(&view, 1, &val) == CM_ROW_VALUE &&
+                            cm_row_value_decode((cm_dtype)c->type.dtype, val, &d, &e) != 0) ||
+                           cm_row_view_find(&view, 1, &val) == CM_ROW_ABSENT)) {
+            r_fail(r, "origin default");
+        }
+        if (r->rc == 0) {
+            c->origin = cm_arena_memdup(r->a, s.ptr, s.len);
+            c->origin_len = (uint32_t)s.len;
+            if (c->origin == NULL) {
+                r->rc = CM_E_NOMEM;
+                r->what = "out of memory";
+            }
+        }
+    }
 }
 
 static int col_by_id(const sql_cat_table *t, uint32_t id)

@@ -307,6 +307,7 @@ int sql_cat_table_copy(const sql_cat_table *t, cm_arena *a, sql_cat_table *out, 
         d->name = adup(a, c->name, &rc);
         d->default_text = adup(a, c->default_text, &rc);
         d->comment = adup(a, c->comment, &rc);
+        d->origin = c->has_origin ? amemdup(a, c->origin, c->origin_len, &rc) : NULL;
         if (c->type.nmembers > 0) {
             d->type.members = cm_arena_alloc(a, sizeof(char *) * c->type.nmembers);
             if (d->type.members == NULL) {

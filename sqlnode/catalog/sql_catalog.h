@@ -52,6 +52,14 @@ typedef struct sql_cat_col {
     char *default_text; /* the default value as text (already checked against the type) */
     char *comment;      /* NULL: none */
     uint8_t state;      /* sql_obj_state */
+    /* Origin default (docs/ddl.md "Columns"): set for a column added by ALTER TABLE, the value a
+     * row stored before the column existed reads (MySQL: the column's value at ALTER time — its
+     * default, the type's implicit zero for NOT NULL without DEFAULT, the ALTER's time for
+     * DEFAULT CURRENT_TIMESTAMP). Kept as a one-cell cm_row (cell id 1; a NULL cell: NULL) so it
+     * does not depend on the time zone of whoever reads it, and never changed afterwards. */
+    bool has_origin;
+    uint8_t *origin;
+    uint32_t origin_len;
 } sql_cat_col;
 
 typedef struct sql_cat_index {
@@ -102,6 +110,11 @@ const sql_cat_table *sql_schema_table(const sql_schema *s, const char *db, const
 const sql_cat_table *sql_schema_table_by_id(const sql_schema *s, int64_t table_id);
 /* The column of t named name, or NULL. */
 const sql_cat_col *sql_table_col(const sql_cat_table *t, const char *name);
+/* The value a stored row that lacks column c reads: its origin default when it has one (payloads
+ * borrowed from c), else its literal default, else for a NOT NULL column the type's implicit
+ * zero value (MySQL's: 0, '', the zero date, the first ENUM member, JSON null), else NULL.
+ * Converted payloads are appended to mem (out points into it: re-point after mem moves). */
+int sql_cat_col_origin(const sql_cat_col *c, cm_datum *out, cm_buf *mem, cm_err *err);
 /* The index of t named name (any state), or NULL. A clustered primary key (handle_col >= 0) is
  * not in t->indexes. */
 const sql_cat_index *sql_table_index(const sql_cat_table *t, const char *name);

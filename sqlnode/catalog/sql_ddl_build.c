@@ -7,11 +7,14 @@
  */
 #include "sql_ddl_int.h"
 
+#include "cm_datetime.h"
+#include "cm_row.h"
 #include "sql_my_const.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int nomem(cm_err *err)
 {
@@ -566,42 +569,584 @@ int sql_ddl_add_index(const sql_cat_table *t, const sql_ddl_index *ix, cm_arena 
     return rc;
 }
 
-/* ---- columns (sql_ddl_int.h) — contract stubs, filled in by the column work --------------------
- */
+/* ---- columns (sql_ddl_int.h, docs/ddl.md "Columns") ------------------------------------------ */
+
+#define ORIGIN_CELL 1 /* the cell id of an origin default's one-cell row */
+
+/* Keeps the payload of a datum converted into mem: sql_type_store may leave it pointing into
+ * its input (a borrowed default_text), which lives as long as the definition — fine either way. */
+static int store_text(const sql_cat_col *c, const char *text, cm_datum *out, cm_buf *mem,
+                      cm_err *err)
+{
+    sql_value in = sql_value_text(text, strlen(text));
+    sql_type_note note;
+    memset(&note, 0, sizeof(note));
+    return sql_type_store(&c->type, c->name, &in, false, out, mem, &note, err);
+}
+
+/* MySQL's implicit default of a NOT NULL column without DEFAULT: what ADD COLUMN gives the rows
+ * already there. */
+static int implicit_zero(const sql_cat_col *c, cm_datum *out, cm_buf *mem, cm_err *err)
+{
+    sql_type_note note;
+    memset(&note, 0, sizeof(note));
+    switch ((cm_dtype)c->type.dtype) {
+    case CM_DT_INT64:
+        *out = cm_datum_int64(0);
+        return 0;
+    case CM_DT_UINT64:
+        *out = cm_datum_uint64(0);
+        return 0;
+    case CM_DT_FLOAT64:
+        *out = cm_datum_float64(0);
+        return 0;
+    case CM_DT_FLOAT32:
+        *out = cm_datum_float32(0);
+        return 0;
+    case CM_DT_DATE:
+    case CM_DT_DATETIME:
+    case CM_DT_TIMESTAMP: /* the zero date packs to 0 */
+    case CM_DT_YEAR:
+    case CM_DT_SET:
+    case CM_DT_BIT:
+        *out = cm_datum_uint((cm_dtype)c->type.dtype, 0);
+        return 0;
+    case CM_DT_TIME:
+        *out = cm_datum_int(CM_DT_TIME, 0);
+        return 0;
+    case CM_DT_ENUM: /* the first member (number 0 is the '' of an invalid value) */
+        *out = cm_datum_uint(CM_DT_ENUM, c->type.nmembers > 0 ? 1 : 0);
+        return 0;
+    case CM_DT_JSON:
+        *out = cm_datum_json(cm_slice_make("null", 4));
+        return 0;
+    case CM_DT_DECIMAL: {
+        sql_value zero = sql_value_int(0);
+        return sql_type_store(&c->type, c->name, &zero, false, out, mem, &note, err);
+    }
+    case CM_DT_STRING:
+    case CM_DT_BYTES: /* '' (BINARY(n) pads it as the type does) */
+        return store_text(c, "", out, mem, err);
+    default:
+        *out = cm_datum_null();
+        return 0;
+    }
+}
+
+int sql_cat_col_origin(const sql_cat_col *c, cm_datum *out, cm_buf *mem, cm_err *err)
+{
+    *out = cm_datum_null();
+    if (c->has_origin) {
+        cm_row_view view;
+        cm_slice val;
+        int rc = cm_row_view_init(&view, cm_slice_make(c->origin, c->origin_len), err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (cm_row_view_find(&view, ORIGIN_CELL, &val) != CM_ROW_VALUE) {
+            return 0;
+        }
+        return cm_row_value_decode((cm_dtype)c->type.dtype, val, out, err);
+    }
+    if (c->has_default && !c->default_null && c->default_text != NULL && !c->default_now) {
+        return store_text(c, c->default_text, out, mem, err);
+    }
+    if (c->not_null && !c->auto_inc && !c->default_now) {
+        return implicit_zero(c, out, mem, err);
+    }
+    return 0;
+}
+
+/* The public column of t named name, or -1. */
+static int find_public_col(const sql_cat_table *t, const char *name)
+{
+    int off = find_col(t, name);
+    return off >= 0 && t->cols[off].state == SQL_OBJ_PUBLIC ? off : -1;
+}
+
+static bool col_in_primary(const sql_cat_table *t, uint32_t off)
+{
+    if (t->handle_col == (int32_t)off) {
+        return true;
+    }
+    for (uint32_t i = 0; i < t->nindexes; i++) {
+        const sql_cat_index *x = &t->indexes[i];
+        for (uint32_t j = 0; x->primary && j < x->ncols; j++) {
+            if (x->cols[j] == off) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool col_in_index(const sql_cat_table *t, uint32_t off, const char **ix_name)
+{
+    for (uint32_t i = 0; i < t->nindexes; i++) {
+        const sql_cat_index *x = &t->indexes[i];
+        for (uint32_t j = 0; j < x->ncols; j++) {
+            if (x->cols[j] == off) {
+                *ix_name = x->name;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Where op places its column in a table of ncols columns (the column itself not counted):
+ * 0 for FIRST, after pos_col for AFTER (1054 when there is no such column; `self` is
+ * skipped: MODIFY c AFTER c is MySQL's 1054 too), else last (ADD) or where it is (MODIFY). */
+static int target_offset(const sql_cat_table *t, const sql_alter_op *op, int self, uint32_t *out,
+                         cm_err *err)
+{
+    if (op->pos == SQL_COL_POS_FIRST) {
+        *out = 0;
+        return 0;
+    }
+    if (op->pos != SQL_COL_POS_AFTER) {
+        *out = self >= 0 ? (uint32_t)self : t->ncols; /* MODIFY without a position: in place */
+        return 0;
+    }
+    /* any state: the columns of t that are not public are those this same ALTER adds or drops
+     * (jobs run one at a time), and MySQL lets ADD b …, ADD c … AFTER b name b */
+    int after = op->pos_col != NULL ? find_col(t, op->pos_col) : -1;
+    if (after < 0 || after == self) {
+        return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in '%s'",
+                          op->pos_col != NULL ? op->pos_col : "", t->name);
+    }
+    /* offsets once self is out of the way */
+    *out = (uint32_t)after + 1 - (self >= 0 && self < after ? 1 : 0);
+    return 0;
+}
+
+/* Moves the column at offset from to offset to (both within [0, ncols)), keeping index column
+ * offsets, handle_col and autoinc_col on the same columns. */
+static void move_column(sql_cat_table *t, uint32_t from, uint32_t to)
+{
+    if (from == to) {
+        return;
+    }
+    /* new offset of the column now at offset o */
+    sql_cat_col moving = t->cols[from];
+    if (from < to) {
+        memmove(&t->cols[from], &t->cols[from + 1], sizeof(sql_cat_col) * (to - from));
+    } else {
+        memmove(&t->cols[to + 1], &t->cols[to], sizeof(sql_cat_col) * (from - to));
+    }
+    t->cols[to] = moving;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        t->cols[i].offset = i;
+    }
+#define REMAP(o)                                                                                   \
+    ((o) == from                              ? to                                                 \
+     : (from < to && (o) > from && (o) <= to) ? (o)-1                                              \
+     : (to < from && (o) >= to && (o) < from) ? (o) + 1                                            \
+                                              : (o))
+    for (uint32_t i = 0; i < t->nindexes; i++) {
+        for (uint32_t j = 0; j < t->indexes[i].ncols; j++) {
+            t->indexes[i].cols[j] = REMAP(t->indexes[i].cols[j]);
+        }
+    }
+    if (t->handle_col >= 0) {
+        t->handle_col = (int32_t)REMAP((uint32_t)t->handle_col);
+    }
+    if (t->autoinc_col >= 0) {
+        t->autoinc_col = (int32_t)REMAP((uint32_t)t->autoinc_col);
+    }
+#undef REMAP
+}
+
+/* Keys and AUTO_INCREMENT in a column definition of ALTER: they need a backfilled index or a
+ * rewrite of every row, which this ALTER does not do. */
+static int no_keys_in_def(const sql_alter_op *op, const char *verb, cm_err *err)
+{
+    const sql_ddl_col *dc = &op->col;
+    if (dc->inline_primary || dc->inline_unique) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support '%s with a PRIMARY KEY or "
+                          "UNIQUE in the column definition' (add the column, then ADD INDEX)",
+                          verb);
+    }
+    return 0;
+}
+
+/* The ALTER's time as the column's type stores it (DEFAULT CURRENT_TIMESTAMP of ADD COLUMN), in
+ * the calling thread's time zone for DATETIME (sql_type_set_tz). */
+static int now_datum(const sql_cat_col *c, cm_datum *out, cm_buf *mem, cm_err *err)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_t secs = ts.tv_sec;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    cm_datetime dt = {(uint16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday,
+                      (uint8_t)tm.tm_hour,           (uint8_t)tm.tm_min,       (uint8_t)tm.tm_sec,
+                      (uint32_t)(ts.tv_nsec / 1000)};
+    uint32_t unit = 1;
+    for (unsigned k = c->type.decimals; k < 6; k++) {
+        unit *= 10;
+    }
+    dt.micro -= dt.micro % unit; /* NOW(fsp) truncates, where storing would round */
+    sql_type_tz_from_utc(&dt);
+    cm_buf text = CM_BUF_INIT;
+    int rc = cm_datetime_format(&dt, false, 6, &text) == 0 && cm_buf_terminate(&text) == 0
+                 ? store_text(c, (const char *)text.ptr, out, mem, err)
+                 : nomem(err);
+    cm_buf_fini(&text);
+    return rc;
+}
+
+/* The origin default of a column being added (c checked): its one-cell row in a. */
+static int make_origin(sql_cat_col *c, cm_arena *a, cm_err *err)
+{
+    cm_buf mem = CM_BUF_INIT, row = CM_BUF_INIT;
+    int rc = cm_buf_reserve(&mem, SQL_TYPE_STORE_SCRATCH_MAX + 64) == 0 ? 0 : nomem(err);
+    cm_datum d = cm_datum_null();
+    if (rc == 0 && c->default_now) {
+        rc = now_datum(c, &d, &mem, err);
+    } else if (rc == 0) {
+        rc = sql_cat_col_origin(c, &d, &mem, err); /* has_origin is still false here */
+    }
+    cm_row_cell cell = {.id = ORIGIN_CELL, .value = d};
+    rc = rc ? rc : cm_row_encode(&row, &cell, 1, err);
+    if (rc == 0) {
+        c->origin = cm_arena_memdup(a, row.ptr, row.len);
+        c->origin_len = (uint32_t)row.len;
+        c->has_origin = true;
+        rc = c->origin == NULL ? nomem(err) : 0;
+    }
+    if (rc != 0 && rc != CM_E_NOMEM) {
+        rc = cm_err_set(err, CM_E_INVALID_DEFAULT, "Invalid default value for '%s'", c->name);
+    }
+    cm_buf_fini(&mem);
+    cm_buf_fini(&row);
+    return rc;
+}
+
+/* A checked copy of op's column definition (defaults, the implied NULL default). */
+static int checked_def(const sql_alter_op *op, cm_arena *a, sql_cat_col *c, cm_err *err)
+{
+    sql_ddl_col dc = op->col;
+    *c = dc.col;
+    c->default_text = NULL;
+    c->has_origin = false;
+    c->origin = NULL;
+    c->origin_len = 0;
+    int rc = sql_cat_check_name(c->name, CM_E_WRONG_COLUMN_NAME, err);
+    rc = rc ? rc : check_default(&dc, c, a, err);
+    if (rc == 0 && !c->has_default && !c->not_null && !c->auto_inc) {
+        c->has_default = true; /* a nullable column defaults to NULL */
+        c->default_null = true;
+    }
+    return rc;
+}
 
 int sql_ddl_add_column(const sql_cat_table *t, const sql_alter_op *op, uint8_t state, cm_arena *a,
                        sql_cat_table *out, uint32_t *col_id, cm_err *err)
 {
-    (void)t;
-    (void)op;
-    (void)state;
-    (void)a;
-    (void)out;
-    (void)col_id;
-    return cm_err_set(err, CM_E_UNSUPPORTED, "ADD COLUMN is not built yet");
+    const char *name = op->col.col.name;
+    if (name == NULL) {
+        return cm_err_set(err, CM_E_PARSE, "You have an error in your SQL syntax: no column name");
+    }
+    if (find_col(t, name) >= 0) { /* any state: a column being dropped still holds its name */
+        return cm_err_set(err, CM_E_DUP_FIELDNAME, "Duplicate column name '%s'", name);
+    }
+    if (t->ncols + 1 > SQL_CAT_COLS_MAX) {
+        return cm_err_set(err, CM_E_TOO_MANY_FIELDS, "Too many columns");
+    }
+    int rc = no_keys_in_def(op, "ADD COLUMN", err);
+    if (rc == 0 && op->col.col.auto_inc) {
+        rc = cm_err_set(err, CM_E_UNSUPPORTED,
+                        "This version of Tessera doesn't yet support 'ADD COLUMN with "
+                        "AUTO_INCREMENT' (it would rewrite every row)");
+    }
+    uint32_t to = 0;
+    rc = rc ? rc : target_offset(t, op, -1, &to, err);
+    sql_cat_col c;
+    rc = rc ? rc : checked_def(op, a, &c, err);
+    if (rc == 0 && c.default_null && c.not_null) {
+        rc = cm_err_set(err, CM_E_INVALID_DEFAULT, "Invalid default value for '%s'", c.name);
+    }
+    rc = rc ? rc : make_origin(&c, a, err);
+    rc = rc ? rc : sql_cat_table_copy(t, a, out, err); /* one spare column slot */
+    if (rc != 0) {
+        return rc;
+    }
+    c.name = cm_arena_strndup(a, c.name, strlen(c.name));
+    if (c.name == NULL || (c.comment != NULL && (c.comment = cm_arena_strndup(
+                                                     a, c.comment, strlen(c.comment))) == NULL)) {
+        return nomem(err);
+    }
+    if (c.type.nmembers > 0) {
+        char **m = cm_arena_alloc(a, sizeof(char *) * c.type.nmembers);
+        if (m == NULL) {
+            return nomem(err);
+        }
+        for (uint16_t i = 0; i < c.type.nmembers; i++) {
+            m[i] = cm_arena_strndup(a, c.type.members[i], strlen(c.type.members[i]));
+            if (m[i] == NULL) {
+                return nomem(err);
+            }
+        }
+        c.type.members = m;
+    }
+    c.id = t->next_col_id;
+    c.state = state;
+    c.offset = out->ncols;
+    out->cols[out->ncols++] = c;
+    out->next_col_id = t->next_col_id + 1;
+    move_column(out, out->ncols - 1, to);
+    *col_id = c.id;
+    return 0;
 }
 
 int sql_ddl_drop_column_check(const sql_cat_table *t, const sql_alter_op *op, uint32_t *col_id,
                               cm_err *err)
 {
-    (void)t;
-    (void)op;
-    (void)col_id;
-    return cm_err_set(err, CM_E_UNSUPPORTED, "DROP COLUMN is not built yet");
+    const char *name = op->col_name != NULL ? op->col_name : "";
+    int off = find_public_col(t, name);
+    if (off < 0) {
+        return cm_err_set(err, CM_E_CANT_DROP_KEY, "Can't DROP '%s'; check that column/key exists",
+                          name);
+    }
+    uint32_t npublic = 0;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        npublic += t->cols[i].state == SQL_OBJ_PUBLIC;
+    }
+    if (npublic <= 1) {
+        return cm_err_set(err, CM_E_CANT_REMOVE_ALL_FIELDS,
+                          "You can't delete all columns with ALTER TABLE; use DROP TABLE instead");
+    }
+    const char *ix = NULL;
+    if (t->handle_col == off) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support 'DROP COLUMN of the "
+                          "clustered primary key column '%s''",
+                          name);
+    }
+    if (t->autoinc_col == off) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support 'DROP COLUMN of the "
+                          "AUTO_INCREMENT column '%s''",
+                          name);
+    }
+    if (col_in_index(t, (uint32_t)off, &ix)) {
+        return cm_err_set(err, CM_E_UNSUPPORTED,
+                          "This version of Tessera doesn't yet support 'DROP COLUMN of column "
+                          "'%s' covered by index '%s'' (drop the index first)",
+                          name, ix);
+    }
+    *col_id = t->cols[off].id;
+    return 0;
+}
+
+static bool int_family(uint8_t mysql_type, int *rank)
+{
+    switch (mysql_type) {
+    case SQL_TYPE_TINY:
+        *rank = 1;
+        return true;
+    case SQL_TYPE_SHORT:
+        *rank = 2;
+        return true;
+    case SQL_TYPE_INT24:
+        *rank = 3;
+        return true;
+    case SQL_TYPE_LONG:
+        *rank = 4;
+        return true;
+    case SQL_TYPE_LONGLONG:
+        *rank = 5;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool blob_family(uint8_t mysql_type, int *rank)
+{
+    switch (mysql_type) {
+    case SQL_TYPE_TINY_BLOB:
+        *rank = 1;
+        return true;
+    case SQL_TYPE_BLOB:
+        *rank = 2;
+        return true;
+    case SQL_TYPE_MEDIUM_BLOB:
+        *rank = 3;
+        return true;
+    case SQL_TYPE_LONG_BLOB:
+        *rank = 4;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Whether every value stored as `from` is stored the same way as `to` and fits it: the change
+ * rewrites no row and no index entry. */
+static bool type_widens(const sql_coltype *from, const sql_coltype *to)
+{
+    if (from->dtype != to->dtype || from->is_unsigned != to->is_unsigned) {
+        return false;
+    }
+    int rf, rt;
+    if (int_family(from->mysql_type, &rf)) {
+        return int_family(to->mysql_type, &rt) && rt >= rf; /* display width / ZEROFILL: free */
+    }
+    if (from->collation != to->collation || from->zerofill != to->zerofill) {
+        return false;
+    }
+    if (blob_family(from->mysql_type, &rf)) {
+        return blob_family(to->mysql_type, &rt) && rt >= rf;
+    }
+    if (from->mysql_type != to->mysql_type || from->fixed != to->fixed ||
+        from->precision != to->precision || from->decimals != to->decimals ||
+        from->nmembers != to->nmembers) {
+        return false;
+    }
+    for (uint16_t i = 0; i < from->nmembers; i++) {
+        if (strcmp(from->members[i], to->members[i]) != 0) {
+            return false;
+        }
+    }
+    bool by_length = from->dtype == CM_DT_STRING || from->dtype == CM_DT_BYTES;
+    if (by_length && from->fixed && from->dtype == CM_DT_BYTES) {
+        return from->length == to->length; /* BINARY(n) pads to n */
+    }
+    return by_length ? to->length >= from->length : from->length == to->length;
+}
+
+static int rewrite_needed(const char *name, const char *what, cm_err *err)
+{
+    return cm_err_set(err, CM_E_UNSUPPORTED,
+                      "This version of Tessera doesn't yet support 'MODIFY/CHANGE COLUMN %s: %s' "
+                      "(only changes that rewrite no row: a wider type of the same kind, NULL "
+                      "allowed, default, comment, position, name)",
+                      name, what);
 }
 
 int sql_ddl_change_column(const sql_cat_table *t, const sql_alter_op *op, cm_arena *a,
                           sql_cat_table *out, cm_err *err)
 {
-    (void)t;
-    (void)op;
-    (void)a;
-    (void)out;
-    return cm_err_set(err, CM_E_UNSUPPORTED, "column changes are not built yet");
+    bool rename_only = op->kind == SQL_ALTER_RENAME_COLUMN;
+    const char *old_name = op->col_name != NULL ? op->col_name
+                           : rename_only        ? NULL
+                                                : op->col.col.name;
+    if (old_name == NULL || (!rename_only && op->kind != SQL_ALTER_MODIFY_COLUMN)) {
+        return cm_err_set(err, CM_E_INTERNAL, "column change without a column");
+    }
+    int off = find_public_col(t, old_name);
+    if (off < 0) {
+        return cm_err_set(err, CM_E_BAD_FIELD, "Unknown column '%s' in '%s'", old_name, t->name);
+    }
+    const sql_cat_col *old = &t->cols[off];
+    const char *new_name = rename_only ? op->new_name : op->col.col.name;
+    if (new_name == NULL) {
+        return cm_err_set(err, CM_E_PARSE, "You have an error in your SQL syntax: no column name");
+    }
+    int rc = sql_cat_check_name(new_name, CM_E_WRONG_COLUMN_NAME, err);
+    int other = find_col(t, new_name);
+    if (rc == 0 && other >= 0 && other != off) {
+        rc = cm_err_set(err, CM_E_DUP_FIELDNAME, "Duplicate column name '%s'", new_name);
+    }
+    sql_cat_col c = *old;
+    uint32_t to = (uint32_t)off;
+    if (rc == 0 && !rename_only) {
+        rc = no_keys_in_def(op, "MODIFY COLUMN", err);
+        rc = rc ? rc : checked_def(op, a, &c, err);
+        if (rc == 0 && col_in_primary(t, (uint32_t)off)) {
+            if (op->col.null_explicit) {
+                rc = cm_err_set(err, CM_E_PRIMARY_CANT_HAVE_NULL,
+                                "All parts of a PRIMARY KEY must be NOT NULL; if you need NULL in "
+                                "a key, use UNIQUE instead");
+            }
+            if (rc == 0 && !c.not_null) { /* MySQL keeps a key column NOT NULL */
+                c.not_null = true;
+                if (c.default_null && !op->col.col.default_null) {
+                    c.has_default = false;
+                    c.default_null = false;
+                }
+            }
+        }
+        if (rc == 0 && c.default_null && c.not_null) {
+            rc = cm_err_set(err, CM_E_INVALID_DEFAULT, "Invalid default value for '%s'", c.name);
+        }
+        if (rc == 0 && c.type.collation == 0) {
+            c.type.collation = old->type.collation; /* not given: the column keeps its own */
+        }
+        if (rc == 0 && !type_widens(&old->type, &c.type)) {
+            rc = rewrite_needed(old->name, "the new type stores values differently", err);
+        }
+        if (rc == 0 && c.not_null && !old->not_null) {
+            rc = rewrite_needed(old->name, "NOT NULL on a column that allows NULL", err);
+        }
+        if (rc == 0 && c.auto_inc != old->auto_inc) {
+            rc = rewrite_needed(old->name, "AUTO_INCREMENT added or removed", err);
+        }
+        rc = rc ? rc : target_offset(t, op, off, &to, err);
+        /* what the change keeps: identity, state and the origin of older rows */
+        c.id = old->id;
+        c.state = old->state;
+        c.has_origin = old->has_origin;
+        c.origin = old->origin;
+        c.origin_len = old->origin_len;
+        c.type.members = old->type.members; /* equal (type_widens) */
+    }
+    rc = rc ? rc : sql_cat_table_copy(t, a, out, err);
+    if (rc != 0) {
+        return rc;
+    }
+    sql_cat_col *d = &out->cols[off];
+    if (!rename_only) {
+        char *nm = d->name;
+        char **members = d->type.members;
+        uint8_t *origin = d->origin;
+        *d = c; /* strings from the statement's arena or the copy */
+        d->name = nm;
+        d->type.members = members;
+        d->origin = origin;
+        d->offset = (uint32_t)off;
+        if (c.default_text != NULL) {
+            d->default_text = cm_arena_strndup(a, c.default_text, strlen(c.default_text));
+        }
+        if (c.comment != NULL) {
+            d->comment = cm_arena_strndup(a, c.comment, strlen(c.comment));
+            if (d->comment == NULL) {
+                return nomem(err);
+            }
+        }
+        if (c.default_text != NULL && d->default_text == NULL) {
+            return nomem(err);
+        }
+    }
+    d->name = cm_arena_strndup(a, new_name, strlen(new_name));
+    if (d->name == NULL) {
+        return nomem(err);
+    }
+    move_column(out, (uint32_t)off, to);
+    return 0;
 }
 
 void sql_cat_table_remove_column(sql_cat_table *t, uint32_t col_id)
 {
-    (void)t;
-    (void)col_id;
+    uint32_t off = t->ncols;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        if (t->cols[i].id == col_id) {
+            off = i;
+            break;
+        }
+    }
+    if (off == t->ncols) {
+        return;
+    }
+    move_column(t, off, t->ncols - 1); /* last, so nothing else moves when it goes */
+    t->ncols--;
+    if (t->handle_col == (int32_t)t->ncols) {
+        t->handle_col = -1;
+    }
+    if (t->autoinc_col == (int32_t)t->ncols) {
+        t->autoinc_col = -1;
+    }
 }

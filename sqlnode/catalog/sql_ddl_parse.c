@@ -1,9 +1,10 @@
 /*
  * sql_ddl_parse.c — the DDL statements of the catalog, from the session's tokens into a
  * sql_ddl_stmt: CREATE/DROP DATABASE, CREATE TABLE (columns, inline and table keys, table
- * options, LIKE), DROP TABLE, CREATE/DROP INDEX, ALTER TABLE ADD/DROP INDEX, TRUNCATE, RENAME
- * TABLE. Column types go through the types module (sql_type_parse); defaults are checked later
- * by sql_ddl_build_table. What MySQL has and this module does not run is 1235, not 1064.
+ * options, LIKE), DROP TABLE, CREATE/DROP INDEX, ALTER TABLE ADD/DROP/RENAME INDEX, ADD/DROP/
+ * RENAME/MODIFY/CHANGE COLUMN and options, TRUNCATE, RENAME TABLE. Column types go through the
+ * types module (sql_type_parse); defaults are checked later by sql_ddl_build_table. What MySQL has
+ * and this module does not run is 1235, not 1064.
  */
 #include "sql_cat_int.h"
 
@@ -18,7 +19,8 @@ typedef struct ps {
     uint32_t n, i;
     cm_arena *a;
     cm_err *err;
-    unsigned mode; /* SQL_MODE_* bits the tokens were lexed with (string escapes) */
+    unsigned mode;  /* SQL_MODE_* bits the tokens were lexed with (string escapes) */
+    bool alter_col; /* a column definition of ALTER TABLE: FIRST / AFTER / ';' end it too */
 } ps;
 
 static const sql_token *cur(const ps *p)
@@ -708,6 +710,9 @@ static int column_attrs(ps *p, sql_ddl_col *dc)
         if (k == NULL || k->type == SQL_TK_COMMA || k->type == SQL_TK_RPAREN) {
             return 0;
         }
+        if (p->alter_col && (k->type == SQL_TK_SEMI || is_kw(p, "FIRST") || is_kw(p, "AFTER"))) {
+            return 0;
+        }
         int rc = 0;
         if (accept_kw(p, "NOT")) {
             rc = expect_kw(p, "NULL");
@@ -798,7 +803,8 @@ static int column_attrs(ps *p, sql_ddl_col *dc)
     }
 }
 
-static int column_def(ps *p, sql_ddl_stmt *st)
+/* name type attributes, into *out (CREATE TABLE and ALTER TABLE share it). */
+static int column_def_into(ps *p, sql_ddl_col *out)
 {
     sql_ddl_col dc;
     memset(&dc, 0, sizeof(dc));
@@ -838,6 +844,17 @@ static int column_def(ps *p, sql_ddl_stmt *st)
         dc.inline_unique = true;
     }
     rc = column_attrs(p, &dc);
+    if (rc != 0) {
+        return rc;
+    }
+    *out = dc;
+    return 0;
+}
+
+static int column_def(ps *p, sql_ddl_stmt *st)
+{
+    sql_ddl_col dc;
+    int rc = column_def_into(p, &dc);
     if (rc != 0) {
         return rc;
     }
@@ -1113,14 +1130,65 @@ static int parse_drop(ps *p, sql_ddl_stmt *st)
     return syntax(p);
 }
 
+/* A column definition of ALTER TABLE (ADD / MODIFY / CHANGE): coldef [FIRST | AFTER col]. */
+static int alter_column_def(ps *p, sql_alter_op *op, bool position)
+{
+    p->alter_col = true;
+    int rc = column_def_into(p, &op->col);
+    p->alter_col = false;
+    if (rc != 0 || !position) {
+        return rc;
+    }
+    if (accept_kw(p, "FIRST")) {
+        op->pos = SQL_COL_POS_FIRST;
+    } else if (accept_kw(p, "AFTER")) {
+        op->pos = SQL_COL_POS_AFTER;
+        rc = ident(p, &op->pos_col);
+    }
+    return rc;
+}
+
+static bool starts_key_here(const ps *p)
+{
+    return starts_table_key(p) && cur(p)->type == SQL_TK_IDENT;
+}
+
+/* ADD [COLUMN] coldef [FIRST | AFTER c] | ADD [COLUMN] (coldef | key, …): one op per column. */
+static int add_columns(ps *p, sql_ddl_stmt *st)
+{
+    sql_alter_op op;
+    if (!accept_type(p, SQL_TK_LPAREN)) {
+        memset(&op, 0, sizeof(op));
+        op.kind = SQL_ALTER_ADD_COLUMN;
+        int rc = alter_column_def(p, &op, true);
+        return rc == 0 ? push_op(p, st, &op) : rc;
+    }
+    do {
+        memset(&op, 0, sizeof(op));
+        int rc;
+        if (starts_key_here(p)) {
+            op.kind = SQL_ALTER_ADD_INDEX;
+            rc = table_key(p, &op.ix);
+        } else {
+            op.kind = SQL_ALTER_ADD_COLUMN;
+            rc = alter_column_def(p, &op, false);
+        }
+        rc = rc ? rc : push_op(p, st, &op);
+        if (rc != 0) {
+            return rc;
+        }
+    } while (accept_type(p, SQL_TK_COMMA));
+    return accept_type(p, SQL_TK_RPAREN) ? 0 : syntax(p);
+}
+
 static int alter_op(ps *p, sql_ddl_stmt *st)
 {
     sql_alter_op op;
     memset(&op, 0, sizeof(op));
     int rc;
     if (accept_kw(p, "ADD")) {
-        if (is_kw(p, "COLUMN") || !starts_table_key(p) || cur(p)->type != SQL_TK_IDENT) {
-            return unsupported(p, "ALTER TABLE ADD COLUMN");
+        if (accept_kw(p, "COLUMN") || !starts_key_here(p)) {
+            return add_columns(p, st);
         }
         op.kind = SQL_ALTER_ADD_INDEX;
         rc = table_key(p, &op.ix);
@@ -1132,9 +1200,22 @@ static int alter_op(ps *p, sql_ddl_stmt *st)
             op.ix.name = (char *)"PRIMARY";
         } else if (accept_kw(p, "INDEX") || accept_kw(p, "KEY")) {
             rc = ident(p, &op.ix.name);
+        } else if (is_kw(p, "FOREIGN") || is_kw(p, "CHECK") || is_kw(p, "CONSTRAINT")) {
+            return unsupported(p, "ALTER TABLE DROP FOREIGN KEY / CHECK / CONSTRAINT");
         } else {
-            return unsupported(p, "ALTER TABLE DROP COLUMN");
+            accept_kw(p, "COLUMN");
+            op.kind = SQL_ALTER_DROP_COLUMN;
+            rc = ident(p, &op.col_name);
         }
+    } else if (accept_kw(p, "MODIFY")) {
+        accept_kw(p, "COLUMN");
+        op.kind = SQL_ALTER_MODIFY_COLUMN;
+        rc = alter_column_def(p, &op, true);
+    } else if (accept_kw(p, "CHANGE")) {
+        accept_kw(p, "COLUMN");
+        op.kind = SQL_ALTER_MODIFY_COLUMN;
+        rc = ident(p, &op.col_name);
+        rc = rc ? rc : alter_column_def(p, &op, true);
     } else if (accept_kw(p, "RENAME")) {
         if (accept_kw(p, "INDEX") || accept_kw(p, "KEY")) {
             op.kind = SQL_ALTER_RENAME_INDEX;
@@ -1145,8 +1226,15 @@ static int alter_op(ps *p, sql_ddl_stmt *st)
             if (rc == 0) {
                 rc = ident(p, &op.new_name);
             }
-        } else if (is_kw(p, "COLUMN")) {
-            return unsupported(p, "ALTER TABLE RENAME COLUMN");
+        } else if (accept_kw(p, "COLUMN")) {
+            op.kind = SQL_ALTER_RENAME_COLUMN;
+            rc = ident(p, &op.col_name);
+            if (rc == 0) {
+                rc = expect_kw(p, "TO");
+            }
+            if (rc == 0) {
+                rc = ident(p, &op.new_name);
+            }
         } else {
             /* RENAME [TO|AS] t2: a RENAME TABLE when it is the only change */
             if (!accept_kw(p, "TO")) {
@@ -1178,7 +1266,8 @@ static int alter_op(ps *p, sql_ddl_stmt *st)
     } else {
         rc = table_option(p, st);
         if (rc == 0) {
-            return unsupported(p, "ALTER TABLE other than ADD/DROP/RENAME INDEX and options");
+            return unsupported(p, "ALTER TABLE other than ADD/DROP/RENAME INDEX, ADD/DROP/RENAME/"
+                                  "MODIFY/CHANGE COLUMN and options");
         }
         if (rc < 0) {
             return rc;
@@ -1206,9 +1295,13 @@ static int parse_alter(ps *p, sql_ddl_stmt *st)
         return rc;
     }
     do {
+        uint32_t before = p->i;
         rc = algorithm_lock(p);
         if (rc == 0 && (p->i >= p->n || is_type(p, SQL_TK_SEMI))) {
             break;
+        }
+        if (rc == 0 && p->i > before && is_type(p, SQL_TK_COMMA)) {
+            continue; /* ALGORITHM=… / LOCK=… is an item of the list by itself */
         }
         if (rc == 0) {
             rc = alter_op(p, st);
@@ -1232,7 +1325,7 @@ int sql_ddl_parse(const char *src, const sql_token *t, uint32_t n, cm_arena *a, 
 int sql_ddl_parse_mode(const char *src, const sql_token *t, uint32_t n, unsigned lex_mode,
                        cm_arena *a, sql_ddl_stmt *st, cm_err *err)
 {
-    ps p = {src, t, n, 0, a, err, lex_mode};
+    ps p = {src, t, n, 0, a, err, lex_mode, false};
     memset(st, 0, sizeof(*st));
     if (accept_kw(&p, "CREATE")) {
         return parse_create(&p, st);

@@ -861,15 +861,12 @@ static int build_plan(agg_q *q, cm_buf *out, cm_buf *dflt_mem, cm_err *err)
              : cm_err_set(err, CM_E_NOMEM, "out of memory");
     for (uint32_t k = 0; k < q->tc.ncols && rc == 0; k++) {
         const sql_cat_col *c = &q->tab->cols[q->tc.offs[k]];
-        if (q->tc.cols[k].id == CM_COPR_HANDLE_ID || !c->has_default || c->default_null ||
-            c->default_text == NULL || c->default_now) {
+        if (q->tc.cols[k].id == CM_COPR_HANDLE_ID) {
             continue;
         }
-        sql_value in = sql_value_text(c->default_text, strlen(c->default_text));
-        sql_type_note note;
-        memset(&note, 0, sizeof(note));
+        /* the origin default of a column added by ALTER TABLE (docs/ddl.md "Columns") */
         cm_datum d;
-        if (sql_type_store(&c->type, c->name, &in, false, &d, dflt_mem, &note, err) != 0) {
+        if (sql_cat_col_origin(c, &d, dflt_mem, err) != 0) {
             rc = qno(q, "a column default that does not convert");
             break;
         }

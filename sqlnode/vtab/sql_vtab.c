@@ -192,29 +192,22 @@ static void vt_free_cols(sql_vt *v)
     cm_buf_fini(&v->dflt_mem);
 }
 
-/* The stored default of a column (for rows written before the column existed). */
+/* What a stored row that lacks the column reads (docs/ddl.md "Columns"): the origin default of
+ * a column added by ALTER TABLE, else the default / implicit zero (sql_cat_col_origin). *off
+ * gets the payload's offset in mem (SIZE_MAX: none there), as mem may move for later columns. */
 static int col_default(const sql_cat_col *c, cm_datum *out, cm_buf *mem, size_t *off, cm_err *err)
 {
-    *out = cm_datum_null();
     *off = SIZE_MAX;
-    if (!c->has_default || c->default_null || c->default_text == NULL || c->default_now) {
-        return 0;
-    }
-    sql_value in = sql_value_text(c->default_text, strlen(c->default_text));
-    sql_type_note note = {0};
     size_t before = mem->len;
-    int rc = sql_type_store(&c->type, c->name, &in, false, out, mem, &note, err);
+    int rc = sql_cat_col_origin(c, out, mem, err);
     if (rc == 0 &&
-        (out->type == CM_DT_STRING || out->type == CM_DT_BYTES || out->type == CM_DT_JSON)) {
-        /* Remember where the payload lies: mem may move while later defaults are added. */
-        if (out->v.bytes.ptr >= mem->ptr && out->v.bytes.ptr <= mem->ptr + mem->len &&
-            mem->ptr != NULL) {
-            *off = (size_t)(out->v.bytes.ptr - mem->ptr);
-        } else {
-            /* borrowed from default_text, which lives as long as the table definition */
-            (void)before;
-        }
+        (out->type == CM_DT_STRING || out->type == CM_DT_BYTES || out->type == CM_DT_JSON) &&
+        mem->ptr != NULL && out->v.bytes.ptr >= mem->ptr + before &&
+        out->v.bytes.ptr <= mem->ptr + mem->len) {
+        *off = (size_t)(out->v.bytes.ptr - mem->ptr);
     }
+    /* otherwise borrowed from the definition (origin bytes, default_text), which lives as long
+     * as the table definition */
     return rc;
 }
 

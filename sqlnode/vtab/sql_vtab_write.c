@@ -147,6 +147,25 @@ static int store_default(wctx *w, uint32_t off)
     return 0;
 }
 
+/* A column written but not visible (write-only / write-reorg: being added, or being dropped)
+ * for an INSERT: its origin default when it was added by ALTER TABLE, so that the row reads the
+ * same whether a node in delete-only (which leaves the column out) or one in write-only wrote it;
+ * otherwise (a column being dropped) its default, or the implicit zero of a NOT NULL column
+ * without one, so that nodes still on the public state read a valid value (docs/ddl.md). */
+static int store_hidden(wctx *w, uint32_t off)
+{
+    const vt_col *col = &w->v->cols[off];
+    if (!col->c->has_origin) {
+        int rc = store_default(w, off);
+        if (rc != 0 || w->v->newv[off].type != CM_DT_NULL || !col->c->not_null) {
+            return rc;
+        }
+    }
+    w->v->newv[off] = col->dflt; /* payload in v->dflt_mem or the definition: not scratch */
+    w->offs[off] = SIZE_MAX;
+    return 0;
+}
+
 /* SQLite 3.40 does not apply the DEFAULTs of a virtual table's declaration (its default list
  * is dropped when the table is declared) and passes NULL for every column an INSERT omits. When
  * the session tells which columns the statement names (env->insert_named), a NULL for a column
@@ -285,6 +304,33 @@ static int read_row(wctx *w, int64_t handle, cm_buf *buf, cm_slice *row)
     return rc;
 }
 
+/* Deletes the entry of ix for a row (vals, handle) whose key index_key put in key. A unique entry
+ * whose key holds no handle (vh) of an index that is not public goes only when it is this row's
+ * (its value is the handle): before the index is public, rows written by a node in delete-only
+ * may repeat a unique value without an entry of their own, and deleting such a row must not take
+ * the entry of the row that owns the value (docs/ddl.md "Columns", index rules). */
+static int delete_entry(wctx *w, const sql_cat_index *ix, cm_slice key, bool vh,
+                        const cm_datum *vals, int64_t handle)
+{
+    if (!vh || ix->state == SQL_OBJ_PUBLIC) {
+        return cm_txn_delete(w->txn, key, &w->err);
+    }
+    cm_buf want = CM_BUF_INIT, have = CM_BUF_INIT, k2 = CM_BUF_INIT;
+    bool vh2;
+    int rc = index_key(w, ix, vals, handle, &k2, &want, &vh2);
+    rc = rc ? rc : cm_txn_get(w->txn, key, &have, &w->err);
+    if (rc == CM_E_NOT_FOUND) {
+        cm_err_clear(&w->err);
+        rc = 0;
+    } else if (rc == 0 && cm_slice_eq(cm_buf_slice(&have), cm_buf_slice(&want))) {
+        rc = cm_txn_delete(w->txn, key, &w->err);
+    }
+    cm_buf_fini(&want);
+    cm_buf_fini(&have);
+    cm_buf_fini(&k2);
+    return rc;
+}
+
 /* Deletes the row handle (decoded in vals) and its index entries. */
 static int delete_entries(wctx *w, int64_t handle, const cm_datum *vals)
 {
@@ -300,7 +346,7 @@ static int delete_entries(wctx *w, int64_t handle, const cm_datum *vals)
         bool vh;
         cm_buf_reset(&v->key2);
         rc = index_key(w, ix, vals, handle, &v->key2, NULL, &vh);
-        rc = rc ? rc : cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+        rc = rc ? rc : delete_entry(w, ix, cm_buf_slice(&v->key2), vh, vals, handle);
     }
     if (v->cache_valid && v->cache_handle == handle) {
         v->cache_valid = false;
@@ -800,7 +846,7 @@ static int write_entries(wctx *w, int64_t handle, const cm_datum *old_vals, int6
                 continue;
             }
             if (rc == 0 && !same) {
-                rc = cm_txn_delete(w->txn, cm_buf_slice(&v->key2), &w->err);
+                rc = delete_entry(w, ix, cm_buf_slice(&v->key2), ovh, old_vals, old_handle);
             }
         }
         if (rc == 0 && idx_writes(ix->state)) {
@@ -908,6 +954,8 @@ static int do_insert(wctx *w, sqlite3_value **vals, sqlite3_value *rowid_arg, in
         w->offs[i] = SIZE_MAX;
         if (col->vcol >= 0 && !omitted(v, col, vals[col->vcol])) {
             rc = store_arg(w, i, vals[col->vcol]);
+        } else if (col->written && !col->visible) {
+            rc = store_hidden(w, i);
         } else if (col->written) {
             rc = store_default(w, i);
         } else {
@@ -1066,10 +1114,10 @@ static int do_update(wctx *w, sqlite3_value *old, sqlite3_value *newrowid, sqlit
         }
     }
     /* ON UPDATE CURRENT_TIMESTAMP: when the row changes and the column was not set to a new
-     * value by the statement. */
+     * value by the statement; a column not yet (or no longer) public keeps its value. */
     for (uint32_t i = 0; rc == 0 && any_changed && i < v->ncols; i++) {
         const vt_col *col = &v->cols[i];
-        if (col->written && col->c->on_update_now && datum_eq(&v->newv[i], &v->oldv[i])) {
+        if (col->visible && col->c->on_update_now && datum_eq(&v->newv[i], &v->oldv[i])) {
             rc = store_now(w, i);
             if (rc == 0 && w->offs[i] != SIZE_MAX) {
                 v->newv[i].v.bytes.ptr = v->scratch.ptr + w->offs[i];

@@ -233,12 +233,12 @@ static void test_parse_other_statements(void **state)
     assert_int_equal(p.st.kind, SQL_DDL_CREATE_LIKE);
     parsed_fini(&p);
 
-    expect_error("ALTER TABLE t ADD COLUMN x INT", 1235);
-    expect_error("ALTER TABLE t ADD x INT", 1235);
-    expect_error("ALTER TABLE t DROP COLUMN x", 1235);
+    /* column clauses parse now (test_ddl_cols.c); what is left of ALTER is still 1235 */
+    expect_error("ALTER TABLE t ALTER COLUMN x DROP DEFAULT", 1235);
+    expect_error("ALTER TABLE t DROP FOREIGN KEY f", 1235);
     expect_error("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", 1235);
     expect_error("ALTER TABLE t RENAME TO u, ADD INDEX (a)", 1235);
-    expect_error("ALTER TABLE t RENAME COLUMN a TO b", 1235);
+    expect_error("ALTER TABLE t RENAME COLUMN a TO b, RENAME TO u", 1235);
     expect_error("ALTER TABLE t RENAME INDEX a b", 1064);
     expect_error("ALTER TABLE t", 1064);
     expect_error("CREATE TEMPORARY TABLE t (a INT)", 1235);

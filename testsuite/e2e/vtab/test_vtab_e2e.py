@@ -15,7 +15,8 @@ KV = os.environ.get("TESSERA_KVNODE")
 DRIVER = os.environ.get("TESSERA_VTAB_DRIVER")
 
 CASES = ["basic", "unique", "order_limit", "covering", "ryw", "hidden", "scan", "prefix", "types",
-         "backfill", "bounds", "batch", "rmw", "nulls"]
+         "backfill", "bounds", "batch", "rmw", "nulls", "col_add", "col_origin", "col_drop",
+         "idx_states"]
 LISTED = CASES + ["perf", "perf_insert"]  # perf prints figures (tools/bench style), not run as a test
 
 
