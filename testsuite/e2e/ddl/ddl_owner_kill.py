@@ -5,7 +5,7 @@ A cluster of pd + 3 kvnodes + 2 sqlnodes (real processes, free 127.0.0.1 ports, 
 2 s). Loads t(id INT PRIMARY KEY, k INT, c VARCHAR(40)) with --rows rows over both nodes (split
 into --regions regions), finds the DDL owner (ADMIN SHOW DDL: OWNER_ID against each node's
 SELF_ID), sends `ALTER TABLE t ADD INDEX ik (k)` to the other node, waits until ADMIN SHOW DDL
-JOBS shows the job in write reorganization with ROW_COUNT > 0, kills the owner with SIGKILL, and
+JOBS shows the job in write reorganization with 0 < ROW_COUNT < rows, kills the owner with SIGKILL, and
 then requires: the ALTER returns success on the surviving node (which takes the job over), ADMIN
 CHECK TABLE passes, the row count is unchanged, the survivor is the owner, and the killed node,
 restarted, serves the new index too. It also reports whether the new owner resumed from the
@@ -85,6 +85,8 @@ def main():
                         "c VARCHAR(40) NOT NULL)")
         ddllib.wait_until("node 1 to see ko.t",
                           lambda: ddllib.query(conns[1], "SELECT COUNT(*) FROM ko.t"), 30)
+        for c in conns:
+            ddllib.query(c, "USE ko")
         n = opts.rows
         step = max(1, n // max(1, opts.regions))
         splits = cl.split("ko", "t", [1 + step * r for r in range(1, opts.regions)])
@@ -109,7 +111,8 @@ def main():
             if alter.result is not None:
                 return "done"
             j = ddllib.job_of(conns[surv], "t", "index")
-            if j and "reorg" in str(j.get("SCHEMA_STATE", "")) and int(j["ROW_COUNT"] or 0) > 0:
+            if (j and "reorg" in str(j.get("SCHEMA_STATE", "")) and
+                    0 < int(j["ROW_COUNT"] or 0) < n):
                 seen.update(j)
                 return "reorg"
             return None

@@ -34,6 +34,14 @@ OK_ERRORS = (1062, 1213)
 ER_ADMIN_CHECK = 8003
 
 
+def _sigterm(signum, frame):
+    # `timeout` and meson send SIGTERM: unwind so every finally block kills its processes
+    raise SystemExit("killed by signal %d" % signum)
+
+
+signal.signal(signal.SIGTERM, _sigterm)
+
+
 def log(msg):
     print("# " + msg.replace("\n", "\n# "), flush=True)
 
@@ -94,15 +102,25 @@ class DDLCluster:
         p.send_signal(signal.SIGKILL)
         p.wait(10)
 
-    def split(self, db, table, handles, attempts=30, timeout=120):
-        """Splits table's rows before each handle (copr_split); returns the splits done."""
+    def split(self, db, table, handles, attempts=10, timeout=30, total=240):
+        """Splits table's rows before each handle (copr_split, at most `attempts` tries of
+        `timeout` s each, `total` s in all); returns the splits done."""
         if not self.split_exe or not os.access(self.split_exe, os.X_OK):
             return 0
         done = 0
+        end = time.time() + total
         for h in handles:
             for attempt in range(attempts):
-                r = subprocess.run([self.split_exe, self.c.pd_addr, db, table, str(h)],
-                                   capture_output=True, text=True, timeout=timeout)
+                left = end - time.time()
+                if left <= 1:
+                    raise RuntimeError("copr_split: %d of %d splits done in %d s" %
+                                       (done, len(handles), total))
+                try:
+                    r = subprocess.run([self.split_exe, self.c.pd_addr, db, table, str(h)],
+                                       capture_output=True, text=True,
+                                       timeout=min(timeout, left))
+                except subprocess.TimeoutExpired:
+                    continue
                 if r.returncode == 0:
                     done += 1
                     break
