@@ -174,8 +174,9 @@ def main():
                                         "resume not shown (lowest after %s)" % lowest))
         if opts.rows_out:
             print("ROW\tddl owner-kill job resumed from its checkpoint\t%s\tROW_COUNT %d "
-                  "before the kill, lowest seen after %s" %
-                  ("held" if resumed else "FAILED", before, lowest), flush=True)
+                  "before the kill, lowest seen after %s, final %s; the job %s" %
+                  ("held" if resumed and ok_alter else "FAILED", before, lowest, final,
+                   "completed" if ok_alter else "did not complete"), flush=True)
     except Exception as e:  # noqa: BLE001
         tap.check(False, "error", repr(e))
         tap.row(name, False, "error: %r" % (e,))
