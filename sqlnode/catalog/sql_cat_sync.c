@@ -318,8 +318,10 @@ void sql_cat_sync_stop(sql_catalog *c)
 /* ---- the owner's wait ---------------------------------------------------------------------- */
 
 typedef struct sync_list {
+    const char *own_key; /* this node: its installed version counts, not its (maybe older) entry */
+    uint64_t own_version;
     uint64_t want;
-    uint32_t live, behind;
+    uint32_t live, behind, bad;
     char first_behind[SQL_CAT_REG_KEY_MAX + 330]; /* "key (version, addr)" for the log */
 } sync_list;
 
@@ -330,11 +332,16 @@ static int list_cb(void *user, const char *key, cm_slice value, uint64_t ttl_lef
     uint64_t v = 0;
     cm_slice addr;
     if (sql_cat_sync_value_decode(value, &v, &addr) != 0) {
-        CM_WARN(LOG_COMP, "registry entry %s is not a schema version (%zu bytes): ignored", key,
-                value.len);
+        if (l->bad++ == 0) {
+            CM_DEBUG(LOG_COMP, "registry entry %s is not a schema version (%zu bytes): ignored",
+                     key, value.len);
+        }
         return 0;
     }
     l->live++;
+    if (strcmp(key, l->own_key) == 0 && l->own_version > v) {
+        v = l->own_version; /* its publisher has not put it yet */
+    }
     if (v < l->want) {
         if (l->behind++ == 0) {
             snprintf(l->first_behind, sizeof(l->first_behind), "%s (version %llu, %.*s)", key,
@@ -350,8 +357,8 @@ static bool nap(sql_catalog *c, int64_t ms)
 {
     pthread_mutex_lock(&c->stop_mu);
     if (!c->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        struct timespec ts; /* stop_cv runs on CLOCK_MONOTONIC (sql_cat_open) */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + ms * 1000000;
         ts.tv_sec += (time_t)(ns / 1000000000);
         ts.tv_nsec = (long)(ns % 1000000000);
@@ -381,6 +388,10 @@ int sql_cat_wait_synced(sql_catalog *c, uint64_t v, bool *all, cm_err *err)
     for (;;) {
         memset(&l, 0, sizeof(l));
         l.want = v;
+        l.own_key = c->sync != NULL ? c->sync->key : "";
+        sql_schema *cur = sql_cat_acquire(c);
+        l.own_version = cur != NULL ? cur->version : 0;
+        sql_schema_release(cur);
         cm_err le;
         cm_err_clear(&le);
         rc = cm_pd_registry_list(cm_kv_client_pd(c->kc), SQL_CAT_REG_SCHEMA, 0, list_cb, &l, &le);
@@ -417,8 +428,8 @@ int sql_cat_wait_synced(sql_catalog *c, uint64_t v, bool *all, cm_err *err)
     }
     CM_WARN(LOG_COMP,
             "sync wait for schema version %llu gave up after two leases (%lld ms): %u of %u "
-            "nodes behind, first %s; they have lost their lease",
+            "nodes behind, first %s; they have lost their lease (%u malformed entries ignored)",
             (unsigned long long)v, (long long)(2 * c->opt.lease_ms), l.behind, l.live,
-            l.first_behind);
+            l.first_behind, l.bad);
     return 0;
 }

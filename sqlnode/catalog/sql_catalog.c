@@ -267,7 +267,9 @@ int sql_cat_reload(sql_catalog *c, cm_err *err)
     if (rc == 0) {
         rc = sql_cat_read_version(t, &v, &found, err);
     }
-    uint64_t hold = hold_version();
+    /* (the first load at open installs whatever is stored: there is no older version to stay
+     * on) */
+    uint64_t hold = current_version(c) == 0 ? UINT64_MAX : hold_version();
     if (rc == 0 && found && v != current_version(c) && v <= hold) {
         sql_schema *s = NULL;
         rc = sql_cat_load(t, &s, err);
@@ -349,7 +351,7 @@ static void *poll_main(void *arg)
     pthread_mutex_lock(&c->stop_mu);
     while (!c->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + (c->opt.poll_ms % 1000) * 1000000;
         ts.tv_sec += c->opt.poll_ms / 1000 + ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
@@ -432,7 +434,11 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
     pthread_mutex_init(&c->load_mu, NULL);
     pthread_mutex_init(&c->ddl_mu, NULL);
     pthread_mutex_init(&c->stop_mu, NULL);
-    pthread_cond_init(&c->stop_cv, NULL);
+    pthread_condattr_t ca; /* CLOCK_MONOTONIC: a wall clock step never stretches a wait */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->stop_cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = bootstrap(c, err);
     /* The publisher's state exists before the first load, which confirms the lease; its thread
      * publishes once a version is loaded. */
@@ -457,7 +463,7 @@ int sql_cat_open(cm_kv_client *kc, const sql_cat_options *o, sql_catalog **out, 
         /* not fatal: the node answers table statements with 8027 until it can publish */
         CM_WARN(LOG_COMP, "schema version not published to PD within a lease after open");
     }
-    if (rc == 0 && !c->opt.no_ddl_worker) {
+    if (rc == 0) { /* with no_ddl_worker it only waits for jobs, it never campaigns */
         rc = sql_ddl_worker_start(c, err);
     }
     if (rc != 0) {

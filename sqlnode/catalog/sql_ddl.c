@@ -105,8 +105,18 @@ static int need_table(ddl_ctx *x, const sql_ddl_name *nm, const sql_cat_table **
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
+/* The job shows the first table a statement changes. */
+static void job_table(ddl_ctx *x, int64_t db_id, int64_t table_id)
+{
+    if (x->job != NULL && x->job->table_id == 0) {
+        x->job->db_id = db_id;
+        x->job->table_id = table_id;
+    }
+}
+
 static int put_table(ddl_ctx *x, sql_cat_table *t, cm_err *err)
 {
+    job_table(x, t->db_id, t->id);
     t->version = x->new_version;
     cm_buf k = CM_BUF_INIT, v = CM_BUF_INIT;
     int rc = sql_cat_key_table(&k, t->db_id, t->id) != 0 || sql_cat_encode_table(t, &v) != 0
@@ -147,6 +157,7 @@ static int queue_range(ddl_ctx *x, int64_t table_id, int64_t index_id, cm_err *e
 /* Removes a table's definition and allocator, and queues its data for deletion. */
 static int drop_table_keys(ddl_ctx *x, const sql_cat_table *t, cm_err *err)
 {
+    job_table(x, t->db_id, t->id);
     int rc = del_key(x, sql_cat_key_table, t->db_id, t->id, err);
     if (rc == 0) {
         rc = del_key(x, sql_cat_key_autoid, t->db_id, t->id, err);
@@ -188,6 +199,9 @@ static int create_db(ddl_ctx *x, cm_err *err)
     if (rc != 0) {
         return rc;
     }
+    if (x->job != NULL) {
+        x->job->db_id = d.id;
+    }
     cm_buf k = CM_BUF_INIT, v = CM_BUF_INIT;
     rc = sql_cat_key_db(&k, d.id) != 0 || sql_cat_encode_db(&d, &v) != 0
              ? nomem(err)
@@ -214,6 +228,9 @@ static int drop_db(ddl_ctx *x, cm_err *err)
     }
     uint32_t n = sql_schema_ntables(x->s, d);
     int rc = 0;
+    if (x->job != NULL) {
+        x->job->db_id = d->id;
+    }
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         rc = drop_table_keys(x, sql_schema_table_at(x->s, d, i), err);
     }
@@ -891,13 +908,24 @@ void sql_ddl_dup_text(const sql_cat_table *t, const sql_cat_index *ix, const cm_
 
 bool sql_ddl_is_stmt_error(int code)
 {
-    if (code == CM_E_UNSUPPORTED || code == CM_E_SCHEMA_CHANGED || code == CM_E_DDL_CANCELLED ||
-        code == CM_E_PARSE || code == CM_E_ACCESS_DENIED || code == CM_E_INVALID) {
-        return true;
+    switch (code) {
+    case CM_E_UNSUPPORTED:
+    case CM_E_INVALID:
+    case CM_E_CORRUPT:
+    case CM_E_INTERNAL:
+    case CM_E_TOO_LARGE:
+        return true; /* running the step again gives the same answer */
+    case CM_E_SERVER_SHUTDOWN:
+    case CM_E_SCHEMA_OUT_OF_DATE:
+    case CM_E_DDL_OWNER_LOST:
+    case CM_E_DDL_JOB_NOT_FOUND:
+        return false;
+    default:
+        /* -1 … -99: the KV store, RPC and transactions (conflicts, locks, regions, timeouts):
+         * transient. The SQL layer's codes (-100 and below, MySQL's 1xxx and the DDL's own) are
+         * the statement's. */
+        return code <= -100;
     }
-    int my = cm_err_mysql_errno(code);
-    /* MySQL's own statement errors; 1205/1213 are the KV store's lock waits and conflicts */
-    return my >= 1000 && my < 4000 && my != 1205 && my != 1213 && my != 1037 && my != 1053;
 }
 
 /* One state forward for an object being added (none → delete-only → write-only → write-reorg →

@@ -30,7 +30,8 @@
 #define JOB_ELEMS_MAX      8192
 #define STEP_RETRIES_MAX   50  /* consecutive transient failures of one step before the job fails */
 #define IDLE_POLL_MS       100 /* the owner looks at the queue this often when idle */
-#define SUBMIT_POLL_MAX_MS 100 /* a waiting submitter looks at the history at most this far apart  \
+#define SUBMIT_POLL_MAX_MS                                                                         \
+    100                        /* a waiting submitter looks at the history at most this far apart  \
                                 */
 #define HISTORY_SHOW_MAX 10000 /* finished jobs ADMIN SHOW DDL JOBS reads at most */
 
@@ -834,7 +835,16 @@ static void run_job(struct sql_ddl_worker *w, uint64_t term, int64_t id)
                 break;
             }
         } else if (rc == 0) {
-            rc = run_backfill(&r, &j, &err);
+            /* every node has the job's last version before anything further happens: an
+             * earlier owner may have died (or a commit come back undetermined) right after
+             * a step, before its wait */
+            if (j.schema_version > 0) {
+                bool all = false;
+                rc = sql_cat_wait_synced(w->c, j.schema_version, &all, &err);
+            }
+            if (rc == 0) {
+                rc = run_backfill(&r, &j, &err);
+            }
             if (rc != 0 && (sql_ddl_is_stmt_error(rc) || rc == CM_E_DDL_CANCELLED)) {
                 char msg[CM_ERR_MSG_MAX];
                 snprintf(msg, sizeof(msg), "%s", err.msg);
@@ -1117,9 +1127,6 @@ int sql_ddl_exec_mode(sql_catalog *c, const char *curdb, unsigned lex_mode, cons
         rc = wait_job(c, j.id, &a, &done, err);
     }
     if (rc == 0) {
-        if (done.table_id > 0) {
-            sql_cat_autoid_forget(c, done.table_id);
-        }
         cm_err e2;
         if (sql_cat_reload(c, &e2) != 0) {
             CM_WARN(LOG_COMP, "reload after DDL job %lld failed: %s", (long long)j.id, e2.msg);

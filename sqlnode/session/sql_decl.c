@@ -96,6 +96,13 @@ void sql_decl_stmt_begin(sql_sess *s)
     if (cat == NULL) {
         return;
     }
+    if (s->txn != NULL && s->schema != NULL && sql_schema_version(s->schema) == s->txn_schema_ver) {
+        /* An open transaction keeps the schema it began with (as TiDB does): its reads at its
+         * start_ts must not use an index made public after that snapshot (the backfill's entries
+         * are newer than start_ts), and its writes follow one schema version; the commit-time
+         * check refuses it (1213) if a table it wrote moved meanwhile. */
+        return;
+    }
     sql_schema *snap = sql_cat_acquire(cat);
     uint64_t v = snap != NULL ? sql_schema_version(snap) : 0;
     if (v != s->decl_ver) {

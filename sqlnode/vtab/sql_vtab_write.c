@@ -121,6 +121,14 @@ static int store_now(wctx *w, uint32_t off)
     if (rc != 0) {
         return rc;
     }
+    /* NOW(fsp) truncates to the column's fsp, where storing the 6-digit text would round (a
+     * TIMESTAMP(0) written at .6 s would read the next second, later than the ALTER's time an
+     * added column's origin default holds) */
+    unsigned fsp = w->v->cols[off].c->type.decimals;
+    size_t keep = 19 + (fsp > 0 && fsp <= 6 ? 1 + fsp : 0);
+    if (t.len > keep) {
+        t.len = keep;
+    }
     sql_value in = sql_value_text((const char *)t.ptr, t.len);
     return store(w, off, &in);
 }

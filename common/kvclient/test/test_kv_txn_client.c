@@ -189,6 +189,42 @@ static void test_grouping(void **state)
     assert_int_equal(ng, 1);
 }
 
+static int count_check(void *user, uint64_t commit_ts, cm_err *err)
+{
+    (void)commit_ts;
+    (*(int *)user)++;
+    return cm_err_set(err, CM_E_DEADLOCK, "refused");
+}
+
+/* The commit check runs only for a transaction with mutations (after prewrite, which needs a
+ * cluster: testsuite/e2e/schema_sync covers that part); one whose writes were all rolled back to
+ * a checkpoint commits without calling it and without touching the client. */
+static void test_commit_check_not_called_without_writes(void **state)
+{
+    (void)state;
+    cm_txn *t = NULL;
+    cm_err err;
+    assert_int_equal(cm_txn_begin_at(NULL, 42, &t, &err), 0);
+    int calls = 0;
+    cm_txn_set_commit_check(t, count_check, &calls);
+    int cp = cm_txn_checkpoint(t);
+    assert_int_equal(cm_txn_set(t, S("k"), S("v"), &err), 0);
+    assert_int_equal(cm_txn_size(t), 1);
+    assert_int_equal(cm_txn_rollback_to(t, cp), 0);
+    assert_int_equal(cm_txn_size(t), 0);
+    assert_int_equal(cm_txn_commit(t, &err), 0);
+    assert_int_equal(calls, 0);
+    assert_int_equal(cm_txn_commit_ts(t), 0);
+    cm_txn_free(t);
+    /* set and cleared: no check either way */
+    assert_int_equal(cm_txn_begin_at(NULL, 43, &t, &err), 0);
+    cm_txn_set_commit_check(t, count_check, &calls);
+    cm_txn_set_commit_check(t, NULL, NULL);
+    assert_int_equal(cm_txn_commit(t, &err), 0);
+    assert_int_equal(calls, 0);
+    cm_txn_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_membuf_checkpoints),
         cmocka_unit_test(test_membuf_random),
         cmocka_unit_test(test_grouping),
+        cmocka_unit_test(test_commit_check_not_called_without_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

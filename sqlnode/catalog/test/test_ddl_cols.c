@@ -819,6 +819,32 @@ static void test_origin_encoding(void **state)
     tab_fini(&x);
 }
 
+/* SHOW CREATE TABLE never shows a column (or index) that is not public */
+static void test_show_hides_states(void **state)
+{
+    (void)state;
+    tab x;
+    tab_make(&x, "CREATE TABLE t (id INT PRIMARY KEY, a INT, KEY ka (a))");
+    sql_cat_table t1;
+    uint32_t id;
+    static const uint8_t states[] = {SQL_OBJ_DELETE_ONLY, SQL_OBJ_WRITE_ONLY, SQL_OBJ_WRITE_REORG,
+                                     SQL_OBJ_DELETE_REORG, SQL_OBJ_PUBLIC};
+    for (size_t i = 0; i < sizeof(states); i++) {
+        assert_int_equal(apply(&x, &x.t, "ALTER TABLE t ADD COLUMN hidden_c INT DEFAULT 3 AFTER id",
+                               states[i], &t1, &id),
+                         0);
+        t1.indexes[0].state = states[i];
+        cm_buf b = CM_BUF_INIT;
+        assert_int_equal(sql_cat_create_table_text(&t1, 0, &b), 0);
+        bool pub = states[i] == SQL_OBJ_PUBLIC;
+        assert_int_equal(strstr((const char *)b.ptr, "hidden_c") != NULL, pub);
+        assert_int_equal(strstr((const char *)b.ptr, "KEY `ka`") != NULL, pub);
+        assert_non_null(strstr((const char *)b.ptr, "`a` int"));
+        cm_buf_fini(&b);
+    }
+    tab_fini(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -826,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_add_column_origin),      cmocka_unit_test(test_drop_column),
         cmocka_unit_test(test_remove_column),          cmocka_unit_test(test_change_column),
         cmocka_unit_test(test_origin_survives_modify), cmocka_unit_test(test_origin_encoding),
+        cmocka_unit_test(test_show_hides_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,7 +293,7 @@ def test_errors(cluster):
                        "ddl A DROP INDEX nosuch ON e1\n"
                        "ddl A CREATE INDEX a ON e1 (a)\n"
                        "ddl A CREATE INDEX a ON e1 (b)\n"
-                       "ddl A ALTER TABLE e1 ADD COLUMN c INT\n"
+                       "ddl A ALTER TABLE e1 ALTER COLUMN a SET DEFAULT 1\n"
                        "ddl A CREATE TABLE e2 (a INT AUTO_INCREMENT)\n"
                        "ddl A RENAME TABLE e1 TO e3, e3 TO e4\n"
                        "ddl A CREATE TABLE e5 LIKE e4\n"

@@ -763,7 +763,7 @@ int main(int argc, char **argv)
         return 2;
     }
     pd_addr = argv[2];
-    cm_log_set_level(CM_LOG_WARN);
+    cm_log_set_level(getenv("BF_DRIVER_LOG") ? CM_LOG_INFO : CM_LOG_WARN);
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
