@@ -18,7 +18,7 @@ Prints TAP; with --rows-out also `ROW<TAB>check<TAB>held|FAILED<TAB>figures` row
 (tools/accept.d/ddl).
 
   ddl_owner_kill.py [--rows 20000] [--regions 4] [--batch-sleep-ms 0] [--bin-dir build]
-                    [--sqlnode PATH] [--rows-out] [--timeout 600]
+                    [--sqlnode PATH] [--rows-out] [--timeout 600] [--keep]
 """
 import argparse
 import itertools
@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--sqlnode", default=None)
     ap.add_argument("--rows-out", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--keep", action="store_true", help="keep the cluster's logs and data")
     opts = ap.parse_args()
     tap = Tap(opts.rows_out)
     name = "ddl kill -9 owner mid-backfill (%d rows)" % opts.rows
@@ -184,7 +185,9 @@ def main():
             log(cl.log_tail(20))
     finally:
         if cl is not None:
-            cl.cleanup()
+            if opts.keep:
+                log("cluster kept in %s" % cl.c.dir)
+            cl.cleanup(keep=opts.keep)
         print("1..%d" % tap.n)
         log("%.0f s" % (time.time() - t_start))
     return 0 if tap.failed == 0 else 1
