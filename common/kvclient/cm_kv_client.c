@@ -382,10 +382,13 @@ int kv_send_by_key(cm_kv_client *c, cm_slice key, uint32_t method, ProtobufCMess
 
 /* ---- lock resolver --------------------------------------------------------------------------- */
 
-int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uint64_t caller_ts,
-                    uint64_t deadline_ms, uint64_t *wait_ms, cm_err *err)
+/* CheckTxnStatus of lock's transaction: 0 with *commit_ts (0: rolled back) when it is over,
+ * CM_E_KEY_IS_LOCKED (and *wait_ms) while it is alive. */
+static int check_status(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uint64_t caller_ts,
+                        uint64_t deadline_ms, uint64_t *commit_ts, uint64_t *wait_ms, cm_err *err)
 {
     *wait_ms = 0;
+    *commit_ts = 0;
     uint64_t now_ts = 0;
     int rc = cm_pd_get_ts(c->pd, &now_ts, err);
     if (rc != 0) {
@@ -410,7 +413,6 @@ int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uin
     if (rc != 0) {
         return rc;
     }
-    uint64_t commit_ts = 0;
     if (resp->error != NULL) {
         if (resp->error->txn_not_found) {
             *wait_ms = 20; /* the primary's prewrite may be on its way */
@@ -430,22 +432,27 @@ int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uin
         rc = cm_err_set(err, CM_E_KEY_IS_LOCKED, "txn %llu alive",
                         (unsigned long long)lock->lock_version);
     } else {
-        commit_ts = resp->commit_version;
+        *commit_ts = resp->commit_version;
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
-    if (rc != 0) {
-        return rc;
-    }
+    return rc;
+}
+
+/* ResolveLock of keys (n >= 1, one region) of the transaction that started at start_ts. */
+static int resolve_keys(cm_kv_client *c, uint64_t start_ts, uint64_t commit_ts,
+                        ProtobufCBinaryData *keys, size_t n, uint64_t deadline_ms, cm_err *err)
+{
     Tessera__Kvrpcpb__ResolveLockRequest rr = TESSERA__KVRPCPB__RESOLVE_LOCK_REQUEST__INIT;
-    rr.start_version = lock->lock_version;
+    rr.start_version = start_ts;
     rr.commit_version = commit_ts;
-    ProtobufCBinaryData k = lock->key;
-    rr.n_keys = 1;
-    rr.keys = &k;
+    rr.n_keys = n;
+    rr.keys = keys;
     Tessera__Kvrpcpb__ResolveLockResponse *rresp = NULL;
-    rc = kv_send_by_key(c, cm_slice_make(k.data, k.len), TESSERA__KVRPCPB__METHOD__KV_RESOLVE_LOCK,
-                        &rr.base, &tessera__kvrpcpb__resolve_lock_response__descriptor,
-                        (ProtobufCMessage **)&rresp, deadline_ms, &unc, err);
+    bool unc = false;
+    int rc = kv_send_by_key(c, cm_slice_make(keys[0].data, keys[0].len),
+                            TESSERA__KVRPCPB__METHOD__KV_RESOLVE_LOCK, &rr.base,
+                            &tessera__kvrpcpb__resolve_lock_response__descriptor,
+                            (ProtobufCMessage **)&rresp, deadline_ms, &unc, err);
     if (rc == 0) {
         if (rresp->error != NULL) {
             rc = cm_err_set(err, rresp->error->code ? rresp->error->code : CM_E_INTERNAL,
@@ -454,7 +461,67 @@ int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uin
         protobuf_c_message_free_unpacked(&rresp->base, NULL);
     }
     if (rc == 0) {
-        atomic_fetch_add(&c->locks_resolved, 1);
+        atomic_fetch_add(&c->locks_resolved, n);
+    }
+    return rc;
+}
+
+int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uint64_t caller_ts,
+                    uint64_t deadline_ms, uint64_t *wait_ms, cm_err *err)
+{
+    uint64_t commit_ts = 0;
+    int rc = check_status(c, lock, caller_ts, deadline_ms, &commit_ts, wait_ms, err);
+    if (rc != 0) {
+        return rc;
+    }
+    ProtobufCBinaryData k = lock->key;
+    return resolve_keys(c, lock->lock_version, commit_ts, &k, 1, deadline_ms, err);
+}
+
+int kv_resolve_locks(cm_kv_client *c, Tessera__Kvrpcpb__LockInfo *const *locks, size_t n,
+                     uint64_t caller_ts, uint64_t deadline_ms, uint64_t *wait_ms, cm_err *err)
+{
+    *wait_ms = 0;
+    if (n == 1) {
+        return kv_resolve_lock(c, locks[0], caller_ts, deadline_ms, wait_ms, err);
+    }
+    ProtobufCBinaryData *keys = malloc(sizeof(*keys) * n);
+    bool *done = calloc(n, sizeof(*done));
+    if (keys == NULL || done == NULL) {
+        free(keys);
+        free(done);
+        return cm_err_set(err, CM_E_NOMEM, "resolving locks: out of memory");
+    }
+    int rc = 0, alive = 0;
+    for (size_t i = 0; i < n && (rc == 0 || rc == CM_E_KEY_IS_LOCKED); i++) {
+        if (done[i]) {
+            continue;
+        }
+        size_t nk = 0;
+        for (size_t j = i; j < n; j++) { /* every key of this holder */
+            if (!done[j] && locks[j]->lock_version == locks[i]->lock_version) {
+                done[j] = true;
+                keys[nk++] = locks[j]->key;
+            }
+        }
+        uint64_t commit_ts = 0, w = 0;
+        int r = check_status(c, locks[i], caller_ts, deadline_ms, &commit_ts, &w, err);
+        if (r == 0) {
+            r = resolve_keys(c, locks[i]->lock_version, commit_ts, keys, nk, deadline_ms, err);
+        }
+        if (r == CM_E_KEY_IS_LOCKED) {
+            alive++;
+            if (*wait_ms == 0 || w < *wait_ms) {
+                *wait_ms = w;
+            }
+            r = 0;
+        }
+        rc = r;
+    }
+    free(keys);
+    free(done);
+    if (rc == 0 && alive > 0) {
+        rc = cm_err_set(err, CM_E_KEY_IS_LOCKED, "%d lock holder(s) alive", alive);
     }
     return rc;
 }

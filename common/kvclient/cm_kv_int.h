@@ -70,6 +70,14 @@ int kv_send_by_key(cm_kv_client *c, cm_slice key, uint32_t method, ProtobufCMess
  * long to wait before trying again), or an error. */
 int kv_resolve_lock(cm_kv_client *c, const Tessera__Kvrpcpb__LockInfo *lock, uint64_t caller_ts,
                     uint64_t deadline_ms, uint64_t *wait_ms, cm_err *err);
+/* kv_resolve_lock for the n locks one request met (a prewrite reports every locked key of its
+ * region): one CheckTxnStatus per transaction and one ResolveLock per transaction carrying all of
+ * its keys, instead of a round trip per key — a dead transaction that locked thousands of keys
+ * (a DDL owner killed mid-backfill) is cleared at once. Keys of one lock holder must be in one
+ * region (they come from one region's response). CM_E_KEY_IS_LOCKED if any holder is alive (the
+ * others are resolved first). */
+int kv_resolve_locks(cm_kv_client *c, Tessera__Kvrpcpb__LockInfo *const *locks, size_t n,
+                     uint64_t caller_ts, uint64_t deadline_ms, uint64_t *wait_ms, cm_err *err);
 
 /* The error of a CoprocessorResponse.other_error ("[code] message" from the executor, or the
  * GC refusal): returns the code (CM_E_GC_TOO_EARLY, the executor's, or CM_E_INTERNAL). */

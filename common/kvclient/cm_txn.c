@@ -622,6 +622,12 @@ static int send_group(group_job *j, const kv_route *rt, size_t lo, size_t hi)
                           &j->uncertain, &j->err);
         if (rc == 0) {
             Tessera__Kvrpcpb__PrewriteResponse *pr = (void *)resp;
+            Tessera__Kvrpcpb__LockInfo **locked =
+                pr->n_errors > 0 ? malloc(sizeof(*locked) * pr->n_errors) : NULL;
+            size_t nlocked = 0;
+            if (pr->n_errors > 0 && locked == NULL) {
+                rc = cm_err_set(&j->err, CM_E_NOMEM, "prewrite: out of memory");
+            }
             for (size_t i = 0; rc == 0 && i < pr->n_errors; i++) {
                 Tessera__Kvrpcpb__KeyError *ke = pr->errors[i];
                 if (ke->conflict != NULL) {
@@ -629,26 +635,31 @@ static int send_group(group_job *j, const kv_route *rt, size_t lo, size_t hi)
                 } else if (ke->already_rolled_back) {
                     rc = cm_err_set(&j->err, CM_E_TXN_ROLLED_BACK, "rolled back");
                 } else if (ke->locked != NULL) {
-                    uint64_t wait = 0;
-                    int lrc =
-                        kv_resolve_lock(t->c, ke->locked, t->start_ts, j->deadline, &wait, &j->err);
-                    if (lrc == CM_E_KEY_IS_LOCKED) {
-                        /* A live transaction holds the key: an optimistic transaction does not
-                         * wait for it (two that wait for each other would both sit out a TTL);
-                         * it fails as a conflict and the caller retries from scratch. */
-                        rc = cm_err_set(&j->err, CM_E_WRITE_CONFLICT, "key locked by txn %llu",
-                                        (unsigned long long)ke->locked->lock_version);
-                        break;
-                    } else if (lrc != 0) {
-                        rc = lrc;
-                        break;
-                    }
-                    rc = CM_E_EPOCH_NOT_MATCH; /* retry this group */
+                    locked[nlocked++] = ke->locked;
                 } else {
                     rc = cm_err_set(&j->err, ke->code ? ke->code : CM_E_INTERNAL, "prewrite: %s",
                                     ke->message);
                 }
             }
+            if (rc == 0 && nlocked > 0) {
+                /* every locked key of the region at once (a dead transaction's locks go in one
+                 * round per holder, not one per key) */
+                uint64_t wait = 0;
+                int lrc = kv_resolve_locks(t->c, locked, nlocked, t->start_ts, j->deadline, &wait,
+                                           &j->err);
+                if (lrc == CM_E_KEY_IS_LOCKED) {
+                    /* A live transaction holds a key: an optimistic transaction does not wait
+                     * for it (two that wait for each other would both sit out a TTL); it fails
+                     * as a conflict and the caller retries from scratch. */
+                    rc = cm_err_set(&j->err, CM_E_WRITE_CONFLICT, "key locked by txn %llu",
+                                    (unsigned long long)locked[0]->lock_version);
+                } else if (lrc != 0) {
+                    rc = lrc;
+                } else {
+                    rc = CM_E_EPOCH_NOT_MATCH; /* retry this group */
+                }
+            }
+            free(locked);
         }
     } else if (rc == 0 && j->ph == PH_COMMIT) {
         Tessera__Kvrpcpb__CommitRequest req = TESSERA__KVRPCPB__COMMIT_REQUEST__INIT;
