@@ -874,6 +874,14 @@ int cm_kv_copr_scan(cm_kv_client *c, cm_slice start, cm_slice end, uint64_t ts,
         kv_route rt;
         kv_route_init(&rt);
         rc = kv_locate(c, cm_buf_slice(&cur), &rt, err);
+        if (rc != 0 && cm_time_mono_ms() < deadline) {
+            /* PD away for a moment, or a split seen half (the left region reported, the right
+             * one not yet: no region covers the key) — locate again */
+            kv_route_fini(&rt);
+            kv_backoff(round, deadline);
+            rc = 0;
+            continue;
+        }
         Tessera__Kvrpcpb__CoprocessorResponse *resp = NULL;
         if (rc == 0) {
             Tessera__Kvrpcpb__CoprocessorRequest req = TESSERA__KVRPCPB__COPROCESSOR_REQUEST__INIT;
