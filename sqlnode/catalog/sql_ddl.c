@@ -868,42 +868,6 @@ int sql_cat_index_entry(const sql_cat_table *t, const sql_cat_index *ix, const c
     return rc != 0 ? nomem(err) : 0;
 }
 
-/* The text of index values for 1062's message: values joined by '-'. */
-void sql_ddl_dup_text(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
-                      cm_buf *out)
-{
-    cm_buf scratch = CM_BUF_INIT;
-    cm_err e;
-    for (uint32_t i = 0; i < ix->ncols; i++) {
-        if (i > 0) {
-            cm_buf_append_u8(out, '-');
-        }
-        sql_value v;
-        cm_buf_reset(&scratch);
-        if (sql_type_load(&t->cols[ix->cols[i]].type, &vals[i], &v, &scratch, &e) != 0) {
-            continue;
-        }
-        switch (v.type) {
-        case SQL_V_INT:
-            cm_buf_printf(out, "%lld", (long long)v.i);
-            break;
-        case SQL_V_UINT:
-            cm_buf_printf(out, "%llu", (unsigned long long)v.u);
-            break;
-        case SQL_V_DOUBLE:
-            cm_buf_printf(out, "%g", v.d);
-            break;
-        case SQL_V_TEXT:
-        case SQL_V_BLOB:
-            cm_buf_append(out, v.s, v.n > 64 ? 64 : v.n);
-            break;
-        default:
-            cm_buf_printf(out, "NULL");
-        }
-    }
-    cm_buf_fini(&scratch);
-}
-
 /* ---- job steps ------------------------------------------------------------------------------- */
 
 bool sql_ddl_is_stmt_error(int code)

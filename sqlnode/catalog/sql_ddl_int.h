@@ -128,9 +128,6 @@ int sql_ddl_step(sql_catalog *c, cm_txn *t, sql_schema *s, uint64_t version, sql
 uint32_t sql_ddl_reorg_indexes(const sql_ddl_job *j, const sql_cat_table *t, int64_t *ids);
 /* Fills j's type, names and statement fields for a parsed statement (submission). */
 int sql_ddl_job_describe(const sql_ddl_stmt *st, const char *curdb, sql_ddl_job *j, cm_arena *a);
-/* The text of index values in 1062's message ("v1-v2"), appended to out. */
-void sql_ddl_dup_text(const sql_cat_table *t, const sql_cat_index *ix, const cm_datum *vals,
-                      cm_buf *out);
 /* Whether an error code is a statement's error (the job fails) rather than a transient one of
  * the KV store (the step is retried). */
 bool sql_ddl_is_stmt_error(int code);
