@@ -885,9 +885,9 @@ bool sql_ddl_is_stmt_error(int code)
     case CM_E_DDL_JOB_NOT_FOUND:
         return false;
     default:
-        /* -1 … -99: the KV store, RPC and transactions (conflicts, locks, regions, timeouts):
-         * transient. The SQL layer's codes (-100 and below, MySQL's 1xxx and the DDL's own) are
-         * the statement's. */
+        /* -1 … -99 are the KV store's, RPC's and transactions' (conflicts, locks, regions,
+         * timeouts): the step is retried. -100 and below are the SQL layer's (MySQL's 1xxx and
+         * the DDL's own): the statement failed. */
         return code <= -100;
     }
 }
